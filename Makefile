@@ -1,0 +1,39 @@
+# Hài Lòng — the commands of the README. Each target installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test tour simulate bench soak clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the kiosk on config.yaml (demo roster, local SQLite under data/)
+run: $(STAMP)
+	$(BIN)/python main.py
+
+## test: the whole test suite (headless)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## tour: a PNG of every screen, both orientations, in tour/
+tour: $(STAMP)
+	$(BIN)/python -m kiosk.tour tour
+
+## bench: print the performance figures
+bench: $(STAMP)
+	$(BIN)/python bench/tap_to_commit.py
+	$(BIN)/python bench/frames.py
+
+## soak: the long durability run (thousands of kills), not part of `make test`
+soak: $(STAMP)
+	HAILONG_KILLS=2000 $(BIN)/python -m pytest tests/test_durability.py
+
+clean:
+	rm -rf $(VENV) tour .pytest_cache

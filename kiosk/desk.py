@@ -1,0 +1,207 @@
+"""The rules of the counter, free of Kivy: who is being rated, whether the
+counter is open, and how a tap becomes a durable record.
+
+The citizen's screens, ``python -m kiosk.simulate`` and the tests all go
+through :class:`RatingDesk`, so there is one code path from a tap to a
+committed record.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid as uuid_module
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from kiosk import __version__
+from kiosk.config import Officer, Settings
+from kiosk.store import Store, device_time_text, local_now
+from sync.record import KIND_DETAILS, KIND_RATING, Record
+from sync.scale import Scale, scale_for
+
+__all__ = ["RatingDesk", "CounterClosed", "boot_id", "is_valid_phone"]
+
+CLOSED_NO_OFFICER = "no_officer"
+CLOSED_OUTSIDE_HOURS = "outside_hours"
+
+
+class CounterClosed(Exception):
+    """No rating can be made now; ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def boot_id() -> str:
+    """An id of this boot of the device, so the server can tell which records
+    share one monotonic clock. Linux and Android expose one; elsewhere a fresh
+    id per process start is the honest fallback."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return _PROCESS_BOOT_ID
+
+
+_PROCESS_BOOT_ID = str(uuid_module.uuid4())
+
+
+def is_valid_phone(number: str) -> bool:
+    """A Vietnamese phone number: 10 or 11 digits starting with 0."""
+    return number.isdigit() and number.startswith("0") and len(number) in (10, 11)
+
+
+@dataclass
+class DeviceClock:
+    """Where the desk reads time from; tests replace the parts they steer."""
+
+    now: Callable[[], datetime] = local_now
+    monotonic_ns: Callable[[], int] = time.monotonic_ns
+    boot: Callable[[], str] = boot_id
+
+
+class RatingDesk:
+    """One tablet's counter: attribution, opening hours, recording taps."""
+
+    def __init__(self, settings: Settings, store: Store, clock: DeviceClock | None = None):
+        self.settings = settings
+        self.store = store
+        self.clock = clock or DeviceClock()
+        self._boot_id = self.clock.boot()
+        self._last_rating = store.last_rating()
+
+    @property
+    def scale(self) -> Scale:
+        return scale_for(self.settings.scale)
+
+    # -- who is rated ---------------------------------------------------------
+
+    def officer_on_duty(self) -> Officer | None:
+        """The officer a rating goes to, in ``counter`` and ``officer`` modes."""
+        if self.settings.mode == "officer":
+            return self.settings.officer(self.settings.mode_officer)
+        if self.settings.mode == "counter":
+            shift = self.store.current_shift(self.settings.counter_id)
+            if shift is None:
+                return None
+            try:
+                officer = self.settings.officer(shift.officer_id)
+            except KeyError:  # the roster changed under an open shift
+                return None
+            return officer if officer.active else None
+        return None
+
+    def closed_reason(self) -> str | None:
+        """Why no rating can be made now, or ``None`` when the counter is open."""
+        if not self.settings.working_hours.is_open(self.clock.now()):
+            return CLOSED_OUTSIDE_HOURS
+        if self.settings.mode != "choose" and self.officer_on_duty() is None:
+            return CLOSED_NO_OFFICER
+        return None
+
+    def sign_in(self, officer_id: str) -> None:
+        """Open a shift for an officer at this counter."""
+        self.settings.officer(officer_id)  # KeyError for an unknown officer
+        self.store.start_shift(officer_id, self.settings.counter_id, self.clock.now())
+        self.store.audit("shift_start", actor=officer_id, detail={"counter": self.settings.counter_id})
+
+    def sign_out(self) -> None:
+        """Close the open shift at this counter."""
+        shift = self.store.current_shift(self.settings.counter_id)
+        self.store.end_shift(self.settings.counter_id, self.clock.now())
+        if shift is not None:
+            self.store.audit("shift_end", actor=shift.officer_id, detail={"counter": self.settings.counter_id})
+
+    # -- recording ------------------------------------------------------------
+
+    def rate(self, officer_id: str, score: int, *, simulated: bool = False) -> Record:
+        """Record a tap durably and return the committed record.
+
+        Raises :class:`CounterClosed` when the counter is closed, and
+        ``KeyError`` for an officer not on the roster. A tap soon after the
+        previous one is recorded and flagged ``burst``, never dropped.
+        """
+        reason = self.closed_reason()
+        if reason is not None:
+            raise CounterClosed(reason)
+        officer = self.settings.officer(officer_id)
+        level = self.scale.level(score)
+        now = self.clock.now()
+        mono = self.clock.monotonic_ns()
+        burst = self._is_burst(now, mono)
+        record = self.store.append(
+            lambda seq, prev_hash: Record(
+                kind=KIND_RATING,
+                uuid=str(uuid_module.uuid4()),
+                device_id=self.store.device_id,
+                seq=seq,
+                prev_hash=prev_hash,
+                device_time=device_time_text(now),
+                monotonic_ns=mono,
+                boot_id=self._boot_id,
+                app_version=__version__,
+                simulated=simulated,
+                officer_id=officer.id,
+                counter_id=self.settings.counter_id,
+                score=level.score,
+                scale=self.scale.size,
+                level=level.key,
+                burst=burst,
+                comment_token=secrets.token_urlsafe(12),
+            )
+        )
+        self._last_rating = record
+        return record
+
+    def add_details(
+        self,
+        rating: Record,
+        reasons: Iterable[str] = (),
+        callback_phone: str | None = None,
+        *,
+        consent: bool = False,
+    ) -> Record | None:
+        """Record what the citizen added to a rating. Nothing is written when
+        nothing was added. A phone number without consent is not kept."""
+        reasons = tuple(reasons)
+        phone = callback_phone if (consent and callback_phone and is_valid_phone(callback_phone)) else None
+        if not reasons and phone is None:
+            return None
+        now = self.clock.now()
+        return self.store.append(
+            lambda seq, prev_hash: Record(
+                kind=KIND_DETAILS,
+                uuid=str(uuid_module.uuid4()),
+                device_id=self.store.device_id,
+                seq=seq,
+                prev_hash=prev_hash,
+                device_time=device_time_text(now),
+                monotonic_ns=self.clock.monotonic_ns(),
+                boot_id=self._boot_id,
+                app_version=__version__,
+                simulated=rating.simulated,
+                rating_uuid=rating.uuid,
+                reasons=reasons,
+                callback_phone=phone,
+                callback_consent=phone is not None,
+            )
+        )
+
+    def comment_url(self, rating: Record) -> str:
+        """The address of the phone comment form for this rating."""
+        base = self.settings.server_url.rstrip("/")
+        return f"{base}/c/{rating.uuid}?t={rating.comment_token}"
+
+    def _is_burst(self, now: datetime, mono: int) -> bool:
+        last = self._last_rating
+        interval = self.settings.burst_interval_s
+        if last is None or interval <= 0:
+            return False
+        if last.boot_id == self._boot_id:
+            return (mono - last.monotonic_ns) < interval * 1e9
+        # Another boot: only the wall clocks can be compared.
+        previous = datetime.fromisoformat(last.device_time)
+        return abs((now - previous).total_seconds()) < interval

@@ -1,0 +1,323 @@
+"""The record a tablet writes for each tap, its canonical encoding and its hash chain.
+
+Both ends import this module: the tablet builds and chains records with it, the
+commune server verifies them with the very same code. Nothing here knows about
+Kivy, SQLite or HTTP.
+
+A device's journal is a sequence of records numbered 1, 2, 3, ... Each record
+carries the hash of the one before it (``prev_hash``) and its own ``hash``, the
+SHA-256 of its canonical encoding. Deleting, editing or inserting a record
+breaks the chain at that point, and :func:`verify_chain` says where and how.
+
+Two kinds of record exist:
+
+``rating``
+    the citizen's tap: which officer, at which counter, which level of which
+    scale. Written the moment the smiley is tapped.
+``details``
+    what the citizen added afterwards to a rating (reasons, a call-back request).
+    Written when they finish or when the screen times out. A rating without
+    details is still a complete rating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Iterator
+
+__all__ = [
+    "FORMAT_VERSION",
+    "GENESIS_HASH",
+    "KIND_RATING",
+    "KIND_DETAILS",
+    "Record",
+    "RecordError",
+    "ChainFinding",
+    "canonical_bytes",
+    "compute_hash",
+    "seal",
+    "verify_chain",
+]
+
+FORMAT_VERSION = 1
+GENESIS_HASH = "0" * 64
+KIND_RATING = "rating"
+KIND_DETAILS = "details"
+
+# Fields every record has, whatever its kind. ``hash`` is left out: it is the
+# digest of the others.
+COMMON_FIELDS = (
+    "v",
+    "kind",
+    "uuid",
+    "device_id",
+    "seq",
+    "prev_hash",
+    "device_time",
+    "monotonic_ns",
+    "boot_id",
+    "app_version",
+    "simulated",
+)
+KIND_FIELDS = {
+    KIND_RATING: (
+        "officer_id",
+        "counter_id",
+        "score",
+        "scale",
+        "level",
+        "burst",
+        "comment_token",
+    ),
+    KIND_DETAILS: (
+        "rating_uuid",
+        "reasons",
+        "callback_phone",
+        "callback_consent",
+    ),
+}
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# ISO 8601 local time with milliseconds and the UTC offset the device had.
+_DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class RecordError(ValueError):
+    """A record is malformed: a missing or wrongly typed field."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One entry of a device's journal. Fields that do not belong to the
+    record's kind are ``None``."""
+
+    kind: str
+    uuid: str
+    device_id: str
+    seq: int
+    prev_hash: str
+    device_time: str
+    monotonic_ns: int
+    boot_id: str
+    app_version: str
+    simulated: bool = False
+    # rating
+    officer_id: str | None = None
+    counter_id: str | None = None
+    score: int | None = None
+    scale: int | None = None
+    level: str | None = None
+    burst: bool | None = None
+    comment_token: str | None = None
+    # details
+    rating_uuid: str | None = None
+    reasons: tuple[str, ...] | None = None
+    callback_phone: str | None = None
+    callback_consent: bool | None = None
+    hash: str = ""
+    v: int = FORMAT_VERSION
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The fields covered by the hash, as plain JSON values."""
+        if self.kind not in KIND_FIELDS:
+            raise RecordError(f"kind: unknown record kind {self.kind!r}")
+        out: dict[str, Any] = {}
+        for name in COMMON_FIELDS + KIND_FIELDS[self.kind]:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as sent over the wire: the hashed fields plus ``hash``."""
+        out = self.hashed_fields()
+        out["hash"] = self.hash
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Record":
+        """Build a record from its wire form, checking every field's type.
+
+        Unknown fields, missing fields and wrong types raise :class:`RecordError`
+        naming the field.
+        """
+        if not isinstance(data, dict):
+            raise RecordError("record: must be an object")
+        kind = data.get("kind")
+        if kind not in KIND_FIELDS:
+            raise RecordError(f"kind: must be one of {sorted(KIND_FIELDS)}")
+        expected = set(COMMON_FIELDS + KIND_FIELDS[kind]) | {"hash"}
+        unknown = sorted(set(data) - expected)
+        if unknown:
+            raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
+        missing = sorted(expected - set(data))
+        if missing:
+            raise RecordError(f"{missing[0]}: missing")
+        values = dict(data)
+        if kind == KIND_DETAILS and isinstance(values.get("reasons"), list):
+            values["reasons"] = tuple(values["reasons"])
+        record = cls(**values)
+        record.validate()
+        return record
+
+    def validate(self) -> None:
+        """Check types and formats; raise :class:`RecordError` on the first problem."""
+        for name, expected in _TYPES.items():
+            if name not in COMMON_FIELDS + KIND_FIELDS.get(self.kind, ()) and name != "hash":
+                continue
+            value = getattr(self, name)
+            if name in _NULLABLE and value is None:
+                continue
+            # bool is an int in Python; keep them apart on the wire.
+            if expected is int and isinstance(value, bool):
+                raise RecordError(f"{name}: must be an integer")
+            if not isinstance(value, expected):
+                raise RecordError(f"{name}: must be {_TYPE_NAMES[expected]}")
+        if self.v != FORMAT_VERSION:
+            raise RecordError(f"v: unsupported format version {self.v!r}")
+        if not _UUID.match(self.uuid):
+            raise RecordError("uuid: must be a lower-case UUID")
+        if self.seq < 1:
+            raise RecordError("seq: must be 1 or more")
+        if not _HEX64.match(self.prev_hash):
+            raise RecordError("prev_hash: must be 64 hex digits")
+        if self.hash and not _HEX64.match(self.hash):
+            raise RecordError("hash: must be 64 hex digits")
+        if not _DEVICE_TIME.match(self.device_time):
+            raise RecordError("device_time: must look like 2026-01-31T08:00:00.000+07:00")
+        if self.kind == KIND_RATING:
+            if self.scale not in (3, 4, 5):
+                raise RecordError("scale: must be 3, 4 or 5")
+            if not 1 <= self.score <= self.scale:
+                raise RecordError("score: must be between 1 and the scale")
+        else:
+            if not _UUID.match(self.rating_uuid):
+                raise RecordError("rating_uuid: must be a lower-case UUID")
+            if not all(isinstance(r, str) for r in self.reasons):
+                raise RecordError("reasons: must be a list of strings")
+            if self.callback_phone is not None and not self.callback_consent:
+                raise RecordError("callback_consent: a phone number needs the citizen's consent")
+
+
+_TYPES: dict[str, type] = {
+    "v": int,
+    "kind": str,
+    "uuid": str,
+    "device_id": str,
+    "seq": int,
+    "prev_hash": str,
+    "device_time": str,
+    "monotonic_ns": int,
+    "boot_id": str,
+    "app_version": str,
+    "simulated": bool,
+    "officer_id": str,
+    "counter_id": str,
+    "score": int,
+    "scale": int,
+    "level": str,
+    "burst": bool,
+    "comment_token": str,
+    "rating_uuid": str,
+    "reasons": tuple,
+    "callback_phone": str,
+    "callback_consent": bool,
+    "hash": str,
+}
+_NULLABLE = {"callback_phone"}
+_TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false", tuple: "a list"}
+
+
+def canonical_bytes(record: Record) -> bytes:
+    """The canonical encoding that is hashed: compact JSON, keys sorted, UTF-8.
+
+    Only integers, strings, booleans, null and lists of strings occur, so the
+    encoding is the same in every JSON library that sorts keys.
+    """
+    return json.dumps(
+        record.hashed_fields(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def compute_hash(record: Record) -> str:
+    """SHA-256 of the record's canonical encoding, as 64 hex digits."""
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def seal(record: Record) -> Record:
+    """Return the record with its ``hash`` filled in, after validating it."""
+    unsealed = _replace(record, hash="")
+    unsealed.validate()
+    return _replace(unsealed, hash=compute_hash(unsealed))
+
+
+def _replace(record: Record, **changes: Any) -> Record:
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    values.update(changes)
+    return Record(**values)
+
+
+@dataclass(frozen=True)
+class ChainFinding:
+    """Something wrong at one place in a device's chain."""
+
+    seq: int
+    problem: str
+    """One of ``gap``, ``bad_hash``, ``broken_link``, ``duplicate_seq``, ``malformed``."""
+    detail: str = ""
+
+
+def verify_chain(
+    records: Iterable[Record],
+    *,
+    start_seq: int = 1,
+    start_prev_hash: str = GENESIS_HASH,
+) -> list[ChainFinding]:
+    """Check a device's records, in sequence order, and return what is wrong.
+
+    An empty list means the chain is intact. ``start_seq`` and
+    ``start_prev_hash`` let a verifier continue from a point it already trusts
+    (the server continues from the last record it accepted).
+    """
+    findings: list[ChainFinding] = []
+    expected_seq = start_seq
+    expected_prev = start_prev_hash
+    for record in records:
+        if record.seq < expected_seq:
+            findings.append(
+                ChainFinding(record.seq, "duplicate_seq", f"expected {expected_seq}")
+            )
+            continue
+        if record.seq > expected_seq:
+            findings.append(
+                ChainFinding(
+                    expected_seq,
+                    "gap",
+                    f"records {expected_seq}..{record.seq - 1} are missing",
+                )
+            )
+        try:
+            record.validate()
+            actual = compute_hash(_replace(record, hash=""))
+        except RecordError as exc:
+            findings.append(ChainFinding(record.seq, "malformed", str(exc)))
+            actual = None
+        if actual is not None and actual != record.hash:
+            findings.append(ChainFinding(record.seq, "bad_hash", "content does not match its hash"))
+        if record.seq == expected_seq and record.prev_hash != expected_prev:
+            findings.append(
+                ChainFinding(record.seq, "broken_link", "prev_hash does not match the record before")
+            )
+        expected_seq = record.seq + 1
+        expected_prev = record.hash
+    return findings
+
+
+def iter_wire(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
+    """The wire form of each record, in order."""
+    for record in records:
+        yield record.to_dict()
+

@@ -1,0 +1,53 @@
+"""Shared fixtures. Kivy is configured for headless runs before anything imports it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+# Kivy reads these at import time: no window system, no argv parsing, a private home.
+_KIVY_HOME = tempfile.mkdtemp(prefix="hailong-kivy-home-")
+os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+os.environ["KIVY_NO_ARGS"] = "1"
+os.environ["KIVY_HOME"] = _KIVY_HOME
+os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+os.environ.setdefault("KIVY_NO_FILELOG", "1")
+
+import pytest  # noqa: E402
+from ruamel.yaml import YAML  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_demo_tree() -> dict:
+    """The demo config.yaml as a plain dict, for tests to change and write back."""
+    with open(ROOT / "config.yaml", encoding="utf-8") as fh:
+        return YAML(typ="safe").load(fh)
+
+
+def write_config(directory: Path, tree: dict) -> Path:
+    """Write a config tree as config.yaml in ``directory``, with the demo portraits beside it."""
+    portraits = directory / "assets" / "portraits"
+    if not portraits.exists():
+        shutil.copytree(ROOT / "assets" / "portraits", portraits)
+    path = directory / "config.yaml"
+    with open(path, "w", encoding="utf-8") as fh:
+        YAML(typ="safe", pure=True).dump(tree, fh)
+    return path
+
+
+@pytest.fixture
+def demo_tree() -> dict:
+    """A fresh copy of the demo settings tree."""
+    return load_demo_tree()
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, demo_tree: dict) -> Path:
+    """The demo config written into a temporary folder (its database goes there too)."""
+    return write_config(tmp_path, demo_tree)
