@@ -64,7 +64,7 @@ _PHONE = re.compile(r"^[0-9 .+()-]{3,20}$")
 class ConfigError(Exception):
     """A problem in the settings, at one key path."""
 
-    def __init__(self, path: str, problem: str, **values: Any):
+    def __init__(self, path: str, problem: str, /, **values: Any):
         self.path = path
         self.problem = problem
         self.values = values
@@ -481,7 +481,9 @@ class _Node:
             if default is not None:
                 return default
             raise ConfigError(self.at(key), "missing")
-        if value not in choices or isinstance(value, bool):
+        # 3.0 == 3 and True == 1 in Python: compare types too, so a setting
+        # keeps the type its readers expect.
+        if value not in choices or type(value) not in {type(c) for c in choices}:
             raise ConfigError(
                 self.at(key), "one_of", choices=", ".join(str(c) for c in choices)
             )

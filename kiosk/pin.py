@@ -26,6 +26,10 @@ __all__ = ["hash_pin", "verify_pin", "is_pin_hash", "is_valid_pin", "PinGuard", 
 # is what stops guessing a 4-digit PIN at the counter.
 _N, _R, _P = 2**14, 8, 1
 _PREFIX = "scrypt"
+# What hashlib lets scrypt use by default (OpenSSL's 32 MiB). A stored hash
+# whose parameters need more could never be checked: verifying it would raise
+# instead of answering, so such a hash is not accepted as a PIN hash at all.
+_MAX_SCRYPT_MEMORY = 32 * 1024 * 1024
 
 
 def is_valid_pin(pin: str) -> bool:
@@ -52,6 +56,8 @@ def _parse(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
     except ValueError:
         return None
     if n < 2 or n & (n - 1) or not (1 <= r <= 64 and 1 <= p <= 16) or len(digest) != 32 or len(salt) < 8:
+        return None
+    if 128 * r * (n + p + 2) > _MAX_SCRYPT_MEMORY:
         return None
     return n, r, p, salt, digest
 
@@ -115,8 +121,16 @@ class PinGuard:
 def set_pin_in_config(config_path: Path, pin_hash: str, *, officer: str | None) -> None:
     """Write a PIN hash into a config file, keeping its comments, atomically."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     yaml = YAML()  # round-trip: keeps comments and layout
+    # Keep quotes ("07:30-11:30" in a flow list does not parse unquoted), the
+    # shipped file's indentation, and long lines unfolded (a folded PIN hash
+    # does not parse back either).
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    pin_hash = DoubleQuotedScalarString(pin_hash)
     with open(config_path, encoding="utf-8") as fh:
         tree = yaml.load(fh)
     if officer is None:

@@ -36,8 +36,13 @@ def write_config(directory: Path, tree: dict) -> Path:
     if not portraits.exists():
         shutil.copytree(ROOT / "assets" / "portraits", portraits)
     path = directory / "config.yaml"
+    # Block style, no line folding: the pure emitter's folded flow style can
+    # write long plain scalars (PIN hashes) that do not parse back.
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 4096
     with open(path, "w", encoding="utf-8") as fh:
-        YAML(typ="safe", pure=True).dump(tree, fh)
+        yaml.dump(tree, fh)
     return path
 
 

@@ -1,0 +1,140 @@
+"""Drive the real kiosk without a screen: the app is built in an offscreen
+window, frames are advanced by hand, and touches are simulated on the widgets
+a person would tap. Used by the tests, the tour and the benchmarks.
+
+Call :func:`configure` before anything imports Kivy.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["configure", "HeadlessKiosk"]
+
+
+def configure(kivy_home: str | None = None) -> None:
+    """Set the environment Kivy reads at import time for a headless run."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    os.environ["KIVY_NO_ARGS"] = "1"
+    os.environ.setdefault("KIVY_HOME", kivy_home or tempfile.mkdtemp(prefix="hailong-kivy-"))
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+
+
+class HeadlessKiosk:
+    """The kiosk app running in the offscreen window, one frame at a time."""
+
+    def __init__(self, settings, *, size: tuple[int, int] = (1280, 800), store=None, clock=None):
+        from kivy.base import EventLoop
+        from kivy.core.window import Window
+
+        from kiosk.app import KioskApp
+
+        EventLoop.ensure_window()
+        self.window = Window
+        self.resize(size)
+        self.app = KioskApp(settings, store=store, clock=clock)
+        self.app._run_prepare()  # build, show, on_start: what App.run does before its loop
+        self.pump(3)
+
+    # -- time -------------------------------------------------------------------
+
+    def pump(self, frames: int = 1) -> None:
+        """Advance the event loop by whole frames (clock, input, drawing)."""
+        from kivy.base import EventLoop
+
+        for _ in range(frames):
+            EventLoop.idle()
+
+    def wait(self, seconds: float) -> None:
+        """Let ``seconds`` of real time pass, frame by frame."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.pump()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Advance frames until ``condition()`` holds; False if it never did."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return True
+            self.pump()
+        return condition()
+
+    # -- touches ----------------------------------------------------------------
+
+    def tap(self, widget, frames: int = 2) -> None:
+        """A finger down and up at the middle of ``widget``."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.settle()
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.pump()
+        touch.touch_up()
+        self.pump(frames)
+
+    def settle(self, max_frames: int = 10) -> None:
+        """Let a screen change finish: the screen manager ignores touches
+        while a transition, even an instant one, is still under way."""
+        for _ in range(max_frames):
+            if not self.app.root.transition.is_active:
+                return
+            self.pump()
+
+    def long_press(self, widget, seconds: float) -> None:
+        """Hold a finger on ``widget`` for ``seconds``."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.settle()
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.wait(seconds)
+        touch.touch_up()
+        self.pump(2)
+
+    def type_digits(self, keypad, digits: str) -> None:
+        """Tap the keys of a :class:`kiosk.widgets.keypad.Keypad`."""
+        keys = {child.text: child for child in keypad.children if hasattr(child, "text")}
+        for digit in digits:
+            self.tap(keys[digit], frames=1)
+
+    # -- the screen ---------------------------------------------------------------
+
+    @property
+    def screen(self):
+        """The screen showing now."""
+        return self.app.root.current_screen
+
+    def resize(self, size: tuple[int, int]) -> None:
+        """Give the window a new size (an orientation change)."""
+        self.window.size = size
+        self.pump(3) if hasattr(self, "app") else None
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Save what the window shows now as a PNG."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.pump(2)
+        self.app.root.export_to_png(str(path))
+        return path
+
+    def close(self) -> None:
+        """Stop the app and leave the window empty for the next one."""
+        from kivy.app import App
+
+        app = self.app
+        for screen in app.root.screens:
+            screen._cancel_timer()
+        app.dispatch("on_stop")
+        self.window.remove_widget(app.root)
+        App._running_app = None
+        app.store.close()
+        self.pump(1)

@@ -1,0 +1,48 @@
+"""The call-back request: a phone number on a large keypad, with explicit consent."""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import BooleanProperty, StringProperty
+
+from kiosk.desk import is_valid_phone
+from kiosk.screens.base import KioskScreen
+
+
+class CallbackScreen(KioskScreen):
+    """Sends only with a valid number and the consent box ticked."""
+
+    consent = BooleanProperty(False)
+    """The citizen agreed to be called on this number."""
+
+    message = StringProperty("")
+    """What is missing before the request can be sent."""
+
+    def reset(self) -> None:
+        self.ids.keypad.clear()
+        self.consent = False
+        self.message = ""
+
+    @property
+    def phone(self) -> str:
+        return self.ids.keypad.value
+
+    def toggle_consent(self) -> None:
+        self.consent = not self.consent
+        self.message = ""
+
+    def send(self) -> None:
+        app = App.get_running_app()
+        if not is_valid_phone(self.phone):
+            self.message = app.tr("callback.invalid")
+        elif not self.consent:
+            self.message = app.tr("callback.need_consent")
+        else:
+            app.callback_done(self.phone, True)
+
+    def cancel(self) -> None:
+        App.get_running_app().callback_done("", False)
+
+    def on_timeout(self) -> None:
+        # Keep the number only if the citizen both typed it and agreed.
+        App.get_running_app().callback_done(self.phone, self.consent, thank=False)

@@ -1,0 +1,43 @@
+"""After a rating: reason chips, several may be chosen, all optional."""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import BooleanProperty
+
+from kiosk.screens.base import KioskScreen
+from kiosk.widgets.chip import Chip
+
+
+class ReasonsScreen(KioskScreen):
+    """Asks why; ``low`` decides the question and offers the call-back."""
+
+    low = BooleanProperty(True)
+    """A low rating: ask what went wrong and offer a call-back."""
+
+    def show_reasons(self, reasons, label_for, low: bool) -> None:
+        self.low = low
+        grid = self.ids.chips
+        grid.clear_widgets()
+        for reason in reasons:
+            grid.add_widget(Chip(reason_id=reason.id, text=label_for(reason)))
+
+    def chips(self) -> list[Chip]:
+        return list(reversed(self.ids.chips.children))
+
+    def chosen(self) -> list[str]:
+        """Ids of the chips that are on, in display order."""
+        return [chip.reason_id for chip in self.chips() if chip.state == "down"]
+
+    def done(self) -> None:
+        App.get_running_app().reasons_done(self.chosen())
+
+    def skip(self) -> None:
+        App.get_running_app().reasons_done([])
+
+    def callback(self) -> None:
+        App.get_running_app().request_callback(self.chosen())
+
+    def on_timeout(self) -> None:
+        # What was tapped is kept: the chosen chips are saved with the rating.
+        App.get_running_app().reasons_done(self.chosen(), thank=False)

@@ -1,0 +1,35 @@
+"""Officer sign-in at the counter, step one: pick your portrait.
+The PIN comes next, on :class:`kiosk.screens.pin.PinScreen`."""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import ObjectProperty
+
+from kiosk.screens.base import KioskScreen
+from kiosk.widgets.card import OfficerCard
+
+
+class SignInScreen(KioskScreen):
+    """The roster's portraits; the officer on duty is named above them."""
+
+    on_duty = ObjectProperty(None, allownone=True)
+    """Who is signed in now, if anyone."""
+
+    def show_officers(self, officers, on_duty) -> None:
+        self.on_duty = on_duty
+        grid = self.ids.grid
+        grid.clear_widgets()
+        for officer in officers:
+            card = OfficerCard(officer=officer)
+            card.bind(on_release=self._picked)
+            grid.add_widget(card)
+
+    def cards(self) -> list:
+        return list(reversed(self.ids.grid.children))
+
+    def _picked(self, card) -> None:
+        App.get_running_app().ask_pin(card.officer)
+
+    def on_timeout(self) -> None:
+        App.get_running_app().go_idle()

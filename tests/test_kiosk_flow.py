@@ -1,0 +1,309 @@
+"""The citizen's path on the real Kivy app, headless, driven by simulated touches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from kiosk.config import load_settings
+from kiosk.desk import DeviceClock
+from kiosk.headless import HeadlessKiosk
+from kiosk.widgets.hidden import LongPressArea
+from sync.record import KIND_DETAILS, KIND_RATING
+from tests.conftest import write_config
+
+SIZES = [(1280, 800), (800, 1280)]
+
+
+@pytest.fixture
+def make_kiosk(tmp_path: Path, demo_tree: dict) -> Callable[..., HeadlessKiosk]:
+    """Start the app on the demo config changed by ``change(tree)``."""
+    started: list[HeadlessKiosk] = []
+
+    def start(change: Callable[[dict], None] | None = None, size=(1280, 800), clock=None) -> HeadlessKiosk:
+        if change is not None:
+            change(demo_tree)
+        settings = load_settings(write_config(tmp_path, demo_tree))
+        kiosk = HeadlessKiosk(settings, size=size, clock=clock)
+        started.append(kiosk)
+        return kiosk
+
+    yield start
+    for kiosk in started:
+        kiosk.close()
+
+
+def counter_mode(tree: dict) -> None:
+    tree["attribution"]["mode"] = "counter"
+
+
+def signed_in(officer_id: str = "tran-van-hung") -> Callable[[HeadlessKiosk], None]:
+    def sign(kiosk: HeadlessKiosk) -> None:
+        kiosk.app.desk.sign_in(officer_id)
+        kiosk.app.go_idle()
+        kiosk.pump(2)
+
+    return sign
+
+
+def test_each_smiley_records_exactly_one_rating_for_the_officer_on_duty(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in("tran-van-hung")(kiosk)
+    assert kiosk.screen.name == "rate"
+    levels = []
+    for index in range(3):
+        face = kiosk.screen.faces()[index]
+        before = kiosk.app.store.count(KIND_RATING)
+        kiosk.tap(face)
+        assert kiosk.app.store.count(KIND_RATING) == before + 1
+        record = kiosk.app.store.last_rating()
+        assert record.officer_id == "tran-van-hung"
+        assert record.counter_id == "quay-1"
+        assert record.level == face.level and record.score == face.score
+        levels.append(record.level)
+        kiosk.app.go_idle()
+        kiosk.pump(2)
+    # Best on the left, as a citizen reads them.
+    assert levels == ["very_satisfied", "satisfied", "dissatisfied"]
+    assert kiosk.app.store.verify() == []
+
+
+@pytest.mark.parametrize("scale", [4, 5])
+def test_larger_scales_show_one_face_per_level(make_kiosk, scale):
+    kiosk = make_kiosk(lambda t: (counter_mode(t), t["rating"].update(scale=scale)))
+    signed_in()(kiosk)
+    faces = kiosk.screen.faces()
+    assert [f.score for f in faces] == list(range(scale, 0, -1))
+    kiosk.tap(faces[-1])
+    assert kiosk.app.store.last_rating().level == "very_dissatisfied"
+    assert kiosk.screen.name == "reasons" and kiosk.screen.low
+
+
+def test_choose_mode_rates_the_officer_the_citizen_picked(make_kiosk):
+    kiosk = make_kiosk()  # the demo is a shared tablet
+    assert kiosk.screen.name == "choose"
+    card = kiosk.screen.cards()[3]
+    kiosk.tap(card)
+    assert kiosk.screen.name == "rate" and kiosk.screen.officer.id == card.officer.id
+    kiosk.tap(kiosk.screen.faces()[0])
+    assert kiosk.app.store.last_rating().officer_id == "pham-minh-tuan"
+
+
+def test_low_rating_saves_reasons_and_a_consented_call_back(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[-1])
+    assert kiosk.screen.name == "reasons" and kiosk.screen.low
+    chips = kiosk.screen.chips()
+    kiosk.tap(chips[0])
+    kiosk.tap(chips[4])
+    kiosk.tap(kiosk.screen.ids.callback)
+    assert kiosk.screen.name == "callback"
+    kiosk.type_digits(kiosk.screen.ids.keypad, "0987654321")
+    kiosk.tap(kiosk.screen.ids.send)
+    # Without consent nothing is sent and the citizen is told why.
+    assert kiosk.screen.name == "callback"
+    assert kiosk.screen.message == kiosk.app.tr("callback.need_consent")
+    kiosk.tap(kiosk.screen.ids.consent)
+    kiosk.tap(kiosk.screen.ids.send)
+    assert kiosk.screen.name == "thanks"
+    rating = kiosk.app.store.last_rating()
+    [details] = kiosk.app.store.details_for(rating.uuid)
+    assert details.reasons == (chips[0].reason_id, chips[4].reason_id)
+    assert details.callback_phone == "0987654321" and details.callback_consent is True
+    # The QR code points at this very rating's comment form.
+    assert kiosk.screen.comment_url == f"http://hailong.local:8080/c/{rating.uuid}?t={rating.comment_token}"
+    assert kiosk.screen.ids.qr.texture is not None
+
+
+def test_a_short_number_is_refused_with_a_message(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[-1])
+    kiosk.tap(kiosk.screen.ids.callback)
+    kiosk.type_digits(kiosk.screen.ids.keypad, "09123")
+    kiosk.tap(kiosk.screen.ids.consent)
+    kiosk.tap(kiosk.screen.ids.send)
+    assert kiosk.screen.name == "callback"
+    assert kiosk.screen.message == kiosk.app.tr("callback.invalid")
+
+
+def test_high_rating_asks_what_went_well_and_skip_keeps_the_rating(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[0])
+    assert kiosk.screen.name == "reasons" and not kiosk.screen.low
+    kiosk.tap(kiosk.screen.ids.skip)
+    assert kiosk.screen.name == "thanks"
+    rating = kiosk.app.store.last_rating()
+    assert rating.level == "very_satisfied"
+    assert kiosk.app.store.details_for(rating.uuid) == []
+
+
+def test_high_reasons_can_be_switched_off(make_kiosk):
+    kiosk = make_kiosk(lambda t: (counter_mode(t), t["rating"].update(reasons_on_high=False)))
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[0])
+    assert kiosk.screen.name == "thanks"
+
+
+def test_timeouts_return_to_idle_and_keep_what_was_tapped(make_kiosk):
+    def short(tree):
+        counter_mode(tree)
+        tree["timeouts"].update(reasons=0.4, thanks=0.4)
+
+    kiosk = make_kiosk(short)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[-1])
+    kiosk.tap(kiosk.screen.chips()[1])
+    assert kiosk.wait_until(lambda: kiosk.screen.name == "rate", timeout=5)
+    rating = kiosk.app.store.last_rating()
+    [details] = kiosk.app.store.details_for(rating.uuid)
+    assert details.reasons == (kiosk.app.settings.low_reasons[1].id,)
+    # The thank-you screen also goes back by itself.
+    kiosk.tap(kiosk.screen.faces()[-1])
+    kiosk.tap(kiosk.screen.ids.done)
+    assert kiosk.screen.name == "thanks"
+    assert kiosk.wait_until(lambda: kiosk.screen.name == "rate", timeout=5)
+    assert kiosk.app.store.count(KIND_RATING) == 2
+
+
+def test_rapid_repeated_taps_are_recorded_and_flagged_burst(make_kiosk):
+    kiosk = make_kiosk(lambda t: (counter_mode(t), t["rating"].update(reasons_on_high=False)))
+    signed_in()(kiosk)
+    for _ in range(3):
+        kiosk.tap(kiosk.screen.faces()[0])
+        kiosk.app.go_idle()
+        kiosk.pump(1)
+    ratings = kiosk.app.store.ratings()
+    assert len(ratings) == 3
+    assert [r.burst for r in ratings] == [False, True, True]
+
+
+def test_counter_closed_without_an_officer_and_no_rating_possible(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    assert kiosk.screen.name == "closed" and kiosk.screen.reason == "no_officer"
+    kiosk.tap(kiosk.screen)
+    assert kiosk.app.store.count() == 0
+
+
+def test_counter_closed_outside_working_hours(make_kiosk):
+    sunday_evening = datetime(2026, 11, 22, 20, 0).astimezone()
+
+    def enforce(tree):
+        tree["working_hours"]["enforce"] = True
+
+    kiosk = make_kiosk(enforce, clock=DeviceClock(now=lambda: sunday_evening))
+    assert kiosk.screen.name == "closed" and kiosk.screen.reason == "outside_hours"
+    kiosk.app.rate(3)  # even a stray call cannot record
+    assert kiosk.app.store.count() == 0
+
+
+def test_officer_signs_in_with_a_long_press_and_pin(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    entry = [w for w in kiosk.screen.walk() if isinstance(w, LongPressArea)][0]
+    kiosk.tap(entry)  # a short tap does nothing
+    assert kiosk.screen.name == "closed"
+    kiosk.long_press(entry, entry.hold_s + 0.3)
+    assert kiosk.screen.name == "signin"
+    card = kiosk.screen.cards()[2]
+    kiosk.tap(card)
+    assert kiosk.screen.name == "pin"
+    kiosk.type_digits(kiosk.screen.ids.pin, "2468")
+    kiosk.tap(kiosk.screen.ids.submit)
+    assert kiosk.screen.name == "rate"
+    assert kiosk.screen.officer.id == card.officer.id
+    assert kiosk.app.store.current_shift("quay-1").officer_id == card.officer.id
+    # The same steps end the shift.
+    kiosk.app.open_signin()
+    kiosk.tap(kiosk.screen.cards()[2])
+    assert kiosk.screen.ends_shift
+    kiosk.type_digits(kiosk.screen.ids.pin, "2468")
+    kiosk.tap(kiosk.screen.ids.submit)
+    assert kiosk.screen.name == "closed"
+    assert kiosk.app.store.current_shift("quay-1") is None
+
+
+def test_wrong_pins_lock_the_officer_out(make_kiosk):
+    kiosk = make_kiosk(lambda t: (counter_mode(t), t["security"].update(pin_attempts=3)))
+    kiosk.app.open_signin()
+    kiosk.tap(kiosk.screen.cards()[0])
+    for left in (2, 1):
+        kiosk.type_digits(kiosk.screen.ids.pin, "0000")
+        kiosk.tap(kiosk.screen.ids.submit)
+        assert kiosk.screen.message == kiosk.app.tr("signin.wrong", left=left)
+    kiosk.type_digits(kiosk.screen.ids.pin, "0000")
+    kiosk.tap(kiosk.screen.ids.submit)
+    assert kiosk.screen.message.startswith(kiosk.app.tr("signin.locked", seconds=0)[:20])
+    # Even the right PIN is refused while locked.
+    kiosk.type_digits(kiosk.screen.ids.pin, "2468")
+    kiosk.tap(kiosk.screen.ids.submit)
+    assert kiosk.screen.name == "pin"
+    assert kiosk.app.store.current_shift("quay-1") is None
+    assert [e["action"] for e in kiosk.app.store.audit_log()] == ["pin_lockout"]
+
+
+def test_language_switch_is_for_one_visit(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    question = [w for w in kiosk.screen.walk() if getattr(w, "text", "") == kiosk.app.tr("idle.question")]
+    assert question
+    switch = [w for w in kiosk.screen.walk() if getattr(w, "text", "") == "English"][0]
+    kiosk.tap(switch)
+    assert question[0].text == "Are you satisfied with the officer's service?"
+    assert [f.label for f in kiosk.screen.faces()] == ["Very satisfied", "Satisfied", "Dissatisfied"]
+    kiosk.tap(kiosk.screen.faces()[0])
+    kiosk.tap(kiosk.screen.ids.done)
+    kiosk.app.end_visit()
+    kiosk.pump(2)
+    assert question[0].text == "Ông/Bà có hài lòng với sự phục vụ của cán bộ?"
+
+
+def _outside_window(screen, window_size) -> list[str]:
+    """Visible widgets that stick out of the window, or whose words do not fit."""
+    width, height = window_size
+    problems = []
+    for widget in screen.walk(restrict=True):
+        if widget.opacity == 0 or widget.width <= 1 or widget.height <= 1:
+            continue
+        x, y = widget.to_window(widget.x, widget.y)
+        if x < -1 or y < -1 or x + widget.width > width + 1 or y + widget.height > height + 1:
+            problems.append(f"{type(widget).__name__} at {x:.0f},{y:.0f} size {widget.size}")
+        texture = getattr(widget, "texture_size", None)
+        if texture and getattr(widget, "text", "") and texture[0] > widget.width + 2:
+            problems.append(f"text {widget.text!r} wider than its {type(widget).__name__}")
+    return problems
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_screens_fit_both_orientations_with_big_touch_targets(make_kiosk, size):
+    kiosk = make_kiosk(counter_mode, size=size)
+    signed_in()(kiosk)
+    app = kiosk.app
+    assert _outside_window(kiosk.screen, size) == []
+    short_side = min(size)
+    for face in kiosk.screen.faces():
+        assert face.d >= short_side * 0.18, "faces must be large targets"
+    kiosk.tap(kiosk.screen.faces()[-1])
+    assert _outside_window(kiosk.screen, size) == []
+    for chip in kiosk.screen.chips():
+        assert chip.height >= app.u * 10
+    kiosk.tap(kiosk.screen.ids.callback)
+    assert _outside_window(kiosk.screen, size) == []
+    kiosk.tap(kiosk.screen.ids.cancel)
+    assert kiosk.screen.name == "thanks"
+    assert _outside_window(kiosk.screen, size) == []
+
+
+def test_details_are_chained_after_their_rating(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[-1])
+    kiosk.tap(kiosk.screen.chips()[0])
+    kiosk.tap(kiosk.screen.ids.done)
+    kinds = [r.kind for r in kiosk.app.store.records()]
+    assert kinds == [KIND_RATING, KIND_DETAILS]
+    assert kiosk.app.store.verify() == []
