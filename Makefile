@@ -30,6 +30,7 @@ tour: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/tap_to_commit.py
 	$(BIN)/python bench/frames.py
+	$(BIN)/python bench/cold_start.py
 
 ## soak: the long durability run (thousands of kills), not part of `make test`
 soak: $(STAMP)

@@ -101,8 +101,6 @@ class KioskApp(App):
     settings = ObjectProperty(None)
     """The validated :class:`kiosk.config.Settings`."""
 
-    title = "Hài Lòng"
-
     def __init__(self, settings: Settings, store: Store | None = None, clock: DeviceClock | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
@@ -120,6 +118,7 @@ class KioskApp(App):
         self.counter_name = settings.counter_name
         self.language = settings.language
         i18n.set_language(settings.language)
+        self.title = self.tr("app.title")
         self._recheck = None
 
     # -- Kivy lifecycle -------------------------------------------------------

@@ -116,7 +116,9 @@ def test_low_rating_saves_reasons_and_a_consented_call_back(make_kiosk):
     assert details.callback_phone == "0987654321" and details.callback_consent is True
     # The QR code points at this very rating's comment form.
     assert kiosk.screen.comment_url == f"http://hailong.local:8080/c/{rating.uuid}?t={rating.comment_token}"
-    assert kiosk.screen.ids.qr.texture is not None
+    qr = kiosk.screen.ids.qr
+    assert kiosk.wait_until(lambda: qr.texture is not None)
+    assert qr.texture.size[0] >= 21  # a real QR code: at least version 1's 21 modules
 
 
 def test_a_short_number_is_refused_with_a_message(make_kiosk):
