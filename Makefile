@@ -26,6 +26,10 @@ test: $(STAMP)
 tour: $(STAMP)
 	$(BIN)/python -m kiosk.tour tour
 
+## simulate: 100 simulated ratings into the demo database (flagged simulated)
+simulate: $(STAMP)
+	$(BIN)/python -m kiosk.simulate --config config.yaml --count 100
+
 ## bench: print the performance figures
 bench: $(STAMP)
 	$(BIN)/python bench/tap_to_commit.py

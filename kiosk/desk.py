@@ -82,7 +82,8 @@ class RatingDesk:
     def officer_on_duty(self) -> Officer | None:
         """The officer a rating goes to, in ``counter`` and ``officer`` modes."""
         if self.settings.mode == "officer":
-            return self.settings.officer(self.settings.mode_officer)
+            officer = self.settings.officer(self.settings.mode_officer)
+            return officer if officer.active else None
         if self.settings.mode == "counter":
             shift = self.store.current_shift(self.settings.counter_id)
             if shift is None:
@@ -101,6 +102,16 @@ class RatingDesk:
         if self.settings.mode != "choose" and self.officer_on_duty() is None:
             return CLOSED_NO_OFFICER
         return None
+
+    def may_rate(self, officer: Officer) -> bool:
+        """Whether a rating may go to ``officer`` now: the one on duty in
+        ``counter`` and ``officer`` modes, any active officer in ``choose`` mode."""
+        if not officer.active:
+            return False
+        if self.settings.mode == "choose":
+            return True
+        on_duty = self.officer_on_duty()
+        return on_duty is not None and on_duty.id == officer.id
 
     def sign_in(self, officer_id: str) -> None:
         """Open a shift for an officer at this counter."""
@@ -121,13 +132,16 @@ class RatingDesk:
         """Record a tap durably and return the committed record.
 
         Raises :class:`CounterClosed` when the counter is closed, and
-        ``KeyError`` for an officer not on the roster. A tap soon after the
+        ``KeyError`` for an officer who may not be rated now (not on the
+        roster, inactive, or not the one on duty). A tap soon after the
         previous one is recorded and flagged ``burst``, never dropped.
         """
         reason = self.closed_reason()
         if reason is not None:
             raise CounterClosed(reason)
         officer = self.settings.officer(officer_id)
+        if not self.may_rate(officer):
+            raise KeyError(officer_id)
         level = self.scale.level(score)
         now = self.clock.now()
         mono = self.clock.monotonic_ns()

@@ -205,7 +205,9 @@ class Store:
         """The most recent rating (for burst detection)."""
         rows = list(
             self.db.query(
-                "SELECT * FROM journal WHERE kind = ? ORDER BY seq DESC LIMIT 1", [KIND_RATING]
+                # "+kind" keeps SQLite on the primary key, read backwards,
+                # instead of sorting every rating through the kind index.
+                "SELECT * FROM journal WHERE +kind = ? ORDER BY seq DESC LIMIT 1", [KIND_RATING]
             )
         )
         return _from_row(rows[0]) if rows else None
@@ -310,6 +312,91 @@ class Store:
                 [subject, json.dumps(state)],
             )
 
+    # -- outbox (what the server has acknowledged) ------------------------------
+
+    @property
+    def device_secret_path(self) -> Path:
+        """Where the secret this device got at pairing is kept: a file beside
+        the database, readable by its owner only."""
+        return self.path.parent / f"{self.path.stem}.device-secret.json"
+
+    def pending_records(self, limit: int | None = None) -> list[Record]:
+        """Records the server has not acknowledged yet, in sequence order."""
+        sql = (
+            "SELECT * FROM journal j WHERE j.seq > ? AND NOT EXISTS "
+            "(SELECT 1 FROM outbox_acks a WHERE a.seq = j.seq) ORDER BY j.seq"
+        )
+        params: list[Any] = [self._acked_through()]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_from_row(row) for row in self.db.query(sql, params)]
+
+    def pending_count(self) -> int:
+        """How many records are waiting to be sent."""
+        return self.db.execute(
+            "SELECT count(*) FROM journal j WHERE j.seq > ? AND NOT EXISTS "
+            "(SELECT 1 FROM outbox_acks a WHERE a.seq = j.seq)",
+            [self._acked_through()],
+        ).fetchone()[0]
+
+    def acknowledge(self, acks: list[tuple[int, str, str, str]], at: datetime) -> None:
+        """Note records as acknowledged by the server: ``(seq, uuid, status,
+        detail)`` each, durably, so a restart never sends them again."""
+        stamp = device_time_text(at)
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO outbox_acks (seq, uuid, status, detail, acked_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(seq) DO NOTHING",
+                [(seq, uuid, status, detail, stamp) for seq, uuid, status, detail in acks],
+            )
+            # Everything up to the first record still pending is done: later
+            # queries start there instead of scanning the whole journal.
+            through = conn.execute(
+                "SELECT value FROM outbox_state WHERE key = 'acked_through'"
+            ).fetchone()
+            start = int(through[0]) if through else 0
+            first_pending = conn.execute(
+                "SELECT min(j.seq) FROM journal j WHERE j.seq > ? AND NOT EXISTS "
+                "(SELECT 1 FROM outbox_acks a WHERE a.seq = j.seq)",
+                [start],
+            ).fetchone()[0]
+            if first_pending is None:
+                last = conn.execute("SELECT max(seq) FROM outbox_acks").fetchone()[0] or 0
+                new_through = max(start, last)
+            else:
+                new_through = first_pending - 1
+            conn.execute(
+                "INSERT INTO outbox_state (key, value) VALUES ('acked_through', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [str(new_through)],
+            )
+
+    def acks(self) -> list[dict]:
+        """The server's answer for every acknowledged record, in sequence order."""
+        return list(self.db.query("SELECT * FROM outbox_acks ORDER BY seq"))
+
+    def outbox_state(self, key: str) -> str | None:
+        """A value the uploader keeps across restarts (in-flight batch, last success, last error)."""
+        row = self.db.execute("SELECT value FROM outbox_state WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_outbox_state(self, key: str, value: str | None) -> None:
+        """Keep (or, with ``None``, forget) an uploader value durably."""
+        with self._write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM outbox_state WHERE key = ?", [key])
+            else:
+                conn.execute(
+                    "INSERT INTO outbox_state (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [key, value],
+                )
+
+    def _acked_through(self) -> int:
+        value = self.outbox_state("acked_through")
+        return int(value) if value else 0
+
 
 _BOOL_COLUMNS = {"simulated", "burst", "callback_consent"}
 
@@ -334,3 +421,15 @@ def _from_row(row: dict[str, Any]) -> Record:
         if values[name] is not None:
             values[name] = bool(values[name])
     return Record(**values)
+
+
+
+@migrations()
+def m004_outbox(db: Database) -> None:
+    """What the server has acknowledged, and the uploader's state across restarts."""
+    db["outbox_acks"].create(
+        {"seq": int, "uuid": str, "status": str, "detail": str, "acked_at": str},
+        pk="seq",
+        not_null={"uuid", "status", "acked_at"},
+    )
+    db["outbox_state"].create({"key": str, "value": str}, pk="key")

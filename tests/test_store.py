@@ -1,0 +1,269 @@
+"""The tablet's SQLite store: durable settings, the append-only journal, the
+chain over what is on disk, and migrations of older files."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlite_utils import Database
+
+from kiosk.store import Store, StoreError, _to_row, migrations
+from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, RecordError, seal
+
+ICT = timezone(timedelta(hours=7))
+
+
+def _builder(store: Store, score: int = 3, officer: str = "nguyen-thi-lan"):
+    def build(seq: int, prev_hash: str) -> Record:
+        return Record(
+            kind=KIND_RATING,
+            uuid=str(uuid.uuid4()),
+            device_id=store.device_id,
+            seq=seq,
+            prev_hash=prev_hash,
+            device_time="2026-01-05T08:00:00.000+07:00",
+            monotonic_ns=seq,
+            boot_id="boot-1",
+            app_version="0.1.0",
+            officer_id=officer,
+            counter_id="quay-1",
+            score=score,
+            scale=3,
+            level={1: "dissatisfied", 2: "satisfied", 3: "very_satisfied"}[score],
+            burst=False,
+            comment_token="tok",
+        )
+
+    return build
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "kiosk.db")
+    yield s
+    s.close()
+
+
+def _fill(store: Store, n: int) -> list[Record]:
+    return [store.append(_builder(store, score=1 + i % 3)) for i in range(n)]
+
+
+def _attacker(path: Path) -> sqlite3.Connection:
+    """A second connection, as someone with the file would open it, who
+    first drops the triggers that keep the journal append-only."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("DROP TRIGGER journal_no_delete")
+    return conn
+
+
+def _problems(store: Store) -> list[tuple[int, str]]:
+    return [(f.seq, f.problem) for f in store.verify()]
+
+
+def test_append_numbers_and_chains(store: Store) -> None:
+    records = _fill(store, 5)
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+    assert records[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in zip(records, records[1:]))
+    assert store.records() == records
+    assert store.records(after_seq=3) == records[3:]
+    assert store.records(limit=2) == records[:2]
+    assert store.record(records[2].uuid) == records[2]
+    assert store.record(str(uuid.uuid4())) is None
+    assert store.count() == 5 and store.count(KIND_RATING) == 5 and store.count(KIND_DETAILS) == 0
+    assert _problems(store) == []
+
+
+def test_records_survive_reopening(tmp_path: Path) -> None:
+    first = Store(tmp_path / "kiosk.db")
+    records = _fill(first, 3)
+    device = first.device_id
+    first.close()
+    again = Store(tmp_path / "kiosk.db")
+    assert again.device_id == device
+    assert again.records() == records
+    assert again.last_rating() == records[-1]
+
+
+def test_a_failed_build_writes_nothing(store: Store) -> None:
+    _fill(store, 2)
+
+    def broken(seq: int, prev_hash: str) -> Record:
+        raise RuntimeError("screen went away")
+
+    with pytest.raises(RuntimeError):
+        store.append(broken)
+    with pytest.raises(RecordError, match="score"):
+        store.append(lambda seq, prev: Record(**{**_builder(store)(seq, prev).__dict__, "score": 9}))
+    assert store.count() == 2
+    assert store.append(_builder(store)).seq == 3
+
+
+def test_wal_and_full_sync_are_in_force(store: Store) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    # And on the file itself: another connection sees WAL too.
+    other = sqlite3.connect(str(store.path))
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.close()
+
+
+def test_triggers_refuse_update_and_delete(store: Store) -> None:
+    _fill(store, 3)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("UPDATE journal SET score = 1 WHERE seq = 2")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("DELETE FROM journal WHERE seq = 2")
+    assert store.records()[1].score == 2
+    assert store.count() == 3
+
+
+def test_edited_row_is_a_bad_hash(store: Store) -> None:
+    _fill(store, 6)
+    attacker = _attacker(store.path)
+    attacker.execute("UPDATE journal SET score = 3, level = 'very_satisfied' WHERE seq = 4")
+    attacker.close()
+    assert _problems(store) == [(4, "bad_hash")]
+
+
+def test_deleted_row_is_a_gap(store: Store) -> None:
+    _fill(store, 6)
+    attacker = _attacker(store.path)
+    attacker.execute("DELETE FROM journal WHERE seq = 3")
+    attacker.close()
+    assert _problems(store) == [(3, "gap")]
+
+
+def test_forged_row_is_caught(store: Store) -> None:
+    records = _fill(store, 6)
+    attacker = _attacker(store.path)
+    # Replace record 4 with a forgery sealed properly, by someone who knows
+    # the format: its own hash is right, so the next link breaks.
+    forged = seal(
+        Record(**{**records[3].__dict__, "hash": "", "score": 3, "level": "very_satisfied",
+                  "uuid": str(uuid.uuid4())})
+    )
+    attacker.execute("DELETE FROM journal WHERE seq = 4")
+    row = _to_row(forged)
+    attacker.execute(
+        f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+    )
+    # And append a record with an invented hash at the end.
+    invented = {**_to_row(seal(_builder(store)(7, records[5].hash))), "hash": "f" * 64}
+    attacker.execute(
+        f"INSERT INTO journal ({', '.join(invented)}) VALUES ({', '.join('?' for _ in invented)})",
+        list(invented.values()),
+    )
+    attacker.close()
+    assert _problems(store) == [(5, "broken_link"), (7, "bad_hash")]
+
+
+def test_forged_row_with_a_wrong_link(store: Store) -> None:
+    records = _fill(store, 3)
+    attacker = _attacker(store.path)
+    stray = _to_row(seal(_builder(store)(4, "a" * 64)))
+    attacker.execute(
+        f"INSERT INTO journal ({', '.join(stray)}) VALUES ({', '.join('?' for _ in stray)})", list(stray.values())
+    )
+    attacker.close()
+    assert records[-1].hash != "a" * 64
+    assert _problems(store) == [(4, "broken_link")]
+
+
+def test_integrity_check(store: Store) -> None:
+    _fill(store, 3)
+    assert store.integrity_ok()
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "kiosk.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="kiosk.db"):
+        Store(path)
+
+
+def test_migrations_are_recorded_and_not_repeated(tmp_path: Path) -> None:
+    first = Store(tmp_path / "kiosk.db")
+    applied = [m.name for m in migrations.applied(first.db)]
+    assert applied[:3] == ["m001_journal", "m002_device", "m003_shifts_audit_pins"]
+    assert migrations.pending(first.db) == []
+    device = first.device_id
+    first.close()
+
+    again = Store(tmp_path / "kiosk.db")
+    assert [m.name for m in migrations.applied(again.db)] == applied
+    # m002 makes the device id: applying it twice would make a second one.
+    assert again.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1
+    assert again.device_id == device
+    again.close()
+
+
+def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
+    """A file from a version that had only the journal: its records stay,
+    byte for byte, and the later tables are added."""
+    path = tmp_path / "kiosk.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    old = Database(conn)
+    migrations.apply(old, stop_before="m002_device")
+    assert "device" not in old.table_names()
+    prev, written = GENESIS_HASH, []
+    for seq in (1, 2, 3):
+        record = seal(
+            Record(
+                kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id="old-device", seq=seq,
+                prev_hash=prev, device_time="2025-12-01T09:00:00.000+07:00", monotonic_ns=seq,
+                boot_id="b", app_version="0.0.9", officer_id="tran-van-hung", counter_id="quay-1",
+                score=2, scale=3, level="satisfied", burst=False, comment_token="t",
+            )
+        )
+        row = _to_row(record)
+        conn.execute(
+            f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+        )
+        written.append(record)
+        prev = record.hash
+    conn.close()
+
+    store = Store(path)
+    assert migrations.pending(store.db) == []
+    assert {"device", "shifts", "audit", "pin_state"} <= set(store.db.table_names())
+    assert store.records() == written
+    assert _problems(store) == []
+    # New records continue the old chain.
+    assert store.append(_builder(store)).prev_hash == written[-1].hash
+    assert _problems(store) == []
+    # The triggers came with the first migration and still hold.
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("DELETE FROM journal")
+
+
+def test_shifts(store: Store) -> None:
+    at = datetime(2026, 1, 5, 7, 30, tzinfo=ICT)
+    assert store.current_shift("quay-1") is None
+    store.start_shift("nguyen-thi-lan", "quay-1", at)
+    assert store.current_shift("quay-1").officer_id == "nguyen-thi-lan"
+    # Signing someone else in ends the first shift.
+    store.start_shift("tran-van-hung", "quay-1", at + timedelta(hours=4))
+    assert store.current_shift("quay-1").officer_id == "tran-van-hung"
+    first, second = store.shifts()
+    assert first.ended_at == "2026-01-05T11:30:00.000+07:00" and second.ended_at is None
+    # Another counter is separate.
+    assert store.current_shift("quay-2") is None
+    store.end_shift("quay-1", at + timedelta(hours=9))
+    assert store.current_shift("quay-1") is None
+
+
+def test_audit_and_pin_state(store: Store) -> None:
+    store.audit("export", actor="technician", detail={"rows": 12, "note": "xuất dữ liệu"})
+    (entry,) = store.audit_log()
+    assert entry["action"] == "export" and "xuất dữ liệu" in entry["detail"]
+    assert store.pin_state("technician") == {}
+    store.save_pin_state("technician", {"failures": 2})
+    store.save_pin_state("technician", {"failures": 3})
+    assert store.pin_state("technician") == {"failures": 3}
