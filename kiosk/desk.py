@@ -146,26 +146,18 @@ class RatingDesk:
         now = self.clock.now()
         mono = self.clock.monotonic_ns()
         burst = self._is_burst(now, mono)
-        record = self.store.append(
-            lambda seq, prev_hash: Record(
-                kind=KIND_RATING,
-                uuid=str(uuid_module.uuid4()),
-                device_id=self.store.device_id,
-                seq=seq,
-                prev_hash=prev_hash,
-                device_time=device_time_text(now),
-                monotonic_ns=mono,
-                boot_id=self._boot_id,
-                app_version=__version__,
-                simulated=simulated,
-                officer_id=officer.id,
-                counter_id=self.settings.counter_id,
-                score=level.score,
-                scale=self.scale.size,
-                level=level.key,
-                burst=burst,
-                comment_token=secrets.token_urlsafe(12),
-            )
+        record = self._append(
+            KIND_RATING,
+            now,
+            mono,
+            simulated,
+            officer_id=officer.id,
+            counter_id=self.settings.counter_id,
+            score=level.score,
+            scale=self.scale.size,
+            level=level.key,
+            burst=burst,
+            comment_token=secrets.token_urlsafe(12),
         )
         self._last_rating = record
         return record
@@ -184,23 +176,32 @@ class RatingDesk:
         phone = callback_phone if (consent and callback_phone and is_valid_phone(callback_phone)) else None
         if not reasons and phone is None:
             return None
-        now = self.clock.now()
+        return self._append(
+            KIND_DETAILS,
+            self.clock.now(),
+            self.clock.monotonic_ns(),
+            rating.simulated,
+            rating_uuid=rating.uuid,
+            reasons=reasons,
+            callback_phone=phone,
+            callback_consent=phone is not None,
+        )
+
+    def _append(self, kind: str, now: datetime, mono: int, simulated: bool, **fields) -> Record:
+        """Chain a new record of ``kind`` with this device's common fields."""
         return self.store.append(
             lambda seq, prev_hash: Record(
-                kind=KIND_DETAILS,
+                kind=kind,
                 uuid=str(uuid_module.uuid4()),
                 device_id=self.store.device_id,
                 seq=seq,
                 prev_hash=prev_hash,
                 device_time=device_time_text(now),
-                monotonic_ns=self.clock.monotonic_ns(),
+                monotonic_ns=mono,
                 boot_id=self._boot_id,
                 app_version=__version__,
-                simulated=rating.simulated,
-                rating_uuid=rating.uuid,
-                reasons=reasons,
-                callback_phone=phone,
-                callback_consent=phone is not None,
+                simulated=simulated,
+                **fields,
             )
         )
 

@@ -5,25 +5,17 @@ from __future__ import annotations
 from kivy.app import App
 
 from kiosk.screens.base import KioskScreen
-from kiosk.widgets.card import OfficerCard
+from kiosk.widgets.card import fill_officer_grid
 
 
 class ChooseScreen(KioskScreen):
     """A grid of officer cards."""
 
     def show_officers(self, officers) -> None:
-        grid = self.ids.grid
-        grid.clear_widgets()
-        for officer in officers:
-            card = OfficerCard(officer=officer)
-            card.bind(on_release=self._picked)
-            grid.add_widget(card)
+        fill_officer_grid(self.ids.grid, officers, App.get_running_app().choose_officer)
 
     def cards(self) -> list:
         return list(reversed(self.ids.grid.children))
-
-    def _picked(self, card) -> None:
-        App.get_running_app().choose_officer(card.officer)
 
     def on_timeout(self) -> None:
         # Nothing was tapped yet: nothing to keep, nowhere else to go.

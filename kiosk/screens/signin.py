@@ -7,7 +7,7 @@ from kivy.app import App
 from kivy.properties import ObjectProperty
 
 from kiosk.screens.base import KioskScreen
-from kiosk.widgets.card import OfficerCard
+from kiosk.widgets.card import fill_officer_grid
 
 
 class SignInScreen(KioskScreen):
@@ -18,18 +18,10 @@ class SignInScreen(KioskScreen):
 
     def show_officers(self, officers, on_duty) -> None:
         self.on_duty = on_duty
-        grid = self.ids.grid
-        grid.clear_widgets()
-        for officer in officers:
-            card = OfficerCard(officer=officer)
-            card.bind(on_release=self._picked)
-            grid.add_widget(card)
+        fill_officer_grid(self.ids.grid, officers, App.get_running_app().ask_pin)
 
     def cards(self) -> list:
         return list(reversed(self.ids.grid.children))
-
-    def _picked(self, card) -> None:
-        App.get_running_app().ask_pin(card.officer)
 
     def on_timeout(self) -> None:
         App.get_running_app().go_idle()

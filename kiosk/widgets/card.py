@@ -16,3 +16,12 @@ class OfficerCard(ButtonBehavior, Card):
 
     officer = ObjectProperty(None, allownone=True)
     """The :class:`kiosk.config.Officer` shown."""
+
+
+def fill_officer_grid(grid, officers, on_pick) -> None:
+    """Put one :class:`OfficerCard` per officer into ``grid``; ``on_pick(officer)`` on a tap."""
+    grid.clear_widgets()
+    for officer in officers:
+        card = OfficerCard(officer=officer)
+        card.bind(on_release=lambda c: on_pick(c.officer))
+        grid.add_widget(card)
