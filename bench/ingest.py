@@ -1,0 +1,88 @@
+"""Server ingest rate: ratings per second stored by the commune server, over
+loopback HTTP, in batches of 100 and of 1,000 (target: at least 5,000/s).
+
+    python bench/ingest.py [--ratings 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from server.api import create_app  # noqa: E402
+from server.db import open_engine  # noqa: E402
+from server.registry import DeviceRegistry  # noqa: E402
+from server.runner import BackgroundServer  # noqa: E402
+from sync.outbox import Batch  # noqa: E402
+from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
+from sync.record import GENESIS_HASH, KIND_RATING, Record, seal  # noqa: E402
+from sync.uploader import build_batch_body  # noqa: E402
+
+
+def make_chain(device_id: str, count: int) -> list[Record]:
+    records, prev = [], GENESIS_HASH
+    for seq in range(1, count + 1):
+        record = seal(Record(
+            kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id=device_id, seq=seq, prev_hash=prev,
+            device_time="2026-03-02T08:00:00.000+07:00", monotonic_ns=seq * 1_000_000, boot_id="bench-boot",
+            app_version="0.1.0", officer_id="nguyen-thi-lan", counter_id="quay-1", score=1 + seq % 3, scale=3,
+            level="satisfied", burst=False, comment_token="t" * 16,
+        ))
+        records.append(record)
+        prev = record.hash
+    return records
+
+
+def paired_device(registry: DeviceRegistry, device_id: str) -> str:
+    code = registry.request_code(device_id, "bench", "0.1.0")
+    registry.decide(code.user_code, approve=True)
+    return registry.poll(code.device_code)["device_secret"]
+
+
+def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> float:
+    device_id = f"bench-{batch_size}-{uuid.uuid4().hex[:6]}"
+    secret = paired_device(registry, device_id)
+    records = make_chain(device_id, ratings)
+    bodies = [
+        build_batch_body(Batch(uuid.uuid4().hex, tuple(records[i:i + batch_size])), device_id,
+                         sent_at="2026-03-02T08:00:00.000+07:00", sent_monotonic_ns=10**12, boot_id="bench-boot",
+                         app_version="0.1.0", pending=0)
+        for i in range(0, len(records), batch_size)
+    ]
+    session = requests.Session()
+    started = time.perf_counter()
+    for body in bodies:
+        answer = session.post(f"{url}{API_PREFIX}/batches", data=body, timeout=60, headers={
+            "Content-Type": "application/json", DEVICE_HEADER: device_id, SIGNATURE_HEADER: sign(secret, body)})
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert result["counts"]["stored"] == len(result["results"])
+    elapsed = time.perf_counter() - started
+    return ratings / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ratings", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_engine(Path(tmp) / "bench.db")
+        with BackgroundServer(create_app(engine)) as server:
+            registry = DeviceRegistry(engine)
+            for batch_size in (100, 1000):
+                rate = run(batch_size, args.ratings, server.url, registry)
+                print(f"ingest, batches of {batch_size:>5}: {rate:8.0f} ratings/s "
+                      f"({args.ratings} ratings, loopback HTTP, SQLite synchronous=FULL)")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The commune server's command line.
+
+    python -m server --db PATH [--host HOST] [--port PORT]   serve the API
+    python -m server pairings --db PATH                       pairing requests waiting
+    python -m server approve CODE --db PATH                   approve a tablet's code
+    python -m server deny CODE --db PATH                      refuse it
+    python -m server revoke DEVICE --db PATH [--reason TEXT]  refuse a device's uploads
+    python -m server devices --db PATH [--json]               device health
+    python -m server export --db PATH --format csv [--out F]  every rating, flags, both times
+    python -m server roster --db PATH --from FILE             import the roster to push
+
+``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from server.db import open_engine
+from server.registry import DeviceRegistry, PairingError
+
+COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster")
+
+
+def _serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server", description="Serve the commune server's API.",
+                                     epilog="Commands: " + ", ".join(COMMANDS) + " (python -m server CMD --help)")
+    parser.add_argument("--db", required=True, help="SQLite file path or SQLAlchemy URL")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for the commune LAN)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--public-url", help="the address tablets and phones use (for the approval QR code)")
+    parser.add_argument("--clock-threshold", type=float, default=300.0,
+                        help="flag devices whose clock is off by more than this many seconds (default 300)")
+    parser.add_argument("--pair-interval", type=int, default=5, help="seconds between a tablet's pairing polls")
+    parser.add_argument("--pair-lifetime", type=int, default=900, help="seconds a pairing code stays valid")
+    args = parser.parse_args(argv)
+
+    from server.api import create_app
+    from server.runner import serve
+
+    app = create_app(
+        open_engine(args.db), clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
+        pair_lifetime_s=args.pair_lifetime, public_url=args.public_url,
+    )
+    serve(app, args.host, args.port)
+    return 0
+
+
+def _command(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("approve", "approve a tablet's pairing code"), ("deny", "refuse a pairing code")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("code", help="the code the tablet shows, e.g. BCDF-GHJK")
+        p.add_argument("--db", required=True)
+    p = sub.add_parser("revoke", help="refuse a device's uploads from now on")
+    p.add_argument("device")
+    p.add_argument("--reason", default="")
+    p.add_argument("--db", required=True)
+    p = sub.add_parser("devices", help="device health")
+    p.add_argument("--db", required=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("pairings", help="pairing requests waiting for approval")
+    p.add_argument("--db", required=True)
+    p = sub.add_parser("export", help="every stored rating with flags, findings and both times")
+    p.add_argument("--db", required=True)
+    p.add_argument("--format", choices=("csv",), default="csv")
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p = sub.add_parser("roster", help="import the roster (officers, portraits, counters, reasons, settings)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--from", dest="source", required=True, help="a YAML file shaped like config.yaml")
+    args = parser.parse_args(argv)
+
+    engine = open_engine(args.db)
+    registry = DeviceRegistry(engine)
+    try:
+        if args.command in ("approve", "deny"):
+            pairing = registry.decide(args.code, approve=args.command == "approve")
+            verb = "approved" if args.command == "approve" else "denied"
+            print(f"{verb}: {pairing['user_code']} — device {pairing['device_id']} ({pairing['label'] or 'no label'})")
+        elif args.command == "revoke":
+            registry.revoke(args.device, args.reason)
+            print(f"revoked: {args.device} (its uploads are refused; what it sent is kept)")
+        elif args.command == "devices":
+            _print_devices(registry.health(), as_json=args.json)
+        elif args.command == "pairings":
+            for p in registry.list_pairings():
+                print(f"{p['user_code']}  {p['device_id']}  {p['label'] or ''}  expires {p['expires_at']}")
+        elif args.command == "export":
+            from server.export import write_csv
+
+            if args.out:
+                with open(args.out, "w", encoding="utf-8", newline="") as fh:
+                    count = write_csv(engine, fh)
+                print(f"{count} ratings written to {args.out}", file=sys.stderr)
+            else:
+                write_csv(engine, sys.stdout)
+        elif args.command == "roster":
+            from server.roster import RosterError, RosterStore
+
+            try:
+                document = RosterStore(engine).import_file(args.source)
+            except RosterError as exc:
+                print(f"roster not imported: {exc}", file=sys.stderr)
+                return 2
+            print(f"roster imported: {len(document['officers'])} officers, {len(document['counters'])} counters")
+    except PairingError as exc:
+        print(f"{exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_devices(devices: list[dict], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(devices, ensure_ascii=False, indent=2))
+        return
+    if not devices:
+        print("no devices paired yet")
+        return
+    for d in devices:
+        offset = "unknown" if d["clock_offset_s"] is None else f"{d['clock_offset_s']:+.1f} s"
+        print(f"{d['device_id']}  {d['label'] or ''}")
+        print(f"  status: {d['status']}{' (' + d['revoked_reason'] + ')' if d['revoked_reason'] else ''}"
+              f"   app: {d['app_version'] or '?'}   last seen: {d['last_seen_at'] or 'never'}")
+        print(f"  records: {d['records_count']} (last seq {d['last_seq']})   pending on tablet: "
+              f"{d['pending_count'] if d['pending_count'] is not None else '?'}")
+        print(f"  clock offset: {offset}{'  CLOCK OFF' if d['clock_off'] else ''}   chain: {d['chain_status']}"
+              f"   findings: {d['findings_count']}")
+        for f in d["findings"][:20]:
+            print(f"    - seq {f['seq']}: {f['problem']} — {f['detail']}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m server``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return _command(argv)
+    return _serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Receiving one authenticated batch: the idempotency cache, the clock
+observation, and storing what :func:`server.ingest.plan_batch` decided — all
+in one transaction, so a batch is either wholly applied or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Engine, insert, select, update
+
+from server import db
+from server.clock import (
+    BootAnchor,
+    ClockObservation,
+    clock_is_off,
+    correct,
+    newer_anchor,
+    parse_device_time,
+    utc_text,
+)
+from server.ingest import ChainHead, IngestPlan, StoredRef, plan_batch
+from sync.protocol import MAX_INT, RecordStatus
+from sync.record import KIND_RATING
+
+__all__ = ["Batch", "BatchIngest", "IdempotencyKeyReused", "records_digest"]
+
+# Keep IN lists well under every database's limit on bound parameters.
+_CHUNK = 500
+
+
+class IdempotencyKeyReused(Exception):
+    """The batch's idempotency key was used before for different records."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch's envelope, checked, with its records still in wire form."""
+
+    device_id: str
+    idempotency_key: str
+    sent_at: datetime
+    sent_monotonic_ns: int
+    boot_id: str
+    app_version: str
+    pending: int
+    records: list[Any]
+
+
+def records_digest(records: list[Any]) -> str:
+    """What an idempotency key is bound to: the records, not the envelope.
+
+    A retry refreshes the envelope's device time (so the clock reading is
+    fresh) but must carry the same records under the same key."""
+    text = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class BatchIngest:
+    """Applies batches to the server database."""
+
+    def __init__(self, engine: Engine, *, clock_threshold_s: float = 300.0):
+        self.engine = engine
+        self.clock_threshold_s = clock_threshold_s
+
+    def receive(self, batch: Batch, received_at: datetime) -> dict[str, Any]:
+        """Store a batch from an authenticated, active device and return the
+        answer for it: one result per record, in the batch's order.
+
+        A batch whose idempotency key was seen before with the same records is
+        answered with the first answer (``replay``: true) and changes nothing
+        but the device's last-seen state. Raises :class:`IdempotencyKeyReused`
+        when the key was seen with other records.
+        """
+        digest = records_digest(batch.records)
+        observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
+        with self.engine.begin() as conn:
+            device = conn.execute(
+                select(db.devices).where(db.devices.c.device_id == batch.device_id).with_for_update()
+            ).mappings().one()
+            cached = conn.execute(
+                select(db.batches.c.records_digest, db.batches.c.response).where(
+                    db.batches.c.device_id == batch.device_id,
+                    db.batches.c.idempotency_key == batch.idempotency_key,
+                )
+            ).first()
+            if cached is not None and cached[0] != digest:
+                raise IdempotencyKeyReused()
+
+            anchors = self._anchors(conn, batch)
+            fresh = newer_anchor(anchors.get(batch.boot_id), observation)
+            device_values: dict[str, Any] = {
+                "last_seen_at": utc_text(received_at),
+                "pending_count": batch.pending,
+                "app_version": batch.app_version,
+            }
+            if fresh:
+                anchors[batch.boot_id] = observation.anchor()
+                self._save_anchor(conn, batch.device_id, observation.anchor())
+                device_values.update(
+                    clock_offset_s=observation.offset_s,
+                    clock_checked_at=utc_text(received_at),
+                    clock_off=clock_is_off(observation.offset_s, self.clock_threshold_s),
+                )
+            if cached is not None:
+                conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
+                answer = json.loads(cached[1])
+                answer["replay"] = True
+                return answer
+
+            head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
+                             device["head_monotonic_ns"])
+            by_uuid, by_seq = self._known(conn, batch)
+            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq)
+            # Records of a boot that never sent a batch are shifted by the freshest offset we have.
+            fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
+            stamp = utc_text(received_at)
+            self._store(conn, batch, plan, anchors, fallback, stamp)
+            device_values.update(
+                head_seq=plan.head.seq,
+                head_hash=plan.head.hash,
+                head_boot_id=plan.head.boot_id,
+                head_monotonic_ns=plan.head.monotonic_ns,
+                records_count=device["records_count"] + len(plan.to_store),
+            )
+            conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
+            answer = self._answer(batch, plan, observation, stamp)
+            conn.execute(insert(db.batches).values(
+                device_id=batch.device_id, idempotency_key=batch.idempotency_key,
+                records_digest=digest, response=_dumps(answer), received_at=stamp,
+            ))
+        return answer
+
+    # -- reading what is known ---------------------------------------------------
+
+    def _anchors(self, conn, batch: Batch) -> dict[str, BootAnchor]:
+        boot_ids = {batch.boot_id}
+        for item in batch.records:
+            if isinstance(item, dict) and isinstance(item.get("boot_id"), str):
+                boot_ids.add(item["boot_id"])
+        anchors: dict[str, BootAnchor] = {}
+        for chunk in _chunks(sorted(boot_ids)):
+            for row in conn.execute(
+                select(db.boots).where(db.boots.c.device_id == batch.device_id, db.boots.c.boot_id.in_(chunk))
+            ).mappings():
+                anchors[row["boot_id"]] = BootAnchor(
+                    row["boot_id"], row["anchor_monotonic_ns"], datetime.fromisoformat(row["anchor_server_time"])
+                )
+        return anchors
+
+    def _save_anchor(self, conn, device_id: str, anchor: BootAnchor) -> None:
+        values = dict(anchor_monotonic_ns=anchor.monotonic_ns, anchor_server_time=utc_text(anchor.server_time))
+        done = conn.execute(
+            update(db.boots)
+            .where(db.boots.c.device_id == device_id, db.boots.c.boot_id == anchor.boot_id)
+            .values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(db.boots).values(device_id=device_id, boot_id=anchor.boot_id, **values))
+
+    def _known(self, conn, batch: Batch) -> tuple[dict[str, StoredRef], dict[int, StoredRef]]:
+        uuids: set[str] = set()
+        seqs: set[int] = set()
+        for item in batch.records:
+            if not isinstance(item, dict):
+                continue
+            uuid, seq = item.get("uuid"), item.get("seq")
+            if isinstance(uuid, str) and len(uuid) <= 64:
+                uuids.add(uuid)
+            if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT:
+                seqs.update((seq, seq - 1))
+        columns = (db.records.c.device_id, db.records.c.seq, db.records.c.uuid, db.records.c.hash, db.records.c.digest)
+        by_uuid: dict[str, StoredRef] = {}
+        for chunk in _chunks(sorted(uuids)):
+            for row in conn.execute(select(*columns).where(db.records.c.uuid.in_(chunk))):
+                by_uuid[row[2]] = StoredRef(*row)
+        by_seq: dict[int, StoredRef] = {}
+        for chunk in _chunks(sorted(seqs)):
+            for row in conn.execute(
+                select(*columns).where(db.records.c.device_id == batch.device_id, db.records.c.seq.in_(chunk))
+            ):
+                by_seq[row[1]] = StoredRef(*row)
+        return by_uuid, by_seq
+
+    # -- writing -------------------------------------------------------------------
+
+    def _store(self, conn, batch: Batch, plan: IngestPlan, anchors: dict[str, BootAnchor],
+               fallback_offset_s: float, stamp: str) -> None:
+        rows = list(self._record_rows(batch, plan, anchors, fallback_offset_s, stamp))
+        if rows:
+            conn.execute(insert(db.records), rows)
+        if plan.findings:
+            conn.execute(insert(db.findings), [
+                dict(device_id=batch.device_id, seq=f.seq, uuid=f.uuid, problem=f.problem,
+                     detail=f.detail, found_at=stamp, batch_key=batch.idempotency_key)
+                for f in plan.findings
+            ])
+        if plan.conflicts:
+            conn.execute(insert(db.conflicts), [
+                dict(device_id=batch.device_id, uuid=o.uuid, seq=o.seq,
+                     body=_dumps(o.record.to_dict()), received_at=stamp)
+                for o in plan.conflicts
+            ])
+
+    def _record_rows(self, batch: Batch, plan: IngestPlan, anchors: dict[str, BootAnchor],
+                     fallback_offset_s: float, stamp: str) -> Iterable[dict[str, Any]]:
+        for outcome in plan.to_store:
+            record = outcome.record
+            device_time = parse_device_time(record.device_time)
+            corrected = correct(device_time, record.boot_id, record.monotonic_ns, anchors, fallback_offset_s)
+            flags = set(outcome.flags)
+            if clock_is_off(corrected.offset_s, self.clock_threshold_s):
+                flags.add("clock_off")
+            if record.kind == KIND_RATING and record.burst:
+                flags.add("burst")
+            if record.simulated:
+                flags.add("simulated")
+            outcome.flags = tuple(sorted(flags))
+            yield dict(
+                device_id=batch.device_id, seq=record.seq, uuid=record.uuid, kind=record.kind,
+                hash=record.hash, prev_hash=record.prev_hash, digest=outcome.digest,
+                body=outcome.wire_text, boot_id=record.boot_id, monotonic_ns=record.monotonic_ns,
+                device_time=record.device_time, corrected_time=utc_text(corrected.time),
+                time_method=corrected.method, clock_offset_s=corrected.offset_s, received_at=stamp,
+                batch_key=batch.idempotency_key, flags=" ".join(outcome.flags),
+                officer_id=record.officer_id, counter_id=record.counter_id, score=record.score,
+                scale=record.scale, level=record.level, burst=record.burst, simulated=record.simulated,
+                rating_uuid=record.rating_uuid,
+                reasons=_dumps(list(record.reasons)) if record.reasons is not None else None,
+                callback_requested=bool(record.callback_phone) if record.kind != KIND_RATING else None,
+            )
+
+    def _answer(self, batch: Batch, plan: IngestPlan, observation: ClockObservation, stamp: str) -> dict[str, Any]:
+        counts = {status: 0 for status in RecordStatus.ALL}
+        results = []
+        for o in plan.outcomes:
+            counts[o.status] += 1
+            results.append({
+                "index": o.index, "uuid": o.uuid, "seq": o.seq, "status": o.status,
+                "http_status": o.http_status, "error": o.error, "detail": o.detail, "flags": list(o.flags),
+            })
+        return {
+            "device_id": batch.device_id,
+            "idempotency_key": batch.idempotency_key,
+            "received_at": stamp,
+            "clock_offset_s": observation.offset_s,
+            "replay": False,
+            "counts": counts,
+            "results": results,
+        }

@@ -1,0 +1,208 @@
+"""The server's tables (SQLAlchemy Core) and how the database is opened.
+
+SQLite by default: a file path. Any SQLAlchemy URL (``postgresql+psycopg://…``)
+runs the same code on PostgreSQL; nothing here or in the callers uses
+SQLite-only SQL. Times are stored as ISO 8601 UTC text with milliseconds,
+which sorts correctly on every database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+
+__all__ = ["metadata", "open_engine", "database_url"]
+
+metadata = MetaData()
+
+TIME = String(40)  # ISO 8601 UTC text
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("label", String(200)),
+    Column("app_version", String(50)),
+    Column("secret", String(128), nullable=False),
+    Column("status", String(16), nullable=False),  # active | revoked
+    Column("paired_at", TIME),
+    Column("revoked_at", TIME),
+    Column("revoked_reason", Text),
+    Column("last_seen_at", TIME),
+    Column("pending_count", BigInteger),
+    Column("clock_offset_s", Float),
+    Column("clock_checked_at", TIME),
+    Column("clock_off", Boolean, nullable=False, default=False),
+    Column("head_seq", BigInteger, nullable=False, default=0),
+    Column("head_hash", String(64), nullable=False),
+    Column("head_boot_id", String(100)),
+    Column("head_monotonic_ns", BigInteger),
+    Column("records_count", BigInteger, nullable=False, default=0),
+)
+
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_code_digest", String(64), nullable=False, unique=True),
+    Column("user_code", String(16), nullable=False, unique=True),
+    Column("device_id", String(64), nullable=False),
+    Column("label", String(200)),
+    Column("app_version", String(50)),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("interval_s", Integer, nullable=False),
+    Column("last_poll_at", TIME),
+    Column("status", String(16), nullable=False),  # pending | approved | denied | delivered
+    Column("decided_at", TIME),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("uuid", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # the wire form, exactly as verified
+    Column("boot_id", String(100)),
+    Column("monotonic_ns", BigInteger),
+    Column("device_time", String(40), nullable=False),
+    Column("corrected_time", TIME, nullable=False),
+    Column("time_method", String(16), nullable=False),
+    Column("clock_offset_s", Float, nullable=False),
+    Column("received_at", TIME, nullable=False),
+    Column("batch_key", String(100)),
+    Column("flags", String(300), nullable=False, default=""),
+    Column("officer_id", String(500)),
+    Column("counter_id", String(500)),
+    Column("score", Integer),
+    Column("scale", Integer),
+    Column("level", String(50)),
+    Column("burst", Boolean),
+    Column("simulated", Boolean),
+    Column("rating_uuid", String(64)),
+    Column("reasons", Text),
+    Column("callback_requested", Boolean),
+    UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("seq", BigInteger),
+    Column("uuid", String(64)),
+    Column("problem", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("found_at", TIME, nullable=False),
+    Column("batch_key", String(100)),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False, index=True),
+    Column("uuid", String(64)),
+    Column("seq", BigInteger),
+    Column("body", Text, nullable=False),
+    Column("received_at", TIME, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("device_id", String(64), nullable=False),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("records_digest", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("received_at", TIME, nullable=False),
+    PrimaryKeyConstraint("device_id", "idempotency_key"),
+)
+
+boots = Table(
+    "boots",
+    metadata,
+    Column("device_id", String(64), nullable=False),
+    Column("boot_id", String(100), nullable=False),
+    Column("anchor_monotonic_ns", BigInteger, nullable=False),
+    Column("anchor_server_time", TIME, nullable=False),
+    PrimaryKeyConstraint("device_id", "boot_id"),
+)
+
+roster = Table(
+    "roster",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("etag", String(80), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+)
+
+portraits = Table(
+    "portraits",
+    metadata,
+    Column("officer_id", String(200), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("content_type", String(50), nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+
+def database_url(db: str | Path) -> str:
+    """A SQLAlchemy URL for ``--db``: a URL as it is, a path as a SQLite file."""
+    text = str(db)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def open_engine(db: str | Path) -> Engine:
+    """Open (and create the tables of) the server database."""
+    url = database_url(db)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8)
+        event.listen(engine, "connect", _sqlite_connect)
+        # Take the write lock when a transaction begins: two ingests never
+        # deadlock upgrading a read lock, they queue.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Transactions are begun by the "begin" listener, not by the driver.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # An acknowledged batch must survive a power cut: the tablet will not send it again.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

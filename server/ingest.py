@@ -1,0 +1,324 @@
+"""What to do with each record of a batch: the idempotency, sequence and
+chain rules, free of HTTP and databases.
+
+:func:`plan_batch` gets the records as they came over the wire, the device's
+chain head (the last record the server accepted in sequence) and what is
+already stored under the batch's UUIDs and sequence numbers. It returns one
+:class:`Outcome` per record, in the request's order, the findings to note on
+the device, and the new head. The caller stores what the plan says, in one
+transaction.
+
+The rules:
+
+* A UUID already stored with the same content is acknowledged again
+  (``duplicate``) and not stored twice; with different content it is refused
+  (``conflict``, 409) and kept aside as evidence.
+* A new record at a place in the chain that another record already holds is a
+  ``conflict`` too (a forged or rewritten record).
+* A new record after the head is checked with :func:`sync.record.verify_chain`
+  from the head: a gap (a deleted record), a bad hash (an edited record) or a
+  broken link (a forged or rewritten one) becomes a finding on the device, and
+  the record is still kept, flagged — a tablet's later, honest ratings must not
+  be lost because an earlier one was tampered with.
+* A new record that fills a hole left behind earlier is kept, flagged ``late``.
+* A malformed record, or one of another device, is ``rejected`` (422).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from server.clock import parse_device_time
+from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
+from sync.record import GENESIS_HASH, Record, RecordError, verify_chain
+
+__all__ = [
+    "ChainHead",
+    "StoredRef",
+    "Finding",
+    "Outcome",
+    "IngestPlan",
+    "content_digest",
+    "check_wire_limits",
+    "plan_batch",
+]
+
+# Flags a stored record can carry because of where it sits in the chain.
+FLAG_AFTER_GAP = "after_gap"
+FLAG_BAD_HASH = "bad_hash"
+FLAG_BROKEN_LINK = "broken_link"
+FLAG_LATE = "late"
+FLAG_TIME_REGRESSION = "time_regression"
+
+_FLAG_FOR_PROBLEM = {
+    "gap": FLAG_AFTER_GAP,
+    "bad_hash": FLAG_BAD_HASH,
+    "broken_link": FLAG_BROKEN_LINK,
+    "malformed": FLAG_BAD_HASH,
+}
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last record accepted in sequence from a device."""
+
+    seq: int = 0
+    hash: str = GENESIS_HASH
+    boot_id: str | None = None
+    monotonic_ns: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredRef:
+    """What the server already holds at a UUID or a sequence number."""
+
+    device_id: str
+    seq: int
+    uuid: str
+    hash: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong noticed on a device: a ``problem`` code at a place in its chain."""
+
+    seq: int | None
+    problem: str
+    detail: str
+    uuid: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What happens to one record of the batch."""
+
+    index: int
+    status: str
+    uuid: str | None = None
+    seq: int | None = None
+    error: str | None = None
+    detail: str = ""
+    flags: tuple[str, ...] = ()
+    record: Record | None = None
+    raw: Any = None
+    wire_text: str = ""
+    """The record's wire form as canonical JSON (what is stored), for new records."""
+    digest: str = ""
+
+    @property
+    def http_status(self) -> int:
+        return RecordStatus.HTTP[self.status]
+
+
+@dataclass
+class IngestPlan:
+    """The decisions for a whole batch."""
+
+    outcomes: list[Outcome]
+    findings: list[Finding] = field(default_factory=list)
+    head: ChainHead = field(default_factory=ChainHead)
+
+    @property
+    def to_store(self) -> list[Outcome]:
+        """Outcomes whose record is new and kept, in sequence order."""
+        return sorted(
+            (o for o in self.outcomes if o.status == RecordStatus.STORED),
+            key=lambda o: o.seq or 0,
+        )
+
+    @property
+    def conflicts(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == RecordStatus.CONFLICT]
+
+
+def wire_text(record: Record) -> str:
+    """A record's whole wire form (``hash`` included) as canonical JSON."""
+    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_digest(record: Record, text: str | None = None) -> str:
+    """SHA-256 of a record's whole wire form, ``hash`` included.
+
+    Two records with the same claimed ``hash`` but an edited field differ
+    here, so an edit that did not recompute the hash is still a different
+    content."""
+    return hashlib.sha256((text if text is not None else wire_text(record)).encode("utf-8")).hexdigest()
+
+
+def check_wire_limits(value: Any, name: str = "record") -> None:
+    """Refuse values no honest tablet sends and no database column takes:
+    over-long strings, text that is not valid Unicode, integers beyond 64
+    bits, non-finite numbers and deep nesting. Raises :class:`RecordError`."""
+    _check(value, name, depth=0)
+
+
+_SCALARS = (bool, type(None))
+
+
+def _check(value: Any, name: str, depth: int) -> None:
+    # Fast path for the flat record every honest tablet sends.
+    if depth == 0 and isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and len(item) <= MAX_FIELD_CHARS and item.isascii() and "\x00" not in item:
+                continue
+            if isinstance(item, _SCALARS) or (type(item) is int and -MAX_INT <= item <= MAX_INT):
+                continue
+            _check(key, "record", 1)
+            _check(item, key if isinstance(key, str) else "record", 1)
+        return
+    if depth > 3:
+        raise RecordError(f"{name}: nested too deeply")
+    if isinstance(value, str):
+        if len(value) > MAX_FIELD_CHARS:
+            raise RecordError(f"{name}: longer than {MAX_FIELD_CHARS} characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError(f"{name}: not valid Unicode text") from None
+        if "\x00" in value:
+            raise RecordError(f"{name}: contains a NUL character")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise RecordError(f"{name}: integer out of range")
+    elif isinstance(value, float):
+        raise RecordError(f"{name}: must not be a fractional number")
+    elif isinstance(value, list):
+        if len(value) > 100:
+            raise RecordError(f"{name}: more than 100 items")
+        for i, item in enumerate(value):
+            _check(item, f"{name}[{i}]", depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check(key, name, depth + 1)
+            _check(item, key if depth == 0 else f"{name}.{key}", depth + 1)
+    else:
+        raise RecordError(f"{name}: unsupported value")
+
+
+def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record | None, Finding | None]:
+    """Turn one wire item into a record, or into a rejection."""
+    uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    seq = raw.get("seq") if isinstance(raw, dict) else None
+    uuid = uuid if isinstance(uuid, str) and len(uuid) <= 64 else None
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= MAX_INT else None
+    try:
+        check_wire_limits(raw)
+        record = Record.from_dict(raw)
+        if record.seq > MAX_INT or record.monotonic_ns < 0:
+            raise RecordError("seq or monotonic_ns: out of range")
+        # Record.validate checks the format; a real calendar date is checked here
+        # so the time correction never meets an impossible one.
+        parse_device_time(record.device_time)
+    except (RecordError, ValueError, TypeError) as exc:
+        return Outcome(index, RecordStatus.REJECTED, uuid, seq, "malformed", str(exc), raw=raw), None, None
+    if record.device_id != device_id:
+        finding = Finding(record.seq, "foreign_record", f"record names device {record.device_id}", record.uuid)
+        outcome = Outcome(
+            index, RecordStatus.REJECTED, record.uuid, record.seq, "wrong_device",
+            "record belongs to another device", raw=raw,
+        )
+        return outcome, None, finding
+    return None, record, None
+
+
+def plan_batch(
+    device_id: str,
+    items: list[Any],
+    head: ChainHead,
+    by_uuid: Mapping[str, StoredRef],
+    by_seq: Mapping[int, StoredRef],
+) -> IngestPlan:
+    """Decide what to do with every record of a batch.
+
+    ``by_uuid`` must hold whatever is stored under the batch's UUIDs (any
+    device); ``by_seq`` this device's stored records at the batch's sequence
+    numbers and the ones just before them.
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    findings: list[Finding] = []
+    parsed: list[tuple[int, Record]] = []
+    for index, raw in enumerate(items):
+        outcome, record, finding = _parse(index, raw, device_id)
+        if finding is not None:
+            findings.append(finding)
+        if outcome is not None:
+            outcomes[index] = outcome
+        else:
+            parsed.append((index, record))
+
+    known_uuid = dict(by_uuid)
+    known_seq = dict(by_seq)
+    # Sequence order, so the chain is checked the way it was written whatever
+    # order the batch listed its records in.
+    parsed.sort(key=lambda pair: pair[1].seq)
+    for index, record in parsed:
+        text = wire_text(record)
+        digest = content_digest(record, text)
+        stored = known_uuid.get(record.uuid)
+        if stored is not None:
+            if stored.digest == digest and stored.device_id == device_id:
+                outcomes[index] = Outcome(index, RecordStatus.DUPLICATE, record.uuid, record.seq,
+                                          detail="already stored")
+            else:
+                outcomes[index] = Outcome(
+                    index, RecordStatus.CONFLICT, record.uuid, record.seq, "conflict",
+                    "this UUID is stored with different content", record=record,
+                )
+                findings.append(Finding(record.seq, "conflict",
+                                        "a record was re-sent with the same UUID and different content",
+                                        record.uuid))
+            continue
+        taken = known_seq.get(record.seq)
+        if taken is not None:
+            outcomes[index] = Outcome(
+                index, RecordStatus.CONFLICT, record.uuid, record.seq, "duplicate_seq",
+                f"sequence number {record.seq} already holds another record", record=record,
+            )
+            findings.append(Finding(record.seq, "duplicate_seq",
+                                    f"a second record claims sequence number {record.seq}", record.uuid))
+            continue
+
+        flags: list[str] = []
+        if record.seq > head.seq:
+            chain = verify_chain([record], start_seq=head.seq + 1, start_prev_hash=head.hash)
+            previous_boot, previous_mono = head.boot_id, head.monotonic_ns
+            head = ChainHead(record.seq, record.hash, record.boot_id, record.monotonic_ns)
+        else:
+            # Filling a hole left earlier: check the link to the record before it when we hold it.
+            before = known_seq.get(record.seq - 1)
+            if record.seq == 1:
+                chain = verify_chain([record])
+            elif before is not None:
+                chain = verify_chain([record], start_seq=record.seq, start_prev_hash=before.hash)
+            else:
+                # The record before is missing too: only its own hash can be checked.
+                chain = verify_chain([record], start_seq=record.seq, start_prev_hash=record.prev_hash)
+            previous_boot = previous_mono = None
+            flags.append(FLAG_LATE)
+        for problem in chain:
+            flags.append(_FLAG_FOR_PROBLEM.get(problem.problem, problem.problem))
+            findings.append(Finding(problem.seq, problem.problem, problem.detail, record.uuid))
+        if (
+            previous_boot == record.boot_id
+            and previous_mono is not None
+            and record.monotonic_ns < previous_mono
+        ):
+            flags.append(FLAG_TIME_REGRESSION)
+            findings.append(Finding(record.seq, "time_regression",
+                                    "monotonic clock went backwards within one boot", record.uuid))
+        flag_tuple = tuple(sorted(set(flags)))
+        outcomes[index] = Outcome(
+            index, RecordStatus.STORED, record.uuid, record.seq,
+            detail="stored" if not flag_tuple else "stored, flagged: " + ", ".join(flag_tuple),
+            flags=flag_tuple, record=record, wire_text=text, digest=digest,
+        )
+        ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest)
+        known_uuid[record.uuid] = ref
+        known_seq[record.seq] = ref
+    return IngestPlan([o for o in outcomes if o is not None], findings, head)

@@ -1,0 +1,151 @@
+"""The roster the server pushes to its tablets: officers (with portraits),
+counters, reasons and settings.
+
+A technician imports it from a file shaped like a tablet's ``config.yaml``
+(plus an optional ``counters:`` list); it is checked with the tablet's own
+validation, so a roster the server accepts is one every tablet accepts. The
+served document has a strong ETag, so a tablet asks "has it changed?" and gets
+``304 Not Modified`` when it has not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from sqlalchemy import Engine, delete, insert, select
+
+from kiosk.config import parse_settings
+from server import db
+from server.clock import utc_text
+from server.registry import now_utc
+from sync.protocol import API_PREFIX
+
+__all__ = ["RosterStore", "RosterError", "roster_document"]
+
+ROSTER_VERSION = 1
+# The parts of a config.yaml that belong to the commune, not to one tablet.
+_SETTINGS_KEYS = ("rating", "working_hours", "timeouts", "language")
+
+
+class RosterError(ValueError):
+    """The roster file cannot be imported; the message names the problem."""
+
+
+def portrait_path(officer_id: str) -> str:
+    """Where a tablet downloads an officer's portrait."""
+    return f"{API_PREFIX}/roster/portraits/{officer_id}"
+
+
+def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
+    """Check a roster tree and build the served document and the portraits.
+
+    Returns the document and ``{officer_id: (image bytes, content type)}``.
+    Raises :class:`RosterError`.
+    """
+    if not isinstance(tree, dict):
+        raise RosterError("the roster file must be a mapping")
+    counters = tree.get("counters")
+    if counters is None and isinstance(tree.get("counter"), dict):
+        counters = [tree["counter"]]
+    if not isinstance(counters, list) or not counters:
+        raise RosterError("counters: give at least one counter (id and name)")
+    for i, counter in enumerate(counters):
+        if not (isinstance(counter, dict) and isinstance(counter.get("id"), str) and isinstance(counter.get("name"), str)):
+            raise RosterError(f"counters[{i}]: needs an id and a name")
+    # Validate with the tablet's own rules, as if it were one tablet's config.
+    probe = {k: deepcopy(v) for k, v in tree.items() if k in ("commune", "officers", "reasons", *_SETTINGS_KEYS)}
+    probe["counter"] = {"id": counters[0]["id"], "name": counters[0]["name"]}
+    probe["attribution"] = {"mode": "choose"}
+    try:
+        settings = parse_settings(probe, base_dir=base_dir)
+    except Exception as exc:  # ConfigError names the key path
+        raise RosterError(str(exc)) from None
+    images: dict[str, tuple[bytes, str]] = {}
+    officers = []
+    for officer in settings.officers:
+        photo = None
+        if officer.photo is not None:
+            content = officer.photo.read_bytes()
+            content_type = mimetypes.guess_type(officer.photo.name)[0] or "application/octet-stream"
+            images[officer.id] = (content, content_type)
+            photo = {
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "content_type": content_type,
+                "path": portrait_path(officer.id),
+            }
+        officers.append({
+            "id": officer.id, "name": officer.name, "title": officer.title,
+            "active": officer.active, "pin_hash": officer.pin_hash, "photo": photo,
+        })
+    document = {
+        "version": ROSTER_VERSION,
+        "commune": {"name": settings.commune_name, "hotline": settings.hotline},
+        "counters": [{"id": c["id"], "name": c["name"]} for c in counters],
+        "officers": officers,
+        "reasons": deepcopy(tree.get("reasons")) or {},
+        "settings": {k: deepcopy(tree[k]) for k in _SETTINGS_KEYS if k in tree},
+    }
+    return document, images
+
+
+def etag_for(body: str) -> str:
+    """A strong ETag: the digest of the served body."""
+    return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:40] + '"'
+
+
+class RosterStore:
+    """The current roster and portraits, in the server database."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def import_file(self, path: str | Path) -> dict[str, Any]:
+        """Replace the roster with the one in a YAML file; returns the document."""
+        path = Path(path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                tree = YAML(typ="safe").load(fh)
+        except OSError as exc:
+            raise RosterError(f"{path}: {exc.strerror}") from None
+        except Exception as exc:
+            raise RosterError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+        document, images = roster_document(tree, path.parent)
+        self.save(document, images)
+        return document
+
+    def save(self, document: dict[str, Any], images: dict[str, tuple[bytes, str]]) -> str:
+        """Store a checked roster document and its portraits; returns its ETag."""
+        body = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        etag = etag_for(body)
+        with self.engine.begin() as conn:
+            conn.execute(delete(db.roster))
+            conn.execute(insert(db.roster).values(id=1, etag=etag, body=body, updated_at=utc_text(now_utc())))
+            conn.execute(delete(db.portraits))
+            if images:
+                conn.execute(insert(db.portraits), [
+                    dict(officer_id=oid, content=content, content_type=ctype,
+                         sha256=hashlib.sha256(content).hexdigest())
+                    for oid, (content, ctype) in images.items()
+                ])
+        return etag
+
+    def current(self) -> tuple[str, str] | None:
+        """The served body and its ETag, or ``None`` before any import."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(db.roster.c.body, db.roster.c.etag).where(db.roster.c.id == 1)).first()
+        return (row[0], row[1]) if row else None
+
+    def portrait(self, officer_id: str) -> tuple[bytes, str, str] | None:
+        """An officer's portrait: bytes, content type and ETag."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(db.portraits.c.content, db.portraits.c.content_type, db.portraits.c.sha256)
+                .where(db.portraits.c.officer_id == officer_id)
+            ).first()
+        return (bytes(row[0]), row[1], f'"{row[2][:40]}"') if row else None

@@ -1,0 +1,152 @@
+"""Pairing a tablet with its commune server, in the pattern of RFC 8628
+(OAuth 2.0 device authorization grant).
+
+1. The tablet asks for a device code (:meth:`PairingClient.start`).
+2. It shows the short user code and a QR code of the approval address.
+3. A technician approves the code on the server.
+4. The tablet polls (:meth:`PairingClient.wait`), honouring
+   ``authorization_pending``, ``slow_down``, ``expired_token`` and
+   ``access_denied``, and receives its own secret, which it keeps in a file
+   only its owner can read.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from sync.credentials import DeviceCredentials
+from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, ErrorCode
+from sync.transport import ServerLink, TransportError
+
+__all__ = [
+    "DeviceAuthorization",
+    "PairingClient",
+    "PairingFailed",
+    "qr_text",
+]
+
+
+class PairingFailed(Exception):
+    """Pairing ended without a secret; ``code`` is the server's reason
+    (``access_denied``, ``expired_token``, …)."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class DeviceAuthorization:
+    """The server's answer to a pairing request (RFC 8628 §3.2)."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+    started_monotonic: float
+
+
+class PairingClient:
+    """The tablet's side of pairing with one server."""
+
+    def __init__(self, server_url: str, *, timeout: tuple[float, float] = (5.0, 15.0)):
+        self.server_url = server_url.rstrip("/")
+        self.link = ServerLink(self.server_url, timeout=timeout)
+
+    def start(self, device_id: str, label: str | None = None, app_version: str | None = None) -> DeviceAuthorization:
+        """Ask the server for a device code and a user code."""
+        status, data = self.link.post_json(
+            f"{API_PREFIX}/pair/device-code",
+            {"device_id": device_id, "label": label, "app_version": app_version},
+        )
+        if status != 200:
+            raise PairingFailed(str(data.get("error", status)), str(data.get("detail", "pairing refused")))
+        try:
+            return DeviceAuthorization(
+                device_code=str(data["device_code"]),
+                user_code=str(data["user_code"]),
+                verification_uri=str(data["verification_uri"]),
+                verification_uri_complete=str(data.get("verification_uri_complete") or data["verification_uri"]),
+                expires_in=int(data["expires_in"]),
+                interval=max(1, int(data.get("interval", 5))),
+                started_monotonic=time.monotonic(),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise PairingFailed("malformed", "the server's answer is not a device authorization") from None
+
+    def poll_once(self, authorization: DeviceAuthorization) -> tuple[str | None, dict]:
+        """One poll: ``(None, grant)`` once approved, else ``(error code, answer)``."""
+        status, data = self.link.post_json(
+            f"{API_PREFIX}/pair/token",
+            {"grant_type": DEVICE_CODE_GRANT, "device_code": authorization.device_code},
+        )
+        if status == 200:
+            return None, data
+        return str(data.get("error", f"http_{status}")), data
+
+    def wait(
+        self,
+        authorization: DeviceAuthorization,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> DeviceCredentials:
+        """Poll until the technician decides; return the device's credentials.
+
+        Waits ``interval`` seconds between polls, 5 more after every
+        ``slow_down`` (RFC 8628 §3.5), and backs off on network errors. Raises
+        :class:`PairingFailed` when denied, expired or refused.
+        """
+        interval = authorization.interval
+        deadline = authorization.started_monotonic + authorization.expires_in
+        while True:
+            if time.monotonic() >= deadline:
+                raise PairingFailed(ErrorCode.EXPIRED_TOKEN, "the code expired before it was approved")
+            sleep(interval)
+            try:
+                error, data = self.poll_once(authorization)
+            except TransportError as exc:
+                # RFC 8628 §3.5: back off on connection trouble.
+                interval = min(interval * 2, 60)
+                if on_wait:
+                    on_wait(f"network: {exc.detail}")
+                continue
+            if error is None:
+                try:
+                    return DeviceCredentials(
+                        device_id=str(data["device_id"]),
+                        secret=str(data["device_secret"]),
+                        server_url=self.server_url,
+                        paired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    )
+                except KeyError:
+                    raise PairingFailed("malformed", "the server's answer has no secret") from None
+            if error == ErrorCode.AUTHORIZATION_PENDING:
+                pass
+            elif error == ErrorCode.SLOW_DOWN:
+                interval += 5
+            elif error in (ErrorCode.EXPIRED_TOKEN, ErrorCode.ACCESS_DENIED, ErrorCode.INVALID_GRANT):
+                raise PairingFailed(error, str(data.get("detail", "")))
+            else:
+                raise PairingFailed(error, str(data.get("detail", "pairing refused")))
+            if on_wait:
+                on_wait(error)
+
+
+def qr_text(data: str) -> str:
+    """A QR code of ``data`` drawn with text characters, for a terminal."""
+    import qrcode
+
+    qr = qrcode.QRCode(border=2)
+    qr.add_data(data)
+    qr.make(fit=True)
+    out = io.StringIO()
+    qr.print_ascii(out=out, invert=True)
+    return out.getvalue()

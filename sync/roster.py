@@ -1,0 +1,145 @@
+"""The roster pushed by the server — officers (with portraits), counters,
+reasons and settings — fetched with conditional requests and kept on disk,
+so the tablet keeps working from the last copy when the server is away.
+
+    roster = RosterSync(directory, link)
+    new = roster.fetch()     # the new roster, or None when unchanged (304)
+    last = roster.cached()   # the last copy on disk, or None
+
+Every officer in a returned roster has ``photo_file``: the local path of the
+portrait, or ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sync.protocol import API_PREFIX
+from sync.transport import ServerLink
+
+__all__ = ["RosterSync", "RosterError", "roster_directory", "fetch_roster"]
+
+_ROSTER_FILE = "roster.json"
+_ETAG_FILE = "etag"
+_SAFE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+
+class RosterError(RuntimeError):
+    """The server's roster cannot be used (it is not what it claims to be)."""
+
+
+def roster_directory(db_path: str | Path) -> Path:
+    """Where the roster is kept: a folder beside the tablet's database."""
+    db_path = Path(db_path)
+    return db_path.parent / f"{db_path.stem}-roster"
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+class RosterSync:
+    """Fetches and keeps the roster of one tablet."""
+
+    def __init__(self, directory: str | Path, link: ServerLink):
+        self.directory = Path(directory)
+        self.link = link
+
+    def fetch(self) -> dict[str, Any] | None:
+        """Ask the server for the roster; return it when it changed, ``None``
+        when it did not (304). Raises ``TransportError`` when the server cannot
+        be reached (the cached copy stays as it was) and :class:`RosterError`
+        when the answer is unusable."""
+        etag = self._stored_etag() if (self.directory / _ROSTER_FILE).exists() else None
+        path = f"{API_PREFIX}/roster"
+        fetched = self.link.get_signed(path, etag, self._timestamp())
+        if fetched.body is None:
+            return None
+        try:
+            document = json.loads(fetched.body)
+        except ValueError:
+            raise RosterError("the roster is not JSON") from None
+        if not isinstance(document, dict) or not isinstance(document.get("officers"), list):
+            raise RosterError("the roster has no officers list")
+        # Portraits first, the document last: a cut in the middle leaves the old copy whole.
+        for officer in document["officers"]:
+            self._portrait(officer)
+        _write_atomically(self.directory / _ROSTER_FILE,
+                          json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
+        _write_atomically(self.directory / _ETAG_FILE, (fetched.etag or "").encode("utf-8"))
+        return self._with_files(document)
+
+    def cached(self) -> dict[str, Any] | None:
+        """The last roster received, from disk, or ``None``."""
+        try:
+            document = json.loads((self.directory / _ROSTER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return self._with_files(document) if isinstance(document, dict) else None
+
+    # -- portraits -------------------------------------------------------------------
+
+    def _portrait(self, officer: Any) -> None:
+        photo = officer.get("photo") if isinstance(officer, dict) else None
+        officer_id = officer.get("id") if isinstance(officer, dict) else None
+        if not photo or not isinstance(officer_id, str) or not _SAFE_NAME.match(officer_id):
+            return
+        expected = str(photo.get("sha256", ""))
+        target = self._portrait_file(officer_id, str(photo.get("content_type", "")))
+        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+            return  # unchanged: no download
+        fetched = self.link.get_signed(str(photo.get("path")), None, self._timestamp())
+        if fetched.body is None or hashlib.sha256(fetched.body).hexdigest() != expected:
+            raise RosterError(f"portrait of {officer_id} does not match its checksum")
+        _write_atomically(target, fetched.body)
+
+    def _portrait_file(self, officer_id: str, content_type: str) -> Path:
+        return self.directory / "portraits" / f"{officer_id}{_EXTENSIONS.get(content_type, '.img')}"
+
+    def _with_files(self, document: dict[str, Any]) -> dict[str, Any]:
+        for officer in document.get("officers", []):
+            if not isinstance(officer, dict):
+                continue
+            photo = officer.get("photo")
+            officer_id = officer.get("id")
+            path = None
+            if photo and isinstance(officer_id, str) and _SAFE_NAME.match(officer_id):
+                candidate = self._portrait_file(officer_id, str(photo.get("content_type", "")))
+                path = str(candidate) if candidate.exists() else None
+            officer["photo_file"] = path
+        return document
+
+    def _stored_etag(self) -> str | None:
+        try:
+            return (self.directory / _ETAG_FILE).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    @staticmethod
+    def _timestamp() -> str:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def fetch_roster(db_path: str | Path, link: ServerLink) -> dict[str, Any] | None:
+    """Fetch the roster for the tablet whose database is ``db_path``: the new
+    roster, or ``None`` when unchanged. See :class:`RosterSync`."""
+    return RosterSync(roster_directory(db_path), link).fetch()
