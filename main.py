@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         Config.set("graphics", "height", "1280" if portrait else "800")
     Config.set("input", "mouse", "mouse,multitouch_on_demand")
 
-    from kiosk.app import KioskApp
+    from kiosk.app import EXIT_BY_TECHNICIAN, KioskApp
 
     try:
         app = KioskApp(settings)
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Không mở được cơ sở dữ liệu (cannot open the database): {exc}", file=sys.stderr)
         return 3
     app.run()
-    return 0
+    return EXIT_BY_TECHNICIAN if app.exited_by_technician else 0
 
 
 if __name__ == "__main__":

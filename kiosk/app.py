@@ -20,21 +20,26 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk import i18n
-from kiosk.config import Officer, Settings
+from kiosk.config import ConfigError, Officer, Settings, officer_id_for
+from kiosk.config_file import RosterLocked
 from kiosk.desk import CounterClosed, DeviceClock, RatingDesk
 from kiosk.pin import PinGuard
 from kiosk.screens.callback import CallbackScreen
 from kiosk.screens.choose import ChooseScreen
 from kiosk.screens.closed import ClosedScreen
 from kiosk.screens.rate import RateScreen
+from kiosk.screens.day import DayScreen
 from kiosk.screens.pin import PinScreen
 from kiosk.screens.reasons import ReasonsScreen
 from kiosk.screens.signin import SignInScreen
+from kiosk.screens.staff import StaffScreen
+from kiosk.screens.tech import TechScreen
 from kiosk.screens.thanks import ThanksScreen
 from kiosk.store import Store
 from sync.record import Record
+from sync.scale import MIN_RATINGS_TO_JUDGE
 
-__all__ = ["KioskApp", "load_kv", "Visit"]
+__all__ = ["EXIT_BY_TECHNICIAN", "KioskApp", "load_kv", "Visit"]
 
 _KV_FILES = [
     "widgets/widgets.kv",
@@ -46,8 +51,16 @@ _KV_FILES = [
     "screens/closed.kv",
     "screens/signin.kv",
     "screens/pin.kv",
+    "screens/staff.kv",
+    "screens/day.kv",
+    "screens/tech.kv",
+    "widgets/dialogs.kv",
 ]
 _kv_loaded = False
+
+# The exit status after the technician's "exit": the service manager restarts
+# the kiosk after anything else (a crash), but not after this.
+EXIT_BY_TECHNICIAN = 64
 
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
@@ -60,7 +73,7 @@ def load_kv() -> None:
     if _kv_loaded:
         return
     # Registered before the kv rules refer to them.
-    from kiosk.widgets import button, card, chip, hidden, keypad, portrait, qr, smiley  # noqa: F401
+    from kiosk.widgets import button, card, charts, chip, dialogs, hidden, keypad, portrait, qr, smiley  # noqa: F401
 
     here = Path(__file__).parent
     for name in _KV_FILES:
@@ -101,6 +114,15 @@ class KioskApp(App):
     settings = ObjectProperty(None)
     """The validated :class:`kiosk.config.Settings`."""
 
+    sync_status = ObjectProperty(None, allownone=True)
+    """The uploader's last :class:`sync.uploader.SyncStatus`."""
+
+    sync_text = StringProperty("")
+    """The sync state in words, for the technician."""
+
+    min_to_judge = NumericProperty(MIN_RATINGS_TO_JUDGE)
+    """Fewer ratings than this are "too few to judge by"."""
+
     def __init__(self, settings: Settings, store: Store | None = None, clock: DeviceClock | None = None, **kwargs):
         super().__init__(**kwargs)
         self.settings = settings
@@ -120,6 +142,10 @@ class KioskApp(App):
         i18n.set_language(settings.language)
         self.title = self.tr("app.title")
         self._recheck = None
+        self._uploader = None
+        self._pick_purpose = "shift"
+        self._first_new_pin = ""
+        self.exited_by_technician = False
 
     # -- Kivy lifecycle -------------------------------------------------------
 
@@ -141,6 +167,9 @@ class KioskApp(App):
             ThanksScreen(name="thanks"),
             SignInScreen(name="signin"),
             PinScreen(name="pin"),
+            StaffScreen(name="staff"),
+            DayScreen(name="day"),
+            TechScreen(name="tech"),
         ):
             manager.add_widget(screen)
         levels = self.desk.scale.best_first
@@ -152,16 +181,18 @@ class KioskApp(App):
         Window.bind(on_request_close=self._refuse_close)
         self.go_idle()
         self._recheck = Clock.schedule_interval(lambda _dt: self._recheck_idle(), IDLE_RECHECK_S)
+        self.start_sync()
 
     def on_stop(self) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
+        self.stop_sync()
         Window.unbind(size=self._on_window_size)
         Window.unbind(on_request_close=self._refuse_close)
 
     def _refuse_close(self, *_args, **_kwargs) -> bool:
-        # A citizen must not close the kiosk; the technician's panel will offer exit.
-        return self.settings.fullscreen
+        # A citizen must not close the kiosk: only the technician's "exit" may.
+        return self.settings.fullscreen and not self.exited_by_technician
 
     def _on_window_size(self, _window, size) -> None:
         width, height = size
@@ -310,46 +341,287 @@ class KioskApp(App):
         thanks.callback_noted = bool(visit and visit.consent and visit.phone)
         self.show("thanks")
 
-    # -- officers at the counter ----------------------------------------------
+    # -- staff behind the hidden entry ------------------------------------------
+
+    def open_staff(self) -> None:
+        """The hidden entry (long press on the commune's name): the staff menu."""
+        if self.visit is not None:
+            return
+        self.show("staff")
+
+    def staff_action(self, purpose: str) -> None:
+        """``shift`` or ``day``: pick a portrait, then the PIN; ``tech``: the technician's PIN."""
+        if purpose == "tech":
+            self.show("pin").ask(None, "tech")
+        elif purpose == "shift" and self.settings.mode != "counter":
+            return
+        else:
+            self._pick_purpose = purpose
+            self.show("signin").show_officers(self.settings.active_officers, self.desk.officer_on_duty())
 
     def open_signin(self) -> None:
-        """The hidden entry (long press on the commune's name)."""
-        if self.settings.mode != "counter" or self.visit is not None:
-            return
-        screen = self.root.get_screen("signin")
-        screen.show_officers(self.settings.active_officers, self.desk.officer_on_duty())
-        self.show("signin")
+        """Straight to the shift sign-in (counter mode)."""
+        if self.settings.mode == "counter" and self.visit is None:
+            self.staff_action("shift")
 
     def ask_pin(self, officer: Officer) -> None:
         """An officer picked their portrait: their PIN next."""
-        on_duty = self.desk.officer_on_duty()
-        self.show("pin").ask(officer, ends_shift=on_duty is not None and on_duty.id == officer.id)
+        purpose = self._pick_purpose
+        if purpose == "shift":
+            on_duty = self.desk.officer_on_duty()
+            purpose = "shift_end" if on_duty is not None and on_duty.id == officer.id else "shift_start"
+        self.show("pin").ask(officer, purpose)
 
-    def submit_pin(self, officer: Officer, pin_entered: str) -> None:
-        """Check an officer's PIN; start their shift, or end it if they are on duty."""
+    def submit_pin(self, officer: Officer | None, pin_entered: str) -> None:
+        """Check a PIN (an officer's, or the technician's when ``officer`` is None)
+        and carry out what it was asked for."""
         screen = self.root.get_screen("pin")
-        subject = f"officer:{officer.id}"
+        if screen.purpose in ("new_pin", "new_pin_again"):
+            return self._new_pin_entered(officer, pin_entered)
+        subject = f"officer:{officer.id}" if officer else "technician"
+        stored = officer.pin_hash if officer else self.settings.technician_pin_hash
         locked = self.pins.locked_for(subject)
         if locked > 0:
             screen.message = self.tr("signin.locked", seconds=int(locked + 0.999))
             return
-        if officer.pin_hash is None:
+        if stored is None:
             screen.message = self.tr("signin.no_pin")
             return
-        accepted, left = self.pins.check(subject, pin_entered, officer.pin_hash)
+        accepted, left = self.pins.check(subject, pin_entered, stored)
         if not accepted:
             locked = self.pins.locked_for(subject)
             if locked > 0:
-                self.store.audit("pin_lockout", actor=officer.id, detail={"seconds": locked})
+                self.store.audit("pin_lockout", actor=subject, detail={"seconds": locked})
                 screen.message = self.tr("signin.locked", seconds=int(locked + 0.999))
             else:
                 screen.message = self.tr("signin.wrong", left=left)
             return
-        on_duty = self.desk.officer_on_duty()
-        if on_duty is not None and on_duty.id == officer.id:
+        if screen.purpose == "tech":
+            self.store.audit("technician_login", actor="technician")
+            self.show("tech")
+        elif screen.purpose == "day":
+            self._show_day(officer)
+        elif screen.purpose == "shift_end":
             self.desk.sign_out()
             Logger.info("Kiosk: shift of %s ended", officer.id)
+            self.go_idle()
         else:
             self.desk.sign_in(officer.id)
             Logger.info("Kiosk: %s signed in", officer.id)
-        self.go_idle()
+            self.go_idle()
+
+    def _show_day(self, officer: Officer) -> None:
+        from kiosk.daybook import officer_day
+
+        day = officer_day(self.store, officer.id, self.desk.clock.now().date())
+        screen = self.show("day")
+        screen.show(
+            officer,
+            day,
+            self.desk.scale.best_first,
+            self._level_label,
+            lambda reason_id: self._reason_label(reason_id),
+        )
+
+    def _reason_label(self, reason_id: str) -> str:
+        for reason in (*self.settings.low_reasons, *self.settings.high_reasons):
+            if reason.id == reason_id:
+                return reason.label(self.language)
+        key = f"reason.{reason_id}"
+        return self.tr(key) if i18n.catalogue(self.language).has(key) else reason_id
+
+    # -- the technician's panel -------------------------------------------------
+
+    def change_settings(self, changes: dict) -> Settings:
+        """Validate, write and apply a change of config.yaml. Raises ConfigError."""
+        from kiosk.config_file import ConfigFile
+
+        new = ConfigFile(self.settings.source).set_values(changes)
+        self.store.audit("settings_change", actor="technician", detail={k: str(v) for k, v in changes.items()})
+        self.apply_settings(new)
+        return new
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings at once, without a restart."""
+        server_changed = settings.server_url != self.settings.server_url
+        self.settings = settings
+        self.desk.settings = settings
+        self.pins.attempts, self.pins.lockout_s = settings.pin_attempts, settings.pin_lockout_s
+        self.commune_name, self.counter_name = settings.commune_name, settings.counter_name
+        self.set_language(settings.language)
+        if self.root is not None:
+            self.root.get_screen("rate").show_scale(self.desk.scale.best_first, self._level_label)
+            self.root.get_screen("choose").show_officers(settings.active_officers)
+        if server_changed:
+            self.stop_sync()
+            self.start_sync()
+
+    @property
+    def roster_from_server(self) -> bool:
+        """The roster was pushed by the commune server: officers are read-only here."""
+        from sync.roster import roster_directory
+
+        return (roster_directory(self.store.path) / "roster.json").exists()
+
+    def _roster_change(self, change, action: str, detail: dict) -> None:
+        """Apply an officer change made on the tablet, audit it, refresh the list."""
+        from kiosk.config_file import ConfigFile
+
+        tech = self.root.get_screen("tech")
+        try:
+            new = change(ConfigFile(self.settings.source))
+        except (ConfigError, RosterLocked, ValueError) as exc:
+            tech.message = self.tr("tech.refused", problem=self.describe_error(exc))
+            return
+        self.store.audit(action, actor="technician", detail=detail)
+        self.apply_settings(new)
+        tech.open_section("officers")
+        tech.message = self.tr("tech.saved")
+
+    def describe_error(self, exc: Exception) -> str:
+        """An error's words in the current language."""
+        if isinstance(exc, ConfigError):
+            return f"{exc.path}: {exc.message(self.language)}"
+        message = getattr(exc, "message", None)  # RosterLocked, ExportError
+        return message(self.language) if callable(message) else str(exc)
+
+    def tech_toggle_active(self, officer: Officer) -> None:
+        self._roster_change(
+            lambda f: f.set_officer_active(officer.id, not officer.active, roster_locked=self.roster_from_server),
+            "officer_active", {"officer": officer.id, "active": not officer.active},
+        )
+
+    def tech_new_pin(self, officer: Officer) -> None:
+        self.show("pin").ask(officer, "new_pin")
+
+    def _new_pin_entered(self, officer: Officer, pin_entered: str) -> None:
+        from kiosk.pin import is_valid_pin
+
+        screen = self.root.get_screen("pin")
+        if not is_valid_pin(pin_entered):
+            screen.message = self.tr("staff.pin_invalid")
+        elif screen.purpose == "new_pin":
+            self._first_new_pin = pin_entered
+            screen.ask(officer, "new_pin_again")
+        elif pin_entered != self._first_new_pin:
+            screen.ask(officer, "new_pin")
+            screen.message = self.tr("staff.pin_mismatch")
+        else:
+            self.show("tech")
+            self._roster_change(
+                lambda f: f.set_officer_pin(officer.id, pin_entered, roster_locked=self.roster_from_server),
+                "officer_pin_set", {"officer": officer.id},
+            )
+
+    def open_photo_chooser(self, officer: Officer) -> None:
+        from kiosk.widgets.dialogs import open_path_dialog
+
+        def picked(path: str) -> None:
+            self._roster_change(
+                lambda f: f.set_officer_photo(officer.id, Path(path), roster_locked=self.roster_from_server),
+                "officer_photo", {"officer": officer.id},
+            )
+
+        open_path_dialog(self.tr("tech.choose_photo"), str(Path.home()), picked, folders_only=False,
+                         filters=["*.png", "*.jpg", "*.jpeg", "*.PNG", "*.JPG", "*.JPEG"])
+
+    def open_folder_chooser(self, start: str) -> None:
+        from kiosk.widgets.dialogs import open_path_dialog
+
+        open_path_dialog(self.tr("tech.choose_folder"), start, self.root.get_screen("tech").choose_folder, folders_only=True)
+
+    def open_add_officer(self) -> None:
+        from kiosk.widgets.dialogs import AddOfficerDialog
+
+        def save(name: str, title: str) -> str:
+            from kiosk.config_file import ConfigFile
+
+            try:
+                new = ConfigFile(self.settings.source).add_officer(
+                    officer_id_for(name, [o.id for o in self.settings.officers]), name, title, None,
+                    roster_locked=self.roster_from_server,
+                )
+            except (ConfigError, RosterLocked, ValueError) as exc:
+                return self.describe_error(exc)
+            self.store.audit("officer_add", actor="technician", detail={"name": name})
+            self.apply_settings(new)
+            self.root.get_screen("tech").open_section("officers")
+            return ""
+
+        AddOfficerDialog(on_save=save).open()
+
+    def exit_kiosk(self) -> None:
+        """Leave the kiosk (only from the technician's panel). ``main.py`` then
+        exits with :data:`EXIT_BY_TECHNICIAN`, which the service manager does not
+        restart."""
+        self.store.audit("exit", actor="technician")
+        self.exited_by_technician = True
+        self.stop()
+
+    def log_dir(self) -> Path | None:
+        """Where Kivy writes its log files, if it does."""
+        import kivy
+        from kivy.config import Config
+
+        folder = Path(kivy.kivy_home_dir) / Config.get("kivy", "log_dir")
+        return folder if folder.is_dir() else None
+
+    # -- sync ---------------------------------------------------------------------
+
+    def credentials(self):
+        """This tablet's pairing with the server, or None."""
+        from sync.credentials import CredentialsError, load_credentials
+
+        try:
+            return load_credentials(self.store.device_secret_path)
+        except CredentialsError:
+            return None
+
+    def start_sync(self) -> None:
+        """Start the background uploader when the tablet is paired."""
+        if self._uploader is not None or not self.settings.server_url or self.credentials() is None:
+            self.sync_text = self._sync_words(None)
+            return
+        from sync.uploader import Uploader
+
+        self._uploader = Uploader(
+            self.store.path,
+            self.settings.server_url,
+            credentials_path=self.store.device_secret_path,
+            # Called on the uploader's thread: hop onto the UI thread.
+            on_status=lambda status: Clock.schedule_once(lambda _dt: self._show_sync(status)),
+        )
+        self._uploader.start()
+
+    def stop_sync(self) -> None:
+        if self._uploader is not None:
+            self._uploader.stop(timeout=1.0)
+            self._uploader = None
+
+    def sync_now(self) -> None:
+        """The technician's "sync now"."""
+        if self._uploader is None:
+            self.start_sync()
+        else:
+            self._uploader.sync_now()
+
+    def _show_sync(self, status) -> None:
+        if self._uploader is None:  # a late report from an uploader already stopped
+            return
+        self.sync_status = status
+        self.sync_text = self._sync_words(status)
+
+    def _sync_words(self, status) -> str:
+        if status is None:
+            paired = self.credentials() is not None
+            return self.tr("tech.sync_state_stopped" if paired else "tech.sync_state_unpaired") + "\n" + self.tr(
+                "tech.sync_pending", count=self.store.pending_count()
+            )
+        lines = [
+            self.tr(f"tech.sync_state_{status.state}"),
+            self.tr("tech.sync_pending", count=status.pending),
+            self.tr("tech.sync_last_success", when=status.last_success or self.tr("tech.sync_never")),
+        ]
+        if status.last_error:
+            lines.append(self.tr("tech.sync_last_error", error=status.last_error))
+        return "\n".join(lines)

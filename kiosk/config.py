@@ -244,6 +244,8 @@ def parse_settings(data: Any, *, base_dir: Path, source: Path | None = None) -> 
         raise ConfigError(attribution.at("officer"), "missing")
     if mode_officer is not None and mode_officer not in ids:
         raise ConfigError(attribution.at("officer"), "no_such_officer", id=mode_officer)
+    if mode == "officer" and not next(o for o in officers if o.id == mode_officer).active:
+        raise ConfigError(attribution.at("officer"), "officer_inactive", id=mode_officer)
     if not any(o.active for o in officers):
         raise ConfigError("officers", "no_active_officer")
 
@@ -488,3 +490,17 @@ class _Node:
                 self.at(key), "one_of", choices=", ".join(str(c) for c in choices)
             )
         return value
+
+
+def officer_id_for(name: str, taken: list[str] | tuple[str, ...] = ()) -> str:
+    """A roster id made from a Vietnamese name: ``Nguyễn Thị Lan`` → ``nguyen-thi-lan``,
+    with ``-2``, ``-3`` … added when the id is already taken."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    base = "-".join(re.findall(r"[a-z0-9]+", plain)) or "can-bo"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate

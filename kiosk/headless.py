@@ -83,8 +83,11 @@ class HeadlessKiosk:
     def settle(self, max_frames: int = 10) -> None:
         """Let a screen change finish: the screen manager ignores touches
         while a transition, even an instant one, is still under way."""
+        from kivy.uix.screenmanager import ScreenManager
+
         for _ in range(max_frames):
-            if not self.app.root.transition.is_active:
+            managers = [self.app.root] + [w for w in self.screen.walk() if isinstance(w, ScreenManager)]
+            if not any(m.transition.is_active for m in managers):
                 return
             self.pump()
 
@@ -129,12 +132,17 @@ class HeadlessKiosk:
     def close(self) -> None:
         """Stop the app and leave the window empty for the next one."""
         from kivy.app import App
+        from kivy.base import EventLoop
 
         app = self.app
         for screen in app.root.screens:
             screen._cancel_timer()
-        app.dispatch("on_stop")
-        self.window.remove_widget(app.root)
-        App._running_app = None
+        if App._running_app is app:  # not already stopped by the technician's "exit"
+            app.dispatch("on_stop")
+            App._running_app = None
+        if app.root in self.window.children:
+            self.window.remove_widget(app.root)
+        # App.stop() asks a main loop we never started to stop; forget it.
+        EventLoop.stopping = False
         app.store.close()
         self.pump(1)

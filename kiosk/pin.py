@@ -13,7 +13,6 @@ import base64
 import getpass
 import hashlib
 import hmac
-import os
 import secrets
 import sys
 from dataclasses import dataclass
@@ -119,40 +118,29 @@ class PinGuard:
 
 
 def set_pin_in_config(config_path: Path, pin_hash: str, *, officer: str | None) -> None:
-    """Write a PIN hash into a config file, keeping its comments, atomically."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+    """Write a PIN hash into a config file, keeping its comments, atomically.
 
-    yaml = YAML()  # round-trip: keeps comments and layout
-    # Keep quotes ("07:30-11:30" in a flow list does not parse unquoted), the
-    # shipped file's indentation, and long lines unfolded (a folded PIN hash
-    # does not parse back either).
-    yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    pin_hash = DoubleQuotedScalarString(pin_hash)
-    with open(config_path, encoding="utf-8") as fh:
-        tree = yaml.load(fh)
-    if officer is None:
-        tree.setdefault("technician", {})
-        if tree["technician"] is None:
-            tree["technician"] = {}
-        tree["technician"]["pin_hash"] = pin_hash
-    else:
-        matches = [o for o in tree.get("officers") or [] if o.get("id") == officer]
-        if not matches:
-            raise KeyError(officer)
-        matches[0]["pin_hash"] = pin_hash
-    tmp = config_path.with_suffix(config_path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        yaml.dump(tree, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, config_path)
+    The writing itself (round-trip, validation, atomic replace) lives in
+    :class:`kiosk.config_file.ConfigFile`; this keeps the command line's
+    errors: ``FileNotFoundError`` for a missing file, ``KeyError`` for an
+    officer not on the roster.
+    """
+    from kiosk.config import ConfigError
+    from kiosk.config_file import ConfigFile
+
+    try:
+        ConfigFile(config_path).set_pin_hash(pin_hash, officer=officer)
+    except ConfigError as exc:
+        if exc.problem == "no_config":
+            raise FileNotFoundError(str(config_path)) from None
+        if exc.problem == "no_such_officer":
+            raise KeyError(officer) from None
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: set an officer's or the technician's PIN in a config file."""
+    from kiosk.config import ConfigError
     from kiosk.i18n import catalogue
 
     parser = argparse.ArgumentParser(
@@ -187,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyError:
         print(text.get("config.no_such_officer", id=args.officer), file=sys.stderr)
+        return 1
+    except ConfigError as exc:  # the file was already broken: it is left as it was
+        print(exc.line(), file=sys.stderr)
         return 1
     print(text.get("pin.saved", file=args.config))
     return 0

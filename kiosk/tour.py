@@ -25,6 +25,14 @@ def _find(screen, cls):
     return [w for w in screen.walk() if isinstance(w, cls)]
 
 
+def _sample_day(desk, officer_id: str) -> None:
+    """A plausible day for the officer's view: mostly satisfied, a few reasons."""
+    for score in (3, 3, 2, 3, 1, 3, 2, 3, 3, 1, 3, 2):
+        record = desk.rate(officer_id, score)
+        if score == 1:
+            desk.add_details(record, ["waited_long", "unclear_guidance"], "0912345678", consent=True)
+
+
 def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     """Walk every screen in one orientation; return the PNGs written."""
     from kiosk.desk import DeviceClock
@@ -85,6 +93,34 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         kiosk.app.go_idle()
         kiosk.pump(2)
         assert _find(kiosk.screen, LongPressArea), "the hidden entry must be on the idle screen"
+    finally:
+        kiosk.close()
+
+    # Behind the hidden entry: the staff menu, an officer's day, the technician's panel.
+    staff = dataclasses.replace(settings, mode="counter", mode_officer=None, database=work / "staff.db")
+    kiosk = HeadlessKiosk(staff, size=size)
+    try:
+        kiosk.app.desk.sign_in(settings.officers[0].id)
+        _sample_day(kiosk.app.desk, settings.officers[0].id)
+        kiosk.app.open_staff()
+        kiosk.pump(2)
+        shot(kiosk, "staff-menu")
+        kiosk.tap(kiosk.screen.ids.my_day)
+        kiosk.tap(kiosk.screen.cards()[0])
+        kiosk.type_digits(kiosk.screen.ids.pin, "2468")
+        kiosk.tap(kiosk.screen.ids.submit)
+        shot(kiosk, "officer-day")
+        kiosk.app.open_staff()
+        kiosk.pump(2)
+        kiosk.tap(kiosk.screen.ids.technician)
+        shot(kiosk, "technician-pin")
+        kiosk.type_digits(kiosk.screen.ids.pin, "1357")
+        kiosk.tap(kiosk.screen.ids.submit)
+        for section in ("settings", "officers", "pairing", "sync", "data", "health", "exit"):
+            kiosk.screen.open_section(section)
+            if section == "health":
+                kiosk.wait_until(lambda: "…" not in kiosk.screen.health_text, timeout=10)
+            shot(kiosk, f"technician-{section}")
     finally:
         kiosk.close()
 

@@ -210,6 +210,8 @@ def test_officer_signs_in_with_a_long_press_and_pin(make_kiosk):
     kiosk.tap(entry)  # a short tap does nothing
     assert kiosk.screen.name == "closed"
     kiosk.long_press(entry, entry.hold_s + 0.3)
+    assert kiosk.screen.name == "staff"
+    kiosk.tap(kiosk.screen.ids.shift)
     assert kiosk.screen.name == "signin"
     card = kiosk.screen.cards()[2]
     kiosk.tap(card)
@@ -222,7 +224,7 @@ def test_officer_signs_in_with_a_long_press_and_pin(make_kiosk):
     # The same steps end the shift.
     kiosk.app.open_signin()
     kiosk.tap(kiosk.screen.cards()[2])
-    assert kiosk.screen.ends_shift
+    assert kiosk.screen.purpose == "shift_end"
     kiosk.type_digits(kiosk.screen.ids.pin, "2468")
     kiosk.tap(kiosk.screen.ids.submit)
     assert kiosk.screen.name == "closed"

@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 import schemathesis
+# Loaded now, at collection: schemathesis otherwise imports these lazily while
+# the live server's thread runs, and CPython 3.11's ast module keeps one
+# recursion counter for all threads (pytest rewrites plugin modules with ast),
+# which can fail the import with "AST constructor recursion depth mismatch".
+import schemathesis.openapi.loaders  # noqa: F401
+import schemathesis.specs.openapi.adapter.parameters  # noqa: F401
+import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error

@@ -1,30 +1,48 @@
-"""A PIN on a large keypad, shown as dots. Used to start or end a shift."""
+"""A PIN on a large keypad, shown as dots: to start or end a shift, to see
+one's own results, to open the technician's panel, or to set a new PIN."""
 
 from __future__ import annotations
 
 from kivy.app import App
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.properties import ObjectProperty, StringProperty
 
 from kiosk.screens.base import KioskScreen
 
+# What the PIN is for -> (prompt, button) catalogue keys.
+PURPOSES = {
+    "shift_start": ("signin.pin", "signin.start"),
+    "shift_end": ("signin.pin", "signin.end"),
+    "day": ("staff.day_pin", "staff.see"),
+    "tech": ("staff.tech_pin", "staff.see"),
+    "new_pin": ("staff.new_pin", "staff.save"),
+    "new_pin_again": ("staff.new_pin_again", "staff.save"),
+}
+
 
 class PinScreen(KioskScreen):
-    """Asks ``officer`` for their PIN and hands it to the app."""
+    """Asks for a PIN and hands it to the app, which knows what it is for."""
 
     officer = ObjectProperty(None, allownone=True)
-    """The officer whose PIN is asked."""
+    """The officer whose PIN is asked; ``None`` for the technician."""
 
-    ends_shift = BooleanProperty(False)
-    """The officer is on duty: the PIN ends their shift."""
+    purpose = StringProperty("shift_start")
+    """One of :data:`PURPOSES`."""
 
     message = StringProperty("")
     """The outcome of the last PIN, in words."""
 
-    def ask(self, officer, ends_shift: bool) -> None:
+    def ask(self, officer, purpose: str) -> "PinScreen":
         self.officer = officer
-        self.ends_shift = ends_shift
+        self.purpose = purpose
         self.message = ""
         self.ids.pin.clear()
+        return self
+
+    def prompt_key(self, purpose: str) -> str:
+        return PURPOSES[purpose][0]
+
+    def button_key(self, purpose: str) -> str:
+        return PURPOSES[purpose][1]
 
     def submit(self) -> None:
         entered = self.ids.pin.value
@@ -32,7 +50,8 @@ class PinScreen(KioskScreen):
         App.get_running_app().submit_pin(self.officer, entered)
 
     def back(self) -> None:
-        App.get_running_app().open_signin()
+        app = App.get_running_app()
+        app.show("tech") if self.purpose.startswith("new_pin") else app.show("staff")
 
     def on_timeout(self) -> None:
         App.get_running_app().go_idle()

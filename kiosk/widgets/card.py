@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kivy.properties import ObjectProperty
+from kivy.properties import BooleanProperty, ObjectProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
@@ -25,3 +25,13 @@ def fill_officer_grid(grid, officers, on_pick) -> None:
         card = OfficerCard(officer=officer)
         card.bind(on_release=lambda c: on_pick(c.officer))
         grid.add_widget(card)
+
+
+class OfficerRow(Card):
+    """An officer in the technician's list, with PIN, photo and on/off buttons."""
+
+    officer = ObjectProperty(None, allownone=True)
+    """The officer shown."""
+
+    locked = BooleanProperty(False)
+    """The roster comes from the server: the buttons are off."""

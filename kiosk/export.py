@@ -1,0 +1,387 @@
+"""Export every rating on the tablet to CSV and Excel, e.g. on a USB stick.
+
+One row per rating, with what the citizen added afterwards (reasons, a
+call-back request) merged into it, and the fields that let the commune check
+the file against the tablet later: sequence number, UUID and hash.
+
+* The export reads one snapshot of the database (one read transaction), so
+  the number of rows in each file is exactly the number of ratings the tablet
+  held at that moment, even while citizens keep rating.
+* Each file is written under a ``.partial`` name, synced, and only then
+  renamed to its real name: a stick pulled out half-way leaves no file that
+  looks complete.
+* It opens its own :class:`~kiosk.store.Store` on the database path, so it
+  can run on a worker thread while the kiosk goes on with its own connection.
+
+The CSV is UTF-8 with a byte-order mark, which is what makes Excel on
+Windows show Vietnamese letters instead of mojibake. Nothing here imports Kivy.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from kiosk.i18n import LANGUAGES, catalogue
+from kiosk.store import Store, StoreError, local_now
+from sync.record import KIND_DETAILS, KIND_RATING
+
+__all__ = ["COLUMNS", "ExportError", "ExportResult", "FORMATS", "PROGRESS_EVERY", "export_ratings"]
+
+FORMATS = ("csv", "xlsx")
+PROGRESS_EVERY = 500
+"""Rows between two progress calls: often enough for a moving bar, rarely
+enough not to slow the export down with UI updates."""
+
+COLUMNS = (
+    "seq",
+    "uuid",
+    "device_time",
+    "officer_id",
+    "counter_id",
+    "level",
+    "level_label",
+    "score",
+    "scale",
+    "reasons",
+    "callback_phone",
+    "callback_consent",
+    "burst",
+    "simulated",
+    "device_id",
+    "hash",
+)
+"""The columns, in order. Headers come from the catalogue (``export.col_*``)."""
+
+_REASON_SEPARATOR = "; "
+
+
+class ExportError(Exception):
+    """The export could not be made. ``problem`` is a catalogue key under
+    ``export.``; ``message(language)`` says it to a person."""
+
+    def __init__(self, problem: str, /, **values: Any):
+        self.problem = problem
+        self.values = {k: str(v) for k, v in values.items()}
+        super().__init__(f"{self.message('vi')} ({self.message('en')})")
+
+    def message(self, language: str) -> str:
+        return catalogue(language).get(f"export.{self.problem}", **self.values)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The files written (one per format) and the number of rating rows in each."""
+
+    paths: list[Path] = field(default_factory=list)
+    rows: int = 0
+
+
+def export_ratings(
+    db_path: Path,
+    folder: Path,
+    *,
+    formats: Sequence[str] = FORMATS,
+    progress: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
+    counter: str | None = None,
+    language: str = "vi",
+) -> ExportResult:
+    """Write all ratings of the database at ``db_path`` into ``folder``.
+
+    Files are named ``hailong-<counter>-<YYYYmmdd-HHMM>.csv`` / ``.xlsx``
+    (``-2``, ``-3``... when that name is taken). ``counter`` defaults to the
+    counter of the latest rating. ``progress(done, total)`` is called with
+    0 at the start, every :data:`PROGRESS_EVERY` rows, and once with
+    ``done == total`` when the files are in place. Headers and level names are
+    in ``language``.
+
+    Raises :class:`ExportError` when the folder is missing or not writable,
+    the drive is full, or the database is absent; no file that looks complete
+    is left behind then.
+    """
+    db_path, folder = Path(db_path), Path(folder)
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be taken from {FORMATS}, got {tuple(formats)!r}")
+    if language not in LANGUAGES:
+        raise ValueError(f"unsupported language {language!r}")
+    if not db_path.is_file():
+        # Opening a Store would create an empty database: not what an export means.
+        raise ExportError("no_database", file=db_path)
+    if not folder.is_dir():
+        raise ExportError("no_folder", folder=folder)
+
+    text = catalogue(language)
+    headers = [text.get(f"export.col_{name}") for name in COLUMNS]
+    level_labels = {key: text.get(f"level.{key}") for key in _LEVEL_KEYS}
+    try:
+        store = Store(db_path)
+    except StoreError as exc:
+        raise ExportError("failed", folder=folder, problem=exc) from None
+    conn = store.db.conn
+    writers: list[_Writer] = []
+    try:
+        # One read transaction: the count and every row come from the same
+        # snapshot, whatever the kiosk commits meanwhile (WAL lets it write).
+        conn.execute("BEGIN")
+        total = conn.execute("SELECT count(*) FROM journal WHERE kind = ?", [KIND_RATING]).fetchone()[0]
+        counter_id = counter or _latest_counter(conn) or f"device-{store.device_id[:8]}"
+        stamp = (now or local_now()).strftime("%Y%m%d-%H%M")
+        names = _free_names(folder, f"hailong-{_safe(counter_id)}-{stamp}", formats)
+        for fmt, final in zip(formats, names):
+            writers.append(_open_writer(fmt, final, headers, text.get("export.sheet")))
+        _report(progress, 0, total)
+        written = 0
+        for row in _rows(conn, level_labels):
+            for writer in writers:
+                writer.write(row)
+            written += 1
+            if written % PROGRESS_EVERY == 0 and written < total:
+                _report(progress, written, total)
+        if written != total:  # cannot happen inside one snapshot; never ship a file that disagrees
+            raise ExportError("mismatch", written=written, expected=total)
+        # Every file is closed and synced before any gets its real name, so a
+        # failure (a full stick) leaves no complete-looking file of either kind.
+        for writer in writers:
+            writer.seal()
+        paths = []
+        for writer in writers:
+            writer.publish()
+            paths.append(writer.final)
+        writers = []
+    except OSError as exc:
+        raise _as_export_error(exc, folder) from None
+    except sqlite3.Error as exc:
+        raise ExportError("failed", folder=folder, problem=exc) from None
+    finally:
+        for writer in writers:  # only the ones not finished: an error happened
+            writer.discard()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        store.close()
+    _sync_folder(folder)
+    _report(progress, total, total)
+    return ExportResult(paths=paths, rows=total)
+
+
+# -- reading ----------------------------------------------------------------------
+
+_LEVEL_KEYS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
+
+# Each rating with its details records gathered as one JSON array. The
+# subquery follows the rating_uuid index, one short look-up per rating, and
+# the outer query walks the journal by its primary key: no sorting, no table
+# of all details held in memory.
+_ROWS_SQL = """
+SELECT r.seq, r.uuid, r.device_time, r.officer_id, r.counter_id, r.level, r.score,
+       r.scale, r.burst, r.simulated, r.device_id, r.hash,
+       (SELECT json_group_array(json_array(d.seq, json(d.reasons), d.callback_phone, d.callback_consent))
+          FROM journal d WHERE d.rating_uuid = r.uuid AND d.kind = ?) AS details
+  FROM journal r
+ WHERE r.kind = ?
+ ORDER BY r.seq
+"""
+
+
+def _rows(conn, level_labels: dict[str, str]) -> Iterator[list[Any]]:
+    """One list of cell values per rating, in the order of :data:`COLUMNS`."""
+    cursor = conn.execute(_ROWS_SQL, [KIND_DETAILS, KIND_RATING])
+    for seq, uuid, device_time, officer_id, counter_id, level, score, scale, burst, simulated, device_id, hash_, details in cursor:
+        reasons: list[str] = []
+        phone, consent = None, False
+        for _seq, detail_reasons, detail_phone, detail_consent in sorted(json.loads(details or "[]")):
+            for reason in detail_reasons or ():
+                if reason not in reasons:
+                    reasons.append(reason)
+            if detail_phone:  # the latest number given wins
+                phone, consent = detail_phone, bool(detail_consent)
+        yield [
+            seq,
+            uuid,
+            device_time,
+            officer_id,
+            counter_id,
+            level,
+            level_labels.get(level, level),
+            score,
+            scale,
+            _REASON_SEPARATOR.join(reasons),
+            phone or "",
+            consent,
+            bool(burst),
+            bool(simulated),
+            device_id,
+            hash_,
+        ]
+
+
+def _latest_counter(conn) -> str | None:
+    row = conn.execute(
+        "SELECT counter_id FROM journal WHERE +kind = ? ORDER BY seq DESC LIMIT 1", [KIND_RATING]
+    ).fetchone()
+    return row[0] if row else None
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+class _Writer:
+    """One output file, written under a ``.partial`` name until it is finished."""
+
+    def __init__(self, final: Path):
+        self.final = final
+        self.partial = final.with_name(final.name + ".partial")
+
+    def write(self, row: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def seal(self) -> None:
+        """Close the file and sync it to the drive, still under its partial name."""
+        self._close()
+        _fsync_file(self.partial)
+
+    def publish(self) -> None:
+        """Give the sealed file its real name."""
+        os.replace(self.partial, self.final)
+
+    def _abandon(self) -> None:
+        """Release what the writer holds without finishing the file."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """Give up: release the writer and remove the partial file (if the
+        drive is still there to remove it from)."""
+        try:
+            self._abandon()
+        except Exception:  # noqa: BLE001 - already failing; the first error is the one to report
+            pass
+        try:
+            self.partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class _CsvWriter(_Writer):
+    def __init__(self, final: Path, headers: list[str]):
+        super().__init__(final)
+        # utf-8-sig: the byte-order mark tells Excel the file is UTF-8.
+        self._fh = open(self.partial, "x", encoding="utf-8-sig", newline="")
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(headers)
+
+    def write(self, row: list[Any]) -> None:
+        self._csv.writerow(["1" if v is True else "0" if v is False else v for v in row])
+
+    def _close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    _abandon = _close
+
+
+class _XlsxWriter(_Writer):
+    def __init__(self, final: Path, headers: list[str], sheet: str):
+        from openpyxl import Workbook
+
+        super().__init__(final)
+        # Claim the name now, as the CSV does, so two exports cannot collide.
+        open(self.partial, "x").close()
+        # write_only streams rows to a temporary file instead of keeping a
+        # cell object per value: 100,000 ratings stay within a tablet's memory.
+        self._book = Workbook(write_only=True)
+        self._sheet = self._book.create_sheet(sheet)
+        self._sheet.freeze_panes = "A2"
+        self._sheet.append(headers)
+        self._saved = False
+
+    def write(self, row: list[Any]) -> None:
+        self._sheet.append(row)
+
+    def _close(self) -> None:
+        if not self._saved:
+            self._saved = True
+            self._book.save(self.partial)
+
+    def _abandon(self) -> None:
+        # Saving would write a whole workbook only to delete it. openpyxl
+        # streams the rows to a temporary file of its own, which it removes
+        # only on save or at exit; a kiosk runs for weeks, so remove it now.
+        if self._saved:
+            return
+        self._saved = True
+        self._sheet.close()  # ends the sheet's row stream, which writes into that file
+        writer = getattr(self._sheet, "_writer", None)  # openpyxl keeps no public handle on it
+        if writer is not None:
+            writer.cleanup()
+
+
+def _open_writer(fmt: str, final: Path, headers: list[str], sheet: str) -> _Writer:
+    if fmt == "csv":
+        return _CsvWriter(final, headers)
+    return _XlsxWriter(final, headers, sheet)
+
+
+def _free_names(folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """File names for every format that exist in none of them, so an export
+    never overwrites an earlier one made in the same minute."""
+    suffix = ""
+    n = 1
+    while True:
+        names = [folder / f"{stem}{suffix}.{fmt}" for fmt in formats]
+        if not any(p.exists() or p.with_name(p.name + ".partial").exists() for p in names):
+            return names
+        n += 1
+        suffix = f"-{n}"
+
+
+def _safe(text: str) -> str:
+    """A counter id as part of a file name that every file system accepts."""
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in text)
+    return cleaned.strip("-") or "counter"
+
+
+def _report(progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames durable (POSIX); folders cannot be opened on Windows."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _as_export_error(exc: OSError, folder: Path) -> ExportError:
+    """Say what a failed write means for the person holding the USB stick."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return ExportError("disk_full", folder=folder)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENODEV, errno.EIO):
+        return ExportError("not_writable", folder=folder)
+    return ExportError("failed", folder=folder, problem=exc.strerror or exc)

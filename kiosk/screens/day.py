@@ -1,0 +1,56 @@
+"""The officer's day: today's count, satisfaction rate, distribution, reasons,
+call-back requests, and the last 7 or 30 days. Only the signed-in officer's own
+figures are ever put on this screen."""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+
+from kiosk.screens.base import KioskScreen
+from kiosk.widgets.charts import LevelBar
+
+
+class DayScreen(KioskScreen):
+    """Shows one :class:`kiosk.daybook.OfficerDay`."""
+
+    officer = ObjectProperty(None, allownone=True)
+    """Whose day this is."""
+
+    day = ObjectProperty(None, allownone=True)
+    """The :class:`kiosk.daybook.OfficerDay` shown."""
+
+    days = NumericProperty(7)
+    """How many days the chart shows: 7 or 30."""
+
+    reasons_text = StringProperty("")
+    """Reasons given today, most frequent first, one per line."""
+
+    callbacks_text = StringProperty("")
+    """Call-back requests today, one per line."""
+
+    def show(self, officer, day, levels, label_for, reason_label) -> None:
+        """Fill the screen; ``levels`` best first."""
+        self.officer = officer
+        self.day = day
+        total = day.tally.total
+        self.ids.levels.clear_widgets()
+        for level in levels:
+            count = day.tally.counts.get(level.key, 0)
+            self.ids.levels.add_widget(
+                LevelBar(label=label_for(level.key), count=count,
+                         share=count / total if total else 0.0, colour=(*level.colour, 1))
+            )
+        app = App.get_running_app()
+        self.reasons_text = "\n".join(f"{reason_label(r)}: {n}" for r, n in day.reasons) or app.tr("day.no_reasons")
+        self.callbacks_text = "\n".join(
+            f"{when[11:16]}  {app.format_phone(phone)}" for when, phone in day.callbacks
+        ) or app.tr("day.no_callbacks")
+
+    def chart_points(self, day, days) -> list:
+        if day is None:
+            return []
+        return [(p.count, p.rate) for p in day.series[-int(days):]]
+
+    def on_timeout(self) -> None:
+        App.get_running_app().go_idle()

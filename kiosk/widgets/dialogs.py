@@ -1,0 +1,56 @@
+"""The technician's dialogs: pick a folder, pick a portrait, add an officer."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
+from kivy.uix.popup import Popup
+
+
+class PathDialog(Popup):
+    """Browse the tablet's files; ``on_pick(path)`` with the chosen folder or file."""
+
+    start = StringProperty("/")
+    """The folder it opens in."""
+
+    folders_only = BooleanProperty(False)
+    """Pick a folder (the export's destination) rather than a file."""
+
+    filters = ListProperty([])
+    """Patterns of the files shown, e.g. ``["*.png", "*.jpg"]``."""
+
+    on_pick = ObjectProperty(None)
+    """Called with the chosen path."""
+
+    def pick(self, chooser) -> None:
+        chosen = chooser.selection[0] if chooser.selection else (chooser.path if self.folders_only else None)
+        if chosen is None:
+            return
+        self.dismiss()
+        self.on_pick(chosen)
+
+
+class AddOfficerDialog(Popup):
+    """Name and title of a new officer; ``on_save(name, title)``."""
+
+    on_save = ObjectProperty(None)
+    """Called with the name and title typed."""
+
+    message = StringProperty("")
+    """Why the officer could not be added."""
+
+    def save(self) -> None:
+        name, title = self.ids.name.text.strip(), self.ids.title_input.text.strip()
+        error = self.on_save(name, title)
+        if error:
+            self.message = error
+        else:
+            self.dismiss()
+
+
+def open_path_dialog(title: str, start: str, on_pick: Callable[[str], None], *, folders_only: bool, filters=()) -> PathDialog:
+    """Open a :class:`PathDialog` and return it."""
+    dialog = PathDialog(title=title, start=start, on_pick=on_pick, folders_only=folders_only, filters=list(filters))
+    dialog.open()
+    return dialog
