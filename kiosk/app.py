@@ -8,6 +8,7 @@ what, and hands taps to the desk. Import it only after Kivy is configured
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from kiosk.config import ConfigError, Officer, Settings, officer_id_for
 from kiosk.config_file import RosterLocked
 from kiosk.desk import CounterClosed, DeviceClock, RatingDesk
 from kiosk.pin import PinGuard
+from kiosk.roster import try_settings_with_roster
 from kiosk.screens.callback import CallbackScreen
 from kiosk.screens.choose import ChooseScreen
 from kiosk.screens.closed import ClosedScreen
@@ -61,6 +63,9 @@ _kv_loaded = False
 # The exit status after the technician's "exit": the service manager restarts
 # the kiosk after anything else (a crash), but not after this.
 EXIT_BY_TECHNICIAN = 64
+
+# How often the tablet asks the server for a newer roster (a 304 costs little).
+ROSTER_REFRESH_S = 300.0
 
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
@@ -125,8 +130,12 @@ class KioskApp(App):
 
     def __init__(self, settings: Settings, store: Store | None = None, clock: DeviceClock | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.settings = settings
         self.store = store or Store(settings.database)
+        self._roster = self._cached_roster()
+        settings, problem = try_settings_with_roster(settings, self._roster)
+        if problem is not None:
+            Logger.warning("Kiosk: the server's roster is not applied: %s", problem.line())
+        self.settings = settings
         self.desk = RatingDesk(settings, self.store, clock)
         self.pins = PinGuard(
             attempts=settings.pin_attempts,
@@ -142,6 +151,7 @@ class KioskApp(App):
         i18n.set_language(settings.language)
         self.title = self.tr("app.title")
         self._recheck = None
+        self._roster_timer = None
         self._uploader = None
         self._pick_purpose = "shift"
         self._first_new_pin = ""
@@ -182,10 +192,13 @@ class KioskApp(App):
         self.go_idle()
         self._recheck = Clock.schedule_interval(lambda _dt: self._recheck_idle(), IDLE_RECHECK_S)
         self.start_sync()
+        self.refresh_roster()
+        self._roster_timer = Clock.schedule_interval(lambda _dt: self.refresh_roster(), ROSTER_REFRESH_S)
 
     def on_stop(self) -> None:
-        if self._recheck is not None:
-            self._recheck.cancel()
+        for timer in (self._recheck, self._roster_timer):
+            if timer is not None:
+                timer.cancel()
         self.stop_sync()
         Window.unbind(size=self._on_window_size)
         Window.unbind(on_request_close=self._refuse_close)
@@ -442,7 +455,11 @@ class KioskApp(App):
         return new
 
     def apply_settings(self, settings: Settings) -> None:
-        """Use new settings at once, without a restart."""
+        """Use new settings at once, without a restart (the server's roster, if
+        any, laid over them)."""
+        settings, problem = try_settings_with_roster(settings, self._roster)
+        if problem is not None:
+            Logger.warning("Kiosk: the server's roster is not applied: %s", problem.line())
         server_changed = settings.server_url != self.settings.server_url
         self.settings = settings
         self.desk.settings = settings
@@ -459,9 +476,7 @@ class KioskApp(App):
     @property
     def roster_from_server(self) -> bool:
         """The roster was pushed by the commune server: officers are read-only here."""
-        from sync.roster import roster_directory
-
-        return (roster_directory(self.store.path) / "roster.json").exists()
+        return self._roster is not None
 
     def _roster_change(self, change, action: str, detail: dict) -> None:
         """Apply an officer change made on the tablet, audit it, refresh the list."""
@@ -593,6 +608,49 @@ class KioskApp(App):
         )
         self._uploader.start()
 
+    def _cached_roster(self) -> dict | None:
+        from sync.roster import RosterSync, roster_directory
+
+        return RosterSync(roster_directory(self.store.path), link=None).cached()
+
+    def refresh_roster(self) -> None:
+        """Ask the server for a newer roster on a worker thread; apply it here."""
+        credentials = self.credentials()
+        if credentials is None or not self.settings.server_url:
+            return
+        args = (self.store.path, self.settings.server_url, credentials)
+        threading.Thread(target=self._fetch_roster, args=args, name="hailong-roster", daemon=True).start()
+
+    def _fetch_roster(self, db_path: Path, server_url: str, credentials) -> None:
+        from sync.roster import RosterError, RosterSync, roster_directory
+        from sync.transport import ServerLink, TransportError
+
+        link = ServerLink(server_url, credentials)
+        try:
+            roster = RosterSync(roster_directory(db_path), link).fetch()
+        except (TransportError, RosterError) as exc:
+            Logger.info("Kiosk: roster not fetched (%s); the last copy stays", exc)
+            return
+        finally:
+            link.close()
+        if roster is not None:
+            Clock.schedule_once(lambda _dt: self._roster_arrived(roster))
+
+    def _roster_arrived(self, roster: dict) -> None:
+        if App.get_running_app() is not self:
+            return
+        self._roster = roster
+        self.store.audit("roster_applied", actor="server", detail={"officers": len(roster.get("officers", []))})
+        self.apply_settings(self._file_settings())
+        if self.visit is None and self.root.current in ("closed", "choose", "rate"):
+            self.go_idle()
+
+    def _file_settings(self) -> Settings:
+        """The tablet's own settings, as config.yaml has them (without the roster)."""
+        from kiosk.config import load_settings
+
+        return load_settings(self.settings.source) if self.settings.source else self.settings
+
     def stop_sync(self) -> None:
         if self._uploader is not None:
             self._uploader.stop(timeout=1.0)
@@ -604,6 +662,7 @@ class KioskApp(App):
             self.start_sync()
         else:
             self._uploader.sync_now()
+        self.refresh_roster()
 
     def _show_sync(self, status) -> None:
         if self._uploader is None:  # a late report from an uploader already stopped

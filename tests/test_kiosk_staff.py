@@ -232,3 +232,45 @@ def test_exit_only_from_the_technician_panel(make_kiosk):
     kiosk.tap(kiosk.screen.ids.exit)
     assert stopped == [True]
     assert ("exit", "technician") in [(e["action"], e["actor"]) for e in kiosk.app.store.audit_log()]
+
+
+def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp_path):
+    """Pair from the technician's panel with a real server on loopback; the
+    roster it pushes replaces the officers and locks them on the tablet."""
+    from ruamel.yaml import YAML
+
+    from server.roster import RosterStore
+    from tests.conftest import load_demo_tree
+    from tests.sync_support import Commune
+
+    with Commune(tmp_path / "commune") as commune:
+        kiosk = make_kiosk(lambda t: t["server"].update(url=commune.url))
+        tree = load_demo_tree()
+        tree["commune"]["name"] = "UBND xã Tân Lập"
+        tree["officers"] = tree["officers"][:2]
+        tree["counters"] = [{"id": "quay-1", "name": "Quầy số 1"}]
+        roster_path = tmp_path / "roster.yaml"
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        yaml.width = 4096
+        with open(roster_path, "w", encoding="utf-8") as fh:
+            yaml.dump(tree, fh)
+        RosterStore(commune.engine).import_file(roster_path)
+
+        open_tech(kiosk)
+        kiosk.screen.open_section("pairing")
+        kiosk.tap(kiosk.screen.ids.pair)
+        assert kiosk.wait_until(lambda: kiosk.screen.pairing_url != "", timeout=10), kiosk.screen.pairing_text
+        code = kiosk.screen.pairing_text.split(":")[1].split()[0]
+        commune.registry.decide(code, approve=True)
+        assert kiosk.wait_until(lambda: kiosk.app.commune_name == "UBND xã Tân Lập", timeout=20)
+        assert kiosk.screen.pairing_text == kiosk.app.tr("tech.pair_done")
+        assert [o.id for o in kiosk.app.settings.officers] == [o["id"] for o in tree["officers"]]
+        assert kiosk.app.roster_from_server
+        kiosk.screen.open_section("officers")
+        assert kiosk.screen.roster_locked
+        # The tablet's ratings reach the server too.
+        kiosk.app.desk.rate(tree["officers"][0]["id"], 3)
+        kiosk.app.sync_now()
+        assert kiosk.wait_until(lambda: kiosk.app.store.pending_count() == 0, timeout=20)
+        kiosk.app.stop_sync()

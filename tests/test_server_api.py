@@ -5,28 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
-import schemathesis
-# Loaded now, at collection: schemathesis otherwise imports these lazily while
-# the live server's thread runs, and CPython 3.11's ast module keeps one
-# recursion counter for all threads (pytest rewrites plugin modules with ast),
-# which can fail the import with "AST constructor recursion depth mismatch".
-import schemathesis.openapi.loaders  # noqa: F401
-import schemathesis.specs.openapi.adapter.parameters  # noqa: F401
-import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
 
 from sync.credentials import load_credentials
 from sync.protocol import API_PREFIX, DEVICE_HEADER, MAX_BATCH_RECORDS, MAX_BODY_BYTES, SIGNATURE_HEADER, sign
 
 from tests.sync_support import Commune, Tablet
 
-# A longer fuzz: HAILONG_FUZZ_EXAMPLES=2000 python -m pytest tests/test_server_api.py -k fuzz
+# Longer fuzz runs: HAILONG_FUZZ_EXAMPLES=2000 python -m pytest -o addopts= tests/test_server_api.py -k fuzz
+# (the OpenAPI fuzz itself is tests/fuzz_openapi.py, which reads the same variable).
 FUZZ_EXAMPLES = int(os.environ.get("HAILONG_FUZZ_EXAMPLES", "25"))
 
 
@@ -153,16 +147,15 @@ def test_fuzz_signed_batches_never_cause_a_500(live, records):
     assert response.status_code < 500, response.text
 
 
-@pytest.fixture(scope="module")
-def api_schema(live):
-    return schemathesis.openapi.from_url(f"{live[0].url}/openapi.json")
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzz_openapi_never_a_500(case):
-    """Schemathesis generates requests from /openapi.json; none may be a 500."""
-    case.call_and_validate(checks=[not_a_server_error], timeout=10)
+def test_fuzz_openapi_never_a_500():
+    """Schemathesis generates requests from /openapi.json against a live server;
+    none may be a 500. It runs in a fresh interpreter: under CPython 3.11.7 the
+    ast module's shared recursion counter, which hypothesis' source inspection
+    goes through, can be left off by earlier tests in the same process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+         str(Path(__file__).with_name("fuzz_openapi.py"))],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1]

@@ -182,6 +182,7 @@ class TechScreen(KioskScreen):
         if paired:
             app.store.audit("paired", actor="technician", detail={"server": app.settings.server_url})
             app.start_sync()
+            app.refresh_roster()
             self.pairing_text = app.tr("tech.pair_done")
         else:
             self.pairing_text = app.tr("tech.pair_failed", reason=reason)

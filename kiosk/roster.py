@@ -1,0 +1,68 @@
+"""The roster the commune server pushes, laid over this tablet's own settings.
+
+The server decides the commune's name and hotline, the officers (with their
+portraits and PIN hashes), the reasons and the commune-wide settings (scale,
+working hours, timeouts, language). The tablet keeps what is its own: its
+counter, attribution mode, display, server address, technician PIN, storage
+and security. The result is checked with the same rules as ``config.yaml``; a
+roster that would break the tablet is not applied, and the tablet goes on with
+what it had. Kivy-free.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import ConfigError, Settings, parse_settings
+
+__all__ = ["settings_with_roster", "COMMUNE_KEYS"]
+
+# The settings a roster may decide, as the server's roster document names them.
+COMMUNE_KEYS = ("rating", "working_hours", "timeouts", "language")
+
+
+def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings:
+    """``settings`` with the roster's officers, reasons and commune settings.
+
+    Raises :class:`ConfigError` (naming the key) when the merged settings are
+    not valid, e.g. when the tablet's own officer is no longer on the roster.
+    """
+    tree = deepcopy(settings.raw)
+    commune = roster.get("commune") or {}
+    tree["commune"] = {k: v for k, v in commune.items() if k in ("name", "hotline") and v}
+    officers = []
+    for officer in roster.get("officers") or []:
+        entry = {k: officer.get(k) for k in ("id", "name", "title", "active", "pin_hash")}
+        entry = {k: v for k, v in entry.items() if v is not None}
+        if officer.get("photo_file"):
+            entry["photo"] = str(officer["photo_file"])
+        officers.append(entry)
+    tree["officers"] = officers
+    if roster.get("reasons"):
+        tree["reasons"] = deepcopy(roster["reasons"])
+    for key, value in (roster.get("settings") or {}).items():
+        if key in COMMUNE_KEYS:
+            tree[key] = deepcopy(value)
+    base_dir = settings.source.parent if settings.source else Path.cwd()
+    merged = parse_settings(tree, base_dir=base_dir, source=settings.source)
+    # ``raw`` stays the tablet's own file: the roster is never written into it.
+    return _with_raw(merged, settings.raw)
+
+
+def _with_raw(settings: Settings, raw: dict) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, raw=raw)
+
+
+def try_settings_with_roster(settings: Settings, roster: dict[str, Any] | None) -> tuple[Settings, ConfigError | None]:
+    """Like :func:`settings_with_roster`, but keeps ``settings`` (and says why)
+    when the roster cannot be applied."""
+    if not roster:
+        return settings, None
+    try:
+        return settings_with_roster(settings, roster), None
+    except ConfigError as exc:
+        return settings, exc
