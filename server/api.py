@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from server.batches import Batch, BatchIngest, IdempotencyKeyReused
+from server.batches import Batch, BatchAnswer, BatchIngest, IdempotencyKeyReused
 from server.clock import parse_device_time, utc_text
 from server.registry import DeviceRegistry, PairingError
 from server.roster import RosterStore
@@ -76,7 +76,12 @@ def _json_bytes(content: Any) -> bytes:
 
 
 def _respond(status: int, content: Any, *, secret: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = _json_bytes(content)
+    return _respond_bytes(status, _json_bytes(content), secret=secret, headers=headers)
+
+
+def _respond_bytes(status: int, body: bytes, *, secret: str | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer whose body is already encoded (signed when ``secret`` is given)."""
     headers = dict(headers or {})
     if secret is not None:
         # Signed answers: a device only trusts acknowledgements from its own server.
@@ -269,9 +274,23 @@ def create_app(
         result is final. A bad signature is 401 and nothing is stored."""
         received_at = datetime.now(timezone.utc)
         body = await read_body(request)
-        secret = await run_in_threadpool(
-            authenticate, request.headers.get(DEVICE_HEADER), body, request.headers.get(SIGNATURE_HEADER)
+        # Authentication, parsing and storing run in one worker-thread hop:
+        # each hop costs a round trip through the event loop, per batch.
+        secret, answer = await run_in_threadpool(
+            receive_batch, request.headers.get(DEVICE_HEADER), request.headers.get(SIGNATURE_HEADER), body,
+            received_at,
         )
+        headers = {REPLAY_HEADER: "true"} if answer.replay else {}
+        # The answer was encoded once, for the idempotency cache; those very bytes are sent.
+        return _respond_bytes(200, answer.body, secret=secret, headers=headers)
+
+    def receive_batch(device_id: str | None, signature: str | None, body: bytes,
+                      received_at: datetime) -> tuple[str, BatchAnswer]:
+        """Check and store one uploaded batch: the device's secret and the answer.
+
+        The signature is checked before the body is even parsed: a request
+        that is not the device's own is refused before its content is looked at."""
+        secret = authenticate(device_id, body, signature)
         try:
             envelope = BatchIn.model_validate_json(body)
         except ValidationError as exc:
@@ -281,7 +300,7 @@ def create_app(
                 raise ApiError(413, ErrorCode.TOO_LARGE, "too many records in one batch; send smaller batches",
                                secret=secret) from None
             raise ApiError(422, ErrorCode.MALFORMED, _validation_detail(exc), secret=secret) from None
-        if envelope.device_id != request.headers.get(DEVICE_HEADER):
+        if envelope.device_id != device_id:
             raise ApiError(422, ErrorCode.WRONG_DEVICE, "device_id differs from the signing device", secret=secret)
         try:
             sent_at = parse_device_time(envelope.sent_at)
@@ -293,12 +312,10 @@ def create_app(
             app_version=envelope.app_version, pending=envelope.pending, records=envelope.records,
         )
         try:
-            answer = await run_in_threadpool(ingest.receive, batch, received_at)
+            return secret, ingest.receive(batch, received_at)
         except IdempotencyKeyReused:
             raise ApiError(422, ErrorCode.IDEMPOTENCY_KEY_REUSED,
                            "this idempotency key was used for other records", secret=secret) from None
-        headers = {REPLAY_HEADER: "true"} if answer.get("replay") else {}
-        return _respond(200, answer, secret=secret, headers=headers)
 
     # -- roster ------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from operator import itemgetter
+from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 
 from server import db
 from server.clock import (
@@ -23,11 +24,11 @@ from server.clock import (
     parse_device_time,
     utc_text,
 )
-from server.ingest import ChainHead, IngestPlan, StoredRef, plan_batch
+from server.ingest import ChainHead, IngestPlan, StoredRef, item_text, plan_batch
 from sync.protocol import MAX_INT, RecordStatus
 from sync.record import KIND_RATING
 
-__all__ = ["Batch", "BatchIngest", "IdempotencyKeyReused", "records_digest"]
+__all__ = ["Batch", "BatchAnswer", "BatchIngest", "IdempotencyKeyReused", "records_digest"]
 
 # Keep IN lists well under every database's limit on bound parameters.
 _CHUNK = 500
@@ -51,18 +52,98 @@ class Batch:
     records: list[Any]
 
 
-def records_digest(records: list[Any]) -> str:
+@dataclass(frozen=True)
+class BatchAnswer:
+    """The answer to a batch, both as data and as the JSON text that is kept
+    for replays and sent back (encoded once)."""
+
+    content: dict[str, Any]
+    text: str
+
+    @property
+    def replay(self) -> bool:
+        """Whether this repeats the answer first given under the idempotency key."""
+        return bool(self.content.get("replay"))
+
+    @property
+    def body(self) -> bytes:
+        """The text as the HTTP body."""
+        return self.text.encode("utf-8")
+
+
+def records_digest(records: list[Any], texts: Sequence[str] | None = None) -> str:
     """What an idempotency key is bound to: the records, not the envelope.
 
     A retry refreshes the envelope's device time (so the clock reading is
-    fresh) but must carry the same records under the same key."""
-    text = json.dumps(records, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    fresh) but must carry the same records under the same key.
+
+    The digest is of the records list as compact JSON, keys sorted, ASCII
+    only; ``texts`` are its items already encoded with
+    :func:`server.ingest.item_text`, which the list's encoding is made of."""
+    if texts is None:
+        texts = [item_text(item) for item in records]
+    return hashlib.sha256(("[" + ",".join(texts) + "]").encode("ascii")).hexdigest()
+
+
+# The queries every batch runs, built once: building an expression and its
+# cache key anew for each batch costs more than SQLite's answer.
+_REF_COLUMNS = (db.records.c.device_id, db.records.c.seq, db.records.c.uuid, db.records.c.hash, db.records.c.digest)
+_DEVICE_FOR_UPDATE = (
+    select(db.devices).where(db.devices.c.device_id == bindparam("device_id")).with_for_update()
+)
+_CACHED_ANSWER = select(db.batches.c.records_digest, db.batches.c.response).where(
+    db.batches.c.device_id == bindparam("device_id"),
+    db.batches.c.idempotency_key == bindparam("idempotency_key"),
+)
+_BOOTS = select(db.boots).where(
+    db.boots.c.device_id == bindparam("device_id"), db.boots.c.boot_id.in_(bindparam("boot_ids", expanding=True))
+)
+_REFS_BY_UUID = select(*_REF_COLUMNS).where(db.records.c.uuid.in_(bindparam("uuids", expanding=True)))
+_REFS_BY_SEQ = select(*_REF_COLUMNS).where(
+    db.records.c.device_id == bindparam("device_id"), db.records.c.seq.in_(bindparam("seqs", expanding=True))
+)
+_REFS_BY_SEQ_RANGE = select(*_REF_COLUMNS).where(
+    db.records.c.device_id == bindparam("device_id"),
+    db.records.c.seq.between(bindparam("low"), bindparam("high")),
+)
 
 
 def _chunks(values: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]
+
+
+# Compiled INSERT statements by dialect, table and columns: the SQL text and
+# the order of its positional parameters (None when they are named).
+_INSERTS: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys, with one executemany at the driver.
+
+    For every row SQLAlchemy builds and type-processes the parameters in
+    Python, which for a batch of records costs more than the database's own
+    work. Here the statement is compiled once per dialect and the values,
+    plain str, int, float, bool and None that every DB-API driver takes as
+    they are, go straight to the driver.
+    """
+    keys = tuple(rows[0])
+    cache_key = (conn.dialect.name, conn.dialect.driver, table.name, keys)
+    compiled = _INSERTS.get(cache_key)
+    if compiled is None:
+        # Compiled as for executemany: no RETURNING of the new ids, which
+        # some dialects add for a single-row insert.
+        statement = insert(table).compile(dialect=conn.dialect, column_keys=list(keys), for_executemany=True)
+        order = tuple(statement.positiontup or ()) if statement.positional else None
+        compiled = _INSERTS[cache_key] = (statement.string, order)
+    sql, order = compiled
+    if order is None:
+        conn.exec_driver_sql(sql, rows)
+    elif len(order) == 1:
+        conn.exec_driver_sql(sql, [(row[order[0]],) for row in rows])
+    else:
+        values_of = itemgetter(*order)
+        conn.exec_driver_sql(sql, [values_of(row) for row in rows])
 
 
 def _dumps(value: Any) -> str:
@@ -76,7 +157,7 @@ class BatchIngest:
         self.engine = engine
         self.clock_threshold_s = clock_threshold_s
 
-    def receive(self, batch: Batch, received_at: datetime) -> dict[str, Any]:
+    def receive(self, batch: Batch, received_at: datetime) -> BatchAnswer:
         """Store a batch from an authenticated, active device and return the
         answer for it: one result per record, in the batch's order.
 
@@ -85,17 +166,13 @@ class BatchIngest:
         but the device's last-seen state. Raises :class:`IdempotencyKeyReused`
         when the key was seen with other records.
         """
-        digest = records_digest(batch.records)
+        texts = [item_text(item) for item in batch.records]
+        digest = records_digest(batch.records, texts)
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
         with self.engine.begin() as conn:
-            device = conn.execute(
-                select(db.devices).where(db.devices.c.device_id == batch.device_id).with_for_update()
-            ).mappings().one()
+            device = conn.execute(_DEVICE_FOR_UPDATE, {"device_id": batch.device_id}).mappings().one()
             cached = conn.execute(
-                select(db.batches.c.records_digest, db.batches.c.response).where(
-                    db.batches.c.device_id == batch.device_id,
-                    db.batches.c.idempotency_key == batch.idempotency_key,
-                )
+                _CACHED_ANSWER, {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key}
             ).first()
             if cached is not None and cached[0] != digest:
                 raise IdempotencyKeyReused()
@@ -119,12 +196,12 @@ class BatchIngest:
                 conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
                 answer = json.loads(cached[1])
                 answer["replay"] = True
-                return answer
+                return BatchAnswer(answer, _dumps(answer))
 
             head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                              device["head_monotonic_ns"])
             by_uuid, by_seq = self._known(conn, batch)
-            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq)
+            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts)
             # Records of a boot that never sent a batch are shifted by the freshest offset we have.
             fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
             stamp = utc_text(received_at)
@@ -138,11 +215,12 @@ class BatchIngest:
             )
             conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
             answer = self._answer(batch, plan, observation, stamp)
+            text = _dumps(answer)
             conn.execute(insert(db.batches).values(
                 device_id=batch.device_id, idempotency_key=batch.idempotency_key,
-                records_digest=digest, response=_dumps(answer), received_at=stamp,
+                records_digest=digest, response=text, received_at=stamp,
             ))
-        return answer
+        return BatchAnswer(answer, text)
 
     # -- reading what is known ---------------------------------------------------
 
@@ -153,9 +231,7 @@ class BatchIngest:
                 boot_ids.add(item["boot_id"])
         anchors: dict[str, BootAnchor] = {}
         for chunk in _chunks(sorted(boot_ids)):
-            for row in conn.execute(
-                select(db.boots).where(db.boots.c.device_id == batch.device_id, db.boots.c.boot_id.in_(chunk))
-            ).mappings():
+            for row in conn.execute(_BOOTS, {"device_id": batch.device_id, "boot_ids": chunk}).mappings():
                 anchors[row["boot_id"]] = BootAnchor(
                     row["boot_id"], row["anchor_monotonic_ns"], datetime.fromisoformat(row["anchor_server_time"])
                 )
@@ -182,16 +258,20 @@ class BatchIngest:
                 uuids.add(uuid)
             if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT:
                 seqs.update((seq, seq - 1))
-        columns = (db.records.c.device_id, db.records.c.seq, db.records.c.uuid, db.records.c.hash, db.records.c.digest)
         by_uuid: dict[str, StoredRef] = {}
         for chunk in _chunks(sorted(uuids)):
-            for row in conn.execute(select(*columns).where(db.records.c.uuid.in_(chunk))):
+            for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}):
                 by_uuid[row[2]] = StoredRef(*row)
         by_seq: dict[int, StoredRef] = {}
-        for chunk in _chunks(sorted(seqs)):
-            for row in conn.execute(
-                select(*columns).where(db.records.c.device_id == batch.device_id, db.records.c.seq.in_(chunk))
-            ):
+        if seqs and max(seqs) - min(seqs) < 2 * len(seqs):
+            # A batch is nearly always a run of consecutive sequence numbers:
+            # one range query reads the same rows (and few others) without
+            # binding every number.
+            queries = [(_REFS_BY_SEQ_RANGE, {"device_id": batch.device_id, "low": min(seqs), "high": max(seqs)})]
+        else:
+            queries = [(_REFS_BY_SEQ, {"device_id": batch.device_id, "seqs": chunk}) for chunk in _chunks(sorted(seqs))]
+        for query, parameters in queries:
+            for row in conn.execute(query, parameters):
                 by_seq[row[1]] = StoredRef(*row)
         return by_uuid, by_seq
 
@@ -201,7 +281,7 @@ class BatchIngest:
                fallback_offset_s: float, stamp: str) -> None:
         rows = list(self._record_rows(batch, plan, anchors, fallback_offset_s, stamp))
         if rows:
-            conn.execute(insert(db.records), rows)
+            _insert_many(conn, db.records, rows)
         if plan.findings:
             conn.execute(insert(db.findings), [
                 dict(device_id=batch.device_id, seq=f.seq, uuid=f.uuid, problem=f.problem,

@@ -204,5 +204,13 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     # An acknowledged batch must survive a power cut: the tablet will not send it again.
     cursor.execute("PRAGMA synchronous=FULL")
+    # A checkpoint copies every page the WAL holds back into the database and
+    # syncs it, inside whichever commit crosses the threshold. Record UUIDs
+    # are random, so each batch touches pages all over their index; at the
+    # default threshold (1,000 pages) checkpoints came every few batches and
+    # grew dearer as the database grew. 10,000 pages (about 40 MB of WAL)
+    # writes a page changed by many batches back once. Every commit still
+    # syncs the WAL, so an acknowledged batch is as durable as before.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

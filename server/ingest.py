@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from server.clock import parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
@@ -42,6 +42,7 @@ __all__ = [
     "Outcome",
     "IngestPlan",
     "content_digest",
+    "item_text",
     "check_wire_limits",
     "plan_batch",
 ]
@@ -135,9 +136,32 @@ class IngestPlan:
         return [o for o in self.outcomes if o.status == RecordStatus.CONFLICT]
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_WIRE_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_ITEM_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def wire_text(record: Record) -> str:
     """A record's whole wire form (``hash`` included) as canonical JSON."""
-    return json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _WIRE_ENCODER.encode(record.to_dict())
+
+
+def item_text(item: Any) -> str:
+    """One wire item of a batch as compact JSON, keys sorted, ASCII only:
+    what a batch's records digest is made of."""
+    return _ITEM_ENCODER.encode(item)
+
+
+def _stored_text(record: Record, text_of_item: str | None) -> str:
+    """The record's :func:`wire_text`, reusing its item's :func:`item_text` when that is the same.
+
+    Record.from_dict accepts an item only when it has exactly the fields of
+    ``record.to_dict()``, with the same JSON types, so both encode alike
+    except where the ASCII form escaped a character as ``\\uXXXX``; any such
+    escape (or a literal backslash-u) means the text is encoded afresh."""
+    if text_of_item is not None and "\\u" not in text_of_item:
+        return text_of_item
+    return wire_text(record)
 
 
 def content_digest(record: Record, text: str | None = None) -> str:
@@ -233,12 +257,15 @@ def plan_batch(
     head: ChainHead,
     by_uuid: Mapping[str, StoredRef],
     by_seq: Mapping[int, StoredRef],
+    texts: Sequence[str] | None = None,
 ) -> IngestPlan:
     """Decide what to do with every record of a batch.
 
     ``by_uuid`` must hold whatever is stored under the batch's UUIDs (any
     device); ``by_seq`` this device's stored records at the batch's sequence
-    numbers and the ones just before them.
+    numbers and the ones just before them. ``texts``, when the caller has
+    already encoded every item with :func:`item_text` (for the records
+    digest), spares encoding the records again.
     """
     outcomes: list[Outcome | None] = [None] * len(items)
     findings: list[Finding] = []
@@ -258,7 +285,7 @@ def plan_batch(
     # order the batch listed its records in.
     parsed.sort(key=lambda pair: pair[1].seq)
     for index, record in parsed:
-        text = wire_text(record)
+        text = _stored_text(record, texts[index] if texts is not None else None)
         digest = content_digest(record, text)
         stored = known_uuid.get(record.uuid)
         if stored is not None:
