@@ -34,11 +34,15 @@ simulate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/tap_to_commit.py
 	$(BIN)/python bench/frames.py
+	$(BIN)/python bench/frames.py --hanging-server
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/drain.py
 
-## soak: the long durability run (thousands of kills), not part of `make test`
+## soak: the long runs, not part of `make test`: 2,000 kills, a 2,000-example API fuzz
 soak: $(STAMP)
-	HAILONG_KILLS=2000 $(BIN)/python -m pytest tests/test_durability.py
+	HAILONG_KILLS=2000 $(BIN)/python -m pytest -o addopts= tests/test_durability.py
+	HAILONG_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -o addopts= tests/test_server_api.py -k fuzz
 
 clean:
 	rm -rf $(VENV) tour .pytest_cache
