@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from kiosk import pin
 from kiosk.config import ConfigError, Settings, parse_settings
 from kiosk.i18n import catalogue
+from sync.files import write_atomically
 
 __all__ = ["ConfigFile", "RosterLocked", "PORTRAIT_DIR", "PORTRAIT_SIZE"]
 
@@ -223,22 +223,8 @@ class ConfigFile:
         return settings
 
     def _write(self, text: str) -> None:
-        """Replace the file atomically: temporary file, sync, rename, sync the folder."""
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                shutil.copymode(self.path, tmp)  # keep who may read it
-            except OSError:
-                pass
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _sync_folder(self.path.parent)
+        """Replace the file atomically, keeping who may read it."""
+        write_atomically(self.path, text.encode("utf-8"))
 
     def _commit_with_portrait(
         self, tree: CommentedMap, entry: CommentedMap, officer_id: str, source: Path | None, name: str
@@ -358,17 +344,3 @@ def _store_portrait(source: Path, target: Path, *, entry_path: str) -> None:
     upright.save(target, "PNG", optimize=True)
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); folders cannot be opened on Windows."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

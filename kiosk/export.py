@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from kiosk.i18n import LANGUAGES, catalogue
 from kiosk.store import Store, StoreError, local_now
+from sync.files import sync_folder
 from sync.record import KIND_DETAILS, KIND_RATING
 
 __all__ = ["COLUMNS", "ExportError", "ExportResult", "FORMATS", "PROGRESS_EVERY", "export_ratings"]
@@ -168,7 +169,7 @@ def export_ratings(
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         store.close()
-    _sync_folder(folder)
+    sync_folder(folder)
     _report(progress, total, total)
     return ExportResult(paths=paths, rows=total)
 
@@ -360,22 +361,6 @@ def _report(progress: Callable[[int, int], None] | None, done: int, total: int) 
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as fh:
         os.fsync(fh.fileno())
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the renames durable (POSIX); folders cannot be opened on Windows."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _as_export_error(exc: OSError, folder: Path) -> ExportError:

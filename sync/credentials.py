@@ -4,10 +4,10 @@ database that only its owner can read (mode 0600)."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from sync.files import write_atomically
 
 __all__ = ["DeviceCredentials", "CredentialsError", "save_credentials", "load_credentials"]
 
@@ -28,22 +28,7 @@ class DeviceCredentials:
 
 def save_credentials(path: str | Path, credentials: DeviceCredentials) -> None:
     """Write the credentials atomically, readable and writable by the owner only."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
-    try:
-        # mkstemp already creates the file 0600; chmod again in case of an odd umask policy.
-        os.chmod(temp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(credentials), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-        os.chmod(path, 0o600)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomically(Path(path), json.dumps(asdict(credentials)).encode("utf-8"), mode=0o600)
 
 
 def load_credentials(path: str | Path) -> DeviceCredentials | None:

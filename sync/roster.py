@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sync.files import write_atomically
 from sync.protocol import API_PREFIX
 from sync.transport import ServerLink
 
@@ -40,21 +39,6 @@ def roster_directory(db_path: str | Path) -> Path:
     """Where the roster is kept: a folder beside the tablet's database."""
     db_path = Path(db_path)
     return db_path.parent / f"{db_path.stem}-roster"
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 class RosterSync:
@@ -83,9 +67,9 @@ class RosterSync:
         # Portraits first, the document last: a cut in the middle leaves the old copy whole.
         for officer in document["officers"]:
             self._portrait(officer)
-        _write_atomically(self.directory / _ROSTER_FILE,
+        write_atomically(self.directory / _ROSTER_FILE,
                           json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
-        _write_atomically(self.directory / _ETAG_FILE, (fetched.etag or "").encode("utf-8"))
+        write_atomically(self.directory / _ETAG_FILE, (fetched.etag or "").encode("utf-8"))
         return self._with_files(document)
 
     def cached(self) -> dict[str, Any] | None:
@@ -110,7 +94,7 @@ class RosterSync:
         fetched = self.link.get_signed(str(photo.get("path")), None, self._timestamp())
         if fetched.body is None or hashlib.sha256(fetched.body).hexdigest() != expected:
             raise RosterError(f"portrait of {officer_id} does not match its checksum")
-        _write_atomically(target, fetched.body)
+        write_atomically(target, fetched.body)
 
     def _portrait_file(self, officer_id: str, content_type: str) -> Path:
         return self.directory / "portraits" / f"{officer_id}{_EXTENSIONS.get(content_type, '.img')}"
