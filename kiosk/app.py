@@ -563,7 +563,7 @@ class KioskApp(App):
             self.root.get_screen("tech").open_section("officers")
             return ""
 
-        AddOfficerDialog(on_save=save).open()
+        AddOfficerDialog(saved=save).open()
 
     def exit_kiosk(self) -> None:
         """Leave the kiosk (only from the technician's panel). ``main.py`` then

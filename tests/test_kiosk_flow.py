@@ -311,3 +311,21 @@ def test_details_are_chained_after_their_rating(make_kiosk):
     kinds = [r.kind for r in kiosk.app.store.records()]
     assert kinds == [KIND_RATING, KIND_DETAILS]
     assert kiosk.app.store.verify() == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_five_faces_in_english_still_fit(make_kiosk, size):
+    def change(tree):
+        counter_mode(tree)
+        tree["rating"]["scale"] = 5
+        tree["language"] = "en"
+
+    kiosk = make_kiosk(change, size=size)
+    signed_in()(kiosk)
+    assert [f.label for f in kiosk.screen.faces()][0] == "Very satisfied"
+    assert _outside_window(kiosk.screen, size) == []
+    for face in kiosk.screen.faces():
+        assert face.d >= min(size) * 0.12, "five faces are still large targets"
+    kiosk.tap(kiosk.screen.faces()[2])  # neutral counts as low: reasons and call-back
+    assert kiosk.screen.name == "reasons" and kiosk.screen.low
+    assert _outside_window(kiosk.screen, size) == []

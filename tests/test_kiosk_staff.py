@@ -274,3 +274,52 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
         kiosk.app.sync_now()
         assert kiosk.wait_until(lambda: kiosk.app.store.pending_count() == 0, timeout=20)
         kiosk.app.stop_sync()
+
+
+def _open_dialog(kiosk, cls):
+    from kivy.core.window import Window
+
+    dialogs = [w for w in Window.children if isinstance(w, cls)]
+    assert dialogs, cls.__name__
+    return dialogs[0]
+
+
+def test_technician_adds_an_officer_through_the_dialog(make_kiosk, tmp_path):
+    from kiosk.widgets.dialogs import AddOfficerDialog
+
+    kiosk = make_kiosk()
+    open_tech(kiosk)
+    kiosk.screen.open_section("officers")
+    kiosk.tap(kiosk.screen.ids.add_officer)
+    dialog = _open_dialog(kiosk, AddOfficerDialog)
+    dialog.ids.name.text = "Đinh Thị Hồng Nhung"  # what the on-screen keyboard types
+    dialog.ids.title_input.text = "Công chức Văn hóa - Xã hội"
+    kiosk.tap(dialog.ids.save)
+    saved = load_settings(tmp_path / "config.yaml")
+    added = saved.officer("dinh-thi-hong-nhung")
+    assert added.title == "Công chức Văn hóa - Xã hội" and added.photo.is_file()
+    assert "dinh-thi-hong-nhung" in [c.officer.id for c in kiosk.app.root.get_screen("choose").cards()]
+
+
+def test_technician_sets_a_portrait_from_a_file(make_kiosk, tmp_path):
+    from kiosk.portraits import draw_portrait
+    from kiosk.widgets.dialogs import PathDialog
+
+    picture = tmp_path / "usb" / "anh-moi.png"
+    draw_portrait("Ảnh Mới", picture)
+    kiosk = make_kiosk()
+    open_tech(kiosk)
+    kiosk.screen.open_section("officers")
+    kiosk.pump(2)
+    row = kiosk.screen.ids.officer_rows.children[-1]
+    officer_id = row.officer.id
+    before = (tmp_path / "assets" / "portraits" / f"{officer_id}.png").read_bytes()
+    kiosk.tap([b for b in row.walk() if getattr(b, "text", "") == kiosk.app.tr("tech.photo")][0])
+    dialog = _open_dialog(kiosk, PathDialog)
+    chooser = dialog.ids.chooser
+    chooser.path = str(picture.parent)
+    chooser.selection = [str(picture)]  # what a tap on the file does
+    kiosk.tap(dialog.ids.pick)
+    after = load_settings(tmp_path / "config.yaml").officer(officer_id).photo
+    assert after.read_bytes() != before
+    assert kiosk.screen.message == kiosk.app.tr("tech.saved")

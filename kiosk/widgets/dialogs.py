@@ -9,7 +9,7 @@ from kivy.uix.popup import Popup
 
 
 class PathDialog(Popup):
-    """Browse the tablet's files; ``on_pick(path)`` with the chosen folder or file."""
+    """Browse the tablet's files; ``picked(path)`` with the chosen folder or file."""
 
     start = StringProperty("/")
     """The folder it opens in."""
@@ -20,7 +20,7 @@ class PathDialog(Popup):
     filters = ListProperty([])
     """Patterns of the files shown, e.g. ``["*.png", "*.jpg"]``."""
 
-    on_pick = ObjectProperty(None)
+    picked = ObjectProperty(None)
     """Called with the chosen path."""
 
     def pick(self, chooser) -> None:
@@ -28,13 +28,13 @@ class PathDialog(Popup):
         if chosen is None:
             return
         self.dismiss()
-        self.on_pick(chosen)
+        self.picked(chosen)
 
 
 class AddOfficerDialog(Popup):
-    """Name and title of a new officer; ``on_save(name, title)``."""
+    """Name and title of a new officer; ``saved(name, title)``."""
 
-    on_save = ObjectProperty(None)
+    saved = ObjectProperty(None)
     """Called with the name and title typed."""
 
     message = StringProperty("")
@@ -42,15 +42,15 @@ class AddOfficerDialog(Popup):
 
     def save(self) -> None:
         name, title = self.ids.name.text.strip(), self.ids.title_input.text.strip()
-        error = self.on_save(name, title)
+        error = self.saved(name, title)
         if error:
             self.message = error
         else:
             self.dismiss()
 
 
-def open_path_dialog(title: str, start: str, on_pick: Callable[[str], None], *, folders_only: bool, filters=()) -> PathDialog:
+def open_path_dialog(title: str, start: str, picked: Callable[[str], None], *, folders_only: bool, filters=()) -> PathDialog:
     """Open a :class:`PathDialog` and return it."""
-    dialog = PathDialog(title=title, start=start, on_pick=on_pick, folders_only=folders_only, filters=list(filters))
+    dialog = PathDialog(title=title, start=start, picked=picked, folders_only=folders_only, filters=list(filters))
     dialog.open()
     return dialog

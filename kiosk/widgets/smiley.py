@@ -3,7 +3,7 @@ shapes so it stays sharp at any screen size."""
 
 from __future__ import annotations
 
-from kivy.properties import ColorProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
@@ -34,6 +34,9 @@ class Smiley(ButtonBehavior, BoxLayout):
 
     curve = NumericProperty(0.0)
     """Mouth bend, from -1 (frown) to 1 (smile)."""
+
+    row = BooleanProperty(False)
+    """Stacked in a column: the label beside the face, not under it."""
 
     d = NumericProperty(0.0)
     """The face's diameter, set in kv from the space available."""
