@@ -152,6 +152,7 @@ class KioskApp(App):
         self.title = self.tr("app.title")
         self._recheck = None
         self._roster_timer = None
+        self._pending_roster = None
         self._uploader = None
         self._pick_purpose = "shift"
         self._first_new_pin = ""
@@ -228,6 +229,8 @@ class KioskApp(App):
         self.language = language
         if self.root is not None:
             self.root.get_screen("rate").relabel(self._level_label)
+            for chip in self.root.get_screen("reasons").chips():
+                chip.text = self._reason_label(chip.reason_id)
 
     def _level_label(self, key: str) -> str:
         return self.tr(f"level.{key}")
@@ -250,10 +253,14 @@ class KioskApp(App):
         self.root.current = name
         return self.root.get_screen(name)
 
-    def go_idle(self) -> None:
-        """Back to the idle screen the counter's state calls for."""
+    def go_idle(self, *, keep_language: bool = False) -> None:
+        """Back to the idle screen the counter's state calls for; a server
+        roster that arrived during a visit is applied now."""
         self.visit = None
-        if self.language != self.settings.language:
+        if self._pending_roster is not None:
+            roster, self._pending_roster = self._pending_roster, None
+            self._apply_roster(roster)
+        if self.language != self.settings.language and not keep_language:
             self.set_language(self.settings.language)
         reason = self.desk.closed_reason()
         if reason is not None:
@@ -272,8 +279,9 @@ class KioskApp(App):
             self.show("rate")
 
     def _recheck_idle(self) -> None:
+        # A citizen who chose English and has not tapped yet keeps it.
         if self.visit is None and self.root.current in ("closed", "choose", "rate"):
-            self.go_idle()
+            self.go_idle(keep_language=True)
 
     def choose_officer(self, officer: Officer) -> None:
         """``choose`` mode: the citizen picked who served them."""
@@ -291,7 +299,9 @@ class KioskApp(App):
             return
         try:
             record = self.desk.rate(officer.id, score)
-        except CounterClosed:
+        except (CounterClosed, KeyError):
+            # Closed meanwhile, or the officer left the roster: nothing to
+            # record; the idle screen shows what is true now.
             self.go_idle()
             return
         self.visit = Visit(officer, rating=record)
@@ -461,6 +471,12 @@ class KioskApp(App):
         if problem is not None:
             Logger.warning("Kiosk: the server's roster is not applied: %s", problem.line())
         server_changed = settings.server_url != self.settings.server_url
+        if settings.officers != self.settings.officers:
+            # A portrait may have been replaced under the same file name.
+            from kivy.cache import Cache
+
+            Cache.remove("kv.image")
+            Cache.remove("kv.texture")
         self.settings = settings
         self.desk.settings = settings
         self.pins.attempts, self.pins.lockout_s = settings.pin_attempts, settings.pin_lockout_s
@@ -485,7 +501,7 @@ class KioskApp(App):
         tech = self.root.get_screen("tech")
         try:
             new = change(ConfigFile(self.settings.source))
-        except (ConfigError, RosterLocked, ValueError) as exc:
+        except (ConfigError, RosterLocked, ValueError, OSError) as exc:
             tech.message = self.tr("tech.refused", problem=self.describe_error(exc))
             return
         self.store.audit(action, actor="technician", detail=detail)
@@ -556,7 +572,7 @@ class KioskApp(App):
                     officer_id_for(name, [o.id for o in self.settings.officers]), name, title, None,
                     roster_locked=self.roster_from_server,
                 )
-            except (ConfigError, RosterLocked, ValueError) as exc:
+            except (ConfigError, RosterLocked, ValueError, OSError) as exc:
                 return self.describe_error(exc)
             self.store.audit("officer_add", actor="technician", detail={"name": name})
             self.apply_settings(new)
@@ -599,14 +615,16 @@ class KioskApp(App):
             return
         from sync.uploader import Uploader
 
-        self._uploader = Uploader(
+        uploader = Uploader(
             self.store.path,
             self.settings.server_url,
             credentials_path=self.store.device_secret_path,
-            # Called on the uploader's thread: hop onto the UI thread.
-            on_status=lambda status: Clock.schedule_once(lambda _dt: self._show_sync(status)),
+            # Called on the uploader's thread: hop onto the UI thread, saying
+            # which uploader it was (an old one may still be finishing).
+            on_status=lambda status: Clock.schedule_once(lambda _dt: self._show_sync(uploader, status)),
         )
-        self._uploader.start()
+        self._uploader = uploader
+        uploader.start()
 
     def _cached_roster(self) -> dict | None:
         from sync.roster import RosterSync, roster_directory
@@ -639,11 +657,24 @@ class KioskApp(App):
     def _roster_arrived(self, roster: dict) -> None:
         if App.get_running_app() is not self:
             return
-        self._roster = roster
-        self.store.audit("roster_applied", actor="server", detail={"officers": len(roster.get("officers", []))})
-        self.apply_settings(self._file_settings())
-        if self.visit is None and self.root.current in ("closed", "choose", "rate"):
+        if self.visit is not None:
+            # Never change the officers under a citizen's fingers: apply it
+            # when the visit is over.
+            self._pending_roster = roster
+            return
+        self._apply_roster(roster)
+        if self.root.current in ("closed", "choose", "rate"):
             self.go_idle()
+
+    def _apply_roster(self, roster: dict) -> None:
+        self._roster = roster
+        try:
+            own = self._file_settings()
+        except ConfigError as exc:
+            Logger.warning("Kiosk: config.yaml no longer loads (%s); the roster waits", exc.line())
+            return
+        self.store.audit("roster_applied", actor="server", detail={"officers": len(roster.get("officers", []))})
+        self.apply_settings(own)
 
     def _file_settings(self) -> Settings:
         """The tablet's own settings, as config.yaml has them (without the roster)."""
@@ -652,8 +683,10 @@ class KioskApp(App):
         return load_settings(self.settings.source) if self.settings.source else self.settings
 
     def stop_sync(self) -> None:
+        """Tell the uploader to stop; never wait for it (it may be stuck in a
+        request): its thread ends by itself, and its late reports are ignored."""
         if self._uploader is not None:
-            self._uploader.stop(timeout=1.0)
+            self._uploader.stop(timeout=0)
             self._uploader = None
 
     def sync_now(self) -> None:
@@ -664,8 +697,8 @@ class KioskApp(App):
             self._uploader.sync_now()
         self.refresh_roster()
 
-    def _show_sync(self, status) -> None:
-        if self._uploader is None:  # a late report from an uploader already stopped
+    def _show_sync(self, uploader, status) -> None:
+        if uploader is not self._uploader:  # a late report from an uploader already stopped
             return
         self.sync_status = status
         self.sync_text = self._sync_words(status)

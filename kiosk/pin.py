@@ -92,9 +92,15 @@ class PinGuard:
     clock: Callable[[], float]
 
     def locked_for(self, subject: str) -> float:
-        """Seconds left of a lock-out, 0 when the subject may try."""
+        """Seconds left of a lock-out, 0 when the subject may try.
+
+        Never more than the lock-out that was imposed: a wall clock that was
+        fast when it began and corrected since must not lock anyone out longer.
+        """
         state = self.load(subject)
-        return max(0.0, state.get("locked_until", 0.0) - self.clock())
+        left = max(0.0, state.get("locked_until", 0.0) - self.clock())
+        imposed = min(3600.0, self.lockout_s * 2 ** max(0, state.get("lockouts", 1) - 1))
+        return min(left, imposed)
 
     def check(self, subject: str, pin_entered: str, stored: str | None) -> tuple[bool, int]:
         """Try a PIN. Returns (accepted, attempts left before the lock-out).

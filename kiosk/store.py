@@ -13,6 +13,7 @@ One :class:`Store` per thread: SQLite connections do not cross threads.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import uuid as uuid_module
 from contextlib import contextmanager
@@ -139,6 +140,10 @@ class Store:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Call-back phone numbers live here: owner only. SQLite gives
+                # the -wal and -shm files the database file's permissions.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             # isolation_level=None: transactions are ours, begun explicitly.
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=5.0)
             self.db = Database(conn)

@@ -263,7 +263,7 @@ def test_language_switch_is_for_one_visit(make_kiosk):
     kiosk.tap(kiosk.screen.ids.done)
     kiosk.app.end_visit()
     kiosk.pump(2)
-    assert question[0].text == "Ông/Bà có hài lòng với sự phục vụ của cán bộ?"
+    assert question[0].text == kiosk.app.tr("idle.question") == "Ông/Bà có hài lòng với sự phục vụ của cán bộ không?"
 
 
 def _outside_window(screen, window_size) -> list[str]:
@@ -329,3 +329,49 @@ def test_five_faces_in_english_still_fit(make_kiosk, size):
     kiosk.tap(kiosk.screen.faces()[2])  # neutral counts as low: reasons and call-back
     assert kiosk.screen.name == "reasons" and kiosk.screen.low
     assert _outside_window(kiosk.screen, size) == []
+
+
+def test_english_stays_until_the_visit_ends_and_chips_follow_the_language(make_kiosk):
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.app.toggle_language()
+    kiosk.app._recheck_idle()  # the periodic look at hours and shifts
+    kiosk.pump(1)
+    assert kiosk.app.language == "en"
+    kiosk.tap(kiosk.screen.faces()[-1])
+    assert kiosk.screen.chips()[0].text == "Waited too long"
+    kiosk.app.toggle_language()
+    kiosk.pump(1)
+    assert kiosk.screen.chips()[0].text == "Phải chờ quá lâu"
+
+
+def test_a_tap_for_an_officer_who_just_left_the_roster_goes_back_to_idle(make_kiosk):
+    import dataclasses
+
+    kiosk = make_kiosk()
+    kiosk.tap(kiosk.screen.cards()[0])
+    officer = kiosk.screen.officer
+    # The roster changes while the citizen looks at the faces.
+    gone = tuple(dataclasses.replace(o, active=o.id != officer.id) for o in kiosk.app.settings.officers)
+    kiosk.app.desk.settings = dataclasses.replace(kiosk.app.settings, officers=gone)
+    kiosk.tap(kiosk.screen.faces()[0])
+    assert kiosk.app.store.count() == 0
+    assert kiosk.screen.name == "choose"
+
+
+def test_a_roster_arriving_during_a_visit_waits_for_its_end(make_kiosk):
+    kiosk = make_kiosk()
+    kiosk.tap(kiosk.screen.cards()[0])
+    kiosk.tap(kiosk.screen.faces()[-1])
+    assert kiosk.screen.name == "reasons"
+    roster = {
+        "commune": {"name": "UBND xã Tân Lập"},
+        "officers": [{"id": "dinh-van-nam", "name": "Đinh Văn Nam", "title": "Công chức Tư pháp - Hộ tịch"}],
+    }
+    kiosk.app._roster_arrived(roster)
+    assert kiosk.app.commune_name != "UBND xã Tân Lập"  # not while the citizen chooses reasons
+    kiosk.tap(kiosk.screen.ids.done)
+    kiosk.app.end_visit()
+    kiosk.pump(2)
+    assert kiosk.app.commune_name == "UBND xã Tân Lập"
+    assert [c.officer.id for c in kiosk.screen.cards()] == ["dinh-van-nam"]

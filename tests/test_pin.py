@@ -265,3 +265,17 @@ def test_pin_cli_missing_config(tmp_path: Path) -> None:
     result = _run_pin_cli(tmp_path / "absent.yaml", "--technician", pin_input="1234\n")
     assert result.returncode == 1
     assert "absent.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_corrected_wall_clock_never_lengthens_a_lock_out():
+    """A lock-out begun while the clock was a year fast lasts what was imposed."""
+    from kiosk.pin import PinGuard, hash_pin
+
+    state: dict = {}
+    now = [1_800_000_000.0 + 365 * 86400]
+    guard = PinGuard(attempts=1, lockout_s=60, load=lambda s: dict(state.get(s, {})),
+                     save=lambda s, v: state.__setitem__(s, v), clock=lambda: now[0])
+    stored = hash_pin("2468")
+    assert guard.check("technician", "0000", stored) == (False, 0)
+    now[0] -= 365 * 86400  # the technician puts the clock right
+    assert 0 < guard.locked_for("technician") <= 60

@@ -3,6 +3,8 @@ chain over what is on disk, and migrations of older files."""
 
 from __future__ import annotations
 
+import os
+
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -267,3 +269,18 @@ def test_audit_and_pin_state(store: Store) -> None:
     store.save_pin_state("technician", {"failures": 2})
     store.save_pin_state("technician", {"failures": 3})
     assert store.pin_state("technician") == {"failures": 3}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="permission bits are POSIX")
+def test_the_database_is_readable_by_its_owner_only(tmp_path):
+    """Call-back phone numbers are in it; SQLite gives -wal and -shm the same bits."""
+    import stat
+
+    store = Store(tmp_path / "data" / "hailong.db")
+    try:
+        for name in ("hailong.db", "hailong.db-wal", "hailong.db-shm"):
+            path = tmp_path / "data" / name
+            if path.exists():
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    finally:
+        store.close()

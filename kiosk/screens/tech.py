@@ -67,6 +67,9 @@ class TechScreen(KioskScreen):
     log_text = StringProperty("")
     """The newest log lines."""
 
+    pairing = BooleanProperty(False)
+    """A pairing is under way: the button waits for its outcome."""
+
     roster_locked = BooleanProperty(False)
     """The roster comes from the server: officers are read-only here."""
 
@@ -110,7 +113,7 @@ class TechScreen(KioskScreen):
         path, new_value = settings_panel.to_change(panel, key, value)
         try:
             app.change_settings({path: new_value})
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:
             self.message = app.tr("tech.refused", problem=app.describe_error(exc))
             # Show the value that is really in force again.
             Clock.schedule_once(lambda _dt: self._fill_settings())
@@ -143,9 +146,12 @@ class TechScreen(KioskScreen):
     def start_pairing(self) -> None:
         """Ask the server for a code, show it, wait for the technician's approval."""
         app = App.get_running_app()
+        if self.pairing:
+            return
         if not app.settings.server_url:
             self.pairing_text = app.tr("tech.pair_no_server")
             return
+        self.pairing = True
         self.pairing_text = app.tr("tech.pair_waiting")
         args = (app.settings.server_url, app.store.device_id, app.settings.counter_name, app.store.device_secret_path)
         threading.Thread(target=self._pair, args=args, name="hailong-pairing", daemon=True).start()
@@ -166,6 +172,8 @@ class TechScreen(KioskScreen):
             self._pairing_outcome(False, exc.code)
         except TransportError as exc:
             self._pairing_outcome(False, exc.detail)
+        except OSError as exc:  # the secret could not be saved
+            self._pairing_outcome(False, str(exc))
         else:
             self._pairing_outcome(True, "")
 
@@ -178,9 +186,11 @@ class TechScreen(KioskScreen):
     @mainthread
     def _pairing_outcome(self, paired: bool, reason: str) -> None:
         app = App.get_running_app()
+        self.pairing = False
         self.pairing_url = ""
         if paired:
             app.store.audit("paired", actor="technician", detail={"server": app.settings.server_url})
+            app.stop_sync()  # an uploader may still hold the old (revoked) secret
             app.start_sync()
             app.refresh_roster()
             self.pairing_text = app.tr("tech.pair_done")
@@ -207,11 +217,11 @@ class TechScreen(KioskScreen):
         threading.Thread(target=self._export, args=args, name="hailong-export", daemon=True).start()
 
     def _export(self, db_path: Path, folder: Path) -> None:
-        from kiosk.export import ExportError, export_ratings
+        from kiosk.export import export_ratings
 
         try:
             result = export_ratings(db_path, folder, progress=self._export_step)
-        except ExportError as exc:
+        except Exception as exc:  # ExportError, or anything else: the button must come back
             self._export_done(None, exc)
         else:
             self._export_done(result, None)
@@ -249,13 +259,21 @@ class TechScreen(KioskScreen):
         from kiosk.health import device_health, human_bytes, recent_log_lines
         from kiosk.store import Store
 
-        store = Store(db_path)
         try:
-            health = device_health(store, settings, log_dir)
-        finally:
-            store.close()
+            store = Store(db_path)
+            try:
+                health = device_health(store, settings, log_dir)
+            finally:
+                store.close()
+        except Exception as exc:  # the panel must not stay on "…"
+            self._health_failed(str(exc))
+            return
         lines = recent_log_lines(log_dir) if log_dir else []
         self._show_health(health, [human_bytes(health.free_disk_bytes), human_bytes(health.database_bytes)], lines)
+
+    @mainthread
+    def _health_failed(self, problem: str) -> None:
+        self.health_text = App.get_running_app().tr("tech.refused", problem=problem)
 
     @mainthread
     def _show_health(self, health, sizes, lines) -> None:

@@ -19,5 +19,8 @@ class Portrait(RelativeLayout):
     """Initials, shown when there is no photo."""
 
     def on_officer(self, _instance: "Portrait", officer) -> None:
+        # Through "" first: a portrait replaced under the same file name is
+        # read again instead of coming from Kivy's image cache.
+        self.source = ""
         self.source = str(officer.photo) if officer is not None and officer.photo else ""
         self.initials = officer.initials if officer is not None else ""
