@@ -338,8 +338,9 @@ def _store_portrait(source: Path, target: Path, *, entry_path: str) -> None:
             upright.thumbnail((PORTRAIT_SIZE, PORTRAIT_SIZE))
             if upright.mode not in ("RGB", "RGBA"):
                 upright = upright.convert("RGBA" if "A" in upright.getbands() else "RGB")
-    except (OSError, ValueError, SyntaxError):
-        # Pillow raises all three for unreadable or truncated pictures.
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        # Pillow raises the first three for unreadable or truncated pictures,
+        # the last for one so large that decoding it could exhaust memory.
         raise ConfigError(entry_path, "not_image", file=source.name) from None
     upright.save(target, "PNG", optimize=True)
 
