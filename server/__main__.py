@@ -21,6 +21,7 @@ from typing import Sequence
 
 from server.db import open_engine
 from server.registry import DeviceRegistry, PairingError
+from sync.protocol import SIGNED_GET_WINDOW_S
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster")
 
@@ -36,6 +37,9 @@ def _serve(argv: Sequence[str]) -> int:
                         help="flag devices whose clock is off by more than this many seconds (default 300)")
     parser.add_argument("--pair-interval", type=int, default=5, help="seconds between a tablet's pairing polls")
     parser.add_argument("--pair-lifetime", type=int, default=900, help="seconds a pairing code stays valid")
+    parser.add_argument("--signed-get-window", type=float, default=SIGNED_GET_WINDOW_S,
+                        help="refuse signed GETs whose timestamp is further than this many seconds from the "
+                             f"server's clock, as possible replays (default {SIGNED_GET_WINDOW_S})")
     args = parser.parse_args(argv)
 
     from server.api import create_app
@@ -43,7 +47,7 @@ def _serve(argv: Sequence[str]) -> int:
 
     app = create_app(
         open_engine(args.db), clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
-        pair_lifetime_s=args.pair_lifetime, public_url=args.public_url,
+        pair_lifetime_s=args.pair_lifetime, public_url=args.public_url, signed_get_window_s=args.signed_get_window,
     )
     serve(app, args.host, args.port)
     return 0
@@ -130,7 +134,8 @@ def _print_devices(devices: list[dict], *, as_json: bool) -> None:
         print(f"  clock offset: {offset}{'  CLOCK OFF' if d['clock_off'] else ''}   chain: {d['chain_status']}"
               f"   findings: {d['findings_count']}")
         for f in d["findings"][:20]:
-            print(f"    - seq {f['seq']}: {f['problem']} — {f['detail']}")
+            resolved = f" (resolved {f['resolved_at']})" if f.get("resolved_at") else ""
+            print(f"    - seq {f['seq']}: {f['problem']} — {f['detail']}{resolved}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,7 +46,9 @@ from sync.protocol import (
     DEVICE_HEADER,
     MAX_BODY_BYTES,
     REPLAY_HEADER,
+    SERVER_TIME_HEADER,
     SIGNATURE_HEADER,
+    SIGNED_GET_WINDOW_S,
     TIMESTAMP_HEADER,
     ErrorCode,
     get_signing_text,
@@ -119,8 +121,12 @@ def create_app(
     pair_interval_s: int = 5,
     pair_lifetime_s: int = 900,
     public_url: str | None = None,
+    signed_get_window_s: float = SIGNED_GET_WINDOW_S,
 ) -> FastAPI:
-    """The commune server's web application on an open database."""
+    """The commune server's web application on an open database.
+
+    ``signed_get_window_s``: how far a signed GET's timestamp may be from the
+    server's clock before the request is refused as a possible replay."""
     registry = DeviceRegistry(engine, pair_interval_s=pair_interval_s, pair_lifetime_s=pair_lifetime_s)
     ingest = BatchIngest(engine, clock_threshold_s=clock_threshold_s)
     rosters = RosterStore(engine)
@@ -135,6 +141,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.registry, app.state.ingest, app.state.rosters = registry, ingest, rosters
+    # Every answer says what time the server has: a tablet whose clock is days
+    # off signs its GETs with the server's time, not its own (sync.transport).
+    app.add_middleware(_ServerTimeHeader)
 
     # -- errors ----------------------------------------------------------------
 
@@ -196,14 +205,25 @@ def create_app(
         return secret
 
     def authenticate_get(request: Request) -> str:
+        """The device's secret for a signed GET whose signature and timestamp check out.
+
+        The timestamp is what makes a captured GET useless later: it must be
+        within ``signed_get_window_s`` of the server's clock. (Batches need no
+        such check: they are idempotent, and a tablet may send one long after
+        it was built.)"""
         timestamp = request.headers.get(TIMESTAMP_HEADER) or ""
         if len(timestamp) > 100:
             raise ApiError(401, ErrorCode.BAD_SIGNATURE, "the timestamp header is too long")
-        return authenticate(
+        secret = authenticate(
             request.headers.get(DEVICE_HEADER),
             get_signing_text(request.url.path, timestamp),
             request.headers.get(SIGNATURE_HEADER),
         )
+        problem = timestamp_problem(timestamp, datetime.now(timezone.utc), signed_get_window_s)
+        if problem:
+            raise ApiError(401, ErrorCode.STALE_TIMESTAMP,
+                           f"{problem}; sign with the time in the {SERVER_TIME_HEADER} header", secret=secret)
+        return secret
 
     # -- service ---------------------------------------------------------------
 
@@ -303,6 +323,9 @@ def create_app(
         if envelope.device_id != device_id:
             raise ApiError(422, ErrorCode.WRONG_DEVICE, "device_id differs from the signing device", secret=secret)
         try:
+            # Also refuses a time whose UTC moment is off the calendar: the
+            # clock arithmetic after this must not fail (a 500 would make
+            # the tablet resend the same batch forever).
             sent_at = parse_device_time(envelope.sent_at)
         except ValueError as exc:
             raise ApiError(422, ErrorCode.MALFORMED, f"sent_at: {exc}", secret=secret) from None
@@ -373,6 +396,47 @@ def create_app(
         return found[0]
 
     return app
+
+
+def timestamp_problem(timestamp: str, now: datetime, window_s: float) -> str | None:
+    """Why a signed GET's timestamp is not acceptable at ``now``, or None.
+
+    It must be ISO 8601 with a UTC offset and at most ``window_s`` seconds
+    from ``now`` either way (a little ahead is allowed: clocks differ)."""
+    try:
+        when = datetime.fromisoformat(timestamp)
+        if when.tzinfo is None:
+            return "the request's timestamp has no UTC offset"
+        away = abs((now - when).total_seconds())
+    except (ValueError, OverflowError):
+        return "the request's timestamp is not an ISO 8601 time"
+    if away > window_s:
+        return (f"the request's timestamp is {away:.0f} s from the server's clock (at most "
+                f"{window_s:.0f} s allowed): an old request is not accepted again")
+    return None
+
+
+class _ServerTimeHeader:
+    """ASGI middleware adding the server's clock to every HTTP answer.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware: it only touches
+    the response's first message, so batch uploads pay nearly nothing."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_time(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                now = utc_text(datetime.now(timezone.utc)).encode("ascii")
+                message["headers"] = [*message.get("headers", []), (SERVER_TIME_HEADER.lower().encode(), now)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_time)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 
 from server import db
 from server.clock import (
     BootAnchor,
     ClockObservation,
+    CorrectedTime,
     clock_is_off,
     correct,
     newer_anchor,
@@ -26,7 +27,7 @@ from server.clock import (
 )
 from server.ingest import ChainHead, IngestPlan, StoredRef, item_text, plan_batch
 from sync.protocol import MAX_INT, RecordStatus
-from sync.record import KIND_RATING
+from sync.record import KIND_RATING, Record
 
 __all__ = ["Batch", "BatchAnswer", "BatchIngest", "IdempotencyKeyReused", "records_digest"]
 
@@ -87,7 +88,8 @@ def records_digest(records: list[Any], texts: Sequence[str] | None = None) -> st
 
 # The queries every batch runs, built once: building an expression and its
 # cache key anew for each batch costs more than SQLite's answer.
-_REF_COLUMNS = (db.records.c.device_id, db.records.c.seq, db.records.c.uuid, db.records.c.hash, db.records.c.digest)
+_REF_COLUMNS = (db.records.c.device_id, db.records.c.seq, db.records.c.uuid, db.records.c.hash, db.records.c.digest,
+                db.records.c.prev_hash)
 _DEVICE_FOR_UPDATE = (
     select(db.devices).where(db.devices.c.device_id == bindparam("device_id")).with_for_update()
 )
@@ -201,11 +203,21 @@ class BatchIngest:
             head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                              device["head_monotonic_ns"])
             by_uuid, by_seq = self._known(conn, batch)
-            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts)
             # Records of a boot that never sent a batch are shifted by the freshest offset we have.
             fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
+
+            def place(record: Record) -> CorrectedTime:
+                # Worked out while planning, so a record whose corrected time
+                # falls off the calendar is refused alone instead of failing
+                # the whole batch (which the tablet would resend forever).
+                corrected = correct(parse_device_time(record.device_time), record.boot_id,
+                                    record.monotonic_ns, anchors, fallback)
+                return CorrectedTime(corrected.time.astimezone(timezone.utc), corrected.method, corrected.offset_s)
+
+            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
             stamp = utc_text(received_at)
-            self._store(conn, batch, plan, anchors, fallback, stamp)
+            self._store(conn, batch, plan, stamp)
+            self._resolve_gaps(conn, batch.device_id, plan.filled, stamp)
             device_values.update(
                 head_seq=plan.head.seq,
                 head_hash=plan.head.hash,
@@ -257,7 +269,8 @@ class BatchIngest:
             if isinstance(uuid, str) and len(uuid) <= 64:
                 uuids.add(uuid)
             if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT:
-                seqs.update((seq, seq - 1))
+                # The one after too: a late record must be linked to by its successor.
+                seqs.update((seq - 1, seq, seq + 1))
         by_uuid: dict[str, StoredRef] = {}
         for chunk in _chunks(sorted(uuids)):
             for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}):
@@ -277,9 +290,8 @@ class BatchIngest:
 
     # -- writing -------------------------------------------------------------------
 
-    def _store(self, conn, batch: Batch, plan: IngestPlan, anchors: dict[str, BootAnchor],
-               fallback_offset_s: float, stamp: str) -> None:
-        rows = list(self._record_rows(batch, plan, anchors, fallback_offset_s, stamp))
+    def _store(self, conn, batch: Batch, plan: IngestPlan, stamp: str) -> None:
+        rows = list(self._record_rows(batch, plan, stamp))
         if rows:
             _insert_many(conn, db.records, rows)
         if plan.findings:
@@ -295,12 +307,38 @@ class BatchIngest:
                 for o in plan.conflicts
             ])
 
-    def _record_rows(self, batch: Batch, plan: IngestPlan, anchors: dict[str, BootAnchor],
-                     fallback_offset_s: float, stamp: str) -> Iterable[dict[str, Any]]:
+    def _resolve_gaps(self, conn, device_id: str, filled: list[int], stamp: str) -> None:
+        """Mark gap findings resolved once every record they said was missing
+        has arrived, each late one linking to its neighbours.
+
+        A gap finding names its first missing sequence number and the UUID of
+        the record that found it, the first one after the hole; the gap is
+        closed when the server holds every record in between. A late record
+        that did not link both ways is not in ``filled`` (it is a finding of
+        its own), so the gap it sits in stays open."""
+        for seq in sorted(set(filled)):
+            gap = conn.execute(
+                select(db.findings.c.id, db.findings.c.seq, db.records.c.seq.label("end"))
+                .join(db.records, (db.records.c.uuid == db.findings.c.uuid)
+                      & (db.records.c.device_id == db.findings.c.device_id))
+                .where(db.findings.c.device_id == device_id, db.findings.c.problem == "gap",
+                       db.findings.c.resolved_at.is_(None), db.findings.c.seq <= seq)
+                .order_by(db.findings.c.seq.desc())
+                .limit(1)
+            ).first()
+            if gap is None or not gap.seq <= seq < gap.end:
+                continue
+            held = conn.execute(
+                select(func.count()).select_from(db.records)
+                .where(db.records.c.device_id == device_id, db.records.c.seq.between(gap.seq, gap.end - 1))
+            ).scalar_one()
+            if held == gap.end - gap.seq:
+                conn.execute(update(db.findings).where(db.findings.c.id == gap.id).values(resolved_at=stamp))
+
+    def _record_rows(self, batch: Batch, plan: IngestPlan, stamp: str) -> Iterable[dict[str, Any]]:
         for outcome in plan.to_store:
             record = outcome.record
-            device_time = parse_device_time(record.device_time)
-            corrected = correct(device_time, record.boot_id, record.monotonic_ns, anchors, fallback_offset_s)
+            corrected: CorrectedTime = outcome.placed
             flags = set(outcome.flags)
             if clock_is_off(corrected.offset_s, self.clock_threshold_s):
                 flags.add("clock_off")

@@ -41,10 +41,16 @@ def parse_device_time(text: str) -> datetime:
     """A record's or batch's device time as an aware datetime.
 
     Raises ``ValueError`` for text that is not an ISO 8601 time with a UTC
-    offset (a real date, a real offset)."""
+    offset (a real date, a real offset), or whose moment in UTC falls outside
+    the calendar Python can hold (``0001-01-01T00:00+14:00`` is still year 0
+    in UTC): every later step converts to UTC, and must not fail there."""
     when = datetime.fromisoformat(text)
     if when.tzinfo is None:
         raise ValueError("device time has no UTC offset")
+    try:
+        when.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("device time is outside the years 1 to 9999 in UTC") from None
     return when
 
 

@@ -8,6 +8,7 @@ which sorts correctly on every database.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import (
@@ -26,6 +27,8 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
 
 __all__ = ["metadata", "open_engine", "database_url"]
@@ -119,6 +122,9 @@ findings = Table(
     Column("detail", Text, nullable=False),
     Column("found_at", TIME, nullable=False),
     Column("batch_key", String(100)),
+    # Set when what the finding reported no longer holds (the records a gap
+    # said were missing all arrived, linked both ways). The row stays, as history.
+    Column("resolved_at", TIME),
 )
 
 conflicts = Table(
@@ -182,19 +188,73 @@ def database_url(db: str | Path) -> str:
     return f"sqlite:///{path}"
 
 
+# SQLite's companion files: the write-ahead log and its index hold the same
+# data (device secrets included) as the database file.
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def _make_private(path: Path) -> None:
+    """Owner-only permissions on the database file and its companions.
+
+    The file holds every device's secret: anyone who can read it can sign
+    batches as any tablet. SQLite creates the -wal and -shm files with the
+    database file's permissions, so the main file is made private before
+    WAL mode is switched on; existing companions (from an older version or a
+    looser umask) are fixed too."""
+    if os.name != "posix":  # Windows: permission bits mean little; ACLs are the host's business
+        return
+    if not path.exists():
+        # Created here with 0600 rather than by SQLite with 0644 & ~umask,
+        # so there is no moment at which it is readable by others.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in _SQLITE_SUFFIXES:
+        companion = Path(f"{path}{suffix}")
+        try:
+            if companion.stat().st_mode & 0o077:
+                os.chmod(companion, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def open_engine(db: str | Path) -> Engine:
     """Open (and create the tables of) the server database."""
     url = database_url(db)
     if url.startswith("sqlite"):
+        file = _sqlite_path(url)
+        path = Path(file) if file else None
+        if path is not None:
+            _make_private(path)
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8)
-        event.listen(engine, "connect", _sqlite_connect)
+
+        def connect(dbapi_connection, record) -> None:
+            if path is not None:
+                _make_private(path)
+            _sqlite_connect(dbapi_connection, record)
+
+        event.listen(engine, "connect", connect)
         # Take the write lock when a transaction begins: two ingests never
         # deadlock upgrading a read lock, they queue.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
         engine = create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
+    _upgrade(engine)
     return engine
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL, or None for an in-memory database."""
+    name = url.split(":///", 1)[1] if ":///" in url else ""
+    return name if name and name != ":memory:" and not name.startswith("file:") else None
+
+
+def _upgrade(engine: Engine) -> None:
+    """Add columns that newer versions use to a database made by an older one
+    (create_all makes missing tables, not missing columns)."""
+    present = {column["name"] for column in inspect(engine).get_columns("findings")}
+    if "resolved_at" not in present:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE findings ADD COLUMN resolved_at VARCHAR(40)"))
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -28,8 +28,9 @@ def export_rows(engine: Engine) -> Iterator[dict[str, object]]:
     with engine.begin() as conn:
         findings: dict[tuple[str, int], list[str]] = defaultdict(list)
         for row in conn.execute(select(db.findings.c.device_id, db.findings.c.seq, db.findings.c.problem,
-                                       db.findings.c.detail).order_by(db.findings.c.id)):
-            findings[(row[0], row[1])].append(f"{row[2]}: {row[3]}")
+                                       db.findings.c.detail, db.findings.c.resolved_at).order_by(db.findings.c.id)):
+            resolved = f" (resolved {row[4]})" if row[4] else ""
+            findings[(row[0], row[1])].append(f"{row[2]}: {row[3]}{resolved}")
         details: dict[str, dict[str, object]] = {}
         for row in conn.execute(select(db.records.c.rating_uuid, db.records.c.reasons, db.records.c.callback_requested)
                                 .where(db.records.c.kind == KIND_DETAILS).order_by(db.records.c.id)):

@@ -21,6 +21,14 @@ The rules:
   the record is still kept, flagged — a tablet's later, honest ratings must not
   be lost because an earlier one was tampered with.
 * A new record that fills a hole left behind earlier is kept, flagged ``late``.
+  It must link to the record before it *and* the record after it must link
+  to it (when the server holds them): a record made up after the fact to
+  plug a gap cannot match the hash its honest successor was chained to, so
+  it is kept as evidence, flagged ``broken_link``, and noted as a finding.
+  A filler that matches on both sides is listed in :attr:`IngestPlan.filled`,
+  so the caller can mark the gap it closes as resolved.
+* A record whose time cannot be placed on the server's clock (it would fall
+  outside the calendar) is ``rejected`` like a malformed one.
 * A malformed record, or one of another device, is ``rejected`` (422).
 """
 
@@ -29,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from server.clock import parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
@@ -81,6 +89,8 @@ class StoredRef:
     uuid: str
     hash: str
     digest: str
+    prev_hash: str
+    """Its link to the record before: a late record landing just before it must match it."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class Outcome:
     wire_text: str = ""
     """The record's wire form as canonical JSON (what is stored), for new records."""
     digest: str = ""
+    placed: Any = None
+    """What the caller's ``place`` returned for the record (its corrected time)."""
 
     @property
     def http_status(self) -> int:
@@ -122,6 +134,9 @@ class IngestPlan:
     outcomes: list[Outcome]
     findings: list[Finding] = field(default_factory=list)
     head: ChainHead = field(default_factory=ChainHead)
+    filled: list[int] = field(default_factory=list)
+    """Sequence numbers of late records that link to the records on both
+    sides of them: each closes (part of) a gap found earlier."""
 
     @property
     def to_store(self) -> list[Outcome]:
@@ -238,7 +253,10 @@ def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record
             raise RecordError("seq or monotonic_ns: out of range")
         # Record.validate checks the format; a real calendar date is checked here
         # so the time correction never meets an impossible one.
-        parse_device_time(record.device_time)
+        try:
+            parse_device_time(record.device_time)
+        except ValueError as exc:
+            raise RecordError(f"device_time: {exc}") from None
     except (RecordError, ValueError, TypeError) as exc:
         return Outcome(index, RecordStatus.REJECTED, uuid, seq, "malformed", str(exc), raw=raw), None, None
     if record.device_id != device_id:
@@ -258,17 +276,23 @@ def plan_batch(
     by_uuid: Mapping[str, StoredRef],
     by_seq: Mapping[int, StoredRef],
     texts: Sequence[str] | None = None,
+    place: Callable[[Record], Any] | None = None,
 ) -> IngestPlan:
     """Decide what to do with every record of a batch.
 
     ``by_uuid`` must hold whatever is stored under the batch's UUIDs (any
     device); ``by_seq`` this device's stored records at the batch's sequence
-    numbers and the ones just before them. ``texts``, when the caller has
-    already encoded every item with :func:`item_text` (for the records
-    digest), spares encoding the records again.
+    numbers and the ones just before and after them. ``texts``, when the
+    caller has already encoded every item with :func:`item_text` (for the
+    records digest), spares encoding the records again. ``place``, when
+    given, is called on every new record before it is accepted (the caller
+    works out its corrected time there); if it raises ``OverflowError`` or
+    ``ValueError`` the record is rejected, and what it returns is kept in
+    :attr:`Outcome.placed`.
     """
     outcomes: list[Outcome | None] = [None] * len(items)
     findings: list[Finding] = []
+    filled: list[int] = []
     parsed: list[tuple[int, Record]] = []
     for index, raw in enumerate(items):
         outcome, record, finding = _parse(index, raw, device_id)
@@ -311,6 +335,19 @@ def plan_batch(
                                     f"a second record claims sequence number {record.seq}", record.uuid))
             continue
 
+        placed = None
+        if place is not None:
+            try:
+                placed = place(record)
+            except (OverflowError, ValueError) as exc:
+                # Refused before the chain is looked at, so the head does not
+                # move past a record that is not kept.
+                outcomes[index] = Outcome(
+                    index, RecordStatus.REJECTED, record.uuid, record.seq, "malformed",
+                    f"device_time: cannot be placed on the server's clock ({exc})", raw=items[index],
+                )
+                continue
+
         flags: list[str] = []
         if record.seq > head.seq:
             chain = verify_chain([record], start_seq=head.seq + 1, start_prev_hash=head.hash)
@@ -328,6 +365,17 @@ def plan_batch(
                 chain = verify_chain([record], start_seq=record.seq, start_prev_hash=record.prev_hash)
             previous_boot = previous_mono = None
             flags.append(FLAG_LATE)
+            # The record after it was chained to the real one: a filler made
+            # up later links backwards fine but cannot match forwards.
+            after = known_seq.get(record.seq + 1)
+            if after is not None and after.prev_hash != record.hash:
+                flags.append(FLAG_BROKEN_LINK)
+                findings.append(Finding(
+                    record.seq, "broken_link",
+                    f"the stored record {record.seq + 1} does not link to this late record", record.uuid,
+                ))
+            elif after is not None and not chain and (record.seq == 1 or before is not None):
+                filled.append(record.seq)
         for problem in chain:
             flags.append(_FLAG_FOR_PROBLEM.get(problem.problem, problem.problem))
             findings.append(Finding(problem.seq, problem.problem, problem.detail, record.uuid))
@@ -343,9 +391,9 @@ def plan_batch(
         outcomes[index] = Outcome(
             index, RecordStatus.STORED, record.uuid, record.seq,
             detail="stored" if not flag_tuple else "stored, flagged: " + ", ".join(flag_tuple),
-            flags=flag_tuple, record=record, wire_text=text, digest=digest,
+            flags=flag_tuple, record=record, wire_text=text, digest=digest, placed=placed,
         )
-        ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest)
+        ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest, record.prev_hash)
         known_uuid[record.uuid] = ref
         known_seq[record.seq] = ref
-    return IngestPlan([o for o in outcomes if o is not None], findings, head)
+    return IngestPlan([o for o in outcomes if o is not None], findings, head, filled)

@@ -34,6 +34,7 @@ __all__ = [
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 SLOW_DOWN_STEP_S = 5
 # Problems that mean the chain itself is not intact (as opposed to, say, a foreign record).
+# A resolved finding (a gap whose records all arrived) no longer counts.
 CHAIN_PROBLEMS = {"gap", "bad_hash", "broken_link", "duplicate_seq", "conflict", "time_regression"}
 
 
@@ -267,7 +268,7 @@ class DeviceRegistry:
             chain_counts = dict(
                 conn.execute(
                     select(db.findings.c.device_id, func.count())
-                    .where(db.findings.c.problem.in_(CHAIN_PROBLEMS))
+                    .where(db.findings.c.problem.in_(CHAIN_PROBLEMS), db.findings.c.resolved_at.is_(None))
                     .group_by(db.findings.c.device_id)
                 ).all()
             )
@@ -294,7 +295,7 @@ class DeviceRegistry:
                 }
                 if with_findings:
                     item["findings"] = [
-                        {k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at")}
+                        {k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at", "resolved_at")}
                         for f in conn.execute(
                             select(db.findings)
                             .where(db.findings.c.device_id == row["device_id"])

@@ -123,6 +123,7 @@ class FindingOut(BaseModel):
     problem: str
     detail: str
     found_at: str
+    resolved_at: str | None = None
 
 
 class DeviceHealthOut(BaseModel):

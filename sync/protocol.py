@@ -26,6 +26,8 @@ __all__ = [
     "DEVICE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "SERVER_TIME_HEADER",
+    "SIGNED_GET_WINDOW_S",
     "MAX_BATCH_RECORDS",
     "MAX_BODY_BYTES",
     "RecordStatus",
@@ -45,6 +47,13 @@ DEVICE_HEADER = "X-Hailong-Device"
 SIGNATURE_HEADER = "X-Hailong-Signature"
 TIMESTAMP_HEADER = "X-Hailong-Timestamp"
 REPLAY_HEADER = "X-Hailong-Replay"
+# The server's clock on every answer (ISO 8601 UTC, milliseconds): a tablet
+# whose clock is wrong learns from it what time to put in signed GETs.
+SERVER_TIME_HEADER = "X-Hailong-Server-Time"
+
+# How far a signed GET's timestamp may be from the server's clock by default,
+# in seconds: past it the request is refused as a possible replay.
+SIGNED_GET_WINDOW_S = 600
 
 # A batch of more records, or a body larger than this, is refused with 413.
 MAX_BATCH_RECORDS = 5000
@@ -91,6 +100,7 @@ class ErrorCode:
     UNKNOWN_DEVICE = "unknown_device"
     BAD_SIGNATURE = "bad_signature"
     DEVICE_REVOKED = "device_revoked"
+    STALE_TIMESTAMP = "stale_timestamp"
     # Input.
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
@@ -115,7 +125,13 @@ def verify(secret: str, message: bytes, signature: str | None) -> bool:
     constant time so the answer leaks nothing about the secret."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(secret, message), signature)
+    # compare_digest refuses str holding non-ASCII characters (TypeError); a
+    # header can carry any Latin-1 text, and such a value is simply wrong.
+    try:
+        given = signature.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(sign(secret, message).encode("ascii"), given)
 
 
 def get_signing_text(path: str, timestamp: str) -> bytes:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
 
 import requests
 
@@ -17,6 +19,7 @@ from sync.credentials import DeviceCredentials
 from sync.protocol import (
     API_PREFIX,
     DEVICE_HEADER,
+    SERVER_TIME_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ErrorCode,
@@ -61,15 +64,48 @@ class Fetched:
     content_type: str | None
 
 
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def server_time(headers: Any) -> datetime | None:
+    """The server's clock as its answer gives it: :data:`SERVER_TIME_HEADER`
+    (milliseconds), else the HTTP ``Date`` header (seconds), else None."""
+    text = headers.get(SERVER_TIME_HEADER)
+    try:
+        if text:
+            when = datetime.fromisoformat(text)
+            if when.tzinfo is not None:
+                return when
+        text = headers.get("Date")
+        if text:
+            when = parsedate_to_datetime(text)
+            return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        pass
+    return None
+
+
 class ServerLink:
-    """Requests to one commune server, as one device."""
+    """Requests to one commune server, as one device.
+
+    The link learns the server's clock from every answer
+    (:attr:`clock_offset_s`) and signs GETs with timestamps corrected by it:
+    the server refuses a signed GET whose timestamp is far from its own clock
+    (a replay), and a tablet's clock can be days off. ``now`` is the tablet's
+    wall clock (UTC); it must be the clock the callers' timestamps come from.
+    """
 
     def __init__(self, base_url: str, credentials: DeviceCredentials | None = None, *,
-                 session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 30.0)):
+                 session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 30.0),
+                 now: Callable[[], datetime] = _utc_now):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.session = session or requests.Session()
         self.timeout = timeout
+        self.now = now
+        self.clock_offset_s: float | None = None
+        """Server time minus the tablet's, from the latest answer; None until one came."""
 
     def close(self) -> None:
         self.session.close()
@@ -103,17 +139,20 @@ class ServerLink:
         except ValueError:
             raise TransportError(RETRY, "the answer is not complete JSON", status=200) from None
 
-    def get_signed(self, path: str, etag: str | None, timestamp: str) -> Fetched:
-        """A signed conditional GET."""
+    def get_signed(self, path: str, etag: str | None, timestamp: str | None = None) -> Fetched:
+        """A signed conditional GET.
+
+        ``timestamp`` is the tablet's time (ISO 8601, default now); it is
+        moved onto the server's clock by the offset learnt so far. If the
+        server still finds it stale (the first request of a link whose
+        tablet clock is off), its answer has taught the link the server's
+        time, and the request is signed again and sent once more."""
         credentials = self._require_credentials()
-        headers = {
-            DEVICE_HEADER: credentials.device_id,
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(credentials.secret, get_signing_text(path, timestamp)),
-        }
-        if etag:
-            headers["If-None-Match"] = etag
-        response = self._request("GET", path, headers=headers)
+        offset_before = self.clock_offset_s
+        response = self._get(credentials, path, etag, timestamp)
+        if (response.status_code == 401 and self._error_code(response) == ErrorCode.STALE_TIMESTAMP
+                and self.clock_offset_s is not None and self.clock_offset_s != offset_before):
+            response = self._get(credentials, path, etag, timestamp)
         if response.status_code == 304:
             return Fetched(None, response.headers.get("ETag") or etag, None)
         if response.status_code != 200:
@@ -124,6 +163,49 @@ class ServerLink:
 
     # -- internals ---------------------------------------------------------------------
 
+    def _get(self, credentials: DeviceCredentials, path: str, etag: str | None,
+             timestamp: str | None) -> requests.Response:
+        stamp = self._server_timestamp(timestamp)
+        headers = {
+            DEVICE_HEADER: credentials.device_id,
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign(credentials.secret, get_signing_text(path, stamp)),
+        }
+        if etag:
+            headers["If-None-Match"] = etag
+        return self._request("GET", path, headers=headers)
+
+    def _server_timestamp(self, timestamp: str | None) -> str:
+        """The tablet's time (``timestamp``, or now) on the server's clock, as ISO 8601."""
+        try:
+            when = datetime.fromisoformat(timestamp) if timestamp else self.now()
+            if when.tzinfo is None:
+                return timestamp or ""  # not ours to fix; the server will say what is wrong
+            if self.clock_offset_s is not None:
+                when += timedelta(seconds=self.clock_offset_s)
+            return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+        except (ValueError, OverflowError):
+            return timestamp or ""
+
+    def _learn_clock(self, response: requests.Response, sent: datetime, received: datetime) -> None:
+        # The answer was stamped somewhere between sending and receiving: the
+        # midpoint is the best guess of the tablet's time at that moment.
+        when = server_time(response.headers)
+        if when is None:
+            return
+        try:
+            self.clock_offset_s = (when - (sent + (received - sent) / 2)).total_seconds()
+        except (OverflowError, TypeError):
+            pass
+
+    @staticmethod
+    def _error_code(response: requests.Response) -> str | None:
+        try:
+            data = json.loads(response.content)
+        except (ValueError, requests.RequestException):
+            return None
+        return data.get("error") if isinstance(data, dict) else None
+
     def _require_credentials(self) -> DeviceCredentials:
         if self.credentials is None:
             raise TransportError(UNAUTHORIZED, "this tablet is not paired with a server yet")
@@ -132,7 +214,10 @@ class ServerLink:
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = self.base_url + (path if path.startswith("/") else f"{API_PREFIX}/{path}")
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            sent = self.now()
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            self._learn_clock(response, sent, self.now())
+            return response
         except requests.Timeout:
             raise TransportError(RETRY, "the server did not answer in time") from None
         except requests.ConnectionError as exc:

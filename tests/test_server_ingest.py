@@ -29,7 +29,7 @@ def chain(count: int, *, start: int = 1, prev: str = GENESIS_HASH, boot: str = "
 
 
 def stored(records: list[Record]) -> tuple[dict, dict]:
-    refs = [StoredRef(DEVICE, r.seq, r.uuid, r.hash, content_digest(r)) for r in records]
+    refs = [StoredRef(DEVICE, r.seq, r.uuid, r.hash, content_digest(r), r.prev_hash) for r in records]
     return {r.uuid: r for r in refs}, {r.seq: r for r in refs}
 
 
@@ -77,7 +77,7 @@ def test_same_uuid_different_content_is_a_conflict_with_409():
 
 def test_a_uuid_of_another_device_is_a_conflict():
     records = chain(1)
-    ref = StoredRef("other", 1, records[0].uuid, records[0].hash, content_digest(records[0]))
+    ref = StoredRef("other", 1, records[0].uuid, records[0].hash, content_digest(records[0]), records[0].prev_hash)
     plan = plan_batch(DEVICE, [records[0].to_dict()], ChainHead(), {records[0].uuid: ref}, {})
     assert statuses(plan) == ["conflict"]
 
@@ -165,3 +165,43 @@ def test_impossible_calendar_date_is_rejected_not_crashing():
     record["device_time"] = "2026-13-45T08:00:00.000+07:00"
     plan = plan_batch(DEVICE, [record], ChainHead(), {}, {})
     assert statuses(plan) == ["rejected"]
+
+
+def test_forged_record_filling_a_hole_breaks_the_link_to_the_next():
+    records = chain(4)
+    by_uuid, by_seq = stored([records[0], records[1], records[3]])
+    forged = seal(replace(records[2], uuid=str(uuid_module.uuid4()), score=1, level="dissatisfied", hash=""))
+    plan = plan_batch(DEVICE, [forged.to_dict()], head_of(records[3]), by_uuid, by_seq)
+    assert statuses(plan) == ["stored"]
+    assert set(plan.outcomes[0].flags) == {"late", "broken_link"}
+    assert [(f.seq, f.problem) for f in plan.findings] == [(3, "broken_link")]
+    assert plan.filled == []
+
+
+def test_honest_record_filling_a_hole_reports_the_hole_filled():
+    records = chain(4)
+    by_uuid, by_seq = stored([records[0], records[1], records[3]])
+    plan = plan_batch(DEVICE, [records[2].to_dict()], head_of(records[3]), by_uuid, by_seq)
+    assert plan.outcomes[0].flags == ("late",) and plan.findings == []
+    assert plan.filled == [3]
+
+
+def test_two_records_filling_one_hole_in_one_batch_link_to_each_other():
+    records = chain(5)
+    by_uuid, by_seq = stored([records[0], records[3], records[4]])
+    plan = plan_batch(DEVICE, [records[2].to_dict(), records[1].to_dict()], head_of(records[4]), by_uuid, by_seq)
+    # 2 is checked against 1, and 3 against 2 and 4: the last to land closes the hole.
+    assert plan.findings == [] and plan.filled == [3]
+
+
+def test_record_that_cannot_be_placed_on_the_server_clock_is_rejected_alone():
+    records = chain(2)
+
+    def place(record):
+        if record.seq == 2:
+            raise OverflowError("date value out of range")
+        return None
+
+    plan = plan_batch(DEVICE, [r.to_dict() for r in records], ChainHead(), {}, {}, place=place)
+    assert statuses(plan) == ["stored", "rejected"]
+    assert "device_time" in plan.outcomes[1].detail and plan.head.seq == 1
