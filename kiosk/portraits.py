@@ -26,7 +26,7 @@ _GROUNDS = [
 
 def draw_portrait(name: str, path: Path, size: int = 512) -> None:
     """Draw a placeholder portrait for ``name`` into a PNG at ``path``."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     digest = hashlib.sha256(name.encode("utf-8")).digest()
     ground = _GROUNDS[digest[0] % len(_GROUNDS)]

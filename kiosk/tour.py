@@ -37,7 +37,6 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     """Walk every screen in one orientation; return the PNGs written."""
     from kiosk.desk import DeviceClock
     from kiosk.headless import HeadlessKiosk
-    from kiosk.store import Store
     from kiosk.widgets.hidden import LongPressArea
 
     size = SIZES[orientation]

@@ -13,10 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from tests.conftest import load_demo_tree, write_config
+import requests
+from ruamel.yaml import YAML
+from sqlalchemy import select
+
 from kiosk.config import load_settings
 from kiosk.desk import DeviceClock, RatingDesk
 from kiosk.store import Store
+from server import db
 from server.api import create_app
 from server.db import open_engine
 from server.registry import DeviceRegistry
@@ -24,9 +28,14 @@ from server.runner import BackgroundServer
 from sync.backoff import Backoff
 from sync.credentials import save_credentials
 from sync.pairing import PairingClient
+from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
 from sync.uploader import Uploader
+from tests.conftest import load_demo_tree, write_config
 
-__all__ = ["Commune", "Tablet", "FaultProxy", "fast_backoff"]
+__all__ = [
+    "Commune", "Tablet", "FaultProxy", "fast_backoff",
+    "as_attacker", "stored", "findings", "post", "roster_file",
+]
 
 
 def fast_backoff(seed: int = 1) -> Backoff:
@@ -250,3 +259,43 @@ def shifted_clock(offset_s: float) -> DeviceClock:
     return DeviceClock(now=lambda: local_now() + timedelta(seconds=offset_s))
 
 
+# -- helpers shared by the tamper, roster and review tests ---------------------
+
+
+def as_attacker(tablet: Tablet, *sql: str) -> None:
+    """Change the tablet's journal behind the app's back, triggers dropped first."""
+    conn = tablet.store.db.conn
+    conn.execute("DROP TRIGGER IF EXISTS journal_no_update")
+    conn.execute("DROP TRIGGER IF EXISTS journal_no_delete")
+    for statement in sql:
+        conn.execute(statement)
+
+
+def stored(commune: Commune, device_id: str) -> dict[int, dict]:
+    """The records the server keeps for a device, by sequence number."""
+    with commune.engine.begin() as conn:
+        rows = conn.execute(select(db.records).where(db.records.c.device_id == device_id)).mappings().all()
+    return {r["seq"]: dict(r) for r in rows}
+
+
+def findings(commune: Commune, device_id: str) -> list[tuple[int, str]]:
+    """The server's findings on a device, as (seq, problem)."""
+    return [(f["seq"], f["problem"]) for f in commune.registry.health(device_id)[0]["findings"]]
+
+
+def post(commune: Commune, device_id: str, secret: str, body: bytes) -> requests.Response:
+    """Send a batch body signed with ``secret``, as ``device_id``."""
+    return requests.post(f"{commune.url}{API_PREFIX}/batches", data=body, timeout=10, headers={
+        "Content-Type": "application/json", DEVICE_HEADER: device_id, SIGNATURE_HEADER: sign(secret, body)})
+
+
+def roster_file(tablet: Tablet, counters: int = 2) -> Path:
+    """The tablet's config as a roster file for the server, with ``counters`` counters."""
+    tree = YAML(typ="safe").load(tablet.config_path.read_text(encoding="utf-8"))
+    tree["counters"] = [{"id": f"quay-{i}", "name": f"Quầy số {i}"} for i in range(1, counters + 1)]
+    path = tablet.directory / "roster.yaml"
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False  # block style: flow style wraps long values unreadably
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.dump(tree, fh)
+    return path

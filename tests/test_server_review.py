@@ -38,9 +38,7 @@ from sync.roster import RosterSync, roster_directory
 from sync.transport import ServerLink, TransportError
 from sync.uploader import build_batch_body
 
-from tests.sync_support import Commune, Tablet
-from tests.test_sync_roster import roster_file
-from tests.test_sync_tamper import as_attacker, findings, post, stored
+from tests.sync_support import Commune, Tablet, as_attacker, findings, post, roster_file, stored
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ way a commune network does: they arrive exactly once, in order, chain intact."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sqlalchemy import select
 

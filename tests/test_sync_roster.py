@@ -7,25 +7,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from server.roster import RosterStore
 from sync.credentials import load_credentials
 from sync.roster import RosterSync, roster_directory
 from sync.transport import ServerLink, TransportError
 
-from tests.sync_support import Commune, Tablet
-
-
-def roster_file(tablet: Tablet, counters: int = 2) -> Path:
-    tree = YAML(typ="safe").load(tablet.config_path.read_text(encoding="utf-8"))
-    tree["counters"] = [{"id": f"quay-{i}", "name": f"Quầy số {i}"} for i in range(1, counters + 1)]
-    path = tablet.directory / "roster.yaml"
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False  # block style: flow style wraps long values unreadably
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.dump(tree, fh)
-    return path
+from tests.sync_support import Commune, Tablet, roster_file
 
 
 def test_fetch_then_304_then_change_then_offline(tmp_path):

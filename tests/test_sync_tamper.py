@@ -3,7 +3,6 @@ valid is lost."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,17 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from server import db
 from sync.credentials import load_credentials, save_credentials
 from sync.outbox import Batch
-from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
 from sync.record import seal
 from sync.uploader import build_batch_body
 
-from tests.sync_support import Commune, Tablet
+from tests.sync_support import Commune, Tablet, as_attacker, findings, post, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,25 +36,6 @@ def tablet(tmp_path, commune):
     t.pair(commune)
     yield t
     t.close()
-
-
-def as_attacker(tablet: Tablet, *sql: str) -> None:
-    """Change the tablet's journal behind the app's back, triggers dropped first."""
-    conn = tablet.store.db.conn
-    conn.execute("DROP TRIGGER IF EXISTS journal_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS journal_no_delete")
-    for statement in sql:
-        conn.execute(statement)
-
-
-def stored(commune: Commune, device_id: str) -> dict[int, dict]:
-    with commune.engine.begin() as conn:
-        rows = conn.execute(select(db.records).where(db.records.c.device_id == device_id)).mappings().all()
-    return {r["seq"]: dict(r) for r in rows}
-
-
-def findings(commune: Commune, device_id: str) -> list[tuple[int, str]]:
-    return [(f["seq"], f["problem"]) for f in commune.registry.health(device_id)[0]["findings"]]
 
 
 def test_deleted_rating_is_detected_as_a_gap_and_the_rest_is_kept(commune, tablet):
@@ -114,11 +92,6 @@ def test_forged_rating_is_flagged_and_a_forged_seq_is_refused(commune, tablet):
     assert answer.status_code == 200
     assert answer.json()["results"][0]["http_status"] == 409
     assert stored(commune, tablet.store.device_id)[2]["uuid"] == made[1].uuid
-
-
-def post(commune: Commune, device_id: str, secret: str, body: bytes) -> requests.Response:
-    return requests.post(f"{commune.url}{API_PREFIX}/batches", data=body, timeout=10, headers={
-        "Content-Type": "application/json", DEVICE_HEADER: device_id, SIGNATURE_HEADER: sign(secret, body)})
 
 
 def test_replayed_old_batch_stores_nothing_twice_and_does_not_move_the_clock(commune, tablet):
