@@ -269,6 +269,9 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
         assert kiosk.app.roster_from_server
         kiosk.screen.open_section("officers")
         assert kiosk.screen.roster_locked
+        kiosk.screen.open_section("settings")
+        assert setting_item(kiosk, "commune_name").disabled  # the roster decides it
+        assert not setting_item(kiosk, "server_url").disabled
         # The tablet's ratings reach the server too.
         kiosk.app.desk.rate(tree["officers"][0]["id"], 3)
         kiosk.app.sync_now()

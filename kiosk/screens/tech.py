@@ -100,6 +100,16 @@ class TechScreen(KioskScreen):
         widget = SettingsWithSidebar()
         for _panel, title, data in settings_panel.panels(app.tr):
             widget.add_json_panel(title, config, data=data)
+        if app.roster_from_server:
+            # The server's roster decides these: editing them here would do nothing.
+            from kivy.uix.settings import SettingItem
+
+            for panel in widget.interface.content.panels.values():
+                for item in panel.walk():
+                    if isinstance(item, SettingItem) and settings_panel.decided_by_roster(
+                        settings_panel.item_for(item.section, item.key)
+                    ):
+                        item.disabled = True
         widget.bind(on_config_change=self._setting_changed)
         # The panel is left with "back to the kiosk", not with its own close button.
         close = widget.interface.menu.close_button
