@@ -153,6 +153,8 @@ class KioskApp(App):
         self._recheck = None
         self._roster_timer = None
         self._pending_roster = None
+        self._roster_link = None
+        self._roster_fetching = False
         self._uploader = None
         self._pick_purpose = "shift"
         self._first_new_pin = ""
@@ -200,6 +202,8 @@ class KioskApp(App):
         for timer in (self._recheck, self._roster_timer):
             if timer is not None:
                 timer.cancel()
+        if self._roster_link is not None and not self._roster_fetching:
+            self._roster_link[1].close()
         self.stop_sync()
         Window.unbind(size=self._on_window_size)
         Window.unbind(on_request_close=self._refuse_close)
@@ -632,27 +636,37 @@ class KioskApp(App):
         return RosterSync(roster_directory(self.store.path), link=None).cached()
 
     def refresh_roster(self) -> None:
-        """Ask the server for a newer roster on a worker thread; apply it here."""
+        """Ask the server for a newer roster on a worker thread; apply it here.
+        One fetch at a time, through one link that keeps the server's clock
+        offset it has learned."""
         credentials = self.credentials()
-        if credentials is None or not self.settings.server_url:
+        if credentials is None or not self.settings.server_url or self._roster_fetching:
             return
-        args = (self.store.path, self.settings.server_url, credentials)
+        from sync.transport import ServerLink
+
+        key = (self.settings.server_url, credentials)
+        if self._roster_link is None or self._roster_link[0] != key:
+            self._roster_link = (key, ServerLink(self.settings.server_url, credentials))
+        self._roster_fetching = True
+        args = (self.store.path, self._roster_link[1])
         threading.Thread(target=self._fetch_roster, args=args, name="hailong-roster", daemon=True).start()
 
-    def _fetch_roster(self, db_path: Path, server_url: str, credentials) -> None:
+    def _fetch_roster(self, db_path: Path, link) -> None:
         from sync.roster import RosterError, RosterSync, roster_directory
-        from sync.transport import ServerLink, TransportError
+        from sync.transport import TransportError
 
-        link = ServerLink(server_url, credentials)
+        roster = None
         try:
             roster = RosterSync(roster_directory(db_path), link).fetch()
         except (TransportError, RosterError) as exc:
             Logger.info("Kiosk: roster not fetched (%s); the last copy stays", exc)
-            return
         finally:
-            link.close()
+            Clock.schedule_once(lambda _dt: self._roster_fetched(roster))
+
+    def _roster_fetched(self, roster: dict | None) -> None:
+        self._roster_fetching = False
         if roster is not None:
-            Clock.schedule_once(lambda _dt: self._roster_arrived(roster))
+            self._roster_arrived(roster)
 
     def _roster_arrived(self, roster: dict) -> None:
         if App.get_running_app() is not self:
