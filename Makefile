@@ -22,6 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## test-postgres: the server and sync tests on a throwaway PostgreSQL (not part of `make test`)
+.PHONY: test-postgres
+test-postgres: $(STAMP)
+	PYTHON=$(BIN)/python tests/postgres/run.sh
+
 ## tour: a PNG of every screen, both orientations, in tour/
 tour: $(STAMP)
 	$(BIN)/python -m kiosk.tour tour

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.batches import Batch, BatchAnswer, BatchIngest, IdempotencyKeyReused
@@ -105,6 +105,9 @@ _DEVICE_HEADERS = [
 ]
 
 
+_UNSTORABLE = "a value in the request cannot be stored (a NUL character in text?); nothing was stored"
+
+
 def _validation_detail(exc: ValidationError | RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
@@ -159,6 +162,14 @@ def create_app(
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return _error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> Response:
+        # A value the schemas let through but the database cannot hold: on
+        # PostgreSQL a NUL character in text. The request is at fault, and
+        # the same request will fail the same way again, so not a 500.
+        log.warning("request refused by the database: %s", exc.orig)
+        return _error(422, ErrorCode.MALFORMED, _UNSTORABLE)
 
     @app.exception_handler(OperationalError)
     async def _busy(_request: Request, exc: OperationalError) -> Response:
@@ -339,6 +350,10 @@ def create_app(
         except IdempotencyKeyReused:
             raise ApiError(422, ErrorCode.IDEMPOTENCY_KEY_REUSED,
                            "this idempotency key was used for other records", secret=secret) from None
+        except DataError as exc:
+            # Signed like every other answer to an authenticated device.
+            log.warning("batch refused by the database: %s", exc.orig)
+            raise ApiError(422, ErrorCode.MALFORMED, _UNSTORABLE, secret=secret) from None
 
     # -- roster ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 
 from server import db
+from server.db import write_transaction
 from server.clock import (
     BootAnchor,
     ClockObservation,
@@ -171,67 +172,73 @@ class BatchIngest:
         texts = [item_text(item) for item in batch.records]
         digest = records_digest(batch.records, texts)
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
-        with self.engine.begin() as conn:
-            device = conn.execute(_DEVICE_FOR_UPDATE, {"device_id": batch.device_id}).mappings().one()
-            cached = conn.execute(
-                _CACHED_ANSWER, {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key}
-            ).first()
-            if cached is not None and cached[0] != digest:
-                raise IdempotencyKeyReused()
+        return write_transaction(
+            self.engine, lambda conn: self._apply(conn, batch, texts, digest, observation, received_at)
+        )
 
-            anchors = self._anchors(conn, batch)
-            fresh = newer_anchor(anchors.get(batch.boot_id), observation)
-            device_values: dict[str, Any] = {
-                "last_seen_at": utc_text(received_at),
-                "pending_count": batch.pending,
-                "app_version": batch.app_version,
-            }
-            if fresh:
-                anchors[batch.boot_id] = observation.anchor()
-                self._save_anchor(conn, batch.device_id, observation.anchor())
-                device_values.update(
-                    clock_offset_s=observation.offset_s,
-                    clock_checked_at=utc_text(received_at),
-                    clock_off=clock_is_off(observation.offset_s, self.clock_threshold_s),
-                )
-            if cached is not None:
-                conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
-                answer = json.loads(cached[1])
-                answer["replay"] = True
-                return BatchAnswer(answer, _dumps(answer))
+    def _apply(self, conn: Connection, batch: Batch, texts: list[str], digest: str,
+               observation: ClockObservation, received_at: datetime) -> BatchAnswer:
+        """:meth:`receive`'s work, inside its transaction (which may run it more than once)."""
+        device = conn.execute(_DEVICE_FOR_UPDATE, {"device_id": batch.device_id}).mappings().one()
+        cached = conn.execute(
+            _CACHED_ANSWER, {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key}
+        ).first()
+        if cached is not None and cached[0] != digest:
+            raise IdempotencyKeyReused()
 
-            head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
-                             device["head_monotonic_ns"])
-            by_uuid, by_seq = self._known(conn, batch)
-            # Records of a boot that never sent a batch are shifted by the freshest offset we have.
-            fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
-
-            def place(record: Record) -> CorrectedTime:
-                # Worked out while planning, so a record whose corrected time
-                # falls off the calendar is refused alone instead of failing
-                # the whole batch (which the tablet would resend forever).
-                corrected = correct(parse_device_time(record.device_time), record.boot_id,
-                                    record.monotonic_ns, anchors, fallback)
-                return CorrectedTime(corrected.time.astimezone(timezone.utc), corrected.method, corrected.offset_s)
-
-            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
-            stamp = utc_text(received_at)
-            self._store(conn, batch, plan, stamp)
-            self._resolve_gaps(conn, batch.device_id, plan.filled, stamp)
+        anchors = self._anchors(conn, batch)
+        fresh = newer_anchor(anchors.get(batch.boot_id), observation)
+        device_values: dict[str, Any] = {
+            "last_seen_at": utc_text(received_at),
+            "pending_count": batch.pending,
+            "app_version": batch.app_version,
+        }
+        if fresh:
+            anchors[batch.boot_id] = observation.anchor()
+            self._save_anchor(conn, batch.device_id, observation.anchor())
             device_values.update(
-                head_seq=plan.head.seq,
-                head_hash=plan.head.hash,
-                head_boot_id=plan.head.boot_id,
-                head_monotonic_ns=plan.head.monotonic_ns,
-                records_count=device["records_count"] + len(plan.to_store),
+                clock_offset_s=observation.offset_s,
+                clock_checked_at=utc_text(received_at),
+                clock_off=clock_is_off(observation.offset_s, self.clock_threshold_s),
             )
+        if cached is not None:
             conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
-            answer = self._answer(batch, plan, observation, stamp)
-            text = _dumps(answer)
-            conn.execute(insert(db.batches).values(
-                device_id=batch.device_id, idempotency_key=batch.idempotency_key,
-                records_digest=digest, response=text, received_at=stamp,
-            ))
+            answer = json.loads(cached[1])
+            answer["replay"] = True
+            return BatchAnswer(answer, _dumps(answer))
+
+        head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
+                         device["head_monotonic_ns"])
+        by_uuid, by_seq = self._known(conn, batch)
+        # Records of a boot that never sent a batch are shifted by the freshest offset we have.
+        fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
+
+        def place(record: Record) -> CorrectedTime:
+            # Worked out while planning, so a record whose corrected time
+            # falls off the calendar is refused alone instead of failing
+            # the whole batch (which the tablet would resend forever).
+            corrected = correct(parse_device_time(record.device_time), record.boot_id,
+                                record.monotonic_ns, anchors, fallback)
+            return CorrectedTime(corrected.time.astimezone(timezone.utc), corrected.method, corrected.offset_s)
+
+        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
+        stamp = utc_text(received_at)
+        self._store(conn, batch, plan, stamp)
+        self._resolve_gaps(conn, batch.device_id, plan.filled, stamp)
+        device_values.update(
+            head_seq=plan.head.seq,
+            head_hash=plan.head.hash,
+            head_boot_id=plan.head.boot_id,
+            head_monotonic_ns=plan.head.monotonic_ns,
+            records_count=device["records_count"] + len(plan.to_store),
+        )
+        conn.execute(update(db.devices).where(db.devices.c.device_id == batch.device_id).values(**device_values))
+        answer = self._answer(batch, plan, observation, stamp)
+        text = _dumps(answer)
+        conn.execute(insert(db.batches).values(
+            device_id=batch.device_id, idempotency_key=batch.idempotency_key,
+            records_digest=digest, response=text, received_at=stamp,
+        ))
         return BatchAnswer(answer, text)
 
     # -- reading what is known ---------------------------------------------------

@@ -4,17 +4,25 @@ SQLite by default: a file path. Any SQLAlchemy URL (``postgresql+psycopg://…``
 runs the same code on PostgreSQL; nothing here or in the callers uses
 SQLite-only SQL. Times are stored as ISO 8601 UTC text with milliseconds,
 which sorts correctly on every database.
+
+Where the two differ underneath, this module evens it out: on PostgreSQL the
+short text columns compare by code point as SQLite's do (see :func:`_text`),
+the columns are wide enough for every value the wire rules let through, and
+:func:`write_transaction` runs a write again when it lost a race that SQLite's
+one-writer-at-a-time locking never lets happen.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     Integer,
@@ -30,21 +38,36 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy.exc import DBAPIError
 
-__all__ = ["metadata", "open_engine", "database_url"]
+from sync.protocol import MAX_FIELD_CHARS
+
+__all__ = ["metadata", "open_engine", "database_url", "write_transaction"]
 
 metadata = MetaData()
 
-TIME = String(40)  # ISO 8601 UTC text
+
+def _text(length: int) -> String:
+    """A VARCHAR that compares and sorts by code point on every database.
+
+    SQLite compares text byte by byte (UTF-8, so by code point); PostgreSQL
+    uses the database's collation, which for a usual locale (vi_VN, en_US)
+    puts ``a2`` before ``B1``. The "C" collation makes PostgreSQL order device
+    ids and times as SQLite does, and its indexes compare faster too. On
+    SQLite the column is the plain VARCHAR it always was."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+TIME = _text(40)  # ISO 8601 UTC text
 
 devices = Table(
     "devices",
     metadata,
-    Column("device_id", String(64), primary_key=True),
-    Column("label", String(200)),
-    Column("app_version", String(50)),
-    Column("secret", String(128), nullable=False),
-    Column("status", String(16), nullable=False),  # active | revoked
+    Column("device_id", _text(64), primary_key=True),
+    Column("label", _text(200)),
+    Column("app_version", _text(50)),
+    Column("secret", _text(128), nullable=False),
+    Column("status", _text(16), nullable=False),  # active | revoked
     Column("paired_at", TIME),
     Column("revoked_at", TIME),
     Column("revoked_reason", Text),
@@ -54,8 +77,11 @@ devices = Table(
     Column("clock_checked_at", TIME),
     Column("clock_off", Boolean, nullable=False, default=False),
     Column("head_seq", BigInteger, nullable=False, default=0),
-    Column("head_hash", String(64), nullable=False),
-    Column("head_boot_id", String(100)),
+    Column("head_hash", _text(64), nullable=False),
+    # A record's boot id and level are held to the wire's limit on any text
+    # field, not less: PostgreSQL enforces VARCHAR lengths (SQLite does not),
+    # and a record the rules accept must not fail its whole batch there.
+    Column("head_boot_id", _text(MAX_FIELD_CHARS)),
     Column("head_monotonic_ns", BigInteger),
     Column("records_count", BigInteger, nullable=False, default=0),
 )
@@ -64,16 +90,16 @@ pairings = Table(
     "pairings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device_code_digest", String(64), nullable=False, unique=True),
-    Column("user_code", String(16), nullable=False, unique=True),
-    Column("device_id", String(64), nullable=False),
-    Column("label", String(200)),
-    Column("app_version", String(50)),
+    Column("device_code_digest", _text(64), nullable=False, unique=True),
+    Column("user_code", _text(16), nullable=False, unique=True),
+    Column("device_id", _text(64), nullable=False),
+    Column("label", _text(200)),
+    Column("app_version", _text(50)),
     Column("created_at", TIME, nullable=False),
     Column("expires_at", TIME, nullable=False),
     Column("interval_s", Integer, nullable=False),
     Column("last_poll_at", TIME),
-    Column("status", String(16), nullable=False),  # pending | approved | denied | delivered
+    Column("status", _text(16), nullable=False),  # pending | approved | denied | delivered
     Column("decided_at", TIME),
 )
 
@@ -81,31 +107,31 @@ records = Table(
     "records",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device_id", String(64), nullable=False),
+    Column("device_id", _text(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("uuid", String(64), nullable=False, unique=True),
-    Column("kind", String(16), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("digest", String(64), nullable=False),
+    Column("uuid", _text(64), nullable=False, unique=True),
+    Column("kind", _text(16), nullable=False),
+    Column("hash", _text(64), nullable=False),
+    Column("prev_hash", _text(64), nullable=False),
+    Column("digest", _text(64), nullable=False),
     Column("body", Text, nullable=False),  # the wire form, exactly as verified
-    Column("boot_id", String(100)),
+    Column("boot_id", _text(MAX_FIELD_CHARS)),  # as head_boot_id
     Column("monotonic_ns", BigInteger),
-    Column("device_time", String(40), nullable=False),
+    Column("device_time", _text(40), nullable=False),
     Column("corrected_time", TIME, nullable=False),
-    Column("time_method", String(16), nullable=False),
+    Column("time_method", _text(16), nullable=False),
     Column("clock_offset_s", Float, nullable=False),
     Column("received_at", TIME, nullable=False),
-    Column("batch_key", String(100)),
-    Column("flags", String(300), nullable=False, default=""),
-    Column("officer_id", String(500)),
-    Column("counter_id", String(500)),
+    Column("batch_key", _text(100)),
+    Column("flags", _text(300), nullable=False, default=""),
+    Column("officer_id", _text(500)),
+    Column("counter_id", _text(500)),
     Column("score", Integer),
     Column("scale", Integer),
-    Column("level", String(50)),
+    Column("level", _text(MAX_FIELD_CHARS)),  # as head_boot_id
     Column("burst", Boolean),
     Column("simulated", Boolean),
-    Column("rating_uuid", String(64)),
+    Column("rating_uuid", _text(64)),
     Column("reasons", Text),
     Column("callback_requested", Boolean),
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
@@ -115,13 +141,13 @@ findings = Table(
     "findings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device_id", String(64), nullable=False, index=True),
+    Column("device_id", _text(64), nullable=False, index=True),
     Column("seq", BigInteger),
-    Column("uuid", String(64)),
-    Column("problem", String(32), nullable=False),
+    Column("uuid", _text(64)),
+    Column("problem", _text(32), nullable=False),
     Column("detail", Text, nullable=False),
     Column("found_at", TIME, nullable=False),
-    Column("batch_key", String(100)),
+    Column("batch_key", _text(100)),
     # Set when what the finding reported no longer holds (the records a gap
     # said were missing all arrived, linked both ways). The row stays, as history.
     Column("resolved_at", TIME),
@@ -131,8 +157,8 @@ conflicts = Table(
     "conflicts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("device_id", String(64), nullable=False, index=True),
-    Column("uuid", String(64)),
+    Column("device_id", _text(64), nullable=False, index=True),
+    Column("uuid", _text(64)),
     Column("seq", BigInteger),
     Column("body", Text, nullable=False),
     Column("received_at", TIME, nullable=False),
@@ -141,9 +167,9 @@ conflicts = Table(
 batches = Table(
     "batches",
     metadata,
-    Column("device_id", String(64), nullable=False),
-    Column("idempotency_key", String(100), nullable=False),
-    Column("records_digest", String(64), nullable=False),
+    Column("device_id", _text(64), nullable=False),
+    Column("idempotency_key", _text(100), nullable=False),
+    Column("records_digest", _text(64), nullable=False),
     Column("response", Text, nullable=False),
     Column("received_at", TIME, nullable=False),
     PrimaryKeyConstraint("device_id", "idempotency_key"),
@@ -152,8 +178,8 @@ batches = Table(
 boots = Table(
     "boots",
     metadata,
-    Column("device_id", String(64), nullable=False),
-    Column("boot_id", String(100), nullable=False),
+    Column("device_id", _text(64), nullable=False),
+    Column("boot_id", _text(100), nullable=False),
     Column("anchor_monotonic_ns", BigInteger, nullable=False),
     Column("anchor_server_time", TIME, nullable=False),
     PrimaryKeyConstraint("device_id", "boot_id"),
@@ -163,7 +189,7 @@ roster = Table(
     "roster",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("etag", String(80), nullable=False),
+    Column("etag", _text(80), nullable=False),
     Column("body", Text, nullable=False),
     Column("updated_at", TIME, nullable=False),
 )
@@ -171,10 +197,10 @@ roster = Table(
 portraits = Table(
     "portraits",
     metadata,
-    Column("officer_id", String(200), primary_key=True),
+    Column("officer_id", _text(200), primary_key=True),
     Column("content", LargeBinary, nullable=False),
-    Column("content_type", String(50), nullable=False),
-    Column("sha256", String(64), nullable=False),
+    Column("content_type", _text(50), nullable=False),
+    Column("sha256", _text(64), nullable=False),
 )
 
 
@@ -237,6 +263,8 @@ def open_engine(db: str | Path) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
         engine = create_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", _postgresql_connect)
     metadata.create_all(engine)
     _upgrade(engine)
     return engine
@@ -253,8 +281,68 @@ def _upgrade(engine: Engine) -> None:
     (create_all makes missing tables, not missing columns)."""
     present = {column["name"] for column in inspect(engine).get_columns("findings")}
     if "resolved_at" not in present:
+        # The column's type as this database spells it (VARCHAR(40), plus the
+        # collation on PostgreSQL), so an upgraded table matches a new one.
+        kind = findings.c.resolved_at.type.compile(dialect=engine.dialect)
+        # PostgreSQL can say IF NOT EXISTS: a second process opening the same
+        # database at that moment must not fail on the column the first added.
+        # (On SQLite the two queue for the write lock and the check above is the guard.)
+        guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE findings ADD COLUMN resolved_at VARCHAR(40)"))
+            conn.execute(text(f"ALTER TABLE findings ADD COLUMN {guard}resolved_at {kind}"))
+
+
+T = TypeVar("T")
+
+# SQLSTATEs of a transaction that lost a race to another one and is worth
+# running again: unique_violation, serialization_failure, deadlock_detected.
+_LOST_RACE = {"23505", "40001", "40P01"}
+_WRITE_ATTEMPTS = 3
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _LOST_RACE
+
+
+def write_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one transaction and return what it returns.
+
+    Callers read, decide, then write ("no device with this id yet: insert
+    it"). On SQLite that is safe as it is: every write transaction takes the
+    database's write lock when it begins, so no other writer can act on the
+    same reads. PostgreSQL runs writers side by side: two of them can both see
+    no row under a key and both insert it, and the one that commits second
+    fails on the unique key (or, having locked rows in the other order, is
+    chosen as a deadlock's victim). Run again, it reads what the winner
+    committed and decides as it would have had it waited its turn, so there
+    it is retried a few times before the error is let through. On SQLite it
+    runs once, exactly as a plain ``engine.begin()`` block."""
+    attempts = 1 if engine.dialect.name == "sqlite" else _WRITE_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt == attempts or not _lost_race(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _postgresql_connect(dbapi_connection, _record) -> None:
+    # The driver turns a statement run a few times into a prepared one, and
+    # PostgreSQL may then settle on one plan for every later run. A new
+    # database's tables are empty when that happens, so the plan it keeps is
+    # a full scan: the lookup of a batch's 100 UUIDs then reads the whole
+    # records table, slower as it grows (8 ms instead of 1 ms at 3,000
+    # ratings), until an automatic ANALYZE happens to replace the plan.
+    # Planning each run anew costs little for these statements and always
+    # sees the tables as they are.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    # SET is transactional: committed, or the pool's first rollback undoes it.
+    dbapi_connection.commit()
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from server import db
 from server.clock import utc_text
+from server.db import write_transaction
 from sync.protocol import ErrorCode
 from sync.record import GENESIS_HASH
 
@@ -112,30 +113,36 @@ class DeviceRegistry:
         """Open a pairing request for a device (RFC 8628 §3.1–3.2)."""
         now = now_utc()
         device_code = secrets.token_urlsafe(32)
-        with self.engine.begin() as conn:
-            for _ in range(20):
-                letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
-                user_code = f"{letters[:4]}-{letters[4:]}"
-                taken = conn.execute(
-                    select(db.pairings.c.id).where(db.pairings.c.user_code == user_code)
-                ).first()
-                if taken is None:
-                    break
-            else:  # pragma: no cover - 20^8 codes
-                raise PairingError(ErrorCode.BUSY, "no free user code, try again")
-            conn.execute(
-                insert(db.pairings).values(
-                    device_code_digest=_digest(device_code),
-                    user_code=user_code,
-                    device_id=device_id,
-                    label=label,
-                    app_version=app_version,
-                    created_at=utc_text(now),
-                    expires_at=utc_text(now + timedelta(seconds=self.pair_lifetime_s)),
-                    interval_s=self.pair_interval_s,
-                    status="pending",
-                )
+        # A user code drawn by another request at the same moment fails the
+        # insert on PostgreSQL; write_transaction runs this again with a new code.
+        return write_transaction(self.engine, lambda conn: self._open_request(conn, device_code, device_id,
+                                                                             label, app_version, now))
+
+    def _open_request(self, conn: Connection, device_code: str, device_id: str, label: str | None,
+                      app_version: str | None, now: datetime) -> DeviceCode:
+        for _ in range(20):
+            letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+            user_code = f"{letters[:4]}-{letters[4:]}"
+            taken = conn.execute(
+                select(db.pairings.c.id).where(db.pairings.c.user_code == user_code)
+            ).first()
+            if taken is None:
+                break
+        else:  # pragma: no cover - 20^8 codes
+            raise PairingError(ErrorCode.BUSY, "no free user code, try again")
+        conn.execute(
+            insert(db.pairings).values(
+                device_code_digest=_digest(device_code),
+                user_code=user_code,
+                device_id=device_id,
+                label=label,
+                app_version=app_version,
+                created_at=utc_text(now),
+                expires_at=utc_text(now + timedelta(seconds=self.pair_lifetime_s)),
+                interval_s=self.pair_interval_s,
+                status="pending",
             )
+        )
         return DeviceCode(device_code, user_code, self.pair_lifetime_s, self.pair_interval_s)
 
     def pending(self, user_code: str) -> dict[str, Any] | None:
@@ -164,23 +171,27 @@ class DeviceRegistry:
         """
         code = normalise_user_code(user_code)
         now = now_utc()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                select(db.pairings).where(db.pairings.c.user_code == code).with_for_update()
-            ).mappings().first()
-            if row is None:
-                raise PairingError(ErrorCode.NOT_FOUND, f"no pairing request with code {code}")
-            if row["expires_at"] <= utc_text(now):
-                raise PairingError(ErrorCode.EXPIRED_TOKEN, f"code {code} has expired; pair again")
-            if row["status"] != "pending":
-                raise PairingError(ErrorCode.INVALID_GRANT, f"code {code} was already {row['status']}")
-            conn.execute(
-                update(db.pairings)
-                .where(db.pairings.c.id == row["id"])
-                .values(status="approved" if approve else "denied", decided_at=utc_text(now))
-            )
-            if approve:
-                self._activate(conn, row, now)
+        # Two requests of the same device approved at once would both insert
+        # it on PostgreSQL; run again, the loser finds it and updates it.
+        return write_transaction(self.engine, lambda conn: self._decide(conn, code, approve, now))
+
+    def _decide(self, conn: Connection, code: str, approve: bool, now: datetime) -> dict[str, Any]:
+        row = conn.execute(
+            select(db.pairings).where(db.pairings.c.user_code == code).with_for_update()
+        ).mappings().first()
+        if row is None:
+            raise PairingError(ErrorCode.NOT_FOUND, f"no pairing request with code {code}")
+        if row["expires_at"] <= utc_text(now):
+            raise PairingError(ErrorCode.EXPIRED_TOKEN, f"code {code} has expired; pair again")
+        if row["status"] != "pending":
+            raise PairingError(ErrorCode.INVALID_GRANT, f"code {code} was already {row['status']}")
+        conn.execute(
+            update(db.pairings)
+            .where(db.pairings.c.id == row["id"])
+            .values(status="approved" if approve else "denied", decided_at=utc_text(now))
+        )
+        if approve:
+            self._activate(conn, row, now)
         return dict(row)
 
     def _activate(self, conn, pairing: Any, now: datetime) -> None:

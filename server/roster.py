@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from kiosk.config import parse_settings
 from server import db
 from server.clock import utc_text
+from server.db import write_transaction
 from server.registry import now_utc
 from sync.protocol import API_PREFIX
 
@@ -123,9 +124,11 @@ class RosterStore:
         """Store a checked roster document and its portraits; returns its ETag."""
         body = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         etag = etag_for(body)
-        with self.engine.begin() as conn:
+        updated_at = utc_text(now_utc())
+
+        def replace(conn: Connection) -> None:
             conn.execute(delete(db.roster))
-            conn.execute(insert(db.roster).values(id=1, etag=etag, body=body, updated_at=utc_text(now_utc())))
+            conn.execute(insert(db.roster).values(id=1, etag=etag, body=body, updated_at=updated_at))
             conn.execute(delete(db.portraits))
             if images:
                 conn.execute(insert(db.portraits), [
@@ -133,6 +136,11 @@ class RosterStore:
                          sha256=hashlib.sha256(content).hexdigest())
                     for oid, (content, ctype) in images.items()
                 ])
+
+        # Two imports at once on PostgreSQL: the second's DELETE does not see
+        # the row the first inserted, and its insert fails on the key; run
+        # again, it replaces the first import's roster as SQLite's queue would.
+        write_transaction(self.engine, replace)
         return etag
 
     def current(self) -> tuple[str, str] | None:

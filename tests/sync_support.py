@@ -4,18 +4,22 @@ paired tablet, and a fault-injecting proxy. (No tests here.)"""
 from __future__ import annotations
 
 import http.client
+import os
 import random
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 import requests
 from ruamel.yaml import YAML
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select
+from sqlalchemy.pool import NullPool
 
 from kiosk.config import load_settings
 from kiosk.desk import DeviceClock, RatingDesk
@@ -35,7 +39,40 @@ from tests.conftest import load_demo_tree, write_config
 __all__ = [
     "Commune", "Tablet", "FaultProxy", "fast_backoff",
     "as_attacker", "stored", "findings", "post", "roster_file",
+    "TEST_DATABASE_URL", "sqlite_only", "ScratchDatabase",
 ]
+
+# Opt-in: a SQLAlchemy URL of a PostgreSQL server (any database on it that
+# the user may connect to, and a user allowed to create databases). Each
+# Commune then gets a database of its own there instead of a SQLite file.
+TEST_DATABASE_URL = os.environ.get("HAILONG_TEST_DATABASE_URL") or None
+
+sqlite_only = pytest.mark.skipif(
+    TEST_DATABASE_URL is not None,
+    reason="inspects the SQLite file itself; HAILONG_TEST_DATABASE_URL runs the server on another database",
+)
+
+
+class ScratchDatabase:
+    """A uniquely named, empty database on the server of ``TEST_DATABASE_URL``,
+    dropped by :meth:`drop`. ``url`` is what ``open_engine`` and ``--db`` take."""
+
+    def __init__(self, base_url: str):
+        base = make_url(base_url)
+        # Unique across test workers and runs; lower case, so unquoted it is the same name.
+        self.name = f"hailong_test_{uuid.uuid4().hex[:20]}"
+        # CREATE/DROP DATABASE cannot run inside a transaction; no pool, so no
+        # connection of ours is left open on the server afterwards.
+        self._admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        self.url = base.set(database=self.name).render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        # FORCE: a server thread still closing its connection must not keep the database alive.
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._admin.dispose()
 
 
 def fast_backoff(seed: int = 1) -> Backoff:
@@ -44,10 +81,17 @@ def fast_backoff(seed: int = 1) -> Backoff:
 
 
 class Commune:
-    """A real commune server on a free loopback port, on a real SQLite file."""
+    """A real commune server on a free loopback port, on a real SQLite file
+    (or a fresh database on the server of ``HAILONG_TEST_DATABASE_URL``)."""
 
     def __init__(self, tmp_path: Path, **options: Any):
-        self.db_path = tmp_path / "server" / "commune.db"
+        self.scratch: ScratchDatabase | None = None
+        if TEST_DATABASE_URL is not None:
+            self.scratch = ScratchDatabase(TEST_DATABASE_URL)
+            # What the CLI's --db takes, as the SQLite path is.
+            self.db_path: Path | str = self.scratch.url
+        else:
+            self.db_path = tmp_path / "server" / "commune.db"
         self.engine = open_engine(self.db_path)
         options.setdefault("pair_interval_s", 0)
         self.app = create_app(self.engine, **options)
@@ -65,6 +109,8 @@ class Commune:
     def __exit__(self, *exc: Any) -> None:
         self.server.stop()
         self.engine.dispose()
+        if self.scratch is not None:
+            self.scratch.drop()
 
 
 @dataclass

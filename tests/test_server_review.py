@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.pool import NullPool
 
 from server import db
 from server.clock import parse_device_time
-from server.db import open_engine
+from server.db import database_url, open_engine
 from server.roster import RosterStore
 from sync.credentials import load_credentials
 from sync.outbox import Batch
@@ -38,7 +39,18 @@ from sync.roster import RosterSync, roster_directory
 from sync.transport import ServerLink, TransportError
 from sync.uploader import build_batch_body
 
-from tests.sync_support import Commune, Tablet, as_attacker, findings, post, roster_file, stored
+from tests.sync_support import (
+    TEST_DATABASE_URL,
+    Commune,
+    ScratchDatabase,
+    Tablet,
+    as_attacker,
+    findings,
+    post,
+    roster_file,
+    sqlite_only,
+    stored,
+)
 
 
 @pytest.fixture
@@ -191,6 +203,7 @@ def test_non_ascii_signature_header_is_401(commune, tablet):
 # -- 4. the database holds device secrets: owner only ----------------------------------------------
 
 
+@sqlite_only
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_server_database_files_are_private(tmp_path):
     old = os.umask(0o022)  # a usual umask: files readable by everyone unless made private
@@ -285,16 +298,25 @@ def test_link_does_not_retry_forever_when_the_server_keeps_refusing(tmp_path):
 
 
 def test_database_from_an_older_version_gets_the_new_findings_column(tmp_path):
-    import sqlite3
-
-    path = tmp_path / "old.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE findings (id INTEGER PRIMARY KEY, device_id VARCHAR(64) NOT NULL, seq BIGINT, "
-                     "uuid VARCHAR(64), problem VARCHAR(32) NOT NULL, detail TEXT NOT NULL, "
-                     "found_at VARCHAR(40) NOT NULL, batch_key VARCHAR(100))")
-        conn.execute("INSERT INTO findings (device_id, seq, problem, detail, found_at) "
-                     "VALUES ('d', 3, 'gap', 'records 3..3 are missing', '2026-01-01T00:00:00.000+00:00')")
-    engine = open_engine(path)
-    with engine.begin() as conn:
-        assert conn.execute(select(db.findings.c.problem, db.findings.c.resolved_at)).all() == [("gap", None)]
-    engine.dispose()
+    # The findings table as the older version made it, on the database the tests run on.
+    scratch = ScratchDatabase(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+    path = scratch.url if scratch else tmp_path / "old.db"
+    key = "SERIAL PRIMARY KEY" if scratch else "INTEGER PRIMARY KEY"
+    try:
+        old = create_engine(database_url(path), poolclass=NullPool)
+        with old.begin() as conn:
+            conn.execute(text(f"CREATE TABLE findings (id {key}, device_id VARCHAR(64) NOT NULL, seq BIGINT, "
+                              "uuid VARCHAR(64), problem VARCHAR(32) NOT NULL, detail TEXT NOT NULL, "
+                              "found_at VARCHAR(40) NOT NULL, batch_key VARCHAR(100))"))
+            conn.execute(text("INSERT INTO findings (device_id, seq, problem, detail, found_at) "
+                              "VALUES ('d', 3, 'gap', 'records 3..3 are missing', '2026-01-01T00:00:00.000+00:00')"))
+        old.dispose()
+        engine = open_engine(path)
+        with engine.begin() as conn:
+            assert conn.execute(select(db.findings.c.problem, db.findings.c.resolved_at)).all() == [("gap", None)]
+        engine.dispose()
+        # Opened again, the column is there already: nothing is altered twice.
+        open_engine(path).dispose()
+    finally:
+        if scratch is not None:
+            scratch.drop()
