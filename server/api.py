@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.batches import Batch, BatchAnswer, BatchIngest, IdempotencyKeyReused
@@ -172,7 +173,8 @@ def create_app(
         return _error(422, ErrorCode.MALFORMED, _UNSTORABLE)
 
     @app.exception_handler(OperationalError)
-    async def _busy(_request: Request, exc: OperationalError) -> Response:
+    @app.exception_handler(PoolTimeout)  # every pooled connection in use (PostgreSQL)
+    async def _busy(_request: Request, exc: Exception) -> Response:
         log.warning("database busy: %s", exc)
         return _error(503, ErrorCode.BUSY, "the database is busy; try again shortly", headers={"Retry-After": "1"})
 

@@ -320,3 +320,28 @@ def test_database_from_an_older_version_gets_the_new_findings_column(tmp_path):
     finally:
         if scratch is not None:
             scratch.drop()
+
+
+def test_a_pool_with_no_free_connection_is_a_503_not_a_500(tmp_path):
+    """With every database connection taken, the tablet is told to retry."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import QueuePool
+
+    from server.api import create_app
+    from server.db import open_engine
+    from server.runner import BackgroundServer
+
+    base = open_engine(tmp_path / "pool.db")
+    tight = create_engine(base.url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    held = tight.connect()  # the only connection, kept busy
+    server = BackgroundServer(create_app(tight))
+    server.start()
+    try:
+        answer = requests.post(f"{server.url}/api/v1/pair/device-code", json={"device_id": "x"}, timeout=10)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers.get("Retry-After") == "1"
+    finally:
+        held.close()
+        server.stop()
+        tight.dispose()
+        base.dispose()
