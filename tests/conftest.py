@@ -58,6 +58,26 @@ def config_path(tmp_path: Path, demo_tree: dict) -> Path:
     return write_config(tmp_path, demo_tree)
 
 
+@pytest.fixture
+def commune(tmp_path: Path):
+    """A real commune server on loopback, on its own database."""
+    from tests.sync_support import Commune
+
+    with Commune(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def tablet(tmp_path: Path, commune):
+    """A tablet paired with ``commune`` through the real pairing flow."""
+    from tests.sync_support import Tablet
+
+    paired = Tablet(tmp_path / "tablet", commune.url)
+    paired.pair(commune)
+    yield paired
+    paired.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the Kivy tests in one worker process and the OpenAPI fuzz in another.
 

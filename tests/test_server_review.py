@@ -53,20 +53,6 @@ from tests.sync_support import (
 )
 
 
-@pytest.fixture
-def commune(tmp_path):
-    with Commune(tmp_path) as c:
-        yield c
-
-
-@pytest.fixture
-def tablet(tmp_path, commune):
-    t = Tablet(tmp_path / "tablet", commune.url)
-    t.pair(commune)
-    yield t
-    t.close()
-
-
 def send(commune: Commune, tablet: Tablet, key: str, records, *, sent_at: str | None = None) -> requests.Response:
     """Post records as the tablet would, signed with its secret."""
     credentials = load_credentials(tablet.store.device_secret_path)

@@ -10,7 +10,6 @@ import uuid as uuid_module
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from server import db
@@ -19,23 +18,9 @@ from sync.outbox import Batch
 from sync.record import seal
 from sync.uploader import build_batch_body
 
-from tests.sync_support import Commune, Tablet, as_attacker, findings, post, stored
+from tests.sync_support import as_attacker, findings, post, stored
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def commune(tmp_path):
-    with Commune(tmp_path) as c:
-        yield c
-
-
-@pytest.fixture
-def tablet(tmp_path, commune):
-    t = Tablet(tmp_path / "tablet", commune.url)
-    t.pair(commune)
-    yield t
-    t.close()
 
 
 def test_deleted_rating_is_detected_as_a_gap_and_the_rest_is_kept(commune, tablet):

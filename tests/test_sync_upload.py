@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -22,20 +21,6 @@ from sync.uploader import SyncStatus
 from tests.sync_support import Commune, FaultProxy, Tablet, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def commune(tmp_path):
-    with Commune(tmp_path) as c:
-        yield c
-
-
-@pytest.fixture
-def tablet(tmp_path, commune):
-    t = Tablet(tmp_path / "tablet", commune.url)
-    t.pair(commune)
-    yield t
-    t.close()
 
 
 def server_records(commune: Commune, device_id: str) -> list[Record]:
