@@ -67,6 +67,9 @@ EXIT_BY_TECHNICIAN = 64
 # How often the tablet asks the server for a newer roster (a 304 costs little).
 ROSTER_REFRESH_S = 300.0
 
+# The screens a counter rests on when nobody is being served.
+IDLE_SCREENS = ("closed", "choose", "rate")
+
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
 IDLE_RECHECK_S = 20.0
@@ -118,9 +121,6 @@ class KioskApp(App):
 
     settings = ObjectProperty(None)
     """The validated :class:`kiosk.config.Settings`."""
-
-    sync_status = ObjectProperty(None, allownone=True)
-    """The uploader's last :class:`sync.uploader.SyncStatus`."""
 
     sync_text = StringProperty("")
     """The sync state in words, for the technician."""
@@ -247,11 +247,6 @@ class KioskApp(App):
 
     # -- the citizen's path ---------------------------------------------------
 
-    @property
-    def current(self):
-        """The screen showing now."""
-        return self.root.current_screen
-
     def show(self, name: str):
         """Bring a screen to the front and return it."""
         self.root.current = name
@@ -284,7 +279,7 @@ class KioskApp(App):
 
     def _recheck_idle(self) -> None:
         # A citizen who chose English and has not tapped yet keeps it.
-        if self.visit is None and self.root.current in ("closed", "choose", "rate"):
+        if self.visit is None and self.root.current in IDLE_SCREENS:
             self.go_idle(keep_language=True)
 
     def choose_officer(self, officer: Officer) -> None:
@@ -407,19 +402,15 @@ class KioskApp(App):
             return self._new_pin_entered(officer, pin_entered)
         subject = f"officer:{officer.id}" if officer else "technician"
         stored = officer.pin_hash if officer else self.settings.technician_pin_hash
-        locked = self.pins.locked_for(subject)
-        if locked > 0:
-            screen.message = self.tr("signin.locked", seconds=int(locked + 0.999))
+        if self._show_lockout(subject, screen):
             return
         if stored is None:
             screen.message = self.tr("signin.no_pin")
             return
         accepted, left = self.pins.check(subject, pin_entered, stored)
         if not accepted:
-            locked = self.pins.locked_for(subject)
-            if locked > 0:
-                self.store.audit("pin_lockout", actor=subject, detail={"seconds": locked})
-                screen.message = self.tr("signin.locked", seconds=int(locked + 0.999))
+            if self._show_lockout(subject, screen):  # this failure began a lock-out
+                self.store.audit("pin_lockout", actor=subject, detail={"seconds": self.pins.locked_for(subject)})
             else:
                 screen.message = self.tr("signin.wrong", left=left)
             return
@@ -436,6 +427,13 @@ class KioskApp(App):
             self.desk.sign_in(officer.id)
             Logger.info("Kiosk: %s signed in", officer.id)
             self.go_idle()
+
+    def _show_lockout(self, subject: str, screen) -> bool:
+        """Tell how long ``subject`` is locked out, if it is; True when locked."""
+        locked = self.pins.locked_for(subject)
+        if locked > 0:
+            screen.message = self.tr("signin.locked", seconds=int(locked + 0.999))
+        return locked > 0
 
     def _show_day(self, officer: Officer) -> None:
         from kiosk.daybook import officer_day
@@ -677,7 +675,7 @@ class KioskApp(App):
             self._pending_roster = roster
             return
         self._apply_roster(roster)
-        if self.root.current in ("closed", "choose", "rate"):
+        if self.root.current in IDLE_SCREENS:
             self.go_idle()
 
     def _apply_roster(self, roster: dict) -> None:
@@ -714,7 +712,6 @@ class KioskApp(App):
     def _show_sync(self, uploader, status) -> None:
         if uploader is not self._uploader:  # a late report from an uploader already stopped
             return
-        self.sync_status = status
         self.sync_text = self._sync_words(status)
 
     def _sync_words(self, status) -> str:

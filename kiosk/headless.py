@@ -119,7 +119,7 @@ class HeadlessKiosk:
     def resize(self, size: tuple[int, int]) -> None:
         """Give the window a new size (an orientation change)."""
         self.window.size = size
-        self.pump(3) if hasattr(self, "app") else None
+        self.pump(3)
 
     def screenshot(self, path: str | Path) -> Path:
         """Save what the window shows now as a PNG."""

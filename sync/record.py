@@ -26,7 +26,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, fields
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 __all__ = [
     "FORMAT_VERSION",
@@ -314,10 +314,3 @@ def verify_chain(
         expected_seq = record.seq + 1
         expected_prev = record.hash
     return findings
-
-
-def iter_wire(records: Iterable[Record]) -> Iterator[dict[str, Any]]:
-    """The wire form of each record, in order."""
-    for record in records:
-        yield record.to_dict()
-
