@@ -21,8 +21,8 @@ from server.api import create_app  # noqa: E402
 from server.db import open_engine  # noqa: E402
 from server.registry import DeviceRegistry  # noqa: E402
 from server.runner import BackgroundServer  # noqa: E402
-from sync.credentials import DeviceCredentials, save_credentials  # noqa: E402
-from sync.uploader import Uploader  # noqa: E402
+from kiosk.link.credentials import DeviceCredentials, save_credentials  # noqa: E402
+from kiosk.link.uploader import Uploader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ def _hanging_server(settings) -> str:
     import threading
 
     from kiosk.store import Store
-    from sync.credentials import DeviceCredentials, save_credentials
+    from kiosk.link.credentials import DeviceCredentials, save_credentials
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))

@@ -603,7 +603,7 @@ class KioskApp(App):
 
     def credentials(self):
         """This tablet's pairing with the server, or None."""
-        from sync.credentials import CredentialsError, load_credentials
+        from kiosk.link.credentials import CredentialsError, load_credentials
 
         try:
             return load_credentials(self.store.device_secret_path)
@@ -615,7 +615,7 @@ class KioskApp(App):
         if self._uploader is not None or not self.settings.server_url or self.credentials() is None:
             self.sync_text = self._sync_words(None)
             return
-        from sync.uploader import Uploader
+        from kiosk.link.uploader import Uploader
 
         uploader = Uploader(
             self.store.path,
@@ -629,7 +629,7 @@ class KioskApp(App):
         uploader.start()
 
     def _cached_roster(self) -> dict | None:
-        from sync.roster import RosterSync, roster_directory
+        from kiosk.link.roster import RosterSync, roster_directory
 
         return RosterSync(roster_directory(self.store.path), link=None).cached()
 
@@ -640,7 +640,7 @@ class KioskApp(App):
         credentials = self.credentials()
         if credentials is None or not self.settings.server_url or self._roster_fetching:
             return
-        from sync.transport import ServerLink
+        from kiosk.link.transport import ServerLink
 
         key = (self.settings.server_url, credentials)
         if self._roster_link is None or self._roster_link[0] != key:
@@ -650,8 +650,8 @@ class KioskApp(App):
         threading.Thread(target=self._fetch_roster, args=args, name="hailong-roster", daemon=True).start()
 
     def _fetch_roster(self, db_path: Path, link) -> None:
-        from sync.roster import RosterError, RosterSync, roster_directory
-        from sync.transport import TransportError
+        from kiosk.link.roster import RosterError, RosterSync, roster_directory
+        from kiosk.link.transport import TransportError
 
         roster = None
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +22,7 @@ from kiosk.i18n import LANGUAGES, catalogue
 
 __all__ = [
     "ATTRIBUTION_MODES",
+    "AttributionMode",
     "WEEKDAYS",
     "ConfigError",
     "Officer",
@@ -31,7 +33,20 @@ __all__ = [
     "parse_settings",
 ]
 
-ATTRIBUTION_MODES = ("counter", "choose", "officer")
+
+
+class AttributionMode(StrEnum):
+    """Who a tap rates (``attribution.mode``)."""
+
+    COUNTER = "counter"
+    """The officer signed in at this counter (hidden sign-in, PIN)."""
+    CHOOSE = "choose"
+    """The officer whose photo the citizen taps first (one shared tablet)."""
+    OFFICER = "officer"
+    """``attribution.officer``: the tablet belongs to one officer."""
+
+
+ATTRIBUTION_MODES = tuple(m.value for m in AttributionMode)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ORIENTATIONS = ("auto", "landscape", "portrait")
 DEFAULT_LOW_REASONS = (
@@ -161,7 +176,7 @@ class Settings:
     hotline: str
     counter_id: str
     counter_name: str
-    mode: str
+    mode: AttributionMode
     mode_officer: str | None
     officers: tuple[Officer, ...]
     scale: int
@@ -237,14 +252,14 @@ def parse_settings(data: Any, *, base_dir: Path, source: Path | None = None) -> 
     attribution.allow_only("mode", "officer")
 
     officers = _officers(root.child("officers"), base_dir)
-    mode = attribution.choice("mode", ATTRIBUTION_MODES)
+    mode = AttributionMode(attribution.choice("mode", ATTRIBUTION_MODES))
     mode_officer = attribution.string("officer", optional=True)
     ids = [o.id for o in officers]
-    if mode == "officer" and mode_officer is None:
+    if mode is AttributionMode.OFFICER and mode_officer is None:
         raise ConfigError(attribution.at("officer"), "missing")
     if mode_officer is not None and mode_officer not in ids:
         raise ConfigError(attribution.at("officer"), "no_such_officer", id=mode_officer)
-    if mode == "officer" and not next(o for o in officers if o.id == mode_officer).active:
+    if mode is AttributionMode.OFFICER and not next(o for o in officers if o.id == mode_officer).active:
         raise ConfigError(attribution.at("officer"), "officer_inactive", id=mode_officer)
     if not any(o.active for o in officers):
         raise ConfigError("officers", "no_active_officer")

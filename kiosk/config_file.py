@@ -32,7 +32,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from kiosk import pin
 from kiosk.config import ConfigError, Settings, parse_settings
 from kiosk.i18n import catalogue
-from sync.files import write_atomically
+from kiosk.files import write_atomically
 
 __all__ = ["ConfigFile", "RosterLocked", "PORTRAIT_DIR", "PORTRAIT_SIZE"]
 

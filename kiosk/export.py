@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from kiosk.i18n import LANGUAGES, catalogue
 from kiosk.store import Store, StoreError, local_now
-from sync.files import sync_folder
+from kiosk.files import sync_folder
 from sync.record import KIND_DETAILS, KIND_RATING
 
 __all__ = ["COLUMNS", "ExportError", "ExportResult", "FORMATS", "PROGRESS_EVERY", "export_ratings"]

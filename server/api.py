@@ -146,7 +146,7 @@ def create_app(
     )
     app.state.registry, app.state.ingest, app.state.rosters = registry, ingest, rosters
     # Every answer says what time the server has: a tablet whose clock is days
-    # off signs its GETs with the server's time, not its own (sync.transport).
+    # off signs its GETs with the server's time, not its own (kiosk.link.transport).
     app.add_middleware(_ServerTimeHeader)
 
     # -- errors ----------------------------------------------------------------

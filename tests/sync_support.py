@@ -29,11 +29,11 @@ from server.api import create_app
 from server.db import open_engine
 from server.registry import DeviceRegistry
 from server.runner import BackgroundServer
-from sync.backoff import Backoff
-from sync.credentials import save_credentials
-from sync.pairing import PairingClient
+from kiosk.link.backoff import Backoff
+from kiosk.link.credentials import save_credentials
+from kiosk.link.pairing import PairingClient
 from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
-from sync.uploader import Uploader
+from kiosk.link.uploader import Uploader
 from tests.conftest import load_demo_tree, write_config
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Atomic, durable file replacement (sync/files.py)."""
+"""Atomic, durable file replacement (kiosk/files.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from sync.files import write_atomically
+from kiosk.files import write_atomically
 
 
 def test_replaces_content_and_leaves_no_temporary_file(tmp_path):

@@ -14,7 +14,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.credentials import load_credentials
+from kiosk.link.credentials import load_credentials
 from sync.protocol import API_PREFIX, DEVICE_HEADER, MAX_BATCH_RECORDS, MAX_BODY_BYTES, SIGNATURE_HEADER, sign
 
 from tests.sync_support import Commune, Tablet

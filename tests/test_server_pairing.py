@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.credentials import load_credentials
-from sync.pairing import PairingClient, PairingFailed, qr_text
+from kiosk.link.credentials import load_credentials
+from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
 
 from tests.sync_support import Commune, Tablet
 
@@ -28,7 +28,7 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
 def test_pair_command_prints_code_and_url_and_stores_a_private_secret(tmp_path):
     with Commune(tmp_path, pair_interval_s=1) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)
-        process = subprocess.Popen([sys.executable, "-m", "sync", "pair", "--config", str(tablet.config_path)],
+        process = subprocess.Popen([sys.executable, "-m", "kiosk.link", "pair", "--config", str(tablet.config_path)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
         try:
             lines = []

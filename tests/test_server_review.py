@@ -22,8 +22,8 @@ from server import db
 from server.clock import parse_device_time
 from server.db import database_url, open_engine
 from server.roster import RosterStore
-from sync.credentials import load_credentials
-from sync.outbox import Batch
+from kiosk.link.credentials import load_credentials
+from kiosk.link.outbox import Batch
 from sync.protocol import (
     API_PREFIX,
     DEVICE_HEADER,
@@ -35,9 +35,9 @@ from sync.protocol import (
     verify,
 )
 from sync.record import seal
-from sync.roster import RosterSync, roster_directory
-from sync.transport import ServerLink, TransportError
-from sync.uploader import build_batch_body
+from kiosk.link.roster import RosterSync, roster_directory
+from kiosk.link.transport import ServerLink, TransportError
+from kiosk.link.uploader import build_batch_body
 
 from tests.sync_support import (
     TEST_DATABASE_URL,

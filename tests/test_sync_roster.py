@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from server.roster import RosterStore
-from sync.credentials import load_credentials
-from sync.roster import RosterSync, roster_directory
-from sync.transport import ServerLink, TransportError
+from kiosk.link.credentials import load_credentials
+from kiosk.link.roster import RosterSync, roster_directory
+from kiosk.link.transport import ServerLink, TransportError
 
 from tests.sync_support import Commune, Tablet, roster_file
 

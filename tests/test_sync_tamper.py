@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from server import db
-from sync.credentials import load_credentials, save_credentials
-from sync.outbox import Batch
+from kiosk.link.credentials import load_credentials, save_credentials
+from kiosk.link.outbox import Batch
 from sync.record import seal
-from sync.uploader import build_batch_body
+from kiosk.link.uploader import build_batch_body
 
 from tests.sync_support import as_attacker, findings, post, stored
 

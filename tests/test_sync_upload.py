@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from server import db
 from sync.protocol import API_PREFIX
 from sync.record import verify_chain, Record
-from sync.uploader import SyncStatus
+from kiosk.link.uploader import SyncStatus
 from tests.sync_support import Commune, FaultProxy, Tablet, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_retry_after_is_honoured(commune, tablet):
 def test_once_command_exits_non_zero_when_records_are_left(tmp_path, commune, tablet):
     tablet.rate(12)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    ok = subprocess.run([sys.executable, "-m", "sync", "--config", str(tablet.config_path), "--once"],
+    ok = subprocess.run([sys.executable, "-m", "kiosk.link", "--config", str(tablet.config_path), "--once"],
                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "left: 0" in ok.stdout
@@ -122,7 +122,7 @@ def test_once_command_exits_non_zero_when_records_are_left(tmp_path, commune, ta
     tree_path = tablet.config_path
     text = tree_path.read_text(encoding="utf-8").replace(commune.url, "http://127.0.0.1:9")
     tree_path.write_text(text, encoding="utf-8")
-    left = subprocess.run([sys.executable, "-m", "sync", "--config", str(tree_path), "--once", "--attempts", "1"],
+    left = subprocess.run([sys.executable, "-m", "kiosk.link", "--config", str(tree_path), "--once", "--attempts", "1"],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert left.returncode == 1
     assert "left: 3" in left.stdout

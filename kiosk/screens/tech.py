@@ -168,9 +168,9 @@ class TechScreen(KioskScreen):
 
     def _pair(self, server_url: str, device_id: str, label: str, secret_path: Path) -> None:
         from kiosk import __version__
-        from sync.credentials import save_credentials
-        from sync.pairing import PairingClient, PairingFailed
-        from sync.transport import TransportError
+        from kiosk.link.credentials import save_credentials
+        from kiosk.link.pairing import PairingClient, PairingFailed
+        from kiosk.link.transport import TransportError
 
         client = PairingClient(server_url)
         try:

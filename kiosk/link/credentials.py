@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sync.files import write_atomically
+from kiosk.files import write_atomically
 
 __all__ = ["DeviceCredentials", "CredentialsError", "save_credentials", "load_credentials"]
 

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sync.files import write_atomically
+from kiosk.files import write_atomically
 from sync.protocol import API_PREFIX
-from sync.transport import ServerLink
+from kiosk.link.transport import ServerLink
 
 __all__ = ["RosterSync", "RosterError", "roster_directory", "fetch_roster"]
 

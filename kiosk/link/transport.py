@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import requests
 
-from sync.backoff import parse_retry_after
-from sync.credentials import DeviceCredentials
+from kiosk.link.backoff import parse_retry_after
+from kiosk.link.credentials import DeviceCredentials
 from sync.protocol import (
     API_PREFIX,
     DEVICE_HEADER,

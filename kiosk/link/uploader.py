@@ -18,12 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sync import transport
-from sync.backoff import Backoff
-from sync.credentials import CredentialsError, DeviceCredentials, load_credentials
-from sync.outbox import Batch, Outbox
+from kiosk.link import transport
+from kiosk.link.backoff import Backoff
+from kiosk.link.credentials import CredentialsError, DeviceCredentials, load_credentials
+from kiosk.link.outbox import Batch, Outbox
 from sync.protocol import API_PREFIX, MAX_BATCH_RECORDS, PROTOCOL_VERSION
-from sync.transport import ServerLink, TransportError
+from kiosk.link.transport import ServerLink, TransportError
 
 __all__ = ["SyncStatus", "Uploader", "build_batch_body"]
 

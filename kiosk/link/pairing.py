@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from sync.credentials import DeviceCredentials
+from kiosk.link.credentials import DeviceCredentials
 from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, ErrorCode
-from sync.transport import ServerLink, TransportError
+from kiosk.link.transport import ServerLink, TransportError
 
 __all__ = [
     "DeviceAuthorization",

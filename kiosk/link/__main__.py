@@ -1,9 +1,9 @@
 """The tablet's sync from the command line.
 
-    python -m sync --config PATH --once      send everything pending; exit 1 if anything is left
-    python -m sync pair --config PATH        pair with the server in config.yaml (prints code, URL, QR)
-    python -m sync roster --config PATH      fetch the roster (officers, portraits, settings)
-    python -m sync status --config PATH      what is pending, last success, last error
+    python -m kiosk.link --config PATH --once      send everything pending; exit 1 if anything is left
+    python -m kiosk.link pair --config PATH        pair with the server in config.yaml (prints code, URL, QR)
+    python -m kiosk.link roster --config PATH      fetch the roster (officers, portraits, settings)
+    python -m kiosk.link status --config PATH      what is pending, last success, last error
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def _settings(path: str):
 
 def _upload(args: argparse.Namespace) -> int:
     from kiosk.store import Store
-    from sync.backoff import Backoff
-    from sync.uploader import Uploader
+    from kiosk.link.backoff import Backoff
+    from kiosk.link.uploader import Uploader
 
     settings = _settings(args.config)
     if not args.once:
@@ -57,9 +57,9 @@ def _upload(args: argparse.Namespace) -> int:
 def _pair(args: argparse.Namespace) -> int:
     from kiosk import __version__
     from kiosk.store import Store
-    from sync.credentials import save_credentials
-    from sync.pairing import PairingClient, PairingFailed, qr_text
-    from sync.transport import TransportError
+    from kiosk.link.credentials import save_credentials
+    from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
+    from kiosk.link.transport import TransportError
 
     settings = _settings(args.config)
     store = Store(settings.database)
@@ -91,9 +91,9 @@ def _pair(args: argparse.Namespace) -> int:
 
 def _roster(args: argparse.Namespace) -> int:
     from kiosk.store import Store
-    from sync.credentials import load_credentials
-    from sync.roster import RosterError, RosterSync, roster_directory
-    from sync.transport import ServerLink, TransportError
+    from kiosk.link.credentials import load_credentials
+    from kiosk.link.roster import RosterError, RosterSync, roster_directory
+    from kiosk.link.transport import ServerLink, TransportError
 
     settings = _settings(args.config)
     store = Store(settings.database)
@@ -102,7 +102,7 @@ def _roster(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if credentials is None:
-        print("not paired yet: python -m sync pair --config …", file=sys.stderr)
+        print("not paired yet: python -m kiosk.link pair --config …", file=sys.stderr)
         return EXIT_SETUP
     sync = RosterSync(roster_directory(settings.database), ServerLink(settings.server_url, credentials))
     try:
@@ -134,11 +134,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sync``."""
+    """Entry point of ``python -m kiosk.link``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"pair": _pair, "roster": _roster, "status": _status, "upload": _upload}
     command = argv.pop(0) if argv and argv[0] in commands else "upload"
-    parser = argparse.ArgumentParser(prog=f"python -m sync{'' if command == 'upload' else ' ' + command}",
+    parser = argparse.ArgumentParser(prog=f"python -m kiosk.link{'' if command == 'upload' else ' ' + command}",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="the tablet's config.yaml")
     if command == "upload":
