@@ -29,9 +29,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from kiosk import pin
 from kiosk.config import ConfigError, Settings, parse_settings
 from kiosk.i18n import catalogue
+from sync import pin
+from sync.roster import SLUG
 from kiosk.files import write_atomically
 
 __all__ = ["ConfigFile", "RosterLocked", "PORTRAIT_DIR", "PORTRAIT_SIZE"]
@@ -200,7 +201,7 @@ class ConfigFile:
         if tree is None:
             tree = CommentedMap()
         if not isinstance(tree, dict):
-            raise ConfigError("config", "wrong_type", expected="config.type_mapping")
+            raise ConfigError("config", "wrong_type", expected="type_mapping")
         return tree
 
     def _render(self, tree: CommentedMap) -> tuple[str, Settings]:
@@ -278,9 +279,7 @@ def _officer_path(tree: CommentedMap, officer_id: str) -> str:
 
 
 def _is_plain_slug(value: str) -> bool:
-    from kiosk.config import _SLUG  # the very rule the check applies
-
-    return bool(_SLUG.match(value))
+    return bool(SLUG.match(value))  # the very rule the settings check applies
 
 
 def _refuse_if_locked(roster_locked: bool) -> None:
@@ -306,7 +305,7 @@ def _set_path(tree: CommentedMap, dotted: str, value: Any) -> None:
         if child is None:
             child = node[key] = CommentedMap()
         elif not isinstance(child, dict):
-            raise ConfigError(".".join(walked), "wrong_type", expected="config.type_mapping")
+            raise ConfigError(".".join(walked), "wrong_type", expected="type_mapping")
         node = child
     key = keys[-1]
     old = node.get(key)

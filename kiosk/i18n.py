@@ -14,9 +14,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from sync.roster import LANGUAGES
+
 __all__ = ["LANGUAGES", "Catalogue", "catalogue", "tr", "set_language", "current_language"]
 
-LANGUAGES = ("vi", "en")
 _LOCALE_DIR = Path(__file__).with_name("locale")
 
 

@@ -12,15 +12,14 @@ what it had. Kivy-free.
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import ConfigError, Settings, parse_settings
+from sync.roster import COMMUNE_KEYS
 
-__all__ = ["settings_with_roster", "COMMUNE_KEYS"]
-
-# The settings a roster may decide, as the server's roster document names them.
-COMMUNE_KEYS = ("rating", "working_hours", "timeouts", "language")
+__all__ = ["settings_with_roster", "try_settings_with_roster"]
 
 
 def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings:
@@ -48,13 +47,7 @@ def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings
     base_dir = settings.source.parent if settings.source else Path.cwd()
     merged = parse_settings(tree, base_dir=base_dir, source=settings.source)
     # ``raw`` stays the tablet's own file: the roster is never written into it.
-    return _with_raw(merged, settings.raw)
-
-
-def _with_raw(settings: Settings, raw: dict) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, raw=raw)
+    return replace(merged, raw=settings.raw)
 
 
 def try_settings_with_roster(settings: Settings, roster: dict[str, Any] | None) -> tuple[Settings, ConfigError | None]:

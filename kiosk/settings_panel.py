@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from kiosk.config import ATTRIBUTION_MODES, ORIENTATIONS, WEEKDAYS, Settings
-from kiosk.i18n import LANGUAGES
+from sync.roster import COMMUNE_KEYS, LANGUAGES
 
 __all__ = ["Item", "ITEMS", "panels", "values", "to_change", "item_for", "decided_by_roster"]
 
@@ -79,8 +79,6 @@ PANEL_TITLES = {
 def decided_by_roster(item: Item) -> bool:
     """Whether the server's roster sets this item, so that editing it here
     would change nothing while a roster is in force (see kiosk.roster)."""
-    from kiosk.roster import COMMUNE_KEYS
-
     top = item.path.split(".")[0]
     return item.path in ("commune.name", "commune.hotline") or top == "reasons" or top in COMMUNE_KEYS
 

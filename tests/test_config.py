@@ -16,6 +16,7 @@ from typing import Callable
 import pytest
 
 from kiosk import config as config_module
+from sync import roster as roster_module
 from kiosk.config import ConfigError, load_settings, parse_settings
 from kiosk.i18n import LANGUAGES, catalogue
 from tests.conftest import ROOT, write_config
@@ -47,7 +48,7 @@ def test_defaults_fill_optional_sections(tmp_path: Path, demo_tree: dict) -> Non
     settings = load_settings(write_config(tmp_path, minimal))
     assert settings.scale == 3
     assert settings.burst_interval_s == 5.0
-    assert [r.id for r in settings.low_reasons] == list(config_module.DEFAULT_LOW_REASONS)
+    assert [r.id for r in settings.low_reasons] == list(roster_module.DEFAULT_LOW_REASONS)
     assert settings.language == "vi"
     assert settings.server_url == ""
     assert settings.database == tmp_path / "data" / "hailong.db"
@@ -283,7 +284,7 @@ def test_catalogue_entries_are_not_empty() -> None:
 
 
 def test_every_built_in_reason_and_level_has_words() -> None:
-    reason_ids = config_module.DEFAULT_LOW_REASONS + config_module.DEFAULT_HIGH_REASONS
+    reason_ids = roster_module.DEFAULT_LOW_REASONS + roster_module.DEFAULT_HIGH_REASONS
     for language in LANGUAGES:
         text = catalogue(language)
         assert [r for r in reason_ids if not text.has(f"reason.{r}")] == [], language
@@ -292,10 +293,11 @@ def test_every_built_in_reason_and_level_has_words() -> None:
 
 
 def test_every_config_problem_has_words() -> None:
-    """Each problem key raised anywhere in kiosk.config has an entry, so no
-    error line can itself crash with a KeyError."""
-    source = Path(config_module.__file__).read_text(encoding="utf-8")
-    problems = set(re.findall(r'ConfigError\(\s*[^,]+,\s*"([a-z_]+)"', source))
-    assert {"missing", "unknown_key", "bad_hours", "no_such_officer"} <= problems
+    """Each problem key raised anywhere in kiosk.config or the shared settings
+    rules has an entry, so no error line can itself crash with a KeyError."""
+    source = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (config_module, roster_module))
+    problems = set(re.findall(r'(?:Config|Settings)Error\(\s*[^,]+,\s*"([a-z_]+)"', source))
+    problems |= set(re.findall(r'expected="([a-z_]+)"', source))
+    assert {"missing", "unknown_key", "bad_hours", "no_such_officer", "type_list"} <= problems
     for language in LANGUAGES:
         assert [p for p in sorted(problems) if not catalogue(language).has(f"config.{p}")] == []
