@@ -2,8 +2,8 @@
 counters, reasons and settings.
 
 A technician imports it from a file shaped like a tablet's ``config.yaml``
-(plus an optional ``counters:`` list); it is checked with the tablet's own
-validation, so a roster the server accepts is one every tablet accepts. The
+(plus an optional ``counters:`` list); it is checked with the shared rules of
+:mod:`sync.roster`, so a roster the server accepts is one every tablet accepts. The
 served document has a strong ETag, so a tablet asks "has it changed?" and gets
 ``304 Not Modified`` when it has not.
 """
@@ -20,18 +20,16 @@ from typing import Any
 from ruamel.yaml import YAML
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from kiosk.config import parse_settings
 from server import db
 from server.clock import utc_text
 from server.db import write_transaction
 from server.registry import now_utc
 from sync.protocol import API_PREFIX
+from sync.roster import COMMUNE_KEYS, COMMUNE_SECTIONS, SettingsError, SettingsNode, parse_commune
 
 __all__ = ["RosterStore", "RosterError", "roster_document"]
 
 ROSTER_VERSION = 1
-# The parts of a config.yaml that belong to the commune, not to one tablet.
-_SETTINGS_KEYS = ("rating", "working_hours", "timeouts", "language")
 
 
 class RosterError(ValueError):
@@ -59,17 +57,15 @@ def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any
     for i, counter in enumerate(counters):
         if not (isinstance(counter, dict) and isinstance(counter.get("id"), str) and isinstance(counter.get("name"), str)):
             raise RosterError(f"counters[{i}]: needs an id and a name")
-    # Validate with the tablet's own rules, as if it were one tablet's config.
-    probe = {k: deepcopy(v) for k, v in tree.items() if k in ("commune", "officers", "reasons", *_SETTINGS_KEYS)}
-    probe["counter"] = {"id": counters[0]["id"], "name": counters[0]["name"]}
-    probe["attribution"] = {"mode": "choose"}
+    # The very rules every tablet applies to the commune's part of its settings.
+    commune_tree = {k: v for k, v in tree.items() if k in COMMUNE_SECTIONS}
     try:
-        settings = parse_settings(probe, base_dir=base_dir)
-    except Exception as exc:  # ConfigError names the key path
+        commune = parse_commune(SettingsNode(commune_tree), base_dir)
+    except SettingsError as exc:
         raise RosterError(str(exc)) from None
     images: dict[str, tuple[bytes, str]] = {}
     officers = []
-    for officer in settings.officers:
+    for officer in commune.officers:
         photo = None
         if officer.photo is not None:
             content = officer.photo.read_bytes()
@@ -86,11 +82,11 @@ def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any
         })
     document = {
         "version": ROSTER_VERSION,
-        "commune": {"name": settings.commune_name, "hotline": settings.hotline},
+        "commune": {"name": commune.name, "hotline": commune.hotline},
         "counters": [{"id": c["id"], "name": c["name"]} for c in counters],
         "officers": officers,
         "reasons": deepcopy(tree.get("reasons")) or {},
-        "settings": {k: deepcopy(tree[k]) for k in _SETTINGS_KEYS if k in tree},
+        "settings": {k: deepcopy(tree[k]) for k in COMMUNE_KEYS if k in tree},
     }
     return document, images
 
