@@ -26,7 +26,7 @@ from server.api import create_app  # noqa: E402
 from server.db import open_engine  # noqa: E402
 from server.registry import DeviceRegistry  # noqa: E402
 from server.runner import BackgroundServer  # noqa: E402
-from kiosk.link.outbox import Batch  # noqa: E402
+from kiosk.store import Batch  # noqa: E402
 from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
 from sync.record import GENESIS_HASH, KIND_RATING, Record, seal  # noqa: E402
 from kiosk.link.uploader import build_batch_body  # noqa: E402

@@ -6,11 +6,10 @@ weeks' chart. Only that officer's ratings count, and never simulated ones.
 
 "Today" is the calendar date of the tablet's own clock when each rating was
 taken: the date written at the start of the record's ``device_time``
-(``2026-01-05T08:00:00.000+07:00`` belongs to 5 January). Because that text
-starts with the date, a day range is a range of strings, which SQLite answers
-from the journal's ``(kind, officer_id, device_time)`` index without reading
-other officers' rows; reasons and call-backs follow ``rating_uuid``'s index.
-A tablet with a hundred thousand ratings answers as fast as one with a hundred.
+(``2026-01-05T08:00:00.000+07:00`` belongs to 5 January). The rows come from
+:class:`kiosk.store.officer_day.OfficerDayReads`, whose queries go through
+the journal's indexes: a tablet with a hundred thousand ratings answers as
+fast as one with a hundred.
 
 Nothing here imports Kivy. The store is passed in, so call this on the
 thread that owns it.
@@ -22,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sync.record import KIND_DETAILS, KIND_RATING
 from sync.scale import MIN_RATINGS_TO_JUDGE, Scale, Tally
 
 if TYPE_CHECKING:
@@ -101,39 +99,21 @@ class OfficerDay:
         return Tally({"satisfied": satisfied, "other": total - satisfied})
 
 
-# Ratings of this officer taken in [start, end) by the device's own date;
-# simulated ones are left out by a filter on the rows the index found.
-_RANGE = (
-    "r.kind = :rating AND r.officer_id = :officer "
-    "AND r.device_time >= :start AND r.device_time < :end AND r.simulated = 0"
-)
-
-
 def officer_day(store: "Store", officer_id: str, today: date, days: int = 30) -> OfficerDay:
     """The figures of ``officer_id`` for ``today`` and the ``days`` days ending today."""
     if days < 1:
         raise ValueError("days must be 1 or more")
     first = today - timedelta(days=days - 1)
-    params = {
-        "rating": KIND_RATING,
-        "details": KIND_DETAILS,
-        "officer": officer_id,
-        "start": first.isoformat(),
-        "end": (today + timedelta(days=1)).isoformat(),
-    }
-    db = store.db
+    tomorrow = today + timedelta(days=1)
+    reads = store.officer_days
 
     per_day: dict[str, dict[str, int]] = {}
     burst_today = 0
     today_text = today.isoformat()
-    for day, level, n, bursts in db.execute(
-        f"SELECT substr(r.device_time, 1, 10) AS day, r.level, count(*), total(r.burst) "
-        f"FROM journal r WHERE {_RANGE} GROUP BY day, r.level",
-        params,
-    ).fetchall():
-        per_day.setdefault(day, {})[level] = n
-        if day == today_text:
-            burst_today += int(bursts)
+    for row in reads.levels_by_day(officer_id, first, tomorrow):
+        per_day.setdefault(row.day, {})[row.level] = row.count
+        if row.day == today_text:
+            burst_today += row.bursts
 
     series = []
     for offset in range(days):
@@ -143,33 +123,8 @@ def officer_day(store: "Store", officer_id: str, today: date, days: int = 30) ->
             DayPoint(day, day_tally.total, day_tally.satisfied_count(), day_tally.satisfaction_rate)
         )
 
-    today_params = dict(params, start=today_text)
-    # A reason counts once per rating, even if the citizen's details came in
-    # two records. CROSS JOIN keeps SQLite's join order: today's ratings
-    # first (a few rows from the index), then their details by rating_uuid,
-    # instead of walking every details record the tablet ever wrote.
-    reasons = [
-        (reason, n)
-        for reason, n in db.execute(
-            "SELECT je.value AS reason, count(DISTINCT r.uuid) AS n "
-            "FROM journal r "
-            "CROSS JOIN journal d ON d.rating_uuid = r.uuid AND d.kind = :details "
-            "JOIN json_each(d.reasons) je "
-            f"WHERE {_RANGE} GROUP BY je.value ORDER BY n DESC, je.value",
-            today_params,
-        ).fetchall()
-    ]
-    callbacks = [
-        (device_time, phone)
-        for device_time, phone in db.execute(
-            "SELECT r.device_time, d.callback_phone "
-            "FROM journal r "
-            "CROSS JOIN journal d ON d.rating_uuid = r.uuid AND d.kind = :details "
-            f"WHERE {_RANGE} AND d.callback_phone IS NOT NULL AND d.callback_consent = 1 "
-            "ORDER BY r.device_time, d.seq",
-            today_params,
-        ).fetchall()
-    ]
+    reasons = reads.reasons(officer_id, today, tomorrow)
+    callbacks = reads.callbacks(officer_id, today, tomorrow)
 
     today_tally = Tally(per_day.get(today_text, {}))
     return OfficerDay(

@@ -4,9 +4,10 @@ One row per rating, with what the citizen added afterwards (reasons, a
 call-back request) merged into it, and the fields that let the commune check
 the file against the tablet later: sequence number, UUID and hash.
 
-* The export reads one snapshot of the database (one read transaction), so
-  the number of rows in each file is exactly the number of ratings the tablet
-  held at that moment, even while citizens keep rating.
+* The export reads one snapshot of the database (one read transaction, see
+  :class:`kiosk.store.export_rows.RatingsSnapshot`), so the number of rows in
+  each file is exactly the number of ratings the tablet held at that moment,
+  even while citizens keep rating. Rows are streamed, never all in memory.
 * Each file is written under a ``.partial`` name, synced, and only then
   renamed to its real name: a stick pulled out half-way leaves no file that
   looks complete.
@@ -21,9 +22,7 @@ from __future__ import annotations
 
 import csv
 import errno
-import json
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +30,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from kiosk.i18n import LANGUAGES, catalogue
 from kiosk.store import Store, StoreError, local_now
+from kiosk.store.export_rows import RatingsSnapshot
 from kiosk.files import sync_folder
-from sync.record import KIND_DETAILS, KIND_RATING
 
 __all__ = ["COLUMNS", "ExportError", "ExportResult", "FORMATS", "PROGRESS_EVERY", "export_ratings"]
 
@@ -128,46 +127,43 @@ def export_ratings(
         store = Store(db_path)
     except StoreError as exc:
         raise ExportError("failed", folder=folder, problem=exc) from None
-    conn = store.db.conn
     writers: list[_Writer] = []
     try:
         # One read transaction: the count and every row come from the same
         # snapshot, whatever the kiosk commits meanwhile (WAL lets it write).
-        conn.execute("BEGIN")
-        total = conn.execute("SELECT count(*) FROM journal WHERE kind = ?", [KIND_RATING]).fetchone()[0]
-        counter_id = counter or _latest_counter(conn) or f"device-{store.device_id[:8]}"
-        stamp = (now or local_now()).strftime("%Y%m%d-%H%M")
-        names = _free_names(folder, f"hailong-{_safe(counter_id)}-{stamp}", formats)
-        for fmt, final in zip(formats, names):
-            writers.append(_open_writer(fmt, final, headers, text.get("export.sheet")))
-        _report(progress, 0, total)
-        written = 0
-        for row in _rows(conn, level_labels):
+        with store.ratings_snapshot() as snapshot:
+            total = snapshot.count()
+            counter_id = counter or snapshot.latest_counter() or f"device-{store.device_id[:8]}"
+            stamp = (now or local_now()).strftime("%Y%m%d-%H%M")
+            names = _free_names(folder, f"hailong-{_safe(counter_id)}-{stamp}", formats)
+            for fmt, final in zip(formats, names):
+                writers.append(_open_writer(fmt, final, headers, text.get("export.sheet")))
+            _report(progress, 0, total)
+            written = 0
+            for row in _rows(snapshot, level_labels):
+                for writer in writers:
+                    writer.write(row)
+                written += 1
+                if written % PROGRESS_EVERY == 0 and written < total:
+                    _report(progress, written, total)
+            if written != total:  # cannot happen inside one snapshot; never ship a file that disagrees
+                raise ExportError("mismatch", written=written, expected=total)
+            # Every file is closed and synced before any gets its real name, so a
+            # failure (a full stick) leaves no complete-looking file of either kind.
             for writer in writers:
-                writer.write(row)
-            written += 1
-            if written % PROGRESS_EVERY == 0 and written < total:
-                _report(progress, written, total)
-        if written != total:  # cannot happen inside one snapshot; never ship a file that disagrees
-            raise ExportError("mismatch", written=written, expected=total)
-        # Every file is closed and synced before any gets its real name, so a
-        # failure (a full stick) leaves no complete-looking file of either kind.
-        for writer in writers:
-            writer.seal()
-        paths = []
-        for writer in writers:
-            writer.publish()
-            paths.append(writer.final)
-        writers = []
+                writer.seal()
+            paths = []
+            for writer in writers:
+                writer.publish()
+                paths.append(writer.final)
+            writers = []
     except OSError as exc:
         raise _as_export_error(exc, folder) from None
-    except sqlite3.Error as exc:
+    except StoreError as exc:
         raise ExportError("failed", folder=folder, problem=exc) from None
     finally:
         for writer in writers:  # only the ones not finished: an error happened
             writer.discard()
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
         store.close()
     sync_folder(folder)
     _report(progress, total, total)
@@ -178,58 +174,35 @@ def export_ratings(
 
 _LEVEL_KEYS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 
-# Each rating with its details records gathered as one JSON array. The
-# subquery follows the rating_uuid index, one short look-up per rating, and
-# the outer query walks the journal by its primary key: no sorting, no table
-# of all details held in memory.
-_ROWS_SQL = """
-SELECT r.seq, r.uuid, r.device_time, r.officer_id, r.counter_id, r.level, r.score,
-       r.scale, r.burst, r.simulated, r.device_id, r.hash,
-       (SELECT json_group_array(json_array(d.seq, json(d.reasons), d.callback_phone, d.callback_consent))
-          FROM journal d WHERE d.rating_uuid = r.uuid AND d.kind = ?) AS details
-  FROM journal r
- WHERE r.kind = ?
- ORDER BY r.seq
-"""
-
-
-def _rows(conn, level_labels: dict[str, str]) -> Iterator[list[Any]]:
+def _rows(snapshot: RatingsSnapshot, level_labels: dict[str, str]) -> Iterator[list[Any]]:
     """One list of cell values per rating, in the order of :data:`COLUMNS`."""
-    cursor = conn.execute(_ROWS_SQL, [KIND_DETAILS, KIND_RATING])
-    for seq, uuid, device_time, officer_id, counter_id, level, score, scale, burst, simulated, device_id, hash_, details in cursor:
+    for rating in snapshot.rows():
         reasons: list[str] = []
         phone, consent = None, False
-        for _seq, detail_reasons, detail_phone, detail_consent in sorted(json.loads(details or "[]")):
-            for reason in detail_reasons or ():
+        for details in rating.details:  # in the order they were written
+            for reason in details.reasons or ():
                 if reason not in reasons:
                     reasons.append(reason)
-            if detail_phone:  # the latest number given wins
-                phone, consent = detail_phone, bool(detail_consent)
+            if details.callback_phone:  # the latest number given wins
+                phone, consent = details.callback_phone, bool(details.callback_consent)
         yield [
-            seq,
-            uuid,
-            device_time,
-            officer_id,
-            counter_id,
-            level,
-            level_labels.get(level, level),
-            score,
-            scale,
+            rating.seq,
+            rating.uuid,
+            rating.device_time,
+            rating.officer_id,
+            rating.counter_id,
+            rating.level,
+            level_labels.get(rating.level, rating.level),
+            rating.score,
+            rating.scale,
             _REASON_SEPARATOR.join(reasons),
             phone or "",
             consent,
-            bool(burst),
-            bool(simulated),
-            device_id,
-            hash_,
+            bool(rating.burst),
+            bool(rating.simulated),
+            rating.device_id,
+            rating.hash,
         ]
-
-
-def _latest_counter(conn) -> str | None:
-    row = conn.execute(
-        "SELECT counter_id FROM journal WHERE +kind = ? ORDER BY seq DESC LIMIT 1", [KIND_RATING]
-    ).fetchone()
-    return row[0] if row else None
 
 
 # -- writing ------------------------------------------------------------------------

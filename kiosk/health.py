@@ -68,10 +68,6 @@ def device_health(store: "Store", settings: "Settings", log_dir: Path | None) ->
     if not folder.exists():
         folder = store.path.parent
     pending_count = getattr(store, "pending_count", None)
-    audit = [
-        dict(row)
-        for row in store.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [RECENT_AUDIT])
-    ]
     return Health(
         free_disk_bytes=shutil.disk_usage(folder).free,
         database_bytes=sum(_size(Path(f"{store.path}{suffix}")) for suffix in ("", "-wal")),
@@ -81,7 +77,7 @@ def device_health(store: "Store", settings: "Settings", log_dir: Path | None) ->
         ratings=store.count(KIND_RATING),
         pending=pending_count() if callable(pending_count) else None,
         device_id=store.device_id,
-        recent_audit=audit,
+        recent_audit=store.audit_trail.latest(RECENT_AUDIT),
         log_lines=recent_log_lines(log_dir),
     )
 

@@ -228,6 +228,7 @@ def _kill_plan(rng: random.Random) -> tuple[int, float]:
     return rng.randint(1, 6), rng.uniform(0, 0.0015)
 
 
+@pytest.mark.slow
 def test_sigkill_never_loses_a_committed_rating(tmp_path: Path, demo_tree: dict, fork_server_proc: ForkServer) -> None:
     from kiosk.store import Store
     from tests.conftest import write_config
@@ -264,10 +265,12 @@ def test_sigkill_never_loses_a_committed_rating(tmp_path: Path, demo_tree: dict,
     print(f"{KILLS} kills, {len(reported)} committed records, {elapsed:.1f} s, seed {seed}")
 
 
+@pytest.mark.slow
 def test_sigkill_while_creating_the_database(tmp_path: Path, demo_tree: dict, fork_server_proc: ForkServer) -> None:
     """Killed while the file is being created and migrated, a tablet must
     still start: migrations are all-or-nothing, never half applied."""
-    from kiosk.store import Store, migrations
+    from kiosk.store import Store
+    from kiosk.store.migrations import MIGRATIONS
     from tests.conftest import write_config
 
     seed = int(os.environ.get("HAILONG_KILL_SEED", random.randrange(2**32)))
@@ -281,7 +284,7 @@ def test_sigkill_while_creating_the_database(tmp_path: Path, demo_tree: dict, fo
         _check_after_kill(folder / "data" / "hailong.db", (0, GENESIS_HASH), rnd, where)
         store = Store(folder / "data" / "hailong.db")
         try:
-            assert migrations.pending(store.db) == [], where
+            assert MIGRATIONS.pending(store.db) == [], where
             assert store.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1, where
         finally:
             store.close()

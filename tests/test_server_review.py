@@ -23,7 +23,7 @@ from server.clock import parse_device_time
 from server.db import database_url, open_engine
 from server.roster import RosterStore
 from kiosk.link.credentials import load_credentials
-from kiosk.link.outbox import Batch
+from kiosk.store import Batch
 from sync.protocol import (
     API_PREFIX,
     DEVICE_HEADER,

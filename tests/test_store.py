@@ -4,7 +4,7 @@ chain over what is on disk, and migrations of older files."""
 from __future__ import annotations
 
 import os
-
+import re
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,7 +14,9 @@ from typing import Iterator
 import pytest
 from sqlite_utils import Database
 
-from kiosk.store import Store, StoreError, _to_row, migrations
+from kiosk.store import Store, StoreError
+from kiosk.store.journal import to_row
+from kiosk.store.migrations import MIGRATIONS, STEPS
 from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, RecordError, seal
 
 ICT = timezone(timedelta(hours=7))
@@ -152,12 +154,12 @@ def test_forged_row_is_caught(store: Store) -> None:
                   "uuid": str(uuid.uuid4())})
     )
     attacker.execute("DELETE FROM journal WHERE seq = 4")
-    row = _to_row(forged)
+    row = to_row(forged)
     attacker.execute(
         f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
     )
     # And append a record with an invented hash at the end.
-    invented = {**_to_row(seal(_builder(store)(7, records[5].hash))), "hash": "f" * 64}
+    invented = {**to_row(seal(_builder(store)(7, records[5].hash))), "hash": "f" * 64}
     attacker.execute(
         f"INSERT INTO journal ({', '.join(invented)}) VALUES ({', '.join('?' for _ in invented)})",
         list(invented.values()),
@@ -169,7 +171,7 @@ def test_forged_row_is_caught(store: Store) -> None:
 def test_forged_row_with_a_wrong_link(store: Store) -> None:
     records = _fill(store, 3)
     attacker = _attacker(store.path)
-    stray = _to_row(seal(_builder(store)(4, "a" * 64)))
+    stray = to_row(seal(_builder(store)(4, "a" * 64)))
     attacker.execute(
         f"INSERT INTO journal ({', '.join(stray)}) VALUES ({', '.join('?' for _ in stray)})", list(stray.values())
     )
@@ -192,14 +194,14 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
 
 def test_migrations_are_recorded_and_not_repeated(tmp_path: Path) -> None:
     first = Store(tmp_path / "kiosk.db")
-    applied = [m.name for m in migrations.applied(first.db)]
+    applied = [m.name for m in MIGRATIONS.applied(first.db)]
     assert applied[:3] == ["m001_journal", "m002_device", "m003_shifts_audit_pins"]
-    assert migrations.pending(first.db) == []
+    assert MIGRATIONS.pending(first.db) == []
     device = first.device_id
     first.close()
 
     again = Store(tmp_path / "kiosk.db")
-    assert [m.name for m in migrations.applied(again.db)] == applied
+    assert [m.name for m in MIGRATIONS.applied(again.db)] == applied
     # m002 makes the device id: applying it twice would make a second one.
     assert again.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1
     assert again.device_id == device
@@ -212,7 +214,7 @@ def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
     path = tmp_path / "kiosk.db"
     conn = sqlite3.connect(str(path), isolation_level=None)
     old = Database(conn)
-    migrations.apply(old, stop_before="m002_device")
+    MIGRATIONS.apply(old, stop_before="m002_device")
     assert "device" not in old.table_names()
     prev, written = GENESIS_HASH, []
     for seq in (1, 2, 3):
@@ -224,7 +226,7 @@ def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
                 score=2, scale=3, level="satisfied", burst=False, comment_token="t",
             )
         )
-        row = _to_row(record)
+        row = to_row(record)
         conn.execute(
             f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
         )
@@ -233,7 +235,7 @@ def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
     conn.close()
 
     store = Store(path)
-    assert migrations.pending(store.db) == []
+    assert MIGRATIONS.pending(store.db) == []
     assert {"device", "shifts", "audit", "pin_state"} <= set(store.db.table_names())
     assert store.records() == written
     assert _problems(store) == []
@@ -284,3 +286,136 @@ def test_the_database_is_readable_by_its_owner_only(tmp_path):
                 assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
     finally:
         store.close()
+
+
+def test_migration_steps_keep_their_names_and_order() -> None:
+    """A file on a tablet remembers its steps by name: renaming or reordering
+    one would run it a second time on that file."""
+    expected = ["m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox"]
+    assert [step.__name__ for step in STEPS] == expected
+    assert [m.name for m in MIGRATIONS.pending(Database(memory=True))] == expected
+    assert MIGRATIONS.name == "hailong-kiosk"
+
+
+# The schema of a file as the migrations have made it since the outbox came
+# (sqlite-utils' own DDL text), written out here so that a file from a tablet
+# in the field is rebuilt independently of today's migration code.
+_FIELD_SCHEMA = [
+    'CREATE TABLE "_sqlite_migrations" (\n   "id" INTEGER PRIMARY KEY,\n   "migration_set" TEXT,\n'
+    '   "name" TEXT,\n   "applied_at" TEXT\n)',
+    'CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"\n'
+    '    ON "_sqlite_migrations" ("migration_set", "name")',
+    'CREATE TABLE "journal" (\n   "seq" INTEGER PRIMARY KEY,\n   "uuid" TEXT NOT NULL,\n   "kind" TEXT NOT NULL,\n'
+    '   "v" INTEGER,\n   "device_id" TEXT,\n   "prev_hash" TEXT NOT NULL,\n   "hash" TEXT NOT NULL,\n'
+    '   "device_time" TEXT NOT NULL,\n   "monotonic_ns" INTEGER,\n   "boot_id" TEXT,\n   "app_version" TEXT,\n'
+    '   "simulated" INTEGER,\n   "officer_id" TEXT,\n   "counter_id" TEXT,\n   "score" INTEGER,\n'
+    '   "scale" INTEGER,\n   "level" TEXT,\n   "burst" INTEGER,\n   "comment_token" TEXT,\n'
+    '   "rating_uuid" TEXT,\n   "reasons" TEXT,\n   "callback_phone" TEXT,\n   "callback_consent" INTEGER\n)',
+    'CREATE UNIQUE INDEX "idx_journal_uuid"\n    ON "journal" ("uuid")',
+    'CREATE INDEX "idx_journal_kind_officer_id_device_time"\n    ON "journal" ("kind", "officer_id", "device_time")',
+    'CREATE INDEX "idx_journal_rating_uuid"\n    ON "journal" ("rating_uuid")',
+    "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
+    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
+    "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
+    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
+    'CREATE TABLE "device" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+    'CREATE TABLE "shifts" (\n   "id" INTEGER PRIMARY KEY,\n   "officer_id" TEXT NOT NULL,\n'
+    '   "counter_id" TEXT NOT NULL,\n   "started_at" TEXT NOT NULL,\n   "ended_at" TEXT\n)',
+    'CREATE TABLE "audit" (\n   "id" INTEGER PRIMARY KEY,\n   "at" TEXT NOT NULL,\n   "actor" TEXT,\n'
+    '   "action" TEXT NOT NULL,\n   "detail" TEXT\n)',
+    'CREATE TABLE "pin_state" (\n   "subject" TEXT PRIMARY KEY,\n   "state" TEXT\n)',
+    'CREATE TABLE "outbox_acks" (\n   "seq" INTEGER PRIMARY KEY,\n   "uuid" TEXT NOT NULL,\n'
+    '   "status" TEXT NOT NULL,\n   "detail" TEXT,\n   "acked_at" TEXT NOT NULL\n)',
+    'CREATE TABLE "outbox_state" (\n   "key" TEXT PRIMARY KEY,\n   "value" TEXT\n)',
+]
+
+
+def _schema(conn: sqlite3.Connection) -> set[tuple[str, str, str | None]]:
+    return set(conn.execute("SELECT type, name, sql FROM sqlite_master"))
+
+
+def test_a_file_from_the_field_opens_and_works(tmp_path: Path) -> None:
+    """A file made before the store became a package, with every migration
+    applied and some of everything in it, opens as it is and goes on."""
+    path = tmp_path / "kiosk.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    for ddl in _FIELD_SCHEMA:
+        conn.execute(ddl)
+    conn.executemany(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+        [("hailong-kiosk", name, "2026-01-05 01:00:00.000000+00:00")
+         for name in ("m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox")],
+    )
+    conn.execute("INSERT INTO device (key, value) VALUES ('device_id', 'field-tablet')")
+    prev, written = GENESIS_HASH, []
+    for seq in (1, 2, 3):
+        record = seal(
+            Record(
+                kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id="field-tablet", seq=seq,
+                prev_hash=prev, device_time="2026-01-05T09:00:00.000+07:00", monotonic_ns=seq,
+                boot_id="b", app_version="0.1.0", officer_id="tran-van-hung", counter_id="quay-1",
+                score=2, scale=3, level="satisfied", burst=False, comment_token="t",
+            )
+        )
+        row = to_row(record)
+        conn.execute(
+            f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+        )
+        written.append(record)
+        prev = record.hash
+    conn.execute(
+        "INSERT INTO shifts (officer_id, counter_id, started_at) "
+        "VALUES ('tran-van-hung', 'quay-1', '2026-01-05T07:30:00.000+07:00')"
+    )
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, detail) "
+        "VALUES ('2026-01-05T07:30:00.000+07:00', 'tran-van-hung', 'shift_start', '{}')"
+    )
+    conn.execute("INSERT INTO pin_state (subject, state) VALUES ('technician', '{\"failures\": 2}')")
+    conn.execute(
+        "INSERT INTO outbox_acks (seq, uuid, status, detail, acked_at) "
+        "VALUES (1, ?, 'stored', '', '2026-01-05T09:05:00.000+07:00')",
+        [written[0].uuid],
+    )
+    conn.execute("INSERT INTO outbox_state (key, value) VALUES ('acked_through', '1')")
+    conn.execute("INSERT INTO outbox_state (key, value) VALUES ('last_success', '2026-01-05T09:05:00+07:00')")
+    conn.close()
+
+    store = Store(path)
+    try:
+        assert MIGRATIONS.pending(store.db) == []
+        assert len(MIGRATIONS.applied(store.db)) == 4  # nothing ran again
+        assert store.device_id == "field-tablet"
+        assert store.records() == written and _problems(store) == []
+        assert store.current_shift("quay-1").officer_id == "tran-van-hung"
+        assert [entry["action"] for entry in store.audit_log()] == ["shift_start"]
+        assert store.pin_state("technician") == {"failures": 2}
+        assert [r.seq for r in store.pending_records()] == [2, 3] and store.pending_count() == 2
+        assert [a["seq"] for a in store.acks()] == [1]
+        assert store.outbox_state("last_success") == "2026-01-05T09:05:00+07:00"
+        assert store.append(_builder(store)).prev_hash == written[-1].hash
+        assert store.pending_count() == 3 and _problems(store) == []
+        # A new file gets the very same schema as the one from the field.
+        fresh = Store(tmp_path / "fresh.db")
+        try:
+            assert _schema(fresh.db.conn) == _schema(store.db.conn)
+        finally:
+            fresh.close()
+    finally:
+        store.close()
+
+
+def test_all_sql_of_the_tablet_lives_in_the_store() -> None:
+    """No module of the kiosk outside ``kiosk/store`` speaks SQL to the
+    tablet's database: its reports ask the store for rows."""
+    kiosk = Path(__file__).resolve().parents[1] / "kiosk"
+    sql = re.compile(r"\bimport sqlite3\b|\bSELECT |INSERT INTO |DELETE FROM |\bPRAGMA |\.execute\(")
+    offenders = [
+        f"{path.relative_to(kiosk)}:{n}"
+        for path in sorted(kiosk.rglob("*.py"))
+        if (kiosk / "store") not in path.parents
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if sql.search(line)
+    ]
+    assert offenders == []

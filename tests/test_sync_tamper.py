@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from server import db
 from kiosk.link.credentials import load_credentials, save_credentials
-from kiosk.link.outbox import Batch
+from kiosk.store import Batch
 from sync.record import seal
 from kiosk.link.uploader import build_batch_body
 

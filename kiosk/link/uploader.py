@@ -21,7 +21,7 @@ from typing import Any, Callable
 from kiosk.link import transport
 from kiosk.link.backoff import Backoff
 from kiosk.link.credentials import CredentialsError, DeviceCredentials, load_credentials
-from kiosk.link.outbox import Batch, Outbox
+from kiosk.store.outbox import Batch, Outbox
 from sync.protocol import API_PREFIX, MAX_BATCH_RECORDS, PROTOCOL_VERSION
 from kiosk.link.transport import ServerLink, TransportError
 

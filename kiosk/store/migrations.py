@@ -1,0 +1,115 @@
+"""The tablet database's schema, as one ordered list of migration steps.
+
+Each step runs once per file, in the order of :data:`STEPS`, and sqlite-utils
+records its name in ``_sqlite_migrations``. The names and their order are
+what a file already on a tablet remembers: never rename, reorder or remove a
+step; add new ones at the end.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from typing import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["MIGRATION_SET", "MIGRATIONS", "STEPS"]
+
+MIGRATION_SET = "hailong-kiosk"
+
+
+def m001_journal(db: Database) -> None:
+    """The chained records, append-only."""
+    db["journal"].create(
+        {
+            "seq": int,
+            "uuid": str,
+            "kind": str,
+            "v": int,
+            "device_id": str,
+            "prev_hash": str,
+            "hash": str,
+            "device_time": str,
+            "monotonic_ns": int,
+            "boot_id": str,
+            "app_version": str,
+            "simulated": int,
+            "officer_id": str,
+            "counter_id": str,
+            "score": int,
+            "scale": int,
+            "level": str,
+            "burst": int,
+            "comment_token": str,
+            "rating_uuid": str,
+            "reasons": str,
+            "callback_phone": str,
+            "callback_consent": int,
+        },
+        pk="seq",
+        not_null={"uuid", "kind", "hash", "prev_hash", "device_time"},
+    )
+    db["journal"].create_index(["uuid"], unique=True)
+    # The officer's day reads ratings by officer and time through this index.
+    db["journal"].create_index(["kind", "officer_id", "device_time"])
+    db["journal"].create_index(["rating_uuid"])
+    db.execute(
+        "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
+        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
+        "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END"
+    )
+
+
+def m002_device(db: Database) -> None:
+    """The device's identity, made once."""
+    db["device"].create({"key": str, "value": str}, pk="key")
+    db["device"].insert({"key": "device_id", "value": str(uuid_module.uuid4())})
+
+
+def m003_shifts_audit_pins(db: Database) -> None:
+    """Officer shifts, the audit log and PIN lock-out state."""
+    db["shifts"].create(
+        {
+            "id": int,
+            "officer_id": str,
+            "counter_id": str,
+            "started_at": str,
+            "ended_at": str,
+        },
+        pk="id",
+        not_null={"officer_id", "counter_id", "started_at"},
+    )
+    db["audit"].create(
+        {"id": int, "at": str, "actor": str, "action": str, "detail": str},
+        pk="id",
+        not_null={"at", "action"},
+    )
+    db["pin_state"].create({"subject": str, "state": str}, pk="subject")
+
+
+def m004_outbox(db: Database) -> None:
+    """What the server has acknowledged, and the uploader's state across restarts."""
+    db["outbox_acks"].create(
+        {"seq": int, "uuid": str, "status": str, "detail": str, "acked_at": str},
+        pk="seq",
+        not_null={"uuid", "status", "acked_at"},
+    )
+    db["outbox_state"].create({"key": str, "value": str}, pk="key")
+
+
+STEPS: tuple[Callable[[Database], None], ...] = (
+    m001_journal,
+    m002_device,
+    m003_shifts_audit_pins,
+    m004_outbox,
+)
+"""Every step, in the order it is applied; a step's name is its function's name."""
+
+MIGRATIONS = Migrations(MIGRATION_SET)
+"""The set sqlite-utils applies: :data:`STEPS`, registered in order."""
+for _step in STEPS:
+    MIGRATIONS()(_step)
