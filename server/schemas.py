@@ -1,20 +1,24 @@
-"""The shapes of the API's requests and answers, as validated models.
+"""The API's validating models, derived from the one contract in :mod:`sync.wire`.
 
-They give the OpenAPI description its schemas and refuse wrong types and
-unknown fields (strict mode, ``extra="forbid"``). Records inside a batch are
-left as objects here: each is checked on its own by ``sync.record``, so one
-bad record is refused alone and the rest of the batch is kept.
+Nothing here declares a field: each model is built from a contract dataclass,
+its ``Annotated`` limits turned into pydantic constraints. They give the
+OpenAPI description its schemas; what a tablet sends is checked strictly
+(wrong types and unknown fields are refused), while the models of answers only
+describe them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import dataclasses
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from sync.protocol import MAX_BATCH_RECORDS, MAX_INT, PROTOCOL_VERSION
+from sync import wire
 
 __all__ = [
+    "model_for",
     "ErrorOut",
     "DeviceCodeIn",
     "DeviceCodeOut",
@@ -23,125 +27,87 @@ __all__ = [
     "BatchIn",
     "BatchOut",
     "DeviceHealthOut",
+    "RosterOut",
 ]
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_DEVICE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$"
+_STRICT = ConfigDict(strict=True, extra="forbid")
+_DESCRIPTIVE = ConfigDict(extra="ignore")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+def model_for(shape: type, *, strict: bool, name: str | None = None) -> type[BaseModel]:
+    """A pydantic model of a contract shape (nested shapes become nested models).
 
-
-class ErrorOut(BaseModel):
-    """Every error answer: a machine code and a sentence for a person."""
-
-    error: str = Field(description="machine code, e.g. bad_signature, malformed, authorization_pending")
-    detail: str = Field(description="what went wrong, for a person")
-
-
-class DeviceCodeIn(_Strict):
-    """A tablet asking to pair (RFC 8628 §3.1)."""
-
-    device_id: str = Field(pattern=_ID, description="the tablet's own id (from its database)")
-    label: str | None = Field(None, max_length=200, description="e.g. the counter's name, shown to the technician")
-    app_version: str | None = Field(None, max_length=50)
-
-
-class DeviceCodeOut(BaseModel):
-    """RFC 8628 §3.2 device authorization response."""
-
-    device_code: str
-    user_code: str
-    verification_uri: str
-    verification_uri_complete: str
-    expires_in: int
-    interval: int
-
-
-class TokenIn(_Strict):
-    """A tablet polling for its secret (RFC 8628 §3.4)."""
-
-    grant_type: str = Field(max_length=100, description="urn:ietf:params:oauth:grant-type:device_code")
-    device_code: str = Field(max_length=200)
-
-
-class TokenOut(BaseModel):
-    """The device's own secret, handed over once the code is approved."""
-
-    device_id: str
-    device_secret: str
-    server_time: str
-
-
-class BatchIn(_Strict):
-    """A batch of records, signed with the device secret (header X-Hailong-Signature)."""
-
-    protocol: Literal[1] = Field(description=f"protocol version, {PROTOCOL_VERSION}")
-    device_id: str = Field(pattern=_ID)
-    idempotency_key: str = Field(pattern=r"^[A-Za-z0-9_-]{8,100}$",
-                                 description="the same for every retry of the same records")
-    sent_at: str = Field(pattern=_DEVICE_TIME, description="the device's wall-clock time when sending")
-    sent_monotonic_ns: int = Field(ge=0, le=MAX_INT, description="the device's monotonic clock when sending")
-    boot_id: str = Field(min_length=1, max_length=100)
-    app_version: str = Field(max_length=50)
-    pending: int = Field(ge=0, le=MAX_INT, description="records still waiting on the device once this batch is in")
-    records: list[Any] = Field(
-        max_length=MAX_BATCH_RECORDS,
-        description="records in the wire form of sync.record (rating or details), in sequence order",
+    ``strict`` models refuse wrong types and unknown fields: they check what
+    arrives. The others describe what the server sends.
+    """
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(shape):
+        annotation, constraints = _translate(wire.hints(shape)[f.name], strict)
+        default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = (annotation, Field(default, **constraints))
+    model = create_model(  # type: ignore[call-overload]
+        name or shape.__name__,
+        __config__=_STRICT if strict else _DESCRIPTIVE,
+        __doc__=shape.__doc__,
+        **fields,
     )
+    return model
 
 
-class RecordResultOut(BaseModel):
-    """What happened to one record."""
-
-    index: int = Field(description="position of the record in the batch")
-    uuid: str | None
-    seq: int | None
-    status: Literal["stored", "duplicate", "conflict", "rejected"]
-    http_status: int = Field(description="201 stored, 200 duplicate, 409 conflict, 422 rejected")
-    error: str | None
-    detail: str
-    flags: list[str]
-
-
-class BatchOut(BaseModel):
-    """The answer to a batch: one result per record. Every status is final."""
-
-    device_id: str
-    idempotency_key: str
-    received_at: str
-    clock_offset_s: float
-    replay: bool
-    counts: dict[str, int]
-    results: list[RecordResultOut]
-
-
-class FindingOut(BaseModel):
-    seq: int | None
-    uuid: str | None
-    problem: str
-    detail: str
-    found_at: str
-    resolved_at: str | None = None
+def _translate(tp: Any, strict: bool) -> tuple[Any, dict[str, Any]]:
+    """A contract annotation as a pydantic annotation and ``Field`` constraints."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *markers = get_args(tp)
+        annotation, constraints = _translate(base, strict)
+        for marker in markers:
+            constraints.update(_constraints(marker))
+        return annotation, constraints
+    if origin is Literal and strict:
+        # pydantic takes True for the literal 1 (they compare equal); the
+        # contract, like JSON, does not.
+        return Annotated[tp, BeforeValidator(_not_a_bool)], {}
+    if origin in (Union, types.UnionType):
+        options = [_translate(o, strict)[0] for o in get_args(tp)]
+        return Union[tuple(options)], {}
+    if origin is list:
+        (item,) = get_args(tp)
+        return list[_translate(item, strict)[0]], {}  # type: ignore[misc]
+    if origin is dict:
+        key, item = get_args(tp)
+        return dict[key, _translate(item, strict)[0]], {}  # type: ignore[misc,valid-type]
+    if dataclasses.is_dataclass(tp):
+        return model_for(tp, strict=strict, name=tp.__name__ + ("In" if strict else "Out")), {}
+    return tp, {}
 
 
-class DeviceHealthOut(BaseModel):
-    """A tablet's health as the server sees it."""
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not one of the allowed values")
+    return value
 
-    device_id: str
-    label: str | None
-    status: str
-    revoked_reason: str | None
-    app_version: str | None
-    paired_at: str | None
-    last_seen_at: str | None
-    pending_count: int | None
-    records_count: int
-    last_seq: int
-    clock_offset_s: float | None
-    clock_checked_at: str | None
-    clock_off: bool
-    chain_status: Literal["intact", "flagged"]
-    findings_count: int
-    findings: list[FindingOut]
+
+def _constraints(marker: Any) -> dict[str, Any]:
+    if isinstance(marker, wire.Size):
+        return {k: v for k, v in (("min_length", marker.min), ("max_length", marker.max)) if v is not None}
+    if isinstance(marker, wire.Pattern):
+        return {"pattern": marker.regex}
+    if isinstance(marker, wire.Range):
+        return {k: v for k, v in (("ge", marker.ge), ("le", marker.le)) if v is not None}
+    if isinstance(marker, wire.About):
+        return {"description": marker.text}
+    raise TypeError(f"unknown contract marker {marker!r}")
+
+
+# What tablets send: checked.
+DeviceCodeIn = model_for(wire.DeviceCodeRequest, strict=True, name="DeviceCodeIn")
+TokenIn = model_for(wire.TokenRequest, strict=True, name="TokenIn")
+BatchIn = model_for(wire.BatchRequest, strict=True, name="BatchIn")
+
+# What the server answers: described.
+ErrorOut = model_for(wire.ErrorAnswer, strict=False, name="ErrorOut")
+DeviceCodeOut = model_for(wire.DeviceAuthorization, strict=False, name="DeviceCodeOut")
+TokenOut = model_for(wire.DeviceGrant, strict=False, name="TokenOut")
+BatchOut = model_for(wire.BatchAnswer, strict=False, name="BatchOut")
+DeviceHealthOut = model_for(wire.DeviceHealth, strict=False, name="DeviceHealthOut")
+RosterOut = model_for(wire.RosterDocument, strict=False, name="RosterOut")

@@ -7,11 +7,9 @@ wording lives in the language catalogues.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
 
-__all__ = ["Level", "Scale", "SCALES", "scale_for", "Tally", "tally"]
+__all__ = ["Level", "Scale", "SCALES", "scale_for", "Tally", "MIN_RATINGS_TO_JUDGE"]
 
 
 @dataclass(frozen=True)
@@ -54,13 +52,6 @@ class Scale:
         if not 1 <= score <= self.size:
             raise ValueError(f"score {score} is outside the {self.size}-level scale")
         return self.levels[score - 1]
-
-    def by_key(self, key: str) -> Level:
-        """The level with that key."""
-        for level in self.levels:
-            if level.key == key:
-                return level
-        raise KeyError(key)
 
     @property
     def best_first(self) -> tuple[Level, ...]:
@@ -115,8 +106,3 @@ class Tally:
     def enough_to_judge(self) -> bool:
         """Whether the rate rests on enough ratings to rank or judge by."""
         return self.total >= MIN_RATINGS_TO_JUDGE
-
-
-def tally(level_keys: Iterable[str]) -> Tally:
-    """Count level keys into a :class:`Tally`."""
-    return Tally(dict(Counter(level_keys)))

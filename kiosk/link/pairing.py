@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from kiosk.link.credentials import DeviceCredentials
+from sync import wire
 from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, ErrorCode
 from kiosk.link.transport import ServerLink, TransportError
 
@@ -41,16 +42,10 @@ class PairingFailed(Exception):
 
 
 @dataclass(frozen=True)
-class DeviceAuthorization:
-    """The server's answer to a pairing request (RFC 8628 §3.2)."""
+class DeviceAuthorization(wire.DeviceAuthorization):
+    """The server's answer to a pairing request (RFC 8628 §3.2), and when it came."""
 
-    device_code: str
-    user_code: str
-    verification_uri: str
-    verification_uri_complete: str
-    expires_in: int
-    interval: int
-    started_monotonic: float
+    started_monotonic: float = 0.0
 
 
 class PairingClient:
@@ -64,28 +59,27 @@ class PairingClient:
         """Ask the server for a device code and a user code."""
         status, data = self.link.post_json(
             f"{API_PREFIX}/pair/device-code",
-            {"device_id": device_id, "label": label, "app_version": app_version},
+            wire.to_wire(wire.DeviceCodeRequest(device_id=device_id, label=label, app_version=app_version)),
         )
         if status != 200:
             raise PairingFailed(str(data.get("error", status)), str(data.get("detail", "pairing refused")))
         try:
-            return DeviceAuthorization(
-                device_code=str(data["device_code"]),
-                user_code=str(data["user_code"]),
-                verification_uri=str(data["verification_uri"]),
-                verification_uri_complete=str(data.get("verification_uri_complete") or data["verification_uri"]),
-                expires_in=int(data["expires_in"]),
-                interval=max(1, int(data.get("interval", 5))),
-                started_monotonic=time.monotonic(),
-            )
-        except (KeyError, TypeError, ValueError):
+            answer = wire.parse(wire.DeviceAuthorization, data)
+        except wire.WireError:
             raise PairingFailed("malformed", "the server's answer is not a device authorization") from None
+        return DeviceAuthorization(
+            **wire.to_wire(answer) | {
+                "verification_uri_complete": answer.verification_uri_complete or answer.verification_uri,
+                "interval": max(1, answer.interval),
+            },
+            started_monotonic=time.monotonic(),
+        )
 
     def poll_once(self, authorization: DeviceAuthorization) -> tuple[str | None, dict]:
         """One poll: ``(None, grant)`` once approved, else ``(error code, answer)``."""
         status, data = self.link.post_json(
             f"{API_PREFIX}/pair/token",
-            {"grant_type": DEVICE_CODE_GRANT, "device_code": authorization.device_code},
+            wire.to_wire(wire.TokenRequest(grant_type=DEVICE_CODE_GRANT, device_code=authorization.device_code)),
         )
         if status == 200:
             return None, data
@@ -120,14 +114,15 @@ class PairingClient:
                 continue
             if error is None:
                 try:
-                    return DeviceCredentials(
-                        device_id=str(data["device_id"]),
-                        secret=str(data["device_secret"]),
-                        server_url=self.server_url,
-                        paired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    )
-                except KeyError:
+                    grant = wire.parse(wire.DeviceGrant, data)
+                except wire.WireError:
                     raise PairingFailed("malformed", "the server's answer has no secret") from None
+                return DeviceCredentials(
+                    device_id=grant.device_id,
+                    secret=grant.device_secret,
+                    server_url=self.server_url,
+                    paired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                )
             if error == ErrorCode.AUTHORIZATION_PENDING:
                 pass
             elif error == ErrorCode.SLOW_DOWN:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.files import write_atomically
+from sync import wire
 from sync.protocol import API_PREFIX
 from kiosk.link.transport import ServerLink
 
-__all__ = ["RosterSync", "RosterError", "roster_directory", "fetch_roster"]
+__all__ = ["RosterSync", "RosterError", "roster_directory"]
 
 _ROSTER_FILE = "roster.json"
 _ETAG_FILE = "etag"
@@ -62,10 +63,12 @@ class RosterSync:
             document = json.loads(fetched.body)
         except ValueError:
             raise RosterError("the roster is not JSON") from None
-        if not isinstance(document, dict) or not isinstance(document.get("officers"), list):
-            raise RosterError("the roster has no officers list")
+        try:
+            roster = wire.parse(wire.RosterDocument, document)
+        except wire.WireError as exc:
+            raise RosterError(f"the roster does not have the protocol's shape: {exc}") from None
         # Portraits first, the document last: a cut in the middle leaves the old copy whole.
-        for officer in document["officers"]:
+        for officer in roster.officers:
             self._portrait(officer)
         write_atomically(self.directory / _ROSTER_FILE,
                           json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -82,18 +85,16 @@ class RosterSync:
 
     # -- portraits -------------------------------------------------------------------
 
-    def _portrait(self, officer: Any) -> None:
-        photo = officer.get("photo") if isinstance(officer, dict) else None
-        officer_id = officer.get("id") if isinstance(officer, dict) else None
-        if not photo or not isinstance(officer_id, str) or not _SAFE_NAME.match(officer_id):
+    def _portrait(self, officer: wire.RosterOfficer) -> None:
+        photo = officer.photo
+        if photo is None or not _SAFE_NAME.match(officer.id):
             return
-        expected = str(photo.get("sha256", ""))
-        target = self._portrait_file(officer_id, str(photo.get("content_type", "")))
-        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+        target = self._portrait_file(officer.id, photo.content_type)
+        if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == photo.sha256:
             return  # unchanged: no download
-        fetched = self.link.get_signed(str(photo.get("path")), None, self._timestamp())
-        if fetched.body is None or hashlib.sha256(fetched.body).hexdigest() != expected:
-            raise RosterError(f"portrait of {officer_id} does not match its checksum")
+        fetched = self.link.get_signed(photo.path, None, self._timestamp())
+        if fetched.body is None or hashlib.sha256(fetched.body).hexdigest() != photo.sha256:
+            raise RosterError(f"portrait of {officer.id} does not match its checksum")
         write_atomically(target, fetched.body)
 
     def _portrait_file(self, officer_id: str, content_type: str) -> Path:
@@ -122,8 +123,3 @@ class RosterSync:
     def _timestamp() -> str:
         return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
-
-def fetch_roster(db_path: str | Path, link: ServerLink) -> dict[str, Any] | None:
-    """Fetch the roster for the tablet whose database is ``db_path``: the new
-    roster, or ``None`` when unchanged. See :class:`RosterSync`."""
-    return RosterSync(roster_directory(db_path), link).fetch()

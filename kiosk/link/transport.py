@@ -50,10 +50,6 @@ class TransportError(Exception):
         self.kind, self.detail, self.status, self.code = kind, detail, status, code
         self.retry_after_s = retry_after_s
 
-    @property
-    def retryable(self) -> bool:
-        return self.kind == RETRY
-
 
 @dataclass(frozen=True)
 class Fetched:
