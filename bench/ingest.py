@@ -23,7 +23,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.api import create_app  # noqa: E402
-from server.db import open_engine  # noqa: E402
+from server.store import open_engine  # noqa: E402
 from server.registry import DeviceRegistry  # noqa: E402
 from server.runner import BackgroundServer  # noqa: E402
 from kiosk.store import Batch  # noqa: E402

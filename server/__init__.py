@@ -6,7 +6,19 @@ pushes the roster to them.
 at ``/openapi.json``); ``python -m server --help`` lists the technician's
 commands (approve, revoke, devices, export, roster).
 
-The business rules live in modules free of HTTP: :mod:`server.ingest`
-(chain, sequence and idempotency decisions) and :mod:`server.clock` (time
-correction). :mod:`server.api` only translates HTTP to and from them.
+Imports run one way, from HTTP down to the rules:
+
+* :mod:`server.api` builds the application (:func:`server.api.create_app`);
+  :mod:`server.routes` holds one router per resource, and
+  :mod:`server.deps` their dependencies: the services, and who may call.
+* The services put rules and storage together: :mod:`server.registry`
+  (pairing and devices), :mod:`server.batches` (receiving a batch),
+  :mod:`server.roster` (the roster pushed to tablets), :mod:`server.export`.
+* The rules are free of HTTP and SQL: :mod:`server.ingest` (chain, sequence
+  and idempotency decisions, the flags a record carries) and
+  :mod:`server.clock` (time correction, and the server's injectable clock).
+* :mod:`server.store` holds every table, query and migration.
+
+The server shares the device↔server contract of :mod:`sync` with the tablets
+and imports nothing of the tablet's own code.
 """

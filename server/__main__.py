@@ -19,8 +19,8 @@ import json
 import sys
 from typing import Sequence
 
-from server.db import open_engine
 from server.registry import DeviceRegistry, PairingError
+from server.store import open_engine
 from sync.protocol import SIGNED_GET_WINDOW_S
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster")

@@ -9,15 +9,22 @@ the server's clock from its own monotonic reading, whatever the device's wall
 clock said (a clock set three days wrong, or changed in the middle of the
 day). Records of a boot that never sent a batch can only be shifted by the
 device's latest offset, and say so in their ``method``.
+
+The server's own clock is a :data:`Clock`: a function giving the current UTC
+time. The services and the web application are given one (:func:`utc_now`
+unless a test gives a clock it moves by hand), so nothing that depends on
+the time of day has to be tested by waiting.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
+from typing import Callable, Mapping
 
 __all__ = [
+    "Clock",
+    "utc_now",
     "METHOD_MONOTONIC",
     "METHOD_OFFSET",
     "BootAnchor",
@@ -35,6 +42,15 @@ METHOD_MONOTONIC = "monotonic"
 METHOD_OFFSET = "offset"
 """Shifted by the device's latest offset: the best guess for a boot that
 never talked to the server."""
+
+
+Clock = Callable[[], datetime]
+"""The server's clock: returns the current time, timezone-aware, in UTC."""
+
+
+def utc_now() -> datetime:
+    """The real current time in UTC: the server's clock outside tests."""
+    return datetime.now(timezone.utc)
 
 
 def parse_device_time(text: str) -> datetime:

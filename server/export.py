@@ -1,18 +1,16 @@
 """Exporting the stored ratings: every rating with its flags, the findings
 noted at its place in the chain, and both times (as the device said, and
-corrected on the server's clock)."""
+corrected on the server's clock). The queries are
+:mod:`server.store.export`'s."""
 
 from __future__ import annotations
 
 import csv
-import json
-from collections import defaultdict
 from typing import IO, Iterator
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from server import db
-from sync.record import KIND_DETAILS, KIND_RATING
+from server.store import export as stored_export
 
 __all__ = ["EXPORT_COLUMNS", "export_rows", "write_csv"]
 
@@ -26,17 +24,9 @@ EXPORT_COLUMNS = (
 def export_rows(engine: Engine) -> Iterator[dict[str, object]]:
     """Every stored rating, in device and sequence order, ready for a spreadsheet."""
     with engine.begin() as conn:
-        findings: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for row in conn.execute(select(db.findings.c.device_id, db.findings.c.seq, db.findings.c.problem,
-                                       db.findings.c.detail, db.findings.c.resolved_at).order_by(db.findings.c.id)):
-            resolved = f" (resolved {row[4]})" if row[4] else ""
-            findings[(row[0], row[1])].append(f"{row[2]}: {row[3]}{resolved}")
-        details: dict[str, dict[str, object]] = {}
-        for row in conn.execute(select(db.records.c.rating_uuid, db.records.c.reasons, db.records.c.callback_requested)
-                                .where(db.records.c.kind == KIND_DETAILS).order_by(db.records.c.id)):
-            details[row[0]] = {"reasons": " ".join(json.loads(row[1] or "[]")), "callback_requested": bool(row[2])}
-        rows = conn.execute(select(db.records).where(db.records.c.kind == KIND_RATING)
-                            .order_by(db.records.c.device_id, db.records.c.seq)).mappings().all()
+        findings = stored_export.findings_by_place(conn)
+        details = stored_export.details_by_rating(conn)
+        rows = stored_export.rating_rows(conn)
     for row in rows:
         extra = details.get(row["uuid"], {})
         yield {

@@ -39,9 +39,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from server.clock import parse_device_time
+from server.clock import clock_is_off, parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
-from sync.record import GENESIS_HASH, Record, RecordError, verify_chain
+from sync.record import GENESIS_HASH, KIND_RATING, Record, RecordError, verify_chain
 
 __all__ = [
     "ChainHead",
@@ -53,6 +53,7 @@ __all__ = [
     "item_text",
     "check_wire_limits",
     "plan_batch",
+    "final_flags",
 ]
 
 # Flags a stored record can carry because of where it sits in the chain.
@@ -61,6 +62,10 @@ FLAG_BAD_HASH = "bad_hash"
 FLAG_BROKEN_LINK = "broken_link"
 FLAG_LATE = "late"
 FLAG_TIME_REGRESSION = "time_regression"
+# Flags a stored record can carry because of what it says itself.
+FLAG_CLOCK_OFF = "clock_off"
+FLAG_BURST = "burst"
+FLAG_SIMULATED = "simulated"
 
 _FLAG_FOR_PROBLEM = {
     "gap": FLAG_AFTER_GAP,
@@ -397,3 +402,29 @@ def plan_batch(
         known_uuid[record.uuid] = ref
         known_seq[record.seq] = ref
     return IngestPlan([o for o in outcomes if o is not None], findings, head, filled)
+
+
+def final_flags(plan: IngestPlan, clock_threshold_s: float) -> dict[int, tuple[str, ...]]:
+    """The flags each record of the batch finally carries, by its index in the batch.
+
+    A kept record carries the flags of its place in the chain (from the plan)
+    and those of what it says itself: a corrected time further than
+    ``clock_threshold_s`` from the device time, a press in a burst, a
+    simulated rating. Worked out once, here, for both the stored row and
+    the answer to the tablet, so the two always agree. Other records keep
+    the plan's flags."""
+    flags: dict[int, tuple[str, ...]] = {}
+    for outcome in plan.outcomes:
+        if outcome.status != RecordStatus.STORED:
+            flags[outcome.index] = outcome.flags
+            continue
+        record = outcome.record
+        extra = set(outcome.flags)
+        if outcome.placed is not None and clock_is_off(outcome.placed.offset_s, clock_threshold_s):
+            extra.add(FLAG_CLOCK_OFF)
+        if record.kind == KIND_RATING and record.burst:
+            extra.add(FLAG_BURST)
+        if record.simulated:
+            extra.add(FLAG_SIMULATED)
+        flags[outcome.index] = tuple(sorted(extra))
+    return flags

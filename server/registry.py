@@ -3,7 +3,9 @@ authorization), approval, revocation, the secrets that authenticate their
 requests, and their health.
 
 The polling rules of RFC 8628 section 3.5 are in :func:`poll_decision`, a
-plain function; :class:`DeviceRegistry` keeps the state in the database.
+plain function; :class:`DeviceRegistry` applies them, keeping the state in
+the database through :mod:`server.store.devices`. Its clock is given to it,
+so pairing expiry and polling intervals can be tested without waiting.
 """
 
 from __future__ import annotations
@@ -11,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine
 
-from server import db
-from server.clock import utc_text
-from server.db import write_transaction
+from server.clock import Clock, utc_now, utc_text
+from server.store import devices as stored_devices
+from server.store import write_transaction
 from sync.protocol import ErrorCode
-from sync.record import GENESIS_HASH
 
 __all__ = [
     "USER_CODE_ALPHABET",
@@ -56,10 +57,6 @@ class DeviceCode:
     user_code: str
     expires_in: int
     interval: int
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def normalise_user_code(text: str) -> str:
@@ -100,18 +97,23 @@ def poll_decision(
 
 
 class DeviceRegistry:
-    """Pairing requests and paired devices, in the server database."""
+    """Pairing requests and paired devices, in the server database.
 
-    def __init__(self, engine: Engine, *, pair_interval_s: int = 5, pair_lifetime_s: int = 900):
+    ``clock`` gives the current UTC time (the real one unless a test gives
+    another): pairing expiry, polling intervals and revocation stamps follow it."""
+
+    def __init__(self, engine: Engine, *, pair_interval_s: int = 5, pair_lifetime_s: int = 900,
+                 clock: Clock = utc_now):
         self.engine = engine
         self.pair_interval_s = pair_interval_s
         self.pair_lifetime_s = pair_lifetime_s
+        self.clock = clock
 
     # -- pairing ---------------------------------------------------------------
 
     def request_code(self, device_id: str, label: str | None, app_version: str | None) -> DeviceCode:
         """Open a pairing request for a device (RFC 8628 §3.1–3.2)."""
-        now = now_utc()
+        now = self.clock()
         device_code = secrets.token_urlsafe(32)
         # A user code drawn by another request at the same moment fails the
         # insert on PostgreSQL; write_transaction runs this again with a new code.
@@ -123,45 +125,33 @@ class DeviceRegistry:
         for _ in range(20):
             letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
             user_code = f"{letters[:4]}-{letters[4:]}"
-            taken = conn.execute(
-                select(db.pairings.c.id).where(db.pairings.c.user_code == user_code)
-            ).first()
-            if taken is None:
+            if not stored_devices.user_code_taken(conn, user_code):
                 break
         else:  # pragma: no cover - 20^8 codes
             raise PairingError(ErrorCode.BUSY, "no free user code, try again")
-        conn.execute(
-            insert(db.pairings).values(
-                device_code_digest=_digest(device_code),
-                user_code=user_code,
-                device_id=device_id,
-                label=label,
-                app_version=app_version,
-                created_at=utc_text(now),
-                expires_at=utc_text(now + timedelta(seconds=self.pair_lifetime_s)),
-                interval_s=self.pair_interval_s,
-                status="pending",
-            )
+        stored_devices.add_pairing(
+            conn,
+            device_code_digest=_digest(device_code),
+            user_code=user_code,
+            device_id=device_id,
+            label=label,
+            app_version=app_version,
+            created_at=utc_text(now),
+            expires_at=utc_text(now + timedelta(seconds=self.pair_lifetime_s)),
+            interval_s=self.pair_interval_s,
+            status="pending",
         )
         return DeviceCode(device_code, user_code, self.pair_lifetime_s, self.pair_interval_s)
 
     def pending(self, user_code: str) -> dict[str, Any] | None:
         """The pairing request with that user code, if any (for the approval page)."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(db.pairings).where(db.pairings.c.user_code == normalise_user_code(user_code))
-            ).mappings().first()
-        return dict(row) if row else None
+            return stored_devices.pairing_by_user_code(conn, normalise_user_code(user_code))
 
     def list_pairings(self) -> list[dict[str, Any]]:
         """Every pairing request still waiting and not expired."""
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(db.pairings)
-                .where(db.pairings.c.status == "pending", db.pairings.c.expires_at > utc_text(now_utc()))
-                .order_by(db.pairings.c.id)
-            ).mappings().all()
-        return [dict(r) for r in rows]
+            return stored_devices.waiting_pairings(conn, utc_text(self.clock()))
 
     def decide(self, user_code: str, approve: bool) -> dict[str, Any]:
         """Approve (or deny) a pairing request, as the technician does.
@@ -170,119 +160,69 @@ class DeviceRegistry:
         revoked) gets a new one and is active again, its chain continuing.
         """
         code = normalise_user_code(user_code)
-        now = now_utc()
+        now = self.clock()
         # Two requests of the same device approved at once would both insert
         # it on PostgreSQL; run again, the loser finds it and updates it.
         return write_transaction(self.engine, lambda conn: self._decide(conn, code, approve, now))
 
     def _decide(self, conn: Connection, code: str, approve: bool, now: datetime) -> dict[str, Any]:
-        row = conn.execute(
-            select(db.pairings).where(db.pairings.c.user_code == code).with_for_update()
-        ).mappings().first()
+        row = stored_devices.pairing_by_user_code(conn, code, for_update=True)
         if row is None:
             raise PairingError(ErrorCode.NOT_FOUND, f"no pairing request with code {code}")
         if row["expires_at"] <= utc_text(now):
             raise PairingError(ErrorCode.EXPIRED_TOKEN, f"code {code} has expired; pair again")
         if row["status"] != "pending":
             raise PairingError(ErrorCode.INVALID_GRANT, f"code {code} was already {row['status']}")
-        conn.execute(
-            update(db.pairings)
-            .where(db.pairings.c.id == row["id"])
-            .values(status="approved" if approve else "denied", decided_at=utc_text(now))
-        )
+        stored_devices.update_pairing(conn, row["id"], status="approved" if approve else "denied",
+                                      decided_at=utc_text(now))
         if approve:
-            self._activate(conn, row, now)
-        return dict(row)
-
-    def _activate(self, conn, pairing: Any, now: datetime) -> None:
-        secret = secrets.token_urlsafe(32)
-        existing = conn.execute(
-            select(db.devices.c.device_id).where(db.devices.c.device_id == pairing["device_id"])
-        ).first()
-        values = dict(
-            label=pairing["label"], app_version=pairing["app_version"], secret=secret,
-            status="active", paired_at=utc_text(now), revoked_at=None, revoked_reason=None,
-        )
-        if existing:
-            conn.execute(update(db.devices).where(db.devices.c.device_id == pairing["device_id"]).values(**values))
-        else:
-            conn.execute(insert(db.devices).values(
-                device_id=pairing["device_id"], head_seq=0, head_hash=GENESIS_HASH,
-                records_count=0, clock_off=False, **values,
-            ))
+            stored_devices.activate_device(
+                conn, row["device_id"], label=row["label"], app_version=row["app_version"],
+                secret=secrets.token_urlsafe(32), status="active", paired_at=utc_text(now),
+                revoked_at=None, revoked_reason=None,
+            )
+        return row
 
     def poll(self, device_code: str) -> dict[str, Any]:
         """Answer a device's poll (RFC 8628 §3.4–3.5): its id and secret once
         approved, else a :class:`PairingError` with the RFC's error code."""
-        now = now_utc()
+        now = self.clock()
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(db.pairings)
-                .where(db.pairings.c.device_code_digest == _digest(device_code))
-                .with_for_update()
-            ).mappings().first()
+            row = stored_devices.pairing_by_device_code(conn, _digest(device_code))
             if row is None:
                 raise PairingError(ErrorCode.INVALID_GRANT, "unknown device code")
             last = datetime.fromisoformat(row["last_poll_at"]) if row["last_poll_at"] else None
             error, interval = poll_decision(
                 row["status"], datetime.fromisoformat(row["expires_at"]), last, row["interval_s"], now
             )
-            conn.execute(
-                update(db.pairings)
-                .where(db.pairings.c.id == row["id"])
-                .values(last_poll_at=utc_text(now), interval_s=interval,
-                        status="delivered" if error is None else row["status"])
-            )
-            if error is None:
-                device = conn.execute(
-                    select(db.devices).where(db.devices.c.device_id == row["device_id"])
-                ).mappings().first()
+            stored_devices.update_pairing(conn, row["id"], last_poll_at=utc_text(now), interval_s=interval,
+                                          status="delivered" if error is None else row["status"])
+            secret = stored_devices.device_secret(conn, row["device_id"]) if error is None else None
         if error is not None:
             raise PairingError(error, _POLL_DETAIL[error].format(interval=interval))
-        return {"device_id": device["device_id"], "device_secret": device["secret"],
-                "server_time": utc_text(now)}
+        return {"device_id": row["device_id"], "device_secret": secret, "server_time": utc_text(now)}
 
     # -- devices ---------------------------------------------------------------
 
     def credentials(self, device_id: str) -> tuple[str, str] | None:
         """The device's secret and status (``active`` or ``revoked``), if it is known."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(db.devices.c.secret, db.devices.c.status).where(db.devices.c.device_id == device_id)
-            ).first()
-        return (row[0], row[1]) if row else None
+            return stored_devices.credentials(conn, device_id)
 
     def revoke(self, device_id: str, reason: str = "") -> None:
         """Refuse the device's uploads from now on. What it sent stays stored."""
         with self.engine.begin() as conn:
-            done = conn.execute(
-                update(db.devices)
-                .where(db.devices.c.device_id == device_id)
-                .values(status="revoked", revoked_at=utc_text(now_utc()), revoked_reason=reason or None)
-            )
-        if done.rowcount == 0:
+            done = stored_devices.revoke_device(conn, device_id, at=utc_text(self.clock()), reason=reason or None)
+        if not done:
             raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
 
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
         """Each device's health: last seen, app version, pending count, clock
         offset, chain status and findings."""
         with self.engine.begin() as conn:
-            query = select(db.devices).order_by(db.devices.c.device_id)
-            if device_id is not None:
-                query = query.where(db.devices.c.device_id == device_id)
-            rows = conn.execute(query).mappings().all()
-            counts = dict(
-                conn.execute(
-                    select(db.findings.c.device_id, func.count()).group_by(db.findings.c.device_id)
-                ).all()
-            )
-            chain_counts = dict(
-                conn.execute(
-                    select(db.findings.c.device_id, func.count())
-                    .where(db.findings.c.problem.in_(CHAIN_PROBLEMS), db.findings.c.resolved_at.is_(None))
-                    .group_by(db.findings.c.device_id)
-                ).all()
-            )
+            rows = stored_devices.device_rows(conn, device_id)
+            counts = stored_devices.findings_counts(conn)
+            chain_counts = stored_devices.findings_counts(conn, CHAIN_PROBLEMS)
             out = []
             for row in rows:
                 item = {
@@ -307,12 +247,7 @@ class DeviceRegistry:
                 if with_findings:
                     item["findings"] = [
                         {k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at", "resolved_at")}
-                        for f in conn.execute(
-                            select(db.findings)
-                            .where(db.findings.c.device_id == row["device_id"])
-                            .order_by(db.findings.c.id)
-                            .limit(200)
-                        ).mappings()
+                        for f in stored_devices.device_findings(conn, row["device_id"], limit=200)
                     ]
                 out.append(item)
         return out

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine
 
-from server import db
-from server.clock import utc_text
-from server.db import write_transaction
-from server.registry import now_utc
+from server.clock import Clock, utc_now, utc_text
+from server.store import roster as stored_roster
+from server.store import write_transaction
 from sync.protocol import API_PREFIX
 from sync.roster import COMMUNE_KEYS, COMMUNE_SECTIONS, SettingsError, SettingsNode, parse_commune
 
@@ -97,10 +96,12 @@ def etag_for(body: str) -> str:
 
 
 class RosterStore:
-    """The current roster and portraits, in the server database."""
+    """The current roster and portraits, kept in the server database
+    (:mod:`server.store.roster`). ``clock`` stamps each import."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now):
         self.engine = engine
+        self.clock = clock
 
     def import_file(self, path: str | Path) -> dict[str, Any]:
         """Replace the roster with the one in a YAML file; returns the document."""
@@ -120,18 +121,10 @@ class RosterStore:
         """Store a checked roster document and its portraits; returns its ETag."""
         body = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         etag = etag_for(body)
-        updated_at = utc_text(now_utc())
+        updated_at = utc_text(self.clock())
 
         def replace(conn: Connection) -> None:
-            conn.execute(delete(db.roster))
-            conn.execute(insert(db.roster).values(id=1, etag=etag, body=body, updated_at=updated_at))
-            conn.execute(delete(db.portraits))
-            if images:
-                conn.execute(insert(db.portraits), [
-                    dict(officer_id=oid, content=content, content_type=ctype,
-                         sha256=hashlib.sha256(content).hexdigest())
-                    for oid, (content, ctype) in images.items()
-                ])
+            stored_roster.replace_roster(conn, body=body, etag=etag, updated_at=updated_at, images=images)
 
         # Two imports at once on PostgreSQL: the second's DELETE does not see
         # the row the first inserted, and its insert fails on the key; run
@@ -142,14 +135,13 @@ class RosterStore:
     def current(self) -> tuple[str, str] | None:
         """The served body and its ETag, or ``None`` before any import."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(db.roster.c.body, db.roster.c.etag).where(db.roster.c.id == 1)).first()
-        return (row[0], row[1]) if row else None
+            return stored_roster.current_roster(conn)
 
     def portrait(self, officer_id: str) -> tuple[bytes, str, str] | None:
         """An officer's portrait: bytes, content type and ETag."""
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(db.portraits.c.content, db.portraits.c.content_type, db.portraits.c.sha256)
-                .where(db.portraits.c.officer_id == officer_id)
-            ).first()
-        return (bytes(row[0]), row[1], f'"{row[2][:40]}"') if row else None
+            found = stored_roster.portrait(conn, officer_id)
+        if found is None:
+            return None
+        content, content_type, sha256 = found
+        return content, content_type, f'"{sha256[:40]}"'

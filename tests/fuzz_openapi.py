@@ -38,6 +38,7 @@ def api_schema(live):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@pytest.mark.slow  # the OpenAPI fuzz
 @schema.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_fuzz_openapi_never_a_500(case):

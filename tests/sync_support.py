@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -24,9 +25,10 @@ from sqlalchemy.pool import NullPool
 from kiosk.config import load_settings
 from kiosk.desk import DeviceClock, RatingDesk
 from kiosk.store import Store
-from server import db
+from server.store import tables
 from server.api import create_app
-from server.db import open_engine
+from server.clock import utc_now
+from server.store import open_engine
 from server.registry import DeviceRegistry
 from server.runner import BackgroundServer
 from kiosk.link.backoff import Backoff
@@ -37,7 +39,7 @@ from kiosk.link.uploader import Uploader
 from tests.conftest import load_demo_tree, write_config
 
 __all__ = [
-    "Commune", "Tablet", "FaultProxy", "fast_backoff",
+    "Commune", "Tablet", "FaultProxy", "ManualClock", "fast_backoff",
     "as_attacker", "stored", "findings", "post", "roster_file",
     "TEST_DATABASE_URL", "sqlite_only", "ScratchDatabase",
 ]
@@ -80,6 +82,26 @@ def fast_backoff(seed: int = 1) -> Backoff:
     return Backoff(base_s=0.005, cap_s=0.05, rng=random.Random(seed))
 
 
+class ManualClock:
+    """A server clock that moves only when the test says so, for whatever
+    depends on the server's time (pairing expiry and polling, the signed-GET
+    window, batch arrival). It starts at the real time ``offset_s`` seconds
+    from now; pass it as ``Commune(..., clock=clock)``."""
+
+    def __init__(self, offset_s: float = 0.0):
+        self.now = utc_now() + timedelta(seconds=offset_s)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (or back, with a negative number)."""
+        with self._lock:
+            self.now += timedelta(seconds=seconds)
+
+
 class Commune:
     """A real commune server on a free loopback port, on a real SQLite file
     (or a fresh database on the server of ``HAILONG_TEST_DATABASE_URL``)."""
@@ -94,9 +116,11 @@ class Commune:
             self.db_path = tmp_path / "server" / "commune.db"
         self.engine = open_engine(self.db_path)
         options.setdefault("pair_interval_s", 0)
+        # The technician's side (approve, revoke) keeps the server's time.
+        self.clock = options.get("clock", utc_now)
         self.app = create_app(self.engine, **options)
         self.server = BackgroundServer(self.app)
-        self.registry = DeviceRegistry(self.engine)
+        self.registry = DeviceRegistry(self.engine, clock=self.clock)
 
     @property
     def url(self) -> str:
@@ -298,8 +322,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, step: float =
 
 def shifted_clock(offset_s: float) -> DeviceClock:
     """A device clock ``offset_s`` seconds off (negative: behind)."""
-    from datetime import timedelta
-
     from kiosk.store import local_now
 
     return DeviceClock(now=lambda: local_now() + timedelta(seconds=offset_s))
@@ -320,7 +342,7 @@ def as_attacker(tablet: Tablet, *sql: str) -> None:
 def stored(commune: Commune, device_id: str) -> dict[int, dict]:
     """The records the server keeps for a device, by sequence number."""
     with commune.engine.begin() as conn:
-        rows = conn.execute(select(db.records).where(db.records.c.device_id == device_id)).mappings().all()
+        rows = conn.execute(select(tables.records).where(tables.records.c.device_id == device_id)).mappings().all()
     return {r["seq"]: dict(r) for r in rows}
 
 

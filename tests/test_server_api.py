@@ -133,6 +133,7 @@ def test_openapi_description_is_served(live):
         assert path in spec["paths"]
 
 
+@pytest.mark.slow  # the fuzz
 @settings(max_examples=FUZZ_EXAMPLES * 2, deadline=None, suppress_health_check=list(HealthCheck))
 @given(records=st.lists(st.dictionaries(
     st.sampled_from(["kind", "uuid", "seq", "device_id", "prev_hash", "hash", "score", "scale", "device_time",
@@ -147,6 +148,7 @@ def test_fuzz_signed_batches_never_cause_a_500(live, records):
     assert response.status_code < 500, response.text
 
 
+@pytest.mark.slow  # the OpenAPI fuzz, in a real subprocess
 def test_fuzz_openapi_never_a_500():
     """Schemathesis generates requests from /openapi.json against a live server;
     none may be a 500. It runs in a fresh interpreter: under CPython 3.11.7 the

@@ -11,6 +11,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from kiosk.desk import DeviceClock
 from kiosk.store import local_now
 
@@ -25,6 +27,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           env=ENV, timeout=60)
 
 
+@pytest.mark.slow  # real subprocesses (the technician's commands)
 def test_devices_and_export_show_health_flags_findings_and_both_times(tmp_path):
     with Commune(tmp_path) as commune:
         clock = DeviceClock(now=lambda: local_now() - timedelta(days=3))
@@ -58,6 +61,7 @@ def test_devices_and_export_show_health_flags_findings_and_both_times(tmp_path):
         tablet.close()
 
 
+@pytest.mark.slow  # a real subprocess
 def test_roster_import_refuses_a_broken_file_with_the_key(tmp_path):
     bad = tmp_path / "roster.yaml"
     bad.write_text("commune: {name: X}\ncounters: [{id: quay-1, name: Q}]\nofficers: [{id: Bad Id, name: A, title: B}]\n",

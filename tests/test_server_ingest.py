@@ -205,3 +205,41 @@ def test_record_that_cannot_be_placed_on_the_server_clock_is_rejected_alone():
     plan = plan_batch(DEVICE, [r.to_dict() for r in records], ChainHead(), {}, {}, place=place)
     assert statuses(plan) == ["stored", "rejected"]
     assert "device_time" in plan.outcomes[1].detail and plan.head.seq == 1
+
+
+# -- the flags a kept record finally carries ---------------------------------------------------
+
+
+def test_final_flags_reach_the_answer_and_the_stored_row_whatever_the_order():
+    """The answer and the stored row get the same final flags, worked out once.
+
+    They used to be added to the plan's outcomes while the rows were built,
+    so an answer built before (or without) the rows lost ``clock_off``,
+    ``burst`` and ``simulated``."""
+    from datetime import timedelta
+
+    from server.batches import Batch, answer_content
+    from server.clock import ClockObservation, CorrectedTime, parse_device_time
+    from server.ingest import final_flags
+    from server.store.batches import record_row
+
+    first, second = chain(2)
+    second = seal(replace(second, burst=True, simulated=True, hash=""))
+    items = [first.to_dict(), second.to_dict()]
+
+    def an_hour_late(record: Record) -> CorrectedTime:
+        return CorrectedTime(parse_device_time(record.device_time) + timedelta(hours=1), "offset", 3600.0)
+
+    plan = plan_batch(DEVICE, items, ChainHead(), {}, {}, place=an_hour_late)
+    flags = final_flags(plan, clock_threshold_s=300)
+    sent_at = parse_device_time("2026-03-02T08:00:00.000+07:00")
+    batch = Batch(DEVICE, "key-000001", sent_at, 1, "boot-a", "0.1.0", 0, items)
+    observation = ClockObservation("boot-a", 1, sent_at, sent_at + timedelta(hours=1))
+    # The answer first, before any row exists.
+    answer = answer_content(batch, plan, flags, observation, "2026-03-02T02:00:00.000+00:00")
+    assert [r["flags"] for r in answer["results"]] == [["clock_off"], ["burst", "clock_off", "simulated"]]
+    rows = [record_row(DEVICE, batch.idempotency_key, o, flags[o.index], "stamp") for o in plan.to_store]
+    assert [r["flags"] for r in rows] == ["clock_off", "burst clock_off simulated"]
+    # The plan itself is left as planned: nothing depends on who read it first.
+    assert all(o.flags == () for o in plan.outcomes)
+    assert final_flags(plan, clock_threshold_s=7200) == {0: (), 1: ("burst", "simulated")}

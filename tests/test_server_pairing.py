@@ -6,7 +6,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,8 @@ import pytest
 from kiosk.link.credentials import load_credentials
 from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
 
-from tests.sync_support import Commune, Tablet
+from server.registry import PairingError
+from tests.sync_support import Commune, ManualClock, Tablet
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -25,6 +25,7 @@ def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           timeout=60, **kwargs)
 
 
+@pytest.mark.slow  # real subprocesses polling in real time
 def test_pair_command_prints_code_and_url_and_stores_a_private_secret(tmp_path):
     with Commune(tmp_path, pair_interval_s=1) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)
@@ -59,7 +60,8 @@ def test_pair_command_prints_code_and_url_and_stores_a_private_secret(tmp_path):
 
 
 def test_polling_honours_pending_slow_down_denied_and_expired(tmp_path):
-    with Commune(tmp_path, pair_interval_s=1, pair_lifetime_s=2) as commune:
+    clock = ManualClock()  # moves only when told: nothing here waits
+    with Commune(tmp_path, pair_interval_s=1, pair_lifetime_s=2, clock=clock) as commune:
         client = PairingClient(commune.url)
         authorization = client.start("tablet-a", "Quầy 1", "0.1.0")
         assert authorization.interval == 1 and authorization.expires_in == 2
@@ -69,18 +71,32 @@ def test_polling_honours_pending_slow_down_denied_and_expired(tmp_path):
         denied = client.start("tablet-b")
         commune.registry.decide(denied.user_code, approve=False)
         with pytest.raises(PairingFailed) as failure:
-            client.wait(denied)
+            client.wait(denied, sleep=clock.advance)
         assert failure.value.code == "access_denied"
         # Expired before anyone approved it.
         late = client.start("tablet-c")
-        time.sleep(2.1)
+        clock.advance(2.1)
         assert client.poll_once(late)[0] == "expired_token"
+        with pytest.raises(PairingError) as refused:
+            commune.registry.decide(late.user_code, approve=True)
+        assert refused.value.code == "expired_token"
+
+
+@pytest.mark.slow  # a real subprocess (the technician's command)
+def test_approve_command_refuses_an_expired_code(tmp_path):
+    # The server's clock starts an hour back: a code it lets expire has long
+    # expired for the command line, which runs on the real clock.
+    clock = ManualClock(offset_s=-3600)
+    with Commune(tmp_path, pair_lifetime_s=2, clock=clock) as commune:
+        late = PairingClient(commune.url).start("tablet-c")
+        clock.advance(2.1)
         denied_cli = run("-m", "server", "approve", late.user_code, "--db", str(commune.db_path))
         assert denied_cli.returncode == 1 and "expired" in denied_cli.stderr
 
 
 def test_slow_down_makes_the_client_wait_longer(tmp_path):
-    with Commune(tmp_path, pair_interval_s=1) as commune:
+    clock = ManualClock()
+    with Commune(tmp_path, pair_interval_s=1, clock=clock) as commune:
         client = PairingClient(commune.url)
         authorization = client.start("tablet-d")
         waits: list[float] = []
@@ -88,11 +104,11 @@ def test_slow_down_makes_the_client_wait_longer(tmp_path):
 
         def sleep(seconds: float) -> None:
             # The first two polls go out at once (the second is too fast); from
-            # the third on, the client's interval is honoured for real.
+            # the third on, the client's interval passes on the server's clock.
             waits.append(seconds)
             if len(waits) == 3:
                 commune.registry.decide(authorization.user_code, approve=True)
-                time.sleep(seconds * 0.85)
+                clock.advance(seconds * 0.85)
 
         credentials = client.wait(authorization, sleep=sleep, on_wait=answers.append)
         assert credentials.device_id == "tablet-d"

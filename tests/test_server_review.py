@@ -18,9 +18,9 @@ import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from server import db
+from server.store import tables
 from server.clock import parse_device_time
-from server.db import database_url, open_engine
+from server.store import database_url, open_engine
 from server.roster import RosterStore
 from kiosk.link.credentials import load_credentials
 from kiosk.store import Batch
@@ -42,6 +42,7 @@ from kiosk.link.uploader import build_batch_body
 from tests.sync_support import (
     TEST_DATABASE_URL,
     Commune,
+    ManualClock,
     ScratchDatabase,
     Tablet,
     as_attacker,
@@ -244,13 +245,21 @@ def test_signed_get_with_an_old_or_future_timestamp_is_refused(commune, tablet):
 
 
 def test_signed_get_window_is_configurable(tmp_path):
-    with Commune(tmp_path, signed_get_window_s=30) as commune:
+    clock = ManualClock()
+    with Commune(tmp_path, signed_get_window_s=30, clock=clock) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)
         tablet.pair(commune)
         RosterStore(commune.engine).import_file(roster_file(tablet))
         credentials = load_credentials(tablet.store.device_secret_path)
-        minute_ago = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
-        assert signed_get(commune, credentials, f"{API_PREFIX}/roster", minute_ago).status_code == 401
+        path = f"{API_PREFIX}/roster"
+        minute_ago = (clock() - timedelta(minutes=1)).isoformat()
+        assert signed_get(commune, credentials, path, minute_ago).status_code == 401
+        # A request signed now is accepted now, and refused when replayed 31 s later.
+        signed_now = clock().isoformat()
+        assert signed_get(commune, credentials, path, signed_now).status_code == 200
+        clock.advance(31)
+        replayed = signed_get(commune, credentials, path, signed_now)
+        assert replayed.status_code == 401 and replayed.json()["error"] == "stale_timestamp"
         tablet.close()
 
 
@@ -299,7 +308,7 @@ def test_database_from_an_older_version_gets_the_new_findings_column(tmp_path):
         old.dispose()
         engine = open_engine(path)
         with engine.begin() as conn:
-            assert conn.execute(select(db.findings.c.problem, db.findings.c.resolved_at)).all() == [("gap", None)]
+            assert conn.execute(select(tables.findings.c.problem, tables.findings.c.resolved_at)).all() == [("gap", None)]
         engine.dispose()
         # Opened again, the column is there already: nothing is altered twice.
         open_engine(path).dispose()
@@ -314,7 +323,7 @@ def test_a_pool_with_no_free_connection_is_a_503_not_a_500(tmp_path):
     from sqlalchemy.pool import QueuePool
 
     from server.api import create_app
-    from server.db import open_engine
+    from server.store import open_engine
     from server.runner import BackgroundServer
 
     base = open_engine(tmp_path / "pool.db")

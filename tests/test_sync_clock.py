@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from kiosk.desk import DeviceClock
 from kiosk.store import local_now
-from server import db
+from server.store import tables
 
 from tests.sync_support import Commune, Tablet
 
@@ -19,7 +19,7 @@ THREE_DAYS = timedelta(days=3)
 
 def server_rows(commune: Commune) -> list[dict]:
     with commune.engine.begin() as conn:
-        return [dict(r) for r in conn.execute(select(db.records).order_by(db.records.c.seq)).mappings()]
+        return [dict(r) for r in conn.execute(select(tables.records).order_by(tables.records.c.seq)).mappings()]
 
 
 def corrected(row: dict) -> datetime:

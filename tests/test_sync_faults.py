@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
-from server import db
+from server.store import tables
 from sync.record import Record, verify_chain
 
 from tests.sync_support import Commune, FaultProxy, Tablet
 
 
+@pytest.mark.slow  # 10,000 ratings through the fault proxy
 def test_ten_thousand_ratings_through_a_failing_link_arrive_exactly_once(tmp_path):
     with Commune(tmp_path) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)
@@ -32,10 +34,10 @@ def test_ten_thousand_ratings_through_a_failing_link_arrive_exactly_once(tmp_pat
 
         with commune.engine.begin() as conn:
             rows = conn.execute(
-                select(db.records.c.seq, db.records.c.body, db.records.c.flags)
-                .where(db.records.c.device_id == tablet.store.device_id).order_by(db.records.c.seq)
+                select(tables.records.c.seq, tables.records.c.body, tables.records.c.flags)
+                .where(tables.records.c.device_id == tablet.store.device_id).order_by(tables.records.c.seq)
             ).all()
-            findings = conn.execute(select(db.findings)).all()
+            findings = conn.execute(select(tables.findings)).all()
         received = [Record.from_dict(json.loads(r.body)) for r in rows]
         assert len(received) == 10_001 == len({r.uuid for r in received})
         assert [r.seq for r in received] == list(range(1, 10_002))

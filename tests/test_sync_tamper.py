@@ -10,15 +10,16 @@ import uuid as uuid_module
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from server import db
+from server.store import tables
 from kiosk.link.credentials import load_credentials, save_credentials
 from kiosk.store import Batch
 from sync.record import seal
 from kiosk.link.uploader import build_batch_body
 
-from tests.sync_support import as_attacker, findings, post, stored
+from tests.sync_support import Commune, ManualClock, Tablet, as_attacker, findings, post, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def test_edited_score_is_flagged_before_upload_and_a_conflict_after(commune, tab
     assert [a["status"] for a in tablet.store.acks() if a["seq"] == 4] == ["conflict"]
     assert stored(commune, tablet.store.device_id)[4]["body"] == original  # the evidence is not overwritten
     with commune.engine.begin() as conn:
-        assert conn.execute(select(func.count()).select_from(db.conflicts)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(tables.conflicts)).scalar() == 1
     assert (4, "conflict") in findings(commune, tablet.store.device_id)
 
 
@@ -79,7 +80,18 @@ def test_forged_rating_is_flagged_and_a_forged_seq_is_refused(commune, tablet):
     assert stored(commune, tablet.store.device_id)[2]["uuid"] == made[1].uuid
 
 
-def test_replayed_old_batch_stores_nothing_twice_and_does_not_move_the_clock(commune, tablet):
+def test_replayed_old_batch_stores_nothing_twice_and_does_not_move_the_clock(tmp_path):
+    clock = ManualClock()
+    with Commune(tmp_path, clock=clock) as commune:
+        tablet = Tablet(tmp_path / "tablet", commune.url)
+        tablet.pair(commune)
+        try:
+            replay_old_batch(commune, tablet, clock)
+        finally:
+            tablet.close()
+
+
+def replay_old_batch(commune: Commune, tablet: Tablet, clock: ManualClock) -> None:
     made = tablet.rate(5)
     credentials = load_credentials(tablet.store.device_secret_path)
     body = build_batch_body(Batch("old-batch-0001", tuple(made)), credentials.device_id,
@@ -89,9 +101,7 @@ def test_replayed_old_batch_stores_nothing_twice_and_does_not_move_the_clock(com
     first = post(commune, credentials.device_id, credentials.secret, body)
     assert first.json()["counts"]["stored"] == 5
     offset = commune.registry.health()[0]["clock_offset_s"]
-    import time
-
-    time.sleep(0.3)
+    clock.advance(60)  # the replay arrives a minute later on the server's clock
     again = post(commune, credentials.device_id, credentials.secret, body)
     assert again.status_code == 200 and again.json()["replay"] is True
     assert again.json()["results"] == first.json()["results"]
@@ -121,6 +131,7 @@ def test_wrong_key_is_refused_with_401_and_nothing_is_stored(commune, tablet):
     assert unknown.status_code == 401 and unknown.json()["error"] == "unknown_device"
 
 
+@pytest.mark.slow  # a real subprocess (the technician's command)
 def test_revoked_device_is_refused_with_a_reason_and_keeps_its_data(commune, tablet):
     tablet.rate(3)
     tablet.uploader().run_once()

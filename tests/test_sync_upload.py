@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
-from server import db
+from server.store import tables as db
 from sync.protocol import API_PREFIX
 from sync.record import verify_chain, Record
 from kiosk.link.uploader import SyncStatus

@@ -1,0 +1,218 @@
+"""The routes' dependencies: the services the application was built with
+(kept on ``app.state`` by :func:`server.api.create_app`), and who is asking.
+
+Who may call a route is a dependency in its signature:
+
+* tablets, signed: :func:`signed_device` (the body's HMAC, for uploads) or
+  :func:`signed_get_device` (an HMAC of path and timestamp, for GETs), each
+  giving the :class:`AuthenticatedDevice`;
+* operators: :func:`operator` (anyone on the commune network until the
+  dashboard brings a login);
+* anyone: no dependency (pairing, health).
+
+The service getters are ``async``: FastAPI runs a plain ``def`` dependency
+on a worker thread, and fetching an attribute is not worth the hop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from server.answers import ApiError
+from server.batches import BatchIngest
+from server.clock import Clock
+from server.registry import DeviceRegistry
+from server.roster import RosterStore
+from sync.protocol import (
+    DEVICE_HEADER,
+    MAX_BODY_BYTES,
+    SERVER_TIME_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ErrorCode,
+    get_signing_text,
+    verify,
+)
+
+__all__ = [
+    "ServerSettings",
+    "AuthenticatedDevice",
+    "Operator",
+    "get_registry",
+    "get_ingest",
+    "get_rosters",
+    "get_clock",
+    "get_settings",
+    "base_url",
+    "arrival_time",
+    "request_body",
+    "signed_device",
+    "signed_get_device",
+    "operator",
+    "timestamp_problem",
+]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the running server was configured, beyond its services."""
+
+    public_url: str | None
+    """The address tablets and phones use, when it differs from the one asked."""
+    signed_get_window_s: float
+    """How far a signed GET's timestamp may be from the server's clock."""
+
+
+@dataclass(frozen=True)
+class AuthenticatedDevice:
+    """A paired, active device whose request signature checked out."""
+
+    device_id: str
+    secret: str
+    """Its secret: every answer to it, errors included, is signed with it."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Someone using the operators' pages: a technician or the commune's leaders."""
+
+    name: str | None = None
+    """Unknown until the dashboard brings a login."""
+
+
+# -- the services ---------------------------------------------------------------
+
+
+async def get_registry(request: Request) -> DeviceRegistry:
+    """The device registry (pairing, secrets, health)."""
+    return request.app.state.registry
+
+
+async def get_ingest(request: Request) -> BatchIngest:
+    """The batch ingest."""
+    return request.app.state.ingest
+
+
+async def get_rosters(request: Request) -> RosterStore:
+    """The roster store."""
+    return request.app.state.rosters
+
+
+async def get_clock(request: Request) -> Clock:
+    """The server's clock."""
+    return request.app.state.clock
+
+
+async def get_settings(request: Request) -> ServerSettings:
+    """The server's settings."""
+    return request.app.state.settings
+
+
+async def base_url(request: Request, settings: ServerSettings = Depends(get_settings)) -> str:
+    """The server's address as tablets and phones reach it."""
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+async def arrival_time(clock: Clock = Depends(get_clock)) -> datetime:
+    """When the request arrived, on the server's clock (before its body is read)."""
+    return clock()
+
+
+async def request_body(request: Request) -> bytes:
+    """The request's body, refused with 413 beyond :data:`MAX_BODY_BYTES`
+    (before it is all read when the length is announced)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise ApiError(413, ErrorCode.TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, ErrorCode.TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- who is asking ----------------------------------------------------------------
+
+
+def _authenticate(registry: DeviceRegistry, device_id: str | None, message: bytes,
+                  signature: str | None) -> AuthenticatedDevice:
+    """The device once its signature over ``message`` is checked; raises ApiError otherwise."""
+    if not device_id:
+        raise ApiError(401, ErrorCode.UNKNOWN_DEVICE, f"the {DEVICE_HEADER} header is missing")
+    credentials = registry.credentials(device_id)
+    if credentials is None:
+        raise ApiError(401, ErrorCode.UNKNOWN_DEVICE, "this device is not paired with this server")
+    secret, status = credentials
+    if not verify(secret, message, signature):
+        raise ApiError(401, ErrorCode.BAD_SIGNATURE,
+                       "the authentication code does not match the body; nothing was stored")
+    if status != "active":
+        raise ApiError(403, ErrorCode.DEVICE_REVOKED,
+                       "this device has been revoked on the server; its uploads are refused "
+                       "(its local data is kept) until a technician pairs it again", secret=secret)
+    return AuthenticatedDevice(device_id, secret)
+
+
+async def signed_device(request: Request, body: bytes = Depends(request_body),
+                        registry: DeviceRegistry = Depends(get_registry)) -> AuthenticatedDevice:
+    """A tablet, signed: the device whose secret signed the request's body.
+
+    The signature is checked before the body is even parsed: a request that
+    is not the device's own is refused before its content is looked at."""
+    return await run_in_threadpool(_authenticate, registry, request.headers.get(DEVICE_HEADER), body,
+                                   request.headers.get(SIGNATURE_HEADER))
+
+
+def signed_get_device(request: Request, registry: DeviceRegistry = Depends(get_registry),
+                      clock: Clock = Depends(get_clock),
+                      settings: ServerSettings = Depends(get_settings)) -> AuthenticatedDevice:
+    """A tablet, signed: the device of a signed GET whose signature and timestamp check out.
+
+    The timestamp is what makes a captured GET useless later: it must be
+    within the server's signed-GET window of its clock. (Batches need no
+    such check: they are idempotent, and a tablet may send one long after
+    it was built.)"""
+    timestamp = request.headers.get(TIMESTAMP_HEADER) or ""
+    if len(timestamp) > 100:
+        raise ApiError(401, ErrorCode.BAD_SIGNATURE, "the timestamp header is too long")
+    device = _authenticate(
+        registry,
+        request.headers.get(DEVICE_HEADER),
+        get_signing_text(request.url.path, timestamp),
+        request.headers.get(SIGNATURE_HEADER),
+    )
+    problem = timestamp_problem(timestamp, clock(), settings.signed_get_window_s)
+    if problem:
+        raise ApiError(401, ErrorCode.STALE_TIMESTAMP,
+                       f"{problem}; sign with the time in the {SERVER_TIME_HEADER} header", secret=device.secret)
+    return device
+
+
+async def operator() -> Operator:
+    """An operator. For now anyone who reaches the server on the commune
+    network: the login comes with the dashboard."""
+    return Operator()
+
+
+def timestamp_problem(timestamp: str, now: datetime, window_s: float) -> str | None:
+    """Why a signed GET's timestamp is not acceptable at ``now``, or None.
+
+    It must be ISO 8601 with a UTC offset and at most ``window_s`` seconds
+    from ``now`` either way (a little ahead is allowed: clocks differ)."""
+    try:
+        when = datetime.fromisoformat(timestamp)
+        if when.tzinfo is None:
+            return "the request's timestamp has no UTC offset"
+        away = abs((now - when).total_seconds())
+    except (ValueError, OverflowError):
+        return "the request's timestamp is not an ISO 8601 time"
+    if away > window_s:
+        return (f"the request's timestamp is {away:.0f} s from the server's clock (at most "
+                f"{window_s:.0f} s allowed): an old request is not accepted again")
+    return None

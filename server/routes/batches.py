@@ -1,0 +1,101 @@
+"""Uploading a batch of records from a paired tablet."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError
+
+from server.answers import (
+    ERROR_RESPONSES,
+    SIGNED_BODY_HEADERS,
+    UNSTORABLE,
+    ApiError,
+    respond_bytes,
+    validation_detail,
+)
+from server.batches import Batch, BatchAnswer, BatchIngest, IdempotencyKeyReused
+from server.clock import parse_device_time
+from server.deps import (
+    AuthenticatedDevice,
+    arrival_time,
+    get_ingest,
+    request_body,
+    signed_device,
+)
+from server.schemas import BatchIn, BatchOut
+from sync.protocol import API_PREFIX, REPLAY_HEADER, ErrorCode
+
+__all__ = ["router"]
+
+log = logging.getLogger("hailong.server")
+
+router = APIRouter(prefix=API_PREFIX, tags=["sync"])
+
+
+@router.post(
+    "/batches",
+    response_model=BatchOut,
+    responses=ERROR_RESPONSES,
+    openapi_extra={
+        "parameters": SIGNED_BODY_HEADERS,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BatchIn.model_json_schema()}}},
+    },
+)
+async def post_batch(received_at: datetime = Depends(arrival_time),
+                     device: AuthenticatedDevice = Depends(signed_device), body: bytes = Depends(request_body),
+                     ingest: BatchIngest = Depends(get_ingest)) -> Response:
+    """Upload a batch of records. Each record gets its own result; every
+    result is final. A bad signature is 401 and nothing is stored.
+    (Tablets, signed.)"""
+    # Parsing and storing run in one worker-thread hop: each hop costs a
+    # round trip through the event loop, per batch.
+    answer = await run_in_threadpool(receive_batch, ingest, device, body, received_at)
+    headers = {REPLAY_HEADER: "true"} if answer.replay else {}
+    # The answer was encoded once, for the idempotency cache; those very bytes are sent.
+    return respond_bytes(200, answer.body, secret=device.secret, headers=headers)
+
+
+def receive_batch(ingest: BatchIngest, device: AuthenticatedDevice, body: bytes, received_at: datetime) -> BatchAnswer:
+    """Check and store one uploaded batch of an authenticated device; the answer.
+
+    Every refusal is signed with the device's secret, like every other
+    answer to it."""
+    secret = device.secret
+    try:
+        envelope = BatchIn.model_validate_json(body)
+    except ValidationError as exc:
+        too_long = any(e.get("type") == "too_long" and tuple(e.get("loc", ()))[:1] == ("records",)
+                       for e in exc.errors())
+        if too_long:
+            raise ApiError(413, ErrorCode.TOO_LARGE, "too many records in one batch; send smaller batches",
+                           secret=secret) from None
+        raise ApiError(422, ErrorCode.MALFORMED, validation_detail(exc), secret=secret) from None
+    if envelope.device_id != device.device_id:
+        raise ApiError(422, ErrorCode.WRONG_DEVICE, "device_id differs from the signing device", secret=secret)
+    try:
+        # Also refuses a time whose UTC moment is off the calendar: the
+        # clock arithmetic after this must not fail (a 500 would make
+        # the tablet resend the same batch forever).
+        sent_at = parse_device_time(envelope.sent_at)
+    except ValueError as exc:
+        raise ApiError(422, ErrorCode.MALFORMED, f"sent_at: {exc}", secret=secret) from None
+    batch = Batch(
+        device_id=envelope.device_id, idempotency_key=envelope.idempotency_key, sent_at=sent_at,
+        sent_monotonic_ns=envelope.sent_monotonic_ns, boot_id=envelope.boot_id,
+        app_version=envelope.app_version, pending=envelope.pending, records=envelope.records,
+    )
+    try:
+        return ingest.receive(batch, received_at)
+    except IdempotencyKeyReused:
+        raise ApiError(422, ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                       "this idempotency key was used for other records", secret=secret) from None
+    except DataError as exc:
+        # Signed like every other answer to an authenticated device.
+        log.warning("batch refused by the database: %s", exc.orig)
+        raise ApiError(422, ErrorCode.MALFORMED, UNSTORABLE, secret=secret) from None

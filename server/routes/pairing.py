@@ -1,0 +1,71 @@
+"""Pairing a tablet in the pattern of RFC 8628 (device authorization): a
+device code to poll with, a short user code a technician approves, and the
+approval page the tablet's QR code opens."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+
+from server.answers import ERROR_RESPONSES, ApiError, respond
+from server.deps import base_url, get_registry
+from server.registry import DeviceRegistry, PairingError
+from server.schemas import DeviceCodeIn, DeviceCodeOut, TokenIn, TokenOut
+from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, ErrorCode
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post(f"{API_PREFIX}/pair/device-code", response_model=DeviceCodeOut, responses=ERROR_RESPONSES,
+             tags=["pairing"])
+def device_code(body: DeviceCodeIn, registry: DeviceRegistry = Depends(get_registry),
+                server_url: str = Depends(base_url)) -> DeviceCodeOut:
+    """Start pairing: a device code to poll with and a short user code to show.
+    (Anyone: a tablet that is not paired yet.)"""
+    code = registry.request_code(body.device_id, body.label, body.app_version)
+    uri = f"{server_url}/pair"
+    return DeviceCodeOut(
+        device_code=code.device_code, user_code=code.user_code, verification_uri=uri,
+        verification_uri_complete=f"{uri}?code={code.user_code}",
+        expires_in=code.expires_in, interval=code.interval,
+    )
+
+
+@router.post(f"{API_PREFIX}/pair/token", response_model=TokenOut, responses=ERROR_RESPONSES, tags=["pairing"])
+def token(body: TokenIn, registry: DeviceRegistry = Depends(get_registry)) -> Response:
+    """Poll for the device secret. 400 with ``authorization_pending``,
+    ``slow_down``, ``expired_token`` or ``access_denied`` until approved.
+    (Anyone holding a device code.)"""
+    if body.grant_type != DEVICE_CODE_GRANT:
+        raise ApiError(400, ErrorCode.UNSUPPORTED_GRANT_TYPE, f"grant_type must be {DEVICE_CODE_GRANT}")
+    try:
+        granted = registry.poll(body.device_code)
+    except PairingError as exc:
+        raise ApiError(400, exc.code, exc.detail, headers={"Cache-Control": "no-store"}) from None
+    return respond(200, granted, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/pair", response_class=HTMLResponse, include_in_schema=False)
+def approval_page(code: str = "", registry: DeviceRegistry = Depends(get_registry)) -> HTMLResponse:
+    """The approval address the tablet's QR code opens. (Anyone: it shows
+    the request and how a technician approves it, and approves nothing.)"""
+    pairing = registry.pending(code[:20]) if code else None
+    if pairing is None:
+        text = "Không tìm thấy mã ghép nối này. (No pairing request with this code.)"
+    else:
+        text = (
+            f"Máy tính bảng <b>{html.escape(pairing['label'] or pairing['device_id'])}</b> xin ghép nối "
+            f"với mã <b>{html.escape(pairing['user_code'])}</b> — trạng thái: {html.escape(pairing['status'])}."
+            f"<br>Kỹ thuật viên duyệt trên máy chủ: "
+            f"<code>python -m server approve {html.escape(pairing['user_code'])} --db …</code>"
+        )
+    return HTMLResponse(
+        "<!doctype html><html lang=vi><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>Ghép nối máy tính bảng</title><body style='font:1.3em sans-serif;margin:2em'>"
+        f"<h1>Ghép nối máy tính bảng</h1><p>{text}</p></body></html>"
+    )

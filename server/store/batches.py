@@ -1,0 +1,259 @@
+"""The queries of receiving a batch: the device's chain head, the
+idempotency cache, the boots' clock anchors, what is already stored under
+the batch's UUIDs and sequence numbers, and writing the records, findings
+and conflicts :func:`server.ingest.plan_batch` decided on.
+
+Every function takes the connection of the batch's one transaction
+(:class:`server.batches.BatchIngest` opens it). The statements every batch
+runs are built once, and records are inserted with one ``executemany`` at
+the driver: per batch, building SQL in Python would cost more than the
+database's own work.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, Collection, Iterator, Mapping, Sequence
+
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+
+from server.clock import BootAnchor, CorrectedTime, utc_text
+from server.ingest import Finding, Outcome, StoredRef
+from server.store import tables
+from sync.record import KIND_RATING
+
+__all__ = [
+    "lock_device",
+    "cached_answer",
+    "boot_anchors",
+    "save_anchor",
+    "stored_refs",
+    "update_device",
+    "add_records",
+    "record_row",
+    "add_findings",
+    "add_conflicts",
+    "resolve_gaps",
+    "save_answer",
+]
+
+# Keep IN lists well under every database's limit on bound parameters.
+_CHUNK = 500
+
+_REF_COLUMNS = (tables.records.c.device_id, tables.records.c.seq, tables.records.c.uuid, tables.records.c.hash,
+                tables.records.c.digest, tables.records.c.prev_hash)
+_DEVICE_FOR_UPDATE = (
+    select(tables.devices).where(tables.devices.c.device_id == bindparam("device_id")).with_for_update()
+)
+_CACHED_ANSWER = select(tables.batches.c.records_digest, tables.batches.c.response).where(
+    tables.batches.c.device_id == bindparam("device_id"),
+    tables.batches.c.idempotency_key == bindparam("idempotency_key"),
+)
+_BOOTS = select(tables.boots).where(
+    tables.boots.c.device_id == bindparam("device_id"),
+    tables.boots.c.boot_id.in_(bindparam("boot_ids", expanding=True)),
+)
+_REFS_BY_UUID = select(*_REF_COLUMNS).where(tables.records.c.uuid.in_(bindparam("uuids", expanding=True)))
+_REFS_BY_SEQ = select(*_REF_COLUMNS).where(
+    tables.records.c.device_id == bindparam("device_id"),
+    tables.records.c.seq.in_(bindparam("seqs", expanding=True)),
+)
+_REFS_BY_SEQ_RANGE = select(*_REF_COLUMNS).where(
+    tables.records.c.device_id == bindparam("device_id"),
+    tables.records.c.seq.between(bindparam("low"), bindparam("high")),
+)
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- reading what is known -------------------------------------------------------
+
+
+def lock_device(conn: Connection, device_id: str) -> Mapping[str, Any]:
+    """The device's row, locked until the transaction ends: one batch of a
+    device is applied at a time."""
+    return conn.execute(_DEVICE_FOR_UPDATE, {"device_id": device_id}).mappings().one()
+
+
+def cached_answer(conn: Connection, device_id: str, idempotency_key: str) -> tuple[str, str] | None:
+    """The records digest and answer text kept for an idempotency key, if it was seen."""
+    row = conn.execute(_CACHED_ANSWER, {"device_id": device_id, "idempotency_key": idempotency_key}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def boot_anchors(conn: Connection, device_id: str, boot_ids: Collection[str]) -> dict[str, BootAnchor]:
+    """The clock anchors stored for these boots of the device."""
+    anchors: dict[str, BootAnchor] = {}
+    for chunk in _chunks(sorted(boot_ids)):
+        for row in conn.execute(_BOOTS, {"device_id": device_id, "boot_ids": chunk}).mappings():
+            anchors[row["boot_id"]] = BootAnchor(
+                row["boot_id"], row["anchor_monotonic_ns"], datetime.fromisoformat(row["anchor_server_time"])
+            )
+    return anchors
+
+
+def save_anchor(conn: Connection, device_id: str, anchor: BootAnchor) -> None:
+    """Store (or replace) a boot's clock anchor."""
+    values = dict(anchor_monotonic_ns=anchor.monotonic_ns, anchor_server_time=utc_text(anchor.server_time))
+    done = conn.execute(
+        update(tables.boots)
+        .where(tables.boots.c.device_id == device_id, tables.boots.c.boot_id == anchor.boot_id)
+        .values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(insert(tables.boots).values(device_id=device_id, boot_id=anchor.boot_id, **values))
+
+
+def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
+                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef]]:
+    """What is stored under these UUIDs (any device) and at these sequence
+    numbers of the device."""
+    by_uuid: dict[str, StoredRef] = {}
+    for chunk in _chunks(sorted(uuids)):
+        for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}):
+            by_uuid[row[2]] = StoredRef(*row)
+    by_seq: dict[int, StoredRef] = {}
+    if seqs and max(seqs) - min(seqs) < 2 * len(seqs):
+        # A batch is nearly always a run of consecutive sequence numbers:
+        # one range query reads the same rows (and few others) without
+        # binding every number.
+        queries = [(_REFS_BY_SEQ_RANGE, {"device_id": device_id, "low": min(seqs), "high": max(seqs)})]
+    else:
+        queries = [(_REFS_BY_SEQ, {"device_id": device_id, "seqs": chunk}) for chunk in _chunks(sorted(seqs))]
+    for query, parameters in queries:
+        for row in conn.execute(query, parameters):
+            by_seq[row[1]] = StoredRef(*row)
+    return by_uuid, by_seq
+
+
+# -- writing ---------------------------------------------------------------------
+
+
+def update_device(conn: Connection, device_id: str, values: Mapping[str, Any]) -> None:
+    """Change the device's row (last seen, clock, chain head, counts)."""
+    conn.execute(update(tables.devices).where(tables.devices.c.device_id == device_id).values(**values))
+
+
+def record_row(device_id: str, batch_key: str, outcome: Outcome, flags: Sequence[str], stamp: str) -> dict[str, Any]:
+    """The ``records`` row of a record the plan keeps, with its final flags."""
+    record = outcome.record
+    corrected: CorrectedTime = outcome.placed
+    return dict(
+        device_id=device_id, seq=record.seq, uuid=record.uuid, kind=record.kind,
+        hash=record.hash, prev_hash=record.prev_hash, digest=outcome.digest,
+        body=outcome.wire_text, boot_id=record.boot_id, monotonic_ns=record.monotonic_ns,
+        device_time=record.device_time, corrected_time=utc_text(corrected.time),
+        time_method=corrected.method, clock_offset_s=corrected.offset_s, received_at=stamp,
+        batch_key=batch_key, flags=" ".join(flags),
+        officer_id=record.officer_id, counter_id=record.counter_id, score=record.score,
+        scale=record.scale, level=record.level, burst=record.burst, simulated=record.simulated,
+        rating_uuid=record.rating_uuid,
+        reasons=_dumps(list(record.reasons)) if record.reasons is not None else None,
+        callback_requested=bool(record.callback_phone) if record.kind != KIND_RATING else None,
+    )
+
+
+# Compiled INSERT statements by dialect, table and columns: the SQL text and
+# the order of its positional parameters (None when they are named).
+_INSERTS: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys, with one executemany at the driver.
+
+    For every row SQLAlchemy builds and type-processes the parameters in
+    Python, which for a batch of records costs more than the database's own
+    work. Here the statement is compiled once per dialect and the values,
+    plain str, int, float, bool and None that every DB-API driver takes as
+    they are, go straight to the driver.
+    """
+    keys = tuple(rows[0])
+    cache_key = (conn.dialect.name, conn.dialect.driver, table.name, keys)
+    compiled = _INSERTS.get(cache_key)
+    if compiled is None:
+        # Compiled as for executemany: no RETURNING of the new ids, which
+        # some dialects add for a single-row insert.
+        statement = insert(table).compile(dialect=conn.dialect, column_keys=list(keys), for_executemany=True)
+        order = tuple(statement.positiontup or ()) if statement.positional else None
+        compiled = _INSERTS[cache_key] = (statement.string, order)
+    sql, order = compiled
+    if order is None:
+        conn.exec_driver_sql(sql, rows)
+    elif len(order) == 1:
+        conn.exec_driver_sql(sql, [(row[order[0]],) for row in rows])
+    else:
+        values_of = itemgetter(*order)
+        conn.exec_driver_sql(sql, [values_of(row) for row in rows])
+
+
+def add_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert records' rows (built by :func:`record_row`)."""
+    if rows:
+        _insert_many(conn, tables.records, rows)
+
+
+def add_findings(conn: Connection, device_id: str, findings: Sequence[Finding], *, stamp: str,
+                 batch_key: str) -> None:
+    """Note findings on the device, found in the batch under ``batch_key``."""
+    if findings:
+        conn.execute(insert(tables.findings), [
+            dict(device_id=device_id, seq=f.seq, uuid=f.uuid, problem=f.problem,
+                 detail=f.detail, found_at=stamp, batch_key=batch_key)
+            for f in findings
+        ])
+
+
+def add_conflicts(conn: Connection, device_id: str, conflicts: Sequence[Outcome], *, stamp: str) -> None:
+    """Keep refused conflicting records aside, as evidence."""
+    if conflicts:
+        conn.execute(insert(tables.conflicts), [
+            dict(device_id=device_id, uuid=o.uuid, seq=o.seq, body=_dumps(o.record.to_dict()), received_at=stamp)
+            for o in conflicts
+        ])
+
+
+def resolve_gaps(conn: Connection, device_id: str, filled: Sequence[int], stamp: str) -> None:
+    """Mark gap findings resolved once every record they said was missing
+    has arrived, each late one linking to its neighbours.
+
+    A gap finding names its first missing sequence number and the UUID of
+    the record that found it, the first one after the hole; the gap is
+    closed when the server holds every record in between. A late record
+    that did not link both ways is not in ``filled`` (it is a finding of
+    its own), so the gap it sits in stays open."""
+    findings, records = tables.findings, tables.records
+    for seq in sorted(set(filled)):
+        gap = conn.execute(
+            select(findings.c.id, findings.c.seq, records.c.seq.label("end"))
+            .join(records, (records.c.uuid == findings.c.uuid) & (records.c.device_id == findings.c.device_id))
+            .where(findings.c.device_id == device_id, findings.c.problem == "gap",
+                   findings.c.resolved_at.is_(None), findings.c.seq <= seq)
+            .order_by(findings.c.seq.desc())
+            .limit(1)
+        ).first()
+        if gap is None or not gap.seq <= seq < gap.end:
+            continue
+        held = conn.execute(
+            select(func.count()).select_from(records)
+            .where(records.c.device_id == device_id, records.c.seq.between(gap.seq, gap.end - 1))
+        ).scalar_one()
+        if held == gap.end - gap.seq:
+            conn.execute(update(findings).where(findings.c.id == gap.id).values(resolved_at=stamp))
+
+
+def save_answer(conn: Connection, device_id: str, idempotency_key: str, records_digest: str, text: str,
+                stamp: str) -> None:
+    """Keep a batch's answer under its idempotency key, for replays."""
+    conn.execute(insert(tables.batches).values(
+        device_id=device_id, idempotency_key=idempotency_key,
+        records_digest=records_digest, response=text, received_at=stamp,
+    ))

@@ -1,0 +1,191 @@
+"""The server's tables (SQLAlchemy Core): the one description of what the
+database holds.
+
+Times are stored as ISO 8601 UTC text with milliseconds, which sorts
+correctly on every database. On PostgreSQL the short text columns compare by
+code point as SQLite's do (see :func:`_text`), and the columns are wide
+enough for every value the wire rules let through.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from sync.protocol import MAX_FIELD_CHARS
+
+__all__ = [
+    "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
+    "roster", "portraits",
+]
+
+metadata = MetaData()
+
+
+def _text(length: int) -> String:
+    """A VARCHAR that compares and sorts by code point on every database.
+
+    SQLite compares text byte by byte (UTF-8, so by code point); PostgreSQL
+    uses the database's collation, which for a usual locale (vi_VN, en_US)
+    puts ``a2`` before ``B1``. The "C" collation makes PostgreSQL order device
+    ids and times as SQLite does, and its indexes compare faster too. On
+    SQLite the column is the plain VARCHAR it always was."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+TIME = _text(40)  # ISO 8601 UTC text
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", _text(64), primary_key=True),
+    Column("label", _text(200)),
+    Column("app_version", _text(50)),
+    Column("secret", _text(128), nullable=False),
+    Column("status", _text(16), nullable=False),  # active | revoked
+    Column("paired_at", TIME),
+    Column("revoked_at", TIME),
+    Column("revoked_reason", Text),
+    Column("last_seen_at", TIME),
+    Column("pending_count", BigInteger),
+    Column("clock_offset_s", Float),
+    Column("clock_checked_at", TIME),
+    Column("clock_off", Boolean, nullable=False, default=False),
+    Column("head_seq", BigInteger, nullable=False, default=0),
+    Column("head_hash", _text(64), nullable=False),
+    # A record's boot id and level are held to the wire's limit on any text
+    # field, not less: PostgreSQL enforces VARCHAR lengths (SQLite does not),
+    # and a record the rules accept must not fail its whole batch there.
+    Column("head_boot_id", _text(MAX_FIELD_CHARS)),
+    Column("head_monotonic_ns", BigInteger),
+    Column("records_count", BigInteger, nullable=False, default=0),
+)
+
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_code_digest", _text(64), nullable=False, unique=True),
+    Column("user_code", _text(16), nullable=False, unique=True),
+    Column("device_id", _text(64), nullable=False),
+    Column("label", _text(200)),
+    Column("app_version", _text(50)),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("interval_s", Integer, nullable=False),
+    Column("last_poll_at", TIME),
+    Column("status", _text(16), nullable=False),  # pending | approved | denied | delivered
+    Column("decided_at", TIME),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", _text(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("uuid", _text(64), nullable=False, unique=True),
+    Column("kind", _text(16), nullable=False),
+    Column("hash", _text(64), nullable=False),
+    Column("prev_hash", _text(64), nullable=False),
+    Column("digest", _text(64), nullable=False),
+    Column("body", Text, nullable=False),  # the wire form, exactly as verified
+    Column("boot_id", _text(MAX_FIELD_CHARS)),  # as head_boot_id
+    Column("monotonic_ns", BigInteger),
+    Column("device_time", _text(40), nullable=False),
+    Column("corrected_time", TIME, nullable=False),
+    Column("time_method", _text(16), nullable=False),
+    Column("clock_offset_s", Float, nullable=False),
+    Column("received_at", TIME, nullable=False),
+    Column("batch_key", _text(100)),
+    Column("flags", _text(300), nullable=False, default=""),
+    Column("officer_id", _text(500)),
+    Column("counter_id", _text(500)),
+    Column("score", Integer),
+    Column("scale", Integer),
+    Column("level", _text(MAX_FIELD_CHARS)),  # as head_boot_id
+    Column("burst", Boolean),
+    Column("simulated", Boolean),
+    Column("rating_uuid", _text(64)),
+    Column("reasons", Text),
+    Column("callback_requested", Boolean),
+    UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", _text(64), nullable=False, index=True),
+    Column("seq", BigInteger),
+    Column("uuid", _text(64)),
+    Column("problem", _text(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("found_at", TIME, nullable=False),
+    Column("batch_key", _text(100)),
+    # Set when what the finding reported no longer holds (the records a gap
+    # said were missing all arrived, linked both ways). The row stays, as history.
+    Column("resolved_at", TIME),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", _text(64), nullable=False, index=True),
+    Column("uuid", _text(64)),
+    Column("seq", BigInteger),
+    Column("body", Text, nullable=False),
+    Column("received_at", TIME, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("device_id", _text(64), nullable=False),
+    Column("idempotency_key", _text(100), nullable=False),
+    Column("records_digest", _text(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("received_at", TIME, nullable=False),
+    PrimaryKeyConstraint("device_id", "idempotency_key"),
+)
+
+boots = Table(
+    "boots",
+    metadata,
+    Column("device_id", _text(64), nullable=False),
+    Column("boot_id", _text(100), nullable=False),
+    Column("anchor_monotonic_ns", BigInteger, nullable=False),
+    Column("anchor_server_time", TIME, nullable=False),
+    PrimaryKeyConstraint("device_id", "boot_id"),
+)
+
+roster = Table(
+    "roster",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("etag", _text(80), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+)
+
+portraits = Table(
+    "portraits",
+    metadata,
+    Column("officer_id", _text(200), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("content_type", _text(50), nullable=False),
+    Column("sha256", _text(64), nullable=False),
+)
