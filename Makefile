@@ -2,25 +2,42 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The kiosk alone for `make run`; both ends and the test tools for the rest.
+KIOSK  := $(VENV)/.installed-kiosk
+STAMP  := $(VENV)/.installed-test
 
-.PHONY: install run test tour simulate bench soak clean
+.PHONY: install run test test-fast lint tour simulate bench soak clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(KIOSK): setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[kiosk]'
+	touch $(KIOSK)
+
+$(STAMP): setup.cfg pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(KIOSK) $(STAMP)
 
 install: $(STAMP)
 
 ## run: the kiosk on config.yaml (demo roster, local SQLite under data/)
-run: $(STAMP)
+run: $(KIOSK)
 	$(BIN)/python main.py
 
-## test: the whole test suite (headless)
-test: $(STAMP)
+## lint: ruff, and the import rules of setup.cfg (sync/ stands alone, the two ends never meet)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+
+## test: lint, then the whole test suite (headless)
+test: lint
 	$(BIN)/python -m pytest
+
+## test-fast: lint and the suite without the tests marked slow (integration over real processes)
+test-fast: lint
+	$(BIN)/python -m pytest -m "not slow"
 
 ## test-postgres: the server and sync tests on a throwaway PostgreSQL (not part of `make test`)
 .PHONY: test-postgres
@@ -28,11 +45,11 @@ test-postgres: $(STAMP)
 	PYTHON=$(BIN)/python tests/postgres/run.sh
 
 ## tour: a PNG of every screen, both orientations, in tour/
-tour: $(STAMP)
+tour: $(KIOSK)
 	$(BIN)/python -m kiosk.tour tour
 
 ## simulate: 100 simulated ratings into the demo database (flagged simulated)
-simulate: $(STAMP)
+simulate: $(KIOSK)
 	$(BIN)/python -m kiosk.simulate --config config.yaml --count 100
 
 ## bench: print the performance figures
