@@ -64,13 +64,13 @@ def main() -> None:
     from kivy.base import EventLoop
     from kivy.tests.common import UnitTestTouch
 
-    from kiosk.config import load_settings
+    from kiosk.config import AttributionMode, load_settings
     from kiosk.headless import HeadlessKiosk
 
     root = Path(__file__).resolve().parents[1]
     settings = load_settings(root / "config.yaml")
     settings = dataclasses.replace(
-        settings, mode="counter", reasons_on_high=False,
+        settings, mode=AttributionMode.COUNTER, reasons_on_high=False,
         database=Path(tempfile.mkdtemp(prefix="hailong-bench-")) / "bench.db",
     )
     width, height = (int(v) for v in args.size.split("x"))
@@ -79,7 +79,7 @@ def main() -> None:
         settings = dataclasses.replace(settings, server_url=hang)
     kiosk = HeadlessKiosk(settings, size=(width, height))
     kiosk.app.desk.sign_in(settings.officers[0].id)
-    kiosk.app.go_idle()
+    kiosk.app.visits.go_idle()
     kiosk.pump(5)
 
     frames: list[float] = []
@@ -111,7 +111,7 @@ def main() -> None:
         frame(touch.touch_down)
         tap_frames.append(frame(timed(touch.touch_up)))  # the rating is committed in this frame
         frame()
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         frame()
     kiosk.close()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from kiosk import __version__
-from kiosk.config import Officer, Settings
+from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.store import Store, device_time_text, local_now
 from sync.record import KIND_DETAILS, KIND_RATING, Record
 from sync.scale import Scale, scale_for
@@ -81,10 +81,10 @@ class RatingDesk:
 
     def officer_on_duty(self) -> Officer | None:
         """The officer a rating goes to, in ``counter`` and ``officer`` modes."""
-        if self.settings.mode == "officer":
+        if self.settings.mode == AttributionMode.OFFICER:
             officer = self.settings.officer(self.settings.mode_officer)
             return officer if officer.active else None
-        if self.settings.mode == "counter":
+        if self.settings.mode == AttributionMode.COUNTER:
             shift = self.store.current_shift(self.settings.counter_id)
             if shift is None:
                 return None
@@ -99,7 +99,7 @@ class RatingDesk:
         """Why no rating can be made now, or ``None`` when the counter is open."""
         if not self.settings.working_hours.is_open(self.clock.now()):
             return CLOSED_OUTSIDE_HOURS
-        if self.settings.mode != "choose" and self.officer_on_duty() is None:
+        if self.settings.mode != AttributionMode.CHOOSE and self.officer_on_duty() is None:
             return CLOSED_NO_OFFICER
         return None
 
@@ -108,7 +108,7 @@ class RatingDesk:
         ``counter`` and ``officer`` modes, any active officer in ``choose`` mode."""
         if not officer.active:
             return False
-        if self.settings.mode == "choose":
+        if self.settings.mode == AttributionMode.CHOOSE:
             return True
         on_duty = self.officer_on_duty()
         return on_duty is not None and on_duty.id == officer.id

@@ -43,7 +43,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from kiosk.config import ConfigError, Officer, Settings, WorkingHours, load_settings
+from kiosk.config import AttributionMode, ConfigError, Officer, Settings, WorkingHours, load_settings
 from kiosk.desk import CounterClosed, RatingDesk
 from kiosk.i18n import catalogue
 from kiosk.store import Store, StoreError
@@ -105,7 +105,7 @@ class Simulator:
         self.desk = desk
         self.rng = random.Random(seed)
         settings = desk.settings
-        if settings.mode == "choose":
+        if settings.mode == AttributionMode.CHOOSE:
             self.candidates = (officer,) if officer else settings.active_officers
         else:
             self.candidates = ()
@@ -312,13 +312,13 @@ def _run(
 
     signed_in: Officer | None = None
     on_duty = desk.officer_on_duty()
-    if settings.mode == "officer" and chosen is not None and chosen.id != settings.mode_officer:
+    if settings.mode == AttributionMode.OFFICER and chosen is not None and chosen.id != settings.mode_officer:
         print(
             f"error: --officer {chosen.id}: this tablet belongs to {settings.mode_officer} (attribution.officer)",
             file=err,
         )
         return 2
-    if settings.mode == "counter":
+    if settings.mode == AttributionMode.COUNTER:
         if on_duty is None:
             signed_in = chosen or settings.active_officers[0]
             desk.sign_in(signed_in.id)

@@ -35,6 +35,7 @@ def _sample_day(desk, officer_id: str) -> None:
 
 def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     """Walk every screen in one orientation; return the PNGs written."""
+    from kiosk.config import AttributionMode
     from kiosk.desk import DeviceClock
     from kiosk.headless import HeadlessKiosk
     from kiosk.widgets.hidden import LongPressArea
@@ -50,12 +51,12 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
 
     # The counter mode: closed, officer sign-in, then a citizen's whole path.
     counter = dataclasses.replace(
-        settings, mode="counter", mode_officer=None, database=work / "counter.db"
+        settings, mode=AttributionMode.COUNTER, mode_officer=None, database=work / "counter.db"
     )
     kiosk = HeadlessKiosk(counter, size=size)
     try:
         shot(kiosk, "closed-no-officer")
-        kiosk.app.open_signin()
+        kiosk.app.staff.open_signin()
         kiosk.pump(2)
         shot(kiosk, "signin-pick")
         kiosk.tap(kiosk.screen.cards()[0])
@@ -79,29 +80,31 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         shot(kiosk, "callback-ready")
         kiosk.tap(kiosk.screen.ids.send)
         shot(kiosk, "thanks")
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(2)
         kiosk.tap(kiosk.screen.faces()[0])
         kiosk.tap(kiosk.screen.chips()[1])
         shot(kiosk, "reasons-high")
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(2)
         kiosk.app.toggle_language()
         kiosk.pump(2)
         shot(kiosk, "idle-english")
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(2)
         assert _find(kiosk.screen, LongPressArea), "the hidden entry must be on the idle screen"
     finally:
         kiosk.close()
 
     # Behind the hidden entry: the staff menu, an officer's day, the technician's panel.
-    staff = dataclasses.replace(settings, mode="counter", mode_officer=None, database=work / "staff.db")
+    staff = dataclasses.replace(
+        settings, mode=AttributionMode.COUNTER, mode_officer=None, database=work / "staff.db"
+    )
     kiosk = HeadlessKiosk(staff, size=size)
     try:
         kiosk.app.desk.sign_in(settings.officers[0].id)
         _sample_day(kiosk.app.desk, settings.officers[0].id)
-        kiosk.app.open_staff()
+        kiosk.app.staff.open_staff()
         kiosk.pump(2)
         shot(kiosk, "staff-menu")
         kiosk.tap(kiosk.screen.ids.my_day)
@@ -109,7 +112,7 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         kiosk.type_digits(kiosk.screen.ids.pin, "2468")
         kiosk.tap(kiosk.screen.ids.submit)
         shot(kiosk, "officer-day")
-        kiosk.app.open_staff()
+        kiosk.app.staff.open_staff()
         kiosk.pump(2)
         kiosk.tap(kiosk.screen.ids.technician)
         shot(kiosk, "technician-pin")
@@ -124,7 +127,7 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         kiosk.close()
 
     # The shared tablet: the citizen first picks the officer.
-    choose = dataclasses.replace(settings, mode="choose", database=work / "choose.db")
+    choose = dataclasses.replace(settings, mode=AttributionMode.CHOOSE, database=work / "choose.db")
     kiosk = HeadlessKiosk(choose, size=size)
     try:
         shot(kiosk, "choose-officer")
@@ -136,7 +139,7 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     # Outside working hours: a Sunday evening.
     hours = dataclasses.replace(
         settings,
-        mode="choose",
+        mode=AttributionMode.CHOOSE,
         database=work / "hours.db",
         working_hours=dataclasses.replace(settings.working_hours, enforce=True),
     )

@@ -43,7 +43,7 @@ def counter_mode(tree: dict) -> None:
 def signed_in(officer_id: str = "tran-van-hung") -> Callable[[HeadlessKiosk], None]:
     def sign(kiosk: HeadlessKiosk) -> None:
         kiosk.app.desk.sign_in(officer_id)
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(2)
 
     return sign
@@ -64,7 +64,7 @@ def test_each_smiley_records_exactly_one_rating_for_the_officer_on_duty(make_kio
         assert record.counter_id == "quay-1"
         assert record.level == face.level and record.score == face.score
         levels.append(record.level)
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(2)
     # Best on the left, as a citizen reads them.
     assert levels == ["very_satisfied", "satisfied", "dissatisfied"]
@@ -178,7 +178,7 @@ def test_rapid_repeated_taps_are_recorded_and_flagged_burst(make_kiosk):
     signed_in()(kiosk)
     for _ in range(3):
         kiosk.tap(kiosk.screen.faces()[0])
-        kiosk.app.go_idle()
+        kiosk.app.visits.go_idle()
         kiosk.pump(1)
     ratings = kiosk.app.store.ratings()
     assert len(ratings) == 3
@@ -200,7 +200,7 @@ def test_counter_closed_outside_working_hours(make_kiosk):
 
     kiosk = make_kiosk(enforce, clock=DeviceClock(now=lambda: sunday_evening))
     assert kiosk.screen.name == "closed" and kiosk.screen.reason == "outside_hours"
-    kiosk.app.rate(3)  # even a stray call cannot record
+    kiosk.app.visits.rate(3)  # even a stray call cannot record
     assert kiosk.app.store.count() == 0
 
 
@@ -222,7 +222,7 @@ def test_officer_signs_in_with_a_long_press_and_pin(make_kiosk):
     assert kiosk.screen.officer.id == card.officer.id
     assert kiosk.app.store.current_shift("quay-1").officer_id == card.officer.id
     # The same steps end the shift.
-    kiosk.app.open_signin()
+    kiosk.app.staff.open_signin()
     kiosk.tap(kiosk.screen.cards()[2])
     assert kiosk.screen.purpose == "shift_end"
     kiosk.type_digits(kiosk.screen.ids.pin, "2468")
@@ -233,7 +233,7 @@ def test_officer_signs_in_with_a_long_press_and_pin(make_kiosk):
 
 def test_wrong_pins_lock_the_officer_out(make_kiosk):
     kiosk = make_kiosk(lambda t: (counter_mode(t), t["security"].update(pin_attempts=3)))
-    kiosk.app.open_signin()
+    kiosk.app.staff.open_signin()
     kiosk.tap(kiosk.screen.cards()[0])
     for left in (2, 1):
         kiosk.type_digits(kiosk.screen.ids.pin, "0000")
@@ -261,7 +261,7 @@ def test_language_switch_is_for_one_visit(make_kiosk):
     assert [f.label for f in kiosk.screen.faces()] == ["Very satisfied", "Satisfied", "Dissatisfied"]
     kiosk.tap(kiosk.screen.faces()[0])
     kiosk.tap(kiosk.screen.ids.done)
-    kiosk.app.end_visit()
+    kiosk.app.visits.end_visit()
     kiosk.pump(2)
     assert question[0].text == kiosk.app.tr("idle.question") == "Ông/Bà có hài lòng với sự phục vụ của cán bộ không?"
 
@@ -335,7 +335,7 @@ def test_english_stays_until_the_visit_ends_and_chips_follow_the_language(make_k
     kiosk = make_kiosk(counter_mode)
     signed_in()(kiosk)
     kiosk.app.toggle_language()
-    kiosk.app._recheck_idle()  # the periodic look at hours and shifts
+    kiosk.app.visits.recheck_idle()  # the periodic look at hours and shifts
     kiosk.pump(1)
     assert kiosk.app.language == "en"
     kiosk.tap(kiosk.screen.faces()[-1])
@@ -368,10 +368,10 @@ def test_a_roster_arriving_during_a_visit_waits_for_its_end(make_kiosk):
         "commune": {"name": "UBND xã Tân Lập"},
         "officers": [{"id": "dinh-van-nam", "name": "Đinh Văn Nam", "title": "Công chức Tư pháp - Hộ tịch"}],
     }
-    kiosk.app._roster_arrived(roster)
+    kiosk.app.sync.roster_arrived(roster)
     assert kiosk.app.commune_name != "UBND xã Tân Lập"  # not while the citizen chooses reasons
     kiosk.tap(kiosk.screen.ids.done)
-    kiosk.app.end_visit()
+    kiosk.app.visits.end_visit()
     kiosk.pump(2)
     assert kiosk.app.commune_name == "UBND xã Tân Lập"
     assert [c.officer.id for c in kiosk.screen.cards()] == ["dinh-van-nam"]

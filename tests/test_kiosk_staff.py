@@ -41,7 +41,7 @@ def open_staff(kiosk: HeadlessKiosk, *, long_press: bool = False) -> None:
         entry = [w for w in kiosk.screen.walk() if isinstance(w, LongPressArea)][0]
         kiosk.long_press(entry, entry.hold_s + 0.3)
     else:
-        kiosk.app.open_staff()
+        kiosk.app.staff.open_staff()
         kiosk.pump(2)
     assert kiosk.screen.name == "staff"
 
@@ -266,7 +266,7 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
         assert kiosk.wait_until(lambda: kiosk.app.commune_name == "UBND xã Tân Lập", timeout=20)
         assert kiosk.screen.pairing_text == kiosk.app.tr("tech.pair_done")
         assert [o.id for o in kiosk.app.settings.officers] == [o["id"] for o in tree["officers"]]
-        assert kiosk.app.roster_from_server
+        assert kiosk.app.sync.roster_from_server
         kiosk.screen.open_section("officers")
         assert kiosk.screen.roster_locked
         kiosk.screen.open_section("settings")
@@ -274,9 +274,9 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
         assert not setting_item(kiosk, "server_url").disabled
         # The tablet's ratings reach the server too.
         kiosk.app.desk.rate(tree["officers"][0]["id"], 3)
-        kiosk.app.sync_now()
+        kiosk.app.sync.sync_now()
         assert kiosk.wait_until(lambda: kiosk.app.store.pending_count() == 0, timeout=20)
-        kiosk.app.stop_sync()
+        kiosk.app.sync.stop()
 
 
 def _open_dialog(kiosk, cls):

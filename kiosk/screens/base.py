@@ -48,4 +48,4 @@ class KioskScreen(Screen):
     def on_timeout(self) -> None:
         """What happens when nobody touched the screen for ``timeout_s``:
         by default the visit ends, keeping whatever was tapped."""
-        App.get_running_app().end_visit()
+        App.get_running_app().visits.end_visit()

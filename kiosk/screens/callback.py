@@ -38,11 +38,11 @@ class CallbackScreen(KioskScreen):
         elif not self.consent:
             self.message = app.tr("callback.need_consent")
         else:
-            app.callback_done(self.phone, True)
+            app.visits.callback_done(self.phone, True)
 
     def cancel(self) -> None:
-        App.get_running_app().callback_done("", False)
+        App.get_running_app().visits.callback_done("", False)
 
     def on_timeout(self) -> None:
         # Keep the number only if the citizen both typed it and agreed.
-        App.get_running_app().callback_done(self.phone, self.consent, thank=False)
+        App.get_running_app().visits.callback_done(self.phone, self.consent, thank=False)

@@ -12,7 +12,7 @@ class ChooseScreen(KioskScreen):
     """A grid of officer cards."""
 
     def show_officers(self, officers) -> None:
-        fill_officer_grid(self.ids.grid, officers, App.get_running_app().choose_officer)
+        fill_officer_grid(self.ids.grid, officers, App.get_running_app().visits.choose_officer)
 
     def cards(self) -> list:
         return list(reversed(self.ids.grid.children))

@@ -53,4 +53,4 @@ class DayScreen(KioskScreen):
         return [(p.count, p.rate) for p in day.series[-int(days):]]
 
     def on_timeout(self) -> None:
-        App.get_running_app().go_idle()
+        App.get_running_app().visits.go_idle()

@@ -39,4 +39,4 @@ class RateScreen(KioskScreen):
         return list(reversed(self.ids.faces.children))
 
     def _tapped(self, face: Smiley) -> None:
-        App.get_running_app().rate(int(face.score))
+        App.get_running_app().visits.rate(int(face.score))

@@ -30,14 +30,14 @@ class ReasonsScreen(KioskScreen):
         return [chip.reason_id for chip in self.chips() if chip.state == "down"]
 
     def done(self) -> None:
-        App.get_running_app().reasons_done(self.chosen())
+        App.get_running_app().visits.reasons_done(self.chosen())
 
     def skip(self) -> None:
-        App.get_running_app().reasons_done([])
+        App.get_running_app().visits.reasons_done([])
 
     def callback(self) -> None:
-        App.get_running_app().request_callback(self.chosen())
+        App.get_running_app().visits.request_callback(self.chosen())
 
     def on_timeout(self) -> None:
         # What was tapped is kept: the chosen chips are saved with the rating.
-        App.get_running_app().reasons_done(self.chosen(), thank=False)
+        App.get_running_app().visits.reasons_done(self.chosen(), thank=False)

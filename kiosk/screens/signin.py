@@ -18,10 +18,10 @@ class SignInScreen(KioskScreen):
 
     def show_officers(self, officers, on_duty) -> None:
         self.on_duty = on_duty
-        fill_officer_grid(self.ids.grid, officers, App.get_running_app().ask_pin)
+        fill_officer_grid(self.ids.grid, officers, App.get_running_app().staff.officer_picked)
 
     def cards(self) -> list:
         return list(reversed(self.ids.grid.children))
 
     def on_timeout(self) -> None:
-        App.get_running_app().go_idle()
+        App.get_running_app().visits.go_idle()

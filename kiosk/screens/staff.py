@@ -11,4 +11,4 @@ class StaffScreen(KioskScreen):
     """Three large choices; nothing here is for citizens."""
 
     def on_timeout(self) -> None:
-        App.get_running_app().go_idle()
+        App.get_running_app().visits.go_idle()

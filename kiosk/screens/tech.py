@@ -100,7 +100,7 @@ class TechScreen(KioskScreen):
         widget = SettingsWithSidebar()
         for _panel, title, data in settings_panel.panels(app.tr):
             widget.add_json_panel(title, config, data=data)
-        if app.roster_from_server:
+        if app.sync.roster_from_server:
             # The server's roster decides these: editing them here would do nothing.
             from kivy.uix.settings import SettingItem
 
@@ -122,9 +122,9 @@ class TechScreen(KioskScreen):
         app = App.get_running_app()
         path, new_value = settings_panel.to_change(panel, key, value)
         try:
-            app.change_settings({path: new_value})
+            app.technician.change_settings({path: new_value})
         except (ConfigError, OSError) as exc:
-            self.message = app.tr("tech.refused", problem=app.describe_error(exc))
+            self.message = app.tr("tech.refused", problem=app.technician.describe_error(exc))
             # Show the value that is really in force again.
             Clock.schedule_once(lambda _dt: self._fill_settings())
             return
@@ -134,7 +134,7 @@ class TechScreen(KioskScreen):
 
     def _fill_officers(self) -> None:
         app = App.get_running_app()
-        self.roster_locked = app.roster_from_server
+        self.roster_locked = app.sync.roster_from_server
         rows = self.ids.officer_rows
         rows.clear_widgets()
         for officer in app.settings.officers:
@@ -144,7 +144,7 @@ class TechScreen(KioskScreen):
 
     def _fill_pairing(self) -> None:
         app = App.get_running_app()
-        credentials = app.credentials()
+        credentials = app.sync.credentials()
         self.pairing_url = ""
         if credentials is not None:
             self.pairing_text = app.tr("tech.paired", device=credentials.device_id[:8])
@@ -200,9 +200,8 @@ class TechScreen(KioskScreen):
         self.pairing_url = ""
         if paired:
             app.store.audit("paired", actor="technician", detail={"server": app.settings.server_url})
-            app.stop_sync()  # an uploader may still hold the old (revoked) secret
-            app.start_sync()
-            app.refresh_roster()
+            app.sync.restart()  # an uploader may still hold the old (revoked) secret
+            app.sync.refresh_roster()
             self.pairing_text = app.tr("tech.pair_done")
         else:
             self.pairing_text = app.tr("tech.pair_failed", reason=reason)
@@ -250,7 +249,7 @@ class TechScreen(KioskScreen):
         app = App.get_running_app()
         self.exporting = False
         if result is None:
-            self.export_text = app.tr("tech.export_failed", problem=app.describe_error(error))
+            self.export_text = app.tr("tech.export_failed", problem=app.technician.describe_error(error))
             return
         self.export_progress = 1.0
         files = ", ".join(p.name for p in result.paths)
@@ -305,4 +304,4 @@ class TechScreen(KioskScreen):
         self.log_text = "\n".join(lines[-40:])
 
     def on_timeout(self) -> None:
-        App.get_running_app().go_idle()
+        App.get_running_app().visits.go_idle()

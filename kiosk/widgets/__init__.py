@@ -1,2 +1,29 @@
 """Reusable widgets of the kiosk: smiley faces, portraits, chips, the keypad,
-the QR code and the hidden long-press entry. Their look is in ``widgets.kv``."""
+the QR code and the hidden long-press entry. Their look is in ``widgets.kv``;
+the dialogs' in ``dialogs.kv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["kv_files"]
+
+
+def kv_files() -> list[Path]:
+    """The widgets' kv files, ``widgets.kv`` (the shared look) first. The
+    widget classes are registered on the way, before any kv rule names them."""
+    from kiosk.widgets import (  # noqa: F401
+        button,
+        card,
+        charts,
+        chip,
+        dialogs,
+        hidden,
+        keypad,
+        portrait,
+        qr,
+        smiley,
+    )
+
+    here = Path(__file__).parent
+    return sorted(here.glob("*.kv"), key=lambda path: (path.name != "widgets.kv", path.name))

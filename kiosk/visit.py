@@ -1,0 +1,193 @@
+"""The citizen's visit: choose the officer, rate, reasons, call-back, thanks,
+and back to the idle screen.
+
+:class:`VisitFlow` decides which screen comes next and hands every tap to the
+:class:`kiosk.desk.RatingDesk`, which records it. It draws nothing: screens are
+reached through a :class:`kiosk.navigator.Navigator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from kiosk import i18n
+from kiosk.config import AttributionMode, Officer, Reason, Settings
+from kiosk.desk import CounterClosed, RatingDesk
+from kiosk.navigator import Navigator, Words
+from sync.record import Record
+
+__all__ = ["IDLE_SCREENS", "Visit", "VisitFlow", "reason_label"]
+
+# The screens a counter rests on when nobody is being served.
+IDLE_SCREENS = ("closed", "choose", "rate")
+
+
+@dataclass
+class Visit:
+    """One citizen's pass through the screens, from the tap to idle."""
+
+    officer: Officer
+    rating: Record | None = None
+    reasons: list[str] = field(default_factory=list)
+    phone: str = ""
+    consent: bool = False
+    details_saved: bool = False
+
+
+def reason_label(settings: Settings, language: str, reason_id: str) -> str:
+    """A reason's words: the tablet's own label, else the catalogue's, else its id
+    (a reason since removed from the settings may still be in the records)."""
+    for reason in (*settings.low_reasons, *settings.high_reasons):
+        if reason.id == reason_id:
+            return reason.label(language)
+    key = f"reason.{reason_id}"
+    catalogue = i18n.catalogue(language)
+    return catalogue.get(key) if catalogue.has(key) else reason_id
+
+
+class VisitFlow:
+    """The citizen's path through the screens.
+
+    ``on_idle(keep_language)`` runs each time the counter goes back to idle,
+    after the visit is forgotten and before the idle screen is chosen: the app
+    applies a roster that waited for the visit's end there, and puts the
+    configured language back.
+    """
+
+    def __init__(
+        self,
+        desk: RatingDesk,
+        navigator: Navigator,
+        words: Words,
+        on_idle: Callable[[bool], None] | None = None,
+    ):
+        self.desk = desk
+        self.navigator = navigator
+        self.words = words
+        self.on_idle = on_idle or (lambda _keep_language: None)
+        self.visit: Visit | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        """A citizen is between their first tap and the idle screen."""
+        return self.visit is not None
+
+    @property
+    def at_rest(self) -> bool:
+        """Nobody is being served and an idle screen shows."""
+        return self.visit is None and self.navigator.current in IDLE_SCREENS
+
+    # -- idle ---------------------------------------------------------------------
+
+    def go_idle(self, *, keep_language: bool = False) -> None:
+        """Back to the idle screen the counter's state calls for."""
+        self.visit = None
+        self.on_idle(keep_language)
+        settings = self.desk.settings
+        reason = self.desk.closed_reason()
+        if reason is not None:
+            closed = self.navigator.screen("closed")
+            closed.reason = reason
+            closed.hours = settings.working_hours.describe(self.desk.clock.now()) or self.words.tr("closed.no_hours")
+            self.navigator.show("closed")
+        elif settings.mode == AttributionMode.CHOOSE:
+            self.navigator.show("choose")
+        else:
+            rate = self.navigator.screen("rate")
+            rate.officer = self.desk.officer_on_duty()
+            rate.can_go_back = False
+            self.navigator.show("rate")
+
+    def recheck_idle(self) -> None:
+        """The periodic look at the clock and the shift, while nobody is served."""
+        # A citizen who chose English and has not tapped yet keeps it.
+        if self.at_rest:
+            self.go_idle(keep_language=True)
+
+    # -- the citizen's taps -------------------------------------------------------
+
+    def choose_officer(self, officer: Officer) -> None:
+        """``choose`` mode: the citizen picked who served them."""
+        self.visit = Visit(officer)
+        rate = self.navigator.screen("rate")
+        rate.officer = officer
+        rate.can_go_back = True
+        self.navigator.show("rate")
+
+    def rate(self, score: int) -> None:
+        """A face was tapped: record the rating now, then ask for details."""
+        officer = self.visit.officer if self.visit else self.desk.officer_on_duty()
+        if officer is None:
+            self.go_idle()
+            return
+        try:
+            record = self.desk.rate(officer.id, score)
+        except (CounterClosed, KeyError):
+            # Closed meanwhile, or the officer left the roster: nothing to
+            # record; the idle screen shows what is true now.
+            self.go_idle()
+            return
+        self.visit = Visit(officer, rating=record)
+        settings = self.desk.settings
+        level = self.desk.scale.level(score)
+        if level.low and settings.low_reasons:
+            self._ask_reasons(settings.low_reasons, low=True)
+        elif not level.low and settings.reasons_on_high and settings.high_reasons:
+            self._ask_reasons(settings.high_reasons, low=False)
+        else:
+            self._thank()
+
+    def reasons_done(self, reasons: Iterable[str], thank: bool = True) -> None:
+        """Reasons chosen (maybe none); ``thank=False`` when the screen timed out."""
+        if self.visit is None:
+            return self.go_idle()
+        self.visit.reasons = list(reasons)
+        self._save_details()
+        self._thank() if thank else self.go_idle()
+
+    def request_callback(self, reasons: Iterable[str]) -> None:
+        """The citizen wants a leader to call back: take the number next."""
+        if self.visit is None:
+            return self.go_idle()
+        self.visit.reasons = list(reasons)
+        self.navigator.screen("callback").reset()
+        self.navigator.show("callback")
+
+    def callback_done(self, phone: str, consent: bool, thank: bool = True) -> None:
+        """Number given (or declined); ``thank=False`` when the screen timed out."""
+        if self.visit is None:
+            return self.go_idle()
+        self.visit.phone, self.visit.consent = phone, consent
+        self._save_details()
+        self._thank() if thank else self.go_idle()
+
+    def end_visit(self) -> None:
+        """A screen timed out: keep what was tapped, then back to idle."""
+        if self.visit is not None:
+            self._save_details()
+        self.go_idle()
+
+    # -- steps ----------------------------------------------------------------------
+
+    def _ask_reasons(self, reasons: Iterable[Reason], low: bool) -> None:
+        screen = self.navigator.screen("reasons")
+        screen.show_reasons(reasons, lambda r: r.label(self.words.language), low)
+        self.navigator.show("reasons")
+
+    def _save_details(self) -> None:
+        # Saved at most once per visit, whichever screen ends it.
+        visit = self.visit
+        if visit is None or visit.rating is None or visit.details_saved:
+            return
+        self.desk.add_details(visit.rating, visit.reasons, visit.phone or None, consent=visit.consent)
+        visit.details_saved = True
+
+    def _thank(self) -> None:
+        thanks = self.navigator.screen("thanks")
+        visit = self.visit
+        thanks.comment_url = (
+            self.desk.comment_url(visit.rating) if visit and visit.rating and self.desk.settings.server_url else ""
+        )
+        thanks.callback_noted = bool(visit and visit.consent and visit.phone)
+        self.navigator.show("thanks")
