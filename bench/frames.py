@@ -29,8 +29,8 @@ def _hanging_server(settings) -> str:
     import socket
     import threading
 
-    from kiosk.store import Store
     from kiosk.link.credentials import DeviceCredentials, save_credentials
+    from kiosk.store import Store
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -45,7 +45,8 @@ def _hanging_server(settings) -> str:
     threading.Thread(target=accept_forever, daemon=True).start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     store = Store(settings.database)
-    save_credentials(store.device_secret_path, DeviceCredentials(store.device_id, "0" * 64, url, "2026-01-01T00:00:00+00:00"))
+    credentials = DeviceCredentials(store.device_id, "0" * 64, url, "2026-01-01T00:00:00+00:00")
+    save_credentials(store.device_secret_path, credentials)
     store.close()
     return url
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 import time
 import uuid as uuid_module
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 from kiosk import __version__
 from kiosk.config import AttributionMode, Officer, Settings

@@ -40,8 +40,9 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from kiosk.config import AttributionMode, ConfigError, Officer, Settings, WorkingHours, load_settings
 from kiosk.desk import CounterClosed, RatingDesk

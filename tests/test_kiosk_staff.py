@@ -4,8 +4,8 @@ technician's panel, driven by simulated touches."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -76,5 +76,6 @@ def test_the_tablets_own_officer_must_be_active(demo_tree):
 
 def test_what_the_roster_decides_is_known():
     decided = {i.path for i in settings_panel.ITEMS if settings_panel.decided_by_roster(i)}
-    assert {"commune.name", "rating.scale", "reasons.low", "working_hours.mon", "timeouts.thanks", "language"} <= decided
+    expected = {"commune.name", "rating.scale", "reasons.low", "working_hours.mon", "timeouts.thanks", "language"}
+    assert expected <= decided
     assert not decided & {"counter.id", "attribution.mode", "server.url", "display.orientation"}

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from server.roster import RosterStore
 from kiosk.link.credentials import load_credentials
 from kiosk.link.roster import RosterSync, roster_directory
 from kiosk.link.transport import ServerLink, TransportError
-
+from server.roster import RosterStore
 from tests.sync_support import Commune, Tablet, roster_file
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.popup import Popup
@@ -49,7 +49,9 @@ class AddOfficerDialog(Popup):
             self.dismiss()
 
 
-def open_path_dialog(title: str, start: str, picked: Callable[[str], None], *, folders_only: bool, filters=()) -> PathDialog:
+def open_path_dialog(
+    title: str, start: str, picked: Callable[[str], None], *, folders_only: bool, filters=()
+) -> PathDialog:
     """Open a :class:`PathDialog` and return it."""
     dialog = PathDialog(title=title, start=start, picked=picked, folders_only=folders_only, filters=list(filters))
     dialog.open()

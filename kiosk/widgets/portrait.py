@@ -18,7 +18,7 @@ class Portrait(RelativeLayout):
     initials = StringProperty("")
     """Initials, shown when there is no photo."""
 
-    def on_officer(self, _instance: "Portrait", officer) -> None:
+    def on_officer(self, _instance: Portrait, officer) -> None:
         # Through "" first: a portrait replaced under the same file name is
         # read again instead of coming from Kivy's image cache.
         self.source = ""

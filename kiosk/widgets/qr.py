@@ -44,5 +44,5 @@ class QrCode(Widget):
     texture = ObjectProperty(None, allownone=True)
     """The code's texture, rebuilt when ``data`` changes."""
 
-    def on_data(self, _instance: "QrCode", data: str) -> None:
+    def on_data(self, _instance: QrCode, data: str) -> None:
         self.texture = matrix_texture(qr_matrix(data)) if data else None

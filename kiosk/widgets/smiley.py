@@ -47,5 +47,5 @@ class Smiley(ButtonBehavior, BoxLayout):
     cy = NumericProperty(0.0)
     """The face's centre, y."""
 
-    def on_level(self, _instance: "Smiley", level: str) -> None:
+    def on_level(self, _instance: Smiley, level: str) -> None:
         self.curve = MOUTH_CURVE.get(level, 0.0)
