@@ -260,6 +260,8 @@ def test_signed_get_window_is_configurable(tmp_path):
         clock.advance(31)
         replayed = signed_get(commune, credentials, path, signed_now)
         assert replayed.status_code == 401 and replayed.json()["error"] == "stale_timestamp"
+        # The time every answer carries is the server's clock, the injected one.
+        assert replayed.headers[SERVER_TIME_HEADER] == clock().isoformat(timespec="milliseconds")
         tablet.close()
 
 
