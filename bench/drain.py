@@ -16,13 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk.config import load_settings  # noqa: E402
 from kiosk.desk import RatingDesk  # noqa: E402
-from kiosk.store import Store  # noqa: E402
-from server.api import create_app  # noqa: E402
-from server.store import open_engine  # noqa: E402
-from server.registry import DeviceRegistry  # noqa: E402
-from server.runner import BackgroundServer  # noqa: E402
 from kiosk.link.credentials import DeviceCredentials, save_credentials  # noqa: E402
 from kiosk.link.uploader import Uploader  # noqa: E402
+from kiosk.store import Store  # noqa: E402
+from server.api import create_app  # noqa: E402
+from server.registry import DeviceRegistry  # noqa: E402
+from server.runner import BackgroundServer  # noqa: E402
+from server.store import open_engine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

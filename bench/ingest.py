@@ -22,14 +22,14 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kiosk.link.uploader import build_batch_body  # noqa: E402
+from kiosk.store import Batch  # noqa: E402
 from server.api import create_app  # noqa: E402
-from server.store import open_engine  # noqa: E402
 from server.registry import DeviceRegistry  # noqa: E402
 from server.runner import BackgroundServer  # noqa: E402
-from kiosk.store import Batch  # noqa: E402
+from server.store import open_engine  # noqa: E402
 from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign  # noqa: E402
 from sync.record import GENESIS_HASH, KIND_RATING, Record, seal  # noqa: E402
-from kiosk.link.uploader import build_batch_body  # noqa: E402
 
 
 def make_chain(device_id: str, count: int) -> list[Record]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from server.registry import DeviceRegistry, PairingError
 from server.store import open_engine

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -205,7 +206,7 @@ class BatchIngest:
             # the whole batch (which the tablet would resend forever).
             corrected = correct(parse_device_time(record.device_time), record.boot_id,
                                 record.monotonic_ns, anchors, fallback)
-            return CorrectedTime(corrected.time.astimezone(timezone.utc), corrected.method, corrected.offset_s)
+            return CorrectedTime(corrected.time.astimezone(UTC), corrected.method, corrected.offset_s)
 
         plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
         flags = final_flags(plan, self.clock_threshold_s)

@@ -18,9 +18,9 @@ the time of day has to be tested by waiting.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "Clock",
@@ -50,7 +50,7 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     """The real current time in UTC: the server's clock outside tests."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_device_time(text: str) -> datetime:
@@ -64,7 +64,7 @@ def parse_device_time(text: str) -> datetime:
     if when.tzinfo is None:
         raise ValueError("device time has no UTC offset")
     try:
-        when.astimezone(timezone.utc)
+        when.astimezone(UTC)
     except OverflowError:
         raise ValueError("device time is outside the years 1 to 9999 in UTC") from None
     return when
@@ -72,7 +72,7 @@ def parse_device_time(text: str) -> datetime:
 
 def utc_text(when: datetime) -> str:
     """Milliseconds ISO 8601 in UTC: the server's stored time format (sorts as text)."""
-    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class ClockObservation:
         """Server receive time minus device time, in seconds (positive: the device is behind)."""
         return (self.received_at - self.device_time).total_seconds()
 
-    def anchor(self) -> "BootAnchor":
+    def anchor(self) -> BootAnchor:
         """The anchor this observation gives its boot."""
         return BootAnchor(self.boot_id, self.sent_monotonic_ns, self.received_at)
 

@@ -6,7 +6,8 @@ corrected on the server's clock). The queries are
 from __future__ import annotations
 
 import csv
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from sqlalchemy import Engine
 

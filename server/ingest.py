@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from server.clock import clock_is_off, parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus

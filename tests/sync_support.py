@@ -10,11 +10,12 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -24,18 +25,17 @@ from sqlalchemy.pool import NullPool
 
 from kiosk.config import load_settings
 from kiosk.desk import DeviceClock, RatingDesk
-from kiosk.store import Store
-from server.store import tables
-from server.api import create_app
-from server.clock import utc_now
-from server.store import open_engine
-from server.registry import DeviceRegistry
-from server.runner import BackgroundServer
 from kiosk.link.backoff import Backoff
 from kiosk.link.credentials import save_credentials
 from kiosk.link.pairing import PairingClient
-from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
 from kiosk.link.uploader import Uploader
+from kiosk.store import Store
+from server.api import create_app
+from server.clock import utc_now
+from server.registry import DeviceRegistry
+from server.runner import BackgroundServer
+from server.store import open_engine, tables
+from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
 from tests.conftest import load_demo_tree, write_config
 
 __all__ = [
@@ -126,7 +126,7 @@ class Commune:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> "Commune":
+    def __enter__(self) -> Commune:
         self.server.start()
         return self
 
@@ -301,7 +301,7 @@ class FaultProxy:
     def failed(self) -> int:
         return self.total - self.counts.get("ok", 0)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self.thread.start()
         return self
 

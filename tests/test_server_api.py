@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from kiosk.link.credentials import load_credentials
 from sync.protocol import API_PREFIX, DEVICE_HEADER, MAX_BATCH_RECORDS, MAX_BODY_BYTES, SIGNATURE_HEADER, sign
-
 from tests.sync_support import Commune, Tablet
 
 # Longer fuzz runs: HAILONG_FUZZ_EXAMPLES=2000 python -m pytest -o addopts= tests/test_server_api.py -k fuzz

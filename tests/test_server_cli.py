@@ -15,7 +15,6 @@ import pytest
 
 from kiosk.desk import DeviceClock
 from kiosk.store import local_now
-
 from tests.sync_support import Commune, Tablet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +63,8 @@ def test_devices_and_export_show_health_flags_findings_and_both_times(tmp_path):
 @pytest.mark.slow  # a real subprocess
 def test_roster_import_refuses_a_broken_file_with_the_key(tmp_path):
     bad = tmp_path / "roster.yaml"
-    bad.write_text("commune: {name: X}\ncounters: [{id: quay-1, name: Q}]\nofficers: [{id: Bad Id, name: A, title: B}]\n",
+    bad.write_text("commune: {name: X}\ncounters: [{id: quay-1, name: Q}]\n"
+                   "officers: [{id: Bad Id, name: A, title: B}]\n",
                    encoding="utf-8")
     result = run("roster", "--db", str(tmp_path / "s.db"), "--from", str(bad))
     assert result.returncode == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from server.clock import (
     METHOD_MONOTONIC,
@@ -16,7 +16,7 @@ from server.clock import (
 )
 from server.registry import normalise_user_code, poll_decision
 
-UTC = timezone.utc
+UTC = UTC
 SERVER_NOW = datetime(2026, 3, 5, 1, 0, 0, tzinfo=UTC)
 
 

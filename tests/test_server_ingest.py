@@ -13,7 +13,8 @@ from sync.record import GENESIS_HASH, KIND_RATING, Record, RecordError, seal
 DEVICE = "dev-1"
 
 
-def chain(count: int, *, start: int = 1, prev: str = GENESIS_HASH, boot: str = "boot-a", mono0: int = 10**9) -> list[Record]:
+def chain(count: int, *, start: int = 1, prev: str = GENESIS_HASH, boot: str = "boot-a",
+          mono0: int = 10**9) -> list[Record]:
     out = []
     for i in range(count):
         seq = start + i

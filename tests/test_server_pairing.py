@@ -12,7 +12,6 @@ import pytest
 
 from kiosk.link.credentials import load_credentials
 from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
-
 from server.registry import PairingError
 from tests.sync_support import Commune, ManualClock, Tablet
 

@@ -10,7 +10,7 @@ import os
 import stat
 import uuid as uuid_module
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,14 @@ import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from server.store import tables
-from server.clock import parse_device_time
-from server.store import database_url, open_engine
-from server.roster import RosterStore
 from kiosk.link.credentials import load_credentials
+from kiosk.link.roster import RosterSync, roster_directory
+from kiosk.link.transport import ServerLink, TransportError
+from kiosk.link.uploader import build_batch_body
 from kiosk.store import Batch
+from server.clock import parse_device_time
+from server.roster import RosterStore
+from server.store import database_url, open_engine, tables
 from sync.protocol import (
     API_PREFIX,
     DEVICE_HEADER,
@@ -35,10 +37,6 @@ from sync.protocol import (
     verify,
 )
 from sync.record import seal
-from kiosk.link.roster import RosterSync, roster_directory
-from kiosk.link.transport import ServerLink, TransportError
-from kiosk.link.uploader import build_batch_body
-
 from tests.sync_support import (
     TEST_DATABASE_URL,
     Commune,
@@ -228,7 +226,7 @@ def test_signed_get_with_an_old_or_future_timestamp_is_refused(commune, tablet):
     RosterStore(commune.engine).import_file(roster_file(tablet))
     credentials = load_credentials(tablet.store.device_secret_path)
     path = f"{API_PREFIX}/roster"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert signed_get(commune, credentials, path, now.isoformat(timespec="seconds")).status_code == 200
     for skew in (timedelta(minutes=-11), timedelta(minutes=11), timedelta(days=-400)):
         answer = signed_get(commune, credentials, path, (now + skew).isoformat(timespec="seconds"))
@@ -269,7 +267,7 @@ def test_signed_get_window_is_configurable(tmp_path):
 def test_tablet_with_a_drifted_clock_still_fetches_the_roster(tmp_path, monkeypatch, skew):
     """The link learns the server's time from its answers and signs with the
     corrected time: a clock days off does not lock the tablet out."""
-    drifted = lambda: datetime.now(timezone.utc) + skew  # noqa: E731
+    drifted = lambda: datetime.now(UTC) + skew  # noqa: E731
     monkeypatch.setattr(RosterSync, "_timestamp", staticmethod(lambda: drifted().isoformat(timespec="seconds")))
     with Commune(tmp_path) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)
@@ -310,7 +308,8 @@ def test_database_from_an_older_version_gets_the_new_findings_column(tmp_path):
         old.dispose()
         engine = open_engine(path)
         with engine.begin() as conn:
-            assert conn.execute(select(tables.findings.c.problem, tables.findings.c.resolved_at)).all() == [("gap", None)]
+            found = conn.execute(select(tables.findings.c.problem, tables.findings.c.resolved_at)).all()
+            assert found == [("gap", None)]
         engine.dispose()
         # Opened again, the column is there already: nothing is altered twice.
         open_engine(path).dispose()
@@ -325,8 +324,8 @@ def test_a_pool_with_no_free_connection_is_a_503_not_a_500(tmp_path):
     from sqlalchemy.pool import QueuePool
 
     from server.api import create_app
-    from server.store import open_engine
     from server.runner import BackgroundServer
+    from server.store import open_engine
 
     base = open_engine(tmp_path / "pool.db")
     tight = create_engine(base.url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=0.2)

@@ -4,14 +4,13 @@ clock jumps during a boot, get correct times on the server."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from kiosk.desk import DeviceClock
 from kiosk.store import local_now
 from server.store import tables
-
 from tests.sync_support import Commune, Tablet
 
 THREE_DAYS = timedelta(days=3)
@@ -31,11 +30,11 @@ def test_tablet_three_days_behind_gets_the_real_time(tmp_path):
         clock = DeviceClock(now=lambda: local_now() - THREE_DAYS)
         tablet = Tablet(tmp_path / "tablet", commune.url, clock=clock)
         tablet.pair(commune)
-        real_start = datetime.now(timezone.utc)
+        real_start = datetime.now(UTC)
         tablet.rate(20)
         time.sleep(0.5)  # the batch leaves a little after the taps
         tablet.uploader().run_once()
-        real_end = datetime.now(timezone.utc)
+        real_end = datetime.now(UTC)
         rows = server_rows(commune)
         assert len(rows) == 20
         for row in rows:
@@ -65,11 +64,11 @@ def test_clock_jump_within_a_boot_does_not_fool_the_server(tmp_path):
         steer = SteeredClock()
         tablet = Tablet(tmp_path / "tablet", commune.url, clock=DeviceClock(now=steer.now))
         tablet.pair(commune)
-        before_jump = datetime.now(timezone.utc)
+        before_jump = datetime.now(UTC)
         tablet.rate(5)
         steer.shift = timedelta(hours=2)  # someone sets the clock two hours ahead mid-day
         tablet.rate(5)
-        after = datetime.now(timezone.utc)
+        after = datetime.now(UTC)
         tablet.uploader().run_once()
         rows = server_rows(commune)
         assert len(rows) == 10

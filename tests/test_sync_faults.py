@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from server.store import tables
 from sync.record import Record, verify_chain
-
 from tests.sync_support import Commune, FaultProxy, Tablet
 
 

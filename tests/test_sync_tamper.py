@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from server.store import tables
 from kiosk.link.credentials import load_credentials, save_credentials
-from kiosk.store import Batch
-from sync.record import seal
 from kiosk.link.uploader import build_batch_body
-
+from kiosk.store import Batch
+from server.store import tables
+from sync.record import seal
 from tests.sync_support import Commune, ManualClock, Tablet, as_attacker, findings, post, stored
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,9 +13,10 @@ database's own work.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Collection, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 

@@ -3,7 +3,8 @@ registry (:mod:`server.registry`) reads and writes."""
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import Connection, delete, insert, select
 
