@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from server.clock import (
 from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
 from server.store import batches as stored_batches
 from server.store import write_transaction
+from sync import wire
 from sync.protocol import MAX_INT, RecordStatus
 from sync.record import Record
 
@@ -56,16 +57,16 @@ class Batch:
 
 @dataclass(frozen=True)
 class BatchAnswer:
-    """The answer to a batch, both as data and as the JSON text that is kept
-    for replays and sent back (encoded once)."""
+    """The answer to a batch, both as the contract's shape and as the JSON
+    text that is kept for replays and sent back (encoded once)."""
 
-    content: dict[str, Any]
+    content: wire.BatchAnswer
     text: str
 
     @property
     def replay(self) -> bool:
         """Whether this repeats the answer first given under the idempotency key."""
-        return bool(self.content.get("replay"))
+        return self.content.replay
 
     @property
     def body(self) -> bytes:
@@ -88,26 +89,26 @@ def records_digest(records: list[Any], texts: Sequence[str] | None = None) -> st
 
 
 def answer_content(batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
-                   observation: ClockObservation, stamp: str) -> dict[str, Any]:
+                   observation: ClockObservation, stamp: str) -> wire.BatchAnswer:
     """The answer to a batch: one result per record, in the batch's order,
     each with its final ``flags`` (from :func:`server.ingest.final_flags`)."""
     counts = {status: 0 for status in RecordStatus.ALL}
     results = []
     for o in plan.outcomes:
         counts[o.status] += 1
-        results.append({
-            "index": o.index, "uuid": o.uuid, "seq": o.seq, "status": o.status,
-            "http_status": o.http_status, "error": o.error, "detail": o.detail, "flags": list(flags[o.index]),
-        })
-    return {
-        "device_id": batch.device_id,
-        "idempotency_key": batch.idempotency_key,
-        "received_at": stamp,
-        "clock_offset_s": observation.offset_s,
-        "replay": False,
-        "counts": counts,
-        "results": results,
-    }
+        results.append(wire.RecordResult(
+            index=o.index, uuid=o.uuid, seq=o.seq, status=o.status, http_status=o.http_status,
+            error=o.error, detail=o.detail, flags=list(flags[o.index]),
+        ))
+    return wire.BatchAnswer(
+        device_id=batch.device_id,
+        idempotency_key=batch.idempotency_key,
+        received_at=stamp,
+        clock_offset_s=observation.offset_s,
+        replay=False,
+        counts=counts,
+        results=results,
+    )
 
 
 def _dumps(value: Any) -> str:
@@ -189,9 +190,8 @@ class BatchIngest:
             )
         if cached is not None:
             stored_batches.update_device(conn, batch.device_id, device_values)
-            answer = json.loads(cached[1])
-            answer["replay"] = True
-            return BatchAnswer(answer, _dumps(answer))
+            answer = replace(wire.parse(wire.BatchAnswer, json.loads(cached[1])), replay=True)
+            return BatchAnswer(answer, _dumps(wire.to_wire(answer)))
 
         head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                          device["head_monotonic_ns"])
@@ -221,7 +221,7 @@ class BatchIngest:
         )
         stored_batches.update_device(conn, batch.device_id, device_values)
         answer = answer_content(batch, plan, flags, observation, stamp)
-        text = _dumps(answer)
+        text = _dumps(wire.to_wire(answer))
         stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest, text, stamp)
         return BatchAnswer(answer, text)
 

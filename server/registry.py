@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from server.clock import Clock, utc_now, utc_text
 from server.store import devices as stored_devices
 from server.store import write_transaction
+from sync import wire
 from sync.protocol import ErrorCode
 
 __all__ = [
@@ -217,39 +218,39 @@ class DeviceRegistry:
             raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
 
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
-        """Each device's health: last seen, app version, pending count, clock
-        offset, chain status and findings."""
+        """Each device's health (the contract's :class:`sync.wire.DeviceHealth`,
+        as sent): last seen, app version, pending count, clock offset, chain
+        status and findings."""
         with self.engine.begin() as conn:
             rows = stored_devices.device_rows(conn, device_id)
             counts = stored_devices.findings_counts(conn)
             chain_counts = stored_devices.findings_counts(conn, CHAIN_PROBLEMS)
             out = []
             for row in rows:
-                item = {
-                    "device_id": row["device_id"],
-                    "label": row["label"],
-                    "status": row["status"],
-                    "revoked_reason": row["revoked_reason"],
-                    "app_version": row["app_version"],
-                    "paired_at": row["paired_at"],
-                    "last_seen_at": row["last_seen_at"],
-                    "pending_count": row["pending_count"],
-                    "records_count": row["records_count"],
-                    "last_seq": row["head_seq"],
-                    "clock_offset_s": row["clock_offset_s"],
-                    "clock_checked_at": row["clock_checked_at"],
+                findings = [] if not with_findings else [
+                    wire.Finding(**{k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at", "resolved_at")})
+                    for f in stored_devices.device_findings(conn, row["device_id"], limit=200)
+                ]
+                health = wire.DeviceHealth(
+                    device_id=row["device_id"],
+                    label=row["label"],
+                    status=row["status"],
+                    revoked_reason=row["revoked_reason"],
+                    app_version=row["app_version"],
+                    paired_at=row["paired_at"],
+                    last_seen_at=row["last_seen_at"],
+                    pending_count=row["pending_count"],
+                    records_count=row["records_count"],
+                    last_seq=row["head_seq"],
+                    clock_offset_s=row["clock_offset_s"],
+                    clock_checked_at=row["clock_checked_at"],
                     # Judged at ingest against the threshold the server runs with.
-                    "clock_off": bool(row["clock_off"]),
-                    "chain_status": "flagged" if chain_counts.get(row["device_id"]) else "intact",
-                    "findings_count": counts.get(row["device_id"], 0),
-                    "findings": [],
-                }
-                if with_findings:
-                    item["findings"] = [
-                        {k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at", "resolved_at")}
-                        for f in stored_devices.device_findings(conn, row["device_id"], limit=200)
-                    ]
-                out.append(item)
+                    clock_off=bool(row["clock_off"]),
+                    chain_status="flagged" if chain_counts.get(row["device_id"]) else "intact",
+                    findings_count=counts.get(row["device_id"], 0),
+                    findings=findings,
+                )
+                out.append(wire.to_wire(health))
         return out
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from server.clock import Clock, utc_now, utc_text
 from server.store import roster as stored_roster
 from server.store import write_transaction
+from sync import wire
 from sync.protocol import API_PREFIX
 from sync.roster import COMMUNE_KEYS, COMMUNE_SECTIONS, SettingsError, SettingsNode, parse_commune
 
@@ -70,24 +71,20 @@ def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any
             content = officer.photo.read_bytes()
             content_type = mimetypes.guess_type(officer.photo.name)[0] or "application/octet-stream"
             images[officer.id] = (content, content_type)
-            photo = {
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "content_type": content_type,
-                "path": portrait_path(officer.id),
-            }
-        officers.append({
-            "id": officer.id, "name": officer.name, "title": officer.title,
-            "active": officer.active, "pin_hash": officer.pin_hash, "photo": photo,
-        })
-    document = {
-        "version": ROSTER_VERSION,
-        "commune": {"name": commune.name, "hotline": commune.hotline},
-        "counters": [{"id": c["id"], "name": c["name"]} for c in counters],
-        "officers": officers,
-        "reasons": deepcopy(tree.get("reasons")) or {},
-        "settings": {k: deepcopy(tree[k]) for k in COMMUNE_KEYS if k in tree},
-    }
-    return document, images
+            photo = wire.RosterPhoto(hashlib.sha256(content).hexdigest(), content_type, portrait_path(officer.id))
+        officers.append(wire.RosterOfficer(
+            id=officer.id, name=officer.name, title=officer.title,
+            active=officer.active, pin_hash=officer.pin_hash, photo=photo,
+        ))
+    document = wire.RosterDocument(
+        version=ROSTER_VERSION,
+        commune=wire.RosterCommune(name=commune.name, hotline=commune.hotline),
+        counters=[wire.RosterCounter(id=c["id"], name=c["name"]) for c in counters],
+        officers=officers,
+        reasons=deepcopy(tree.get("reasons")) or {},
+        settings={k: deepcopy(tree[k]) for k in COMMUNE_KEYS if k in tree},
+    )
+    return wire.to_wire(document), images
 
 
 def etag_for(body: str) -> str:

@@ -18,12 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from kiosk.desk import DeviceClock
 from kiosk.link import transport
 from kiosk.link.backoff import Backoff
 from kiosk.link.credentials import CredentialsError, DeviceCredentials, load_credentials
-from kiosk.store.outbox import Batch, Outbox
-from sync.protocol import API_PREFIX, MAX_BATCH_RECORDS, PROTOCOL_VERSION
 from kiosk.link.transport import ServerLink, TransportError
+from kiosk.store import Store
+from kiosk.store.outbox import Batch, Outbox
+from sync import wire
+from sync.protocol import API_PREFIX, MAX_BATCH_RECORDS, PROTOCOL_VERSION
 
 __all__ = ["SyncStatus", "Uploader", "build_batch_body"]
 
@@ -58,33 +61,18 @@ class SyncStatus:
 def build_batch_body(batch: Batch, device_id: str, *, sent_at: str, sent_monotonic_ns: int, boot_id: str,
                      app_version: str, pending: int) -> bytes:
     """The JSON body of a batch: the envelope with the device's time now, and the records."""
-    return json.dumps(
-        {
-            "protocol": PROTOCOL_VERSION,
-            "device_id": device_id,
-            "idempotency_key": batch.key,
-            "sent_at": sent_at,
-            "sent_monotonic_ns": sent_monotonic_ns,
-            "boot_id": boot_id,
-            "app_version": app_version,
-            "pending": pending,
-            "records": [r.to_dict() for r in batch.records],
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode("utf-8")
-
-
-def _default_clock() -> Any:
-    from kiosk.desk import DeviceClock
-
-    return DeviceClock()
-
-
-def _default_store(path: Path) -> Any:
-    from kiosk.store import Store
-
-    return Store(path)
+    request = wire.BatchRequest(
+        protocol=PROTOCOL_VERSION,
+        device_id=device_id,
+        idempotency_key=batch.key,
+        sent_at=sent_at,
+        sent_monotonic_ns=sent_monotonic_ns,
+        boot_id=boot_id,
+        app_version=app_version,
+        pending=pending,
+        records=[r.to_dict() for r in batch.records],
+    )
+    return json.dumps(wire.to_wire(request), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class Uploader:
@@ -104,7 +92,7 @@ class Uploader:
         blocked_interval_s: float = 600.0,
         clock: Any = None,
         app_version: str | None = None,
-        store_factory: Callable[[Path], Any] = _default_store,
+        store_factory: Callable[[Path], Any] = Store,
     ):
         if not 1 <= batch_size <= MAX_BATCH_RECORDS:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_RECORDS}")
@@ -117,7 +105,7 @@ class Uploader:
         self.timeout = timeout
         self.idle_interval_s = idle_interval_s
         self.blocked_interval_s = blocked_interval_s
-        self.clock = clock or _default_clock()
+        self.clock = clock or DeviceClock()
         if app_version is None:
             from kiosk import __version__ as app_version
         self.app_version = app_version

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.store.database import TabletDatabase
 from kiosk.store.device_time import device_time_text
 from kiosk.store.journal import from_row
+from sync import wire
 from sync.protocol import RecordStatus
 from sync.record import Record
 
@@ -176,27 +177,27 @@ class Outbox:
     def acknowledge(self, batch: Batch, answer: dict[str, Any], at: datetime) -> AckSummary:
         """Mark the records the answer speaks of as sent, with the server's verdict.
 
-        A result is trusted only when its index, UUID and sequence number all
-        match the record sent at that place; anything else stays pending.
+        Each result is read on its own with the contract's
+        :class:`sync.wire.RecordResult`, and trusted only when its index, UUID
+        and sequence number all match the record sent at that place; anything
+        else stays pending (and is sent again).
         """
         counts = {status: 0 for status in RecordStatus.ALL}
         acks: list[tuple[int, str, str, str]] = []
         results = answer.get("results") if isinstance(answer, dict) else None
-        for result in results if isinstance(results, list) else []:
-            if not isinstance(result, dict):
+        for item in results if isinstance(results, list) else []:
+            try:
+                result = wire.parse(wire.RecordResult, item)
+            except wire.WireError:
                 continue
-            index, status = result.get("index"), result.get("status")
-            if not isinstance(index, int) or not 0 <= index < len(batch.records) or status not in counts:
+            if not 0 <= result.index < len(batch.records):
                 continue
-            record = batch.records[index]
-            if result.get("uuid") not in (record.uuid, None) or result.get("seq") not in (record.seq, None):
+            record = batch.records[result.index]
+            if result.uuid not in (record.uuid, None) or result.seq not in (record.seq, None):
                 continue
-            counts[status] += 1
-            detail = result.get("detail") if isinstance(result.get("detail"), str) else ""
-            flags = result.get("flags") if isinstance(result.get("flags"), list) else []
-            if flags:
-                detail = f"{detail} [{' '.join(str(f) for f in flags)}]"
-            acks.append((record.seq, record.uuid, status, detail[:500]))
+            counts[result.status] += 1
+            detail = f"{result.detail} [{' '.join(result.flags)}]" if result.flags else result.detail
+            acks.append((record.seq, record.uuid, result.status, detail[:500]))
         if acks:
             self.ledger.acknowledge(acks, at)
         self.forget_inflight()
