@@ -22,7 +22,6 @@ from sync import roster
 from sync.pin import is_pin_hash
 from sync.roster import (
     COMMUNE_SECTIONS,
-    LANGUAGES,
     WEEKDAYS,
     Officer,
     SettingsError,
@@ -77,7 +76,7 @@ class ConfigError(SettingsError):
         return self.line()
 
     @classmethod
-    def of(cls, error: SettingsError) -> "ConfigError":
+    def of(cls, error: SettingsError) -> ConfigError:
         """The same problem, worded for a technician."""
         return error if isinstance(error, ConfigError) else cls(error.path, error.problem, **error.values)
 

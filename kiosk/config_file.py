@@ -30,10 +30,10 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from kiosk.config import ConfigError, Settings, parse_settings
+from kiosk.files import write_atomically
 from kiosk.i18n import catalogue
 from sync import pin
 from sync.roster import SLUG
-from kiosk.files import write_atomically
 
 __all__ = ["ConfigFile", "RosterLocked", "PORTRAIT_DIR", "PORTRAIT_SIZE"]
 

@@ -99,7 +99,7 @@ class OfficerDay:
         return Tally({"satisfied": satisfied, "other": total - satisfied})
 
 
-def officer_day(store: "Store", officer_id: str, today: date, days: int = 30) -> OfficerDay:
+def officer_day(store: Store, officer_id: str, today: date, days: int = 30) -> OfficerDay:
     """The figures of ``officer_id`` for ``today`` and the ``days`` days ending today."""
     if days < 1:
         raise ValueError("days must be 1 or more")

@@ -23,15 +23,16 @@ from __future__ import annotations
 import csv
 import errno
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
+from kiosk.files import sync_folder
 from kiosk.i18n import LANGUAGES, catalogue
 from kiosk.store import Store, StoreError, local_now
 from kiosk.store.export_rows import RatingsSnapshot
-from kiosk.files import sync_folder
 
 __all__ = ["COLUMNS", "ExportError", "ExportResult", "FORMATS", "PROGRESS_EVERY", "export_ratings"]
 

@@ -61,7 +61,7 @@ class Health:
         return not self.chain_findings
 
 
-def device_health(store: "Store", settings: "Settings", log_dir: Path | None) -> Health:
+def device_health(store: Store, settings: Settings, log_dir: Path | None) -> Health:
     """Gather the tablet's health: ``settings`` names the database's folder,
     ``log_dir`` the folder of log files (``None``: no log lines)."""
     folder = Path(settings.database).parent if settings is not None else store.path.parent

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from kiosk.config import ConfigError
 from kiosk.config_file import ConfigFile

@@ -9,8 +9,9 @@ Kivy-free: the technician's screen builds Kivy's ``Settings`` widget from
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.config import ATTRIBUTION_MODES, ORIENTATIONS, WEEKDAYS, Settings
 from sync.roster import COMMUNE_KEYS, LANGUAGES

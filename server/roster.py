@@ -55,7 +55,7 @@ def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any
     if not isinstance(counters, list) or not counters:
         raise RosterError("counters: give at least one counter (id and name)")
     for i, counter in enumerate(counters):
-        if not (isinstance(counter, dict) and isinstance(counter.get("id"), str) and isinstance(counter.get("name"), str)):
+        if not (isinstance(counter, dict) and all(isinstance(counter.get(k), str) for k in ("id", "name"))):
             raise RosterError(f"counters[{i}]: needs an id and a name")
     # The very rules every tablet applies to the commune's part of its settings.
     commune_tree = {k: v for k, v in tree.items() if k in COMMUNE_SECTIONS}

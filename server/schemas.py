@@ -10,6 +10,8 @@ describe them.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -69,7 +71,7 @@ def _translate(tp: Any, strict: bool) -> tuple[Any, dict[str, Any]]:
         return Annotated[tp, BeforeValidator(_not_a_bool)], {}
     if origin in (Union, types.UnionType):
         options = [_translate(o, strict)[0] for o in get_args(tp)]
-        return Union[tuple(options)], {}
+        return functools.reduce(operator.or_, options), {}
     if origin is list:
         (item,) = get_args(tp)
         return list[_translate(item, strict)[0]], {}  # type: ignore[misc]

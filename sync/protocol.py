@@ -136,4 +136,4 @@ def verify(secret: str, message: bytes, signature: str | None) -> bool:
 
 def get_signing_text(path: str, timestamp: str) -> bytes:
     """What a body-less ``GET`` signs: the path and the device's timestamp."""
-    return f"GET {path} {timestamp}".encode("utf-8")
+    return f"GET {path} {timestamp}".encode()

@@ -25,8 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
@@ -138,7 +139,7 @@ class Record:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Record":
+    def from_dict(cls, data: dict[str, Any]) -> Record:
         """Build a record from its wire form, checking every field's type.
 
         Unknown fields, missing fields and wrong types raise :class:`RecordError`

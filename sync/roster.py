@@ -16,10 +16,11 @@ portrait exists.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sync.pin import is_pin_hash
 
@@ -184,7 +185,7 @@ class Commune:
     language: str
 
 
-def parse_commune(root: "SettingsNode", base_dir: Path, *, reason_type: type[Reason] = Reason) -> Commune:
+def parse_commune(root: SettingsNode, base_dir: Path, *, reason_type: type[Reason] = Reason) -> Commune:
     """Check the commune's sections of a settings tree (``root`` is its top).
 
     Portraits resolve from ``base_dir``. ``reason_type`` lets an end build its
@@ -232,7 +233,7 @@ def resolve_path(base_dir: Path, value: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def _officers(node: "SettingsNode", base_dir: Path) -> tuple[Officer, ...]:
+def _officers(node: SettingsNode, base_dir: Path) -> tuple[Officer, ...]:
     items = node.items()
     if not items:
         raise SettingsError(node.path, "empty")
@@ -265,7 +266,7 @@ def _officers(node: "SettingsNode", base_dir: Path) -> tuple[Officer, ...]:
     return tuple(officers)
 
 
-def _reasons(node: "SettingsNode", defaults: tuple[str, ...], reason_type: type[Reason]) -> tuple[Reason, ...]:
+def _reasons(node: SettingsNode, defaults: tuple[str, ...], reason_type: type[Reason]) -> tuple[Reason, ...]:
     if node.value is None:
         return tuple(reason_type(r) for r in defaults)
     reasons = []
@@ -287,7 +288,7 @@ def _reasons(node: "SettingsNode", defaults: tuple[str, ...], reason_type: type[
     return tuple(reasons)
 
 
-def _working_hours(node: "SettingsNode") -> WorkingHours:
+def _working_hours(node: SettingsNode) -> WorkingHours:
     sessions: dict[str, tuple[tuple[time, time], ...]] = {}
     for day in WEEKDAYS:
         day_node = node.child(day, optional=True)
@@ -329,7 +330,7 @@ class SettingsNode:
         if not isinstance(self.value, dict):
             raise SettingsError(self.path or "config", "wrong_type", expected="type_mapping")
 
-    def child(self, key: str, optional: bool = False) -> "SettingsNode":
+    def child(self, key: str, optional: bool = False) -> SettingsNode:
         """The node at ``key``; a missing optional one holds ``None``."""
         if self.value is None:
             return SettingsNode(None, self.at(key))
@@ -340,7 +341,7 @@ class SettingsNode:
             return SettingsNode(None, self.at(key))
         return SettingsNode(self.value[key], self.at(key))
 
-    def items(self) -> list["SettingsNode"]:
+    def items(self) -> list[SettingsNode]:
         """The nodes of a list."""
         if not isinstance(self.value, list):
             raise SettingsError(self.path, "wrong_type", expected="type_list")

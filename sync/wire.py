@@ -22,7 +22,7 @@ import dataclasses
 import re
 import types
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from sync.protocol import MAX_BATCH_RECORDS, MAX_INT, PROTOCOL_VERSION
@@ -327,7 +327,7 @@ def to_wire(value: Any) -> dict[str, Any]:
     return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_names(shape: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(shape))
 
@@ -355,7 +355,7 @@ def parse(shape: type[T], data: Any, *, extra: Literal["ignore", "forbid"] = "ig
     return _check(shape, data, "", extra)
 
 
-@lru_cache(maxsize=None)
+@cache
 def hints(shape: type) -> dict[str, Any]:
     """The resolved field annotations of a shape, markers included."""
     return get_type_hints(shape, include_extras=True)

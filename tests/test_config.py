@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from kiosk import config as config_module
-from sync import roster as roster_module
 from kiosk.config import ConfigError, load_settings, parse_settings
 from kiosk.i18n import LANGUAGES, catalogue
+from sync import roster as roster_module
 from tests.conftest import ROOT, write_config
 
 Mutation = Callable[[dict], None]
@@ -128,12 +128,14 @@ BROKEN: list[tuple[str, Mutation, str, str]] = [
     ("bad slug", _set("officers[0].id", "Nguyễn Thị Lan"), "officers[0].id", "slug"),
     ("bad counter slug", _set("counter.id", "quay_1"), "counter.id", "slug"),
     ("hours without leading zero", _set("working_hours.mon", ["7:30-11:30"]), "working_hours.mon[0]", "bad_hours"),
-    ("hours not a time", _set("working_hours.wed", ["07:30-11:30", "13:30-25:00"]), "working_hours.wed[1]", "bad_hours"),
+    ("hours not a time", _set("working_hours.wed", ["07:30-11:30", "13:30-25:00"]),
+     "working_hours.wed[1]", "bad_hours"),
     ("start after end", _set("working_hours.tue", ["07:30-11:30", "17:00-13:30"]), "working_hours.tue[1]", "bad_hours"),
     ("hours not a list", _set("working_hours.fri", "07:30-11:30"), "working_hours.fri", "wrong_type"),
     ("bad officer PIN hash", _set("officers[2].pin_hash", "2468"), "officers[2].pin_hash", "bad_pin_hash"),
     ("bad technician PIN hash", _set("technician.pin_hash", "scrypt$1$2$3$x$y"), "technician.pin_hash", "bad_pin_hash"),
-    ("PIN hash too costly to check", _set("officers[0].pin_hash", _PIN_TOO_COSTLY), "officers[0].pin_hash", "bad_pin_hash"),
+    ("PIN hash too costly to check", _set("officers[0].pin_hash", _PIN_TOO_COSTLY),
+     "officers[0].pin_hash", "bad_pin_hash"),
     ("missing photo file", _set("officers[3].photo", "assets/portraits/nobody.png"), "officers[3].photo", "no_file"),
     ("bad URL", _set("server.url", "hailong.local:8080"), "server.url", "bad_url"),
     ("bad hotline", _set("commune.hotline", "call the leader"), "commune.hotline", "bad_phone"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -115,7 +115,7 @@ def test_today_is_the_tablets_own_date(desk) -> None:
     _rate(d, clock, LAN, 3, at(TODAY, 0, 30))
     _rate(d, clock, LAN, 3, at(TODAY - timedelta(days=1), 23, 59))
     # A tablet whose time zone was set to UTC writes its own local date.
-    _rate(d, clock, LAN, 1, at(TODAY, 23, 50, tz=timezone.utc))
+    _rate(d, clock, LAN, 1, at(TODAY, 23, 50, tz=UTC))
     day = officer_day(d.store, LAN, TODAY, days=2)
     assert day.tally.counts == {"very_satisfied": 1, "dissatisfied": 1}
     assert [p.count for p in day.series] == [1, 2]
@@ -191,7 +191,7 @@ def test_figures_agree_with_the_store(desk) -> None:
         mine = [r for r in d.store.ratings(officer) if not r.simulated]
         assert all(r.officer_id == officer for r in mine)
 
-        def on(when: date) -> list:
+        def on(when: date, mine: list = mine) -> list:
             return [r for r in mine if r.device_time[:10] == when.isoformat()]
 
         today = on(TODAY)

@@ -171,7 +171,9 @@ def test_progress_is_reported(settings: Settings, usb: Path, monkeypatch: pytest
     assert all(p.exists() for p in result.paths)
 
 
-def test_an_export_is_one_snapshot_while_citizens_keep_rating(settings: Settings, usb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_export_is_one_snapshot_while_citizens_keep_rating(
+    settings: Settings, usb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _fill(settings, 20)
     monkeypatch.setattr(export, "PROGRESS_EVERY", 5)
     kiosk_store = Store(settings.database)  # the kiosk's own connection, on with its work
@@ -212,7 +214,8 @@ def test_two_exports_in_one_minute_keep_both(settings: Settings, usb: Path) -> N
     _fill(settings, 3)
     first = export_ratings(settings.database, usb, now=NOW)
     second = export_ratings(settings.database, usb, now=NOW)
-    assert [p.name for p in second.paths] == ["hailong-quay-1-20260312-0915-2.csv", "hailong-quay-1-20260312-0915-2.xlsx"]
+    stem = "hailong-quay-1-20260312-0915-2"
+    assert [p.name for p in second.paths] == [f"{stem}.csv", f"{stem}.xlsx"]
     assert all(p.exists() for p in first.paths + second.paths)
 
 

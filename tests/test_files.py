@@ -13,7 +13,7 @@ from kiosk.files import write_atomically
 def test_replaces_content_and_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "config.yaml"
     target.write_text("old")
-    write_atomically(target, "mới".encode("utf-8"))
+    write_atomically(target, "mới".encode())
     assert target.read_text(encoding="utf-8") == "mới"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
 

@@ -7,9 +7,9 @@ import os
 import re
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlite_utils import Database

@@ -14,10 +14,10 @@ from pathlib import Path
 import requests
 from sqlalchemy import func, select
 
+from kiosk.link.uploader import SyncStatus
 from server.store import tables as db
 from sync.protocol import API_PREFIX
-from sync.record import verify_chain, Record
-from kiosk.link.uploader import SyncStatus
+from sync.record import Record, verify_chain
 from tests.sync_support import Commune, FaultProxy, Tablet, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import types
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-
-from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -37,7 +36,8 @@ def strategy(tp: Any) -> st.SearchStrategy:
         base, *markers = get_args(tp)
         return _limited(base, markers)
     if tp is Any:
-        return st.one_of(st.none(), st.integers(), st.text(max_size=5), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+        nested = st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+        return st.one_of(st.none(), st.integers(), st.text(max_size=5), nested)
     if origin in (Union, types.UnionType):
         return st.one_of(*(strategy(o) for o in get_args(tp)))
     if origin is Literal:
@@ -183,7 +183,7 @@ def test_what_the_real_server_sends_is_exactly_the_contract(commune, tablet) -> 
     RosterStore(commune.engine).import_file(roster_file(tablet))
     tablet.rate(3)
     credentials = load_credentials(tablet.store.device_secret_path)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     request = wire.BatchRequest(
         protocol=1, device_id=credentials.device_id, idempotency_key="contract-test-1",

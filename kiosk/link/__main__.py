@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 EXIT_OK, EXIT_LEFT, EXIT_SETUP = 0, 1, 2
 
@@ -30,9 +30,9 @@ def _settings(path: str):
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from kiosk.store import Store
     from kiosk.link.backoff import Backoff
     from kiosk.link.uploader import Uploader
+    from kiosk.store import Store
 
     settings = _settings(args.config)
     if not args.once:
@@ -56,10 +56,10 @@ def _upload(args: argparse.Namespace) -> int:
 
 def _pair(args: argparse.Namespace) -> int:
     from kiosk import __version__
-    from kiosk.store import Store
     from kiosk.link.credentials import save_credentials
     from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
     from kiosk.link.transport import TransportError
+    from kiosk.store import Store
 
     settings = _settings(args.config)
     store = Store(settings.database)
@@ -90,10 +90,10 @@ def _pair(args: argparse.Namespace) -> int:
 
 
 def _roster(args: argparse.Namespace) -> int:
-    from kiosk.store import Store
     from kiosk.link.credentials import load_credentials
     from kiosk.link.roster import RosterError, RosterSync, roster_directory
     from kiosk.link.transport import ServerLink, TransportError
+    from kiosk.store import Store
 
     settings = _settings(args.config)
     store = Store(settings.database)

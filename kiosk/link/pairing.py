@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from kiosk.link.credentials import DeviceCredentials
+from kiosk.link.transport import ServerLink, TransportError
 from sync import wire
 from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, ErrorCode
-from kiosk.link.transport import ServerLink, TransportError
 
 __all__ = [
     "DeviceAuthorization",
@@ -121,7 +121,7 @@ class PairingClient:
                     device_id=grant.device_id,
                     secret=grant.device_secret,
                     server_url=self.server_url,
-                    paired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    paired_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 )
             if error == ErrorCode.AUTHORIZATION_PENDING:
                 pass

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kiosk.files import write_atomically
+from kiosk.link.transport import ServerLink
 from sync import wire
 from sync.protocol import API_PREFIX
-from kiosk.link.transport import ServerLink
 
 __all__ = ["RosterSync", "RosterError", "roster_directory"]
 
@@ -121,5 +121,5 @@ class RosterSync:
 
     @staticmethod
     def _timestamp() -> str:
-        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return datetime.now(UTC).isoformat(timespec="seconds")
 

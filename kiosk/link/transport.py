@@ -7,10 +7,11 @@ again can help.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -61,7 +62,7 @@ class Fetched:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def server_time(headers: Any) -> datetime | None:
@@ -76,7 +77,7 @@ def server_time(headers: Any) -> datetime | None:
         text = headers.get("Date")
         if text:
             when = parsedate_to_datetime(text)
-            return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+            return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     except (TypeError, ValueError, OverflowError, IndexError):
         pass
     return None
@@ -179,7 +180,7 @@ class ServerLink:
                 return timestamp or ""  # not ours to fix; the server will say what is wrong
             if self.clock_offset_s is not None:
                 when += timedelta(seconds=self.clock_offset_s)
-            return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+            return when.astimezone(UTC).isoformat(timespec="seconds")
         except (ValueError, OverflowError):
             return timestamp or ""
 

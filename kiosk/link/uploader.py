@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.desk import DeviceClock
 from kiosk.link import transport
@@ -278,7 +279,7 @@ class Uploader:
         return self.clock.now()
 
     def _now_text(self) -> str:
-        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return datetime.now(UTC).isoformat(timespec="seconds")
 
     def _note_error(self, store: Any, message: str) -> None:
         text = f"{self._now_text()} {message}"

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from kiosk.store.database import StoreError, TabletDatabase
 from sync.record import KIND_DETAILS, KIND_RATING
@@ -71,7 +72,7 @@ class RatingsSnapshot:
         self.database = database
         self._conn = database.conn
 
-    def __enter__(self) -> "RatingsSnapshot":
+    def __enter__(self) -> RatingsSnapshot:
         with _read_errors():
             self._conn.execute("BEGIN")
         return self

@@ -7,8 +7,9 @@ the only write, one durable transaction per record.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 from kiosk.store.database import TabletDatabase
 from sync.record import GENESIS_HASH, KIND_RATING, ChainFinding, Record, seal, verify_chain

@@ -9,7 +9,7 @@ step; add new ones at the end.
 from __future__ import annotations
 
 import uuid as uuid_module
-from typing import Callable
+from collections.abc import Callable
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations

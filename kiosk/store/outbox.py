@@ -140,7 +140,7 @@ class AckSummary:
 class Outbox:
     """The pending records of one tablet store (used on one thread)."""
 
-    def __init__(self, store: "Store"):
+    def __init__(self, store: Store):
         self.store = store
         self.ledger: OutboxLedger = store.outbox_ledger
 
@@ -158,7 +158,8 @@ class Outbox:
         if inflight is not None:
             records = self.ledger.pending_records(inflight["count"])
             seqs = [r.seq for r in records]
-            if seqs and seqs[0] == inflight["first"] and seqs[-1] == inflight["last"] and len(seqs) == inflight["count"]:
+            same = seqs and (seqs[0], seqs[-1], len(seqs)) == (inflight["first"], inflight["last"], inflight["count"])
+            if same:
                 return Batch(inflight["key"], tuple(records))
         records = self.ledger.pending_records(size)
         if not records:

@@ -14,9 +14,9 @@ page) use the parts directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from sqlite_utils import Database
 
