@@ -81,7 +81,7 @@ def _any_shape() -> st.SearchStrategy:
     return st.sampled_from(wire.SHAPES).flatmap(lambda shape: st.tuples(st.just(shape), strategy(shape)))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_any_shape())
 def test_every_shape_round_trips_through_both_readers(case: tuple[type, Any]) -> None:
     shape, value = case
@@ -108,7 +108,7 @@ def _wrong_type(tp: Any) -> Any:
 
 
 @given(st.data())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 def test_both_readers_refuse_the_same_broken_bodies(data: st.DataObject) -> None:
     shape = data.draw(st.sampled_from(wire.SHAPES))
     sent = json.loads(json.dumps(wire.to_wire(data.draw(strategy(shape)))))
