@@ -208,21 +208,15 @@ def test_migrations_are_recorded_and_not_repeated(tmp_path: Path) -> None:
     again.close()
 
 
-def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
-    """A file from a version that had only the journal: its records stay,
-    byte for byte, and the later tables are added."""
-    path = tmp_path / "kiosk.db"
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    old = Database(conn)
-    MIGRATIONS.apply(old, stop_before="m002_device")
-    assert "device" not in old.table_names()
+def _write_chain(conn: sqlite3.Connection, device_id: str, device_time: str, app_version: str) -> list[Record]:
+    """Three chained ratings written straight into an older file's journal."""
     prev, written = GENESIS_HASH, []
     for seq in (1, 2, 3):
         record = seal(
             Record(
-                kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id="old-device", seq=seq,
-                prev_hash=prev, device_time="2025-12-01T09:00:00.000+07:00", monotonic_ns=seq,
-                boot_id="b", app_version="0.0.9", officer_id="tran-van-hung", counter_id="quay-1",
+                kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id=device_id, seq=seq,
+                prev_hash=prev, device_time=device_time, monotonic_ns=seq,
+                boot_id="b", app_version=app_version, officer_id="tran-van-hung", counter_id="quay-1",
                 score=2, scale=3, level="satisfied", burst=False, comment_token="t",
             )
         )
@@ -232,6 +226,18 @@ def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
         )
         written.append(record)
         prev = record.hash
+    return written
+
+
+def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
+    """A file from a version that had only the journal: its records stay,
+    byte for byte, and the later tables are added."""
+    path = tmp_path / "kiosk.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    old = Database(conn)
+    MIGRATIONS.apply(old, stop_before="m002_device")
+    assert "device" not in old.table_names()
+    written = _write_chain(conn, "old-device", "2025-12-01T09:00:00.000+07:00", "0.0.9")
     conn.close()
 
     store = Store(path)
@@ -348,22 +354,7 @@ def test_a_file_from_the_field_opens_and_works(tmp_path: Path) -> None:
          for name in ("m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox")],
     )
     conn.execute("INSERT INTO device (key, value) VALUES ('device_id', 'field-tablet')")
-    prev, written = GENESIS_HASH, []
-    for seq in (1, 2, 3):
-        record = seal(
-            Record(
-                kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id="field-tablet", seq=seq,
-                prev_hash=prev, device_time="2026-01-05T09:00:00.000+07:00", monotonic_ns=seq,
-                boot_id="b", app_version="0.1.0", officer_id="tran-van-hung", counter_id="quay-1",
-                score=2, scale=3, level="satisfied", burst=False, comment_token="t",
-            )
-        )
-        row = to_row(record)
-        conn.execute(
-            f"INSERT INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
-        )
-        written.append(record)
-        prev = record.hash
+    written = _write_chain(conn, "field-tablet", "2026-01-05T09:00:00.000+07:00", "0.1.0")
     conn.execute(
         "INSERT INTO shifts (officer_id, counter_id, started_at) "
         "VALUES ('tran-van-hung', 'quay-1', '2026-01-05T07:30:00.000+07:00')"
