@@ -1,7 +1,7 @@
 """Writing files so that a pulled plug leaves either the old file or the new
 one, never half of each: write a temporary file beside it, sync it, rename it
-over the old one, sync the folder. Used by the tablet (config, credentials,
-roster, exports) and the server alike."""
+over the old one, sync the folder. The tablet's config, credentials, roster
+and exports are written this way."""
 
 from __future__ import annotations
 

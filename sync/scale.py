@@ -1,8 +1,8 @@
 """Rating scales and the scores computed from them.
 
-Shared by the tablet (which levels to show, which count as low) and the server
-(satisfaction rates in reports). Levels are named by stable keys; their
-wording lives in the language catalogues.
+The tablet uses them to know which levels to show and which count as low, and
+for the officer's day; the server's reports are to count by the same levels.
+Levels are named by stable keys; their wording lives in each end's catalogues.
 """
 
 from __future__ import annotations
