@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 KIOSK  := $(VENV)/.installed-kiosk
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: install run test test-fast lint tour simulate bench soak clean
+.PHONY: install run test test-fast lint browser tour simulate bench soak clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-## test: lint, then the whole test suite (headless)
-test: lint
+## browser: Debian's Chromium, which the dashboard's tests drive headless (installed when missing, as root)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "the dashboard tests need Debian's chromium: apt-get install chromium"; exit 1; }
+
+## test: lint, then the whole test suite (headless Kivy, real server, headless Chromium)
+test: lint browser
 	$(BIN)/python -m pytest
 
 ## test-fast: lint and the suite without the tests marked slow (integration over real processes)
-test-fast: lint
+test-fast: lint browser
 	$(BIN)/python -m pytest -m "not slow"
 
 ## test-postgres: the server and sync tests on a throwaway PostgreSQL (not part of `make test`)
