@@ -87,7 +87,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         name = item.path.name
-        if name.startswith("test_kiosk_"):
+        if name.startswith("test_kiosk_") or name == "test_screens.py":
             item.add_marker(pytest.mark.xdist_group("kivy"))
         elif name == "test_server_api.py":
             item.add_marker(pytest.mark.xdist_group("api"))
