@@ -8,7 +8,6 @@ technician can fix the file without reading code. Nothing here imports Kivy.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +27,7 @@ from sync.roster import (
     SettingsNode,
     Timeouts,
     WorkingHours,
+    officer_id_for,
     parse_commune,
     resolve_path,
 )
@@ -44,6 +44,7 @@ __all__ = [
     "WorkingHours",
     "WEEKDAYS",
     "load_settings",
+    "officer_id_for",
     "parse_settings",
 ]
 
@@ -238,16 +239,3 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         pin_lockout_s=security.number("lockout_s", default=60.0, positive=True),
         raw=data if isinstance(data, dict) else {},
     )
-
-
-def officer_id_for(name: str, taken: list[str] | tuple[str, ...] = ()) -> str:
-    """A roster id made from a Vietnamese name: ``Nguyễn Thị Lan`` → ``nguyen-thi-lan``,
-    with ``-2``, ``-3`` … added when the id is already taken."""
-
-    plain = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
-    base = "-".join(re.findall(r"[a-z0-9]+", plain)) or "can-bo"
-    candidate, n = base, 2
-    while candidate in taken:
-        candidate, n = f"{base}-{n}", n + 1
-    return candidate

@@ -16,6 +16,7 @@ portrait exists.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -40,6 +41,7 @@ __all__ = [
     "SettingsNode",
     "Timeouts",
     "WorkingHours",
+    "officer_id_for",
     "parse_commune",
     "resolve_path",
 ]
@@ -420,3 +422,15 @@ class SettingsNode:
         if value not in choices or type(value) not in {type(c) for c in choices}:
             raise SettingsError(self.at(key), "one_of", choices=", ".join(str(c) for c in choices))
         return value
+
+
+def officer_id_for(name: str, taken: list[str] | tuple[str, ...] = ()) -> str:
+    """A roster id made from a Vietnamese name: ``Nguyễn Thị Lan`` → ``nguyen-thi-lan``,
+    with ``-2``, ``-3`` … added when the id is already taken."""
+    plain = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    base = "-".join(re.findall(r"[a-z0-9]+", plain)) or "can-bo"
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
