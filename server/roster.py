@@ -11,8 +11,10 @@ served document has a strong ETag, so a tablet asks "has it changed?" and gets
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mimetypes
+from collections.abc import Mapping
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,38 @@ from server.clock import Clock, utc_now, utc_text
 from server.store import roster as stored_roster
 from server.store import write_transaction
 from sync import wire
+from sync.pin import hash_pin, is_valid_pin
 from sync.protocol import API_PREFIX
-from sync.roster import COMMUNE_KEYS, COMMUNE_SECTIONS, SettingsError, SettingsNode, parse_commune
+from sync.roster import (
+    COMMUNE_KEYS,
+    COMMUNE_SECTIONS,
+    SettingsError,
+    SettingsNode,
+    officer_id_for,
+    parse_commune,
+)
 
-__all__ = ["RosterStore", "RosterError", "roster_document"]
+__all__ = [
+    "RosterStore",
+    "RosterError",
+    "roster_document",
+    "tree_of",
+    "new_tree",
+    "save_officer",
+    "set_officer_pin",
+    "save_counter",
+    "remove_counter",
+    "set_commune",
+    "set_setting",
+    "portrait_from_upload",
+    "PORTRAIT_SIDE",
+]
+
+# A portrait as tablets show it: a square, this many pixels a side.
+PORTRAIT_SIDE = 512
+# An upload larger than this (bytes, or pixels once decoded) is refused unread.
+MAX_UPLOAD_BYTES = 15 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
 
 ROSTER_VERSION = 1
 
@@ -41,9 +71,13 @@ def portrait_path(officer_id: str) -> str:
     return f"{API_PREFIX}/roster/portraits/{officer_id}"
 
 
-def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
+def roster_document(
+    tree: dict[str, Any], base_dir: Path, portraits: Mapping[str, tuple[bytes, str]] | None = None,
+) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
     """Check a roster tree and build the served document and the portraits.
 
+    An officer's portrait is the file its ``photo`` names (from ``base_dir``)
+    or, without one, its entry in ``portraits`` (pictures kept from before).
     Returns the document and ``{officer_id: (image bytes, content type)}``.
     Raises :class:`RosterError`.
     """
@@ -71,6 +105,10 @@ def roster_document(tree: dict[str, Any], base_dir: Path) -> tuple[dict[str, Any
             content = officer.photo.read_bytes()
             content_type = mimetypes.guess_type(officer.photo.name)[0] or "application/octet-stream"
             images[officer.id] = (content, content_type)
+        elif portraits and officer.id in portraits:
+            images[officer.id] = portraits[officer.id]
+        if officer.id in images:
+            content, content_type = images[officer.id]
             photo = wire.RosterPhoto(hashlib.sha256(content).hexdigest(), content_type, portrait_path(officer.id))
         officers.append(wire.RosterOfficer(
             id=officer.id, name=officer.name, title=officer.title,
@@ -129,6 +167,24 @@ class RosterStore:
         write_transaction(self.engine, replace)
         return etag
 
+    def editable(self) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
+        """The current roster as an editable tree, and its portraits; an empty
+        tree (no counter, no officer) before any roster exists."""
+        with self.engine.begin() as conn:
+            current = stored_roster.current_roster(conn)
+            portraits = stored_roster.all_portraits(conn)
+        if current is None:
+            return new_tree(""), {}
+        return tree_of(json.loads(current[0])), portraits
+
+    def publish(self, tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> dict[str, Any]:
+        """Check an edited tree with the tablets' rules and make it the roster
+        every tablet fetches next; returns the document. Portraits of officers
+        no longer on the roster are dropped. Raises :class:`RosterError`."""
+        document, images = roster_document(tree, Path.cwd(), portraits)
+        self.save(document, images)
+        return document
+
     def current(self) -> tuple[str, str] | None:
         """The served body and its ETag, or ``None`` before any import."""
         with self.engine.begin() as conn:
@@ -142,3 +198,124 @@ class RosterStore:
             return None
         content, content_type, sha256 = found
         return content, content_type, f'"{sha256[:40]}"'
+
+
+# -- editing the roster (the dashboard) --------------------------------------------------
+
+
+def new_tree(commune_name: str) -> dict[str, Any]:
+    """A roster with nothing on it yet: it is published once it has a counter
+    and an active officer."""
+    return {"commune": {"name": commune_name}, "counters": [], "officers": []}
+
+
+def tree_of(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The editable tree (shaped like an import file) behind a served document."""
+    commune = {k: v for k, v in document["commune"].items() if v}
+    officers = [
+        {k: v for k, v in o.items() if k in ("id", "name", "title", "active", "pin_hash") and v is not None}
+        for o in document["officers"]
+    ]
+    tree: dict[str, Any] = {
+        "commune": commune,
+        "counters": [dict(c) for c in document["counters"]],
+        "officers": officers,
+    }
+    if document.get("reasons"):
+        tree["reasons"] = deepcopy(document["reasons"])
+    tree.update(deepcopy(document.get("settings") or {}))
+    return tree
+
+
+def _officer(tree: dict[str, Any], officer_id: str) -> dict[str, Any]:
+    for officer in tree["officers"]:
+        if officer["id"] == officer_id:
+            return officer
+    raise RosterError(f"officers: no officer {officer_id}")
+
+
+def save_officer(tree: dict[str, Any], officer_id: str | None, *, name: str, title: str, active: bool = True) -> str:
+    """Add an officer (``officer_id`` None: the id is made from the name) or
+    change one; returns the id. The tree is checked when it is published."""
+    if officer_id is None:
+        officer_id = officer_id_for(name, [o["id"] for o in tree["officers"]])
+        tree["officers"].append({"id": officer_id, "name": name, "title": title, "active": active})
+    else:
+        _officer(tree, officer_id).update(name=name, title=title, active=active)
+    return officer_id
+
+
+def set_officer_pin(tree: dict[str, Any], officer_id: str, pin: str) -> None:
+    """Give an officer a new PIN, kept only as its verifier."""
+    if not is_valid_pin(pin):
+        raise RosterError("pin: 4 to 8 digits")
+    _officer(tree, officer_id)["pin_hash"] = hash_pin(pin)
+
+
+def save_counter(tree: dict[str, Any], counter_id: str | None, name: str) -> str:
+    """Add a counter (its id made from the name) or rename one; returns the id."""
+    if not name.strip():
+        raise RosterError("counters: the name is empty")
+    if counter_id is None:
+        counter_id = officer_id_for(name, [c["id"] for c in tree["counters"]])
+        tree["counters"].append({"id": counter_id, "name": name.strip()})
+        return counter_id
+    for counter in tree["counters"]:
+        if counter["id"] == counter_id:
+            counter["name"] = name.strip()
+            return counter_id
+    raise RosterError(f"counters: no counter {counter_id}")
+
+
+def remove_counter(tree: dict[str, Any], counter_id: str) -> None:
+    """Take a counter off the roster (at least one must stay)."""
+    tree["counters"] = [c for c in tree["counters"] if c["id"] != counter_id]
+
+
+def set_commune(tree: dict[str, Any], name: str, hotline: str) -> None:
+    """The commune's name and the leaders' hotline."""
+    tree["commune"] = {k: v.strip() for k, v in (("name", name), ("hotline", hotline)) if v.strip()}
+
+
+def set_setting(tree: dict[str, Any], section: str, key: str | None, value: Any) -> None:
+    """One commune-wide setting (:data:`sync.roster.COMMUNE_KEYS`), e.g.
+    ``("rating", "scale", 5)`` or ``("language", None, "vi")``."""
+    if section not in COMMUNE_KEYS:
+        raise RosterError(f"{section}: not a commune-wide setting")
+    if key is None:
+        tree[section] = value
+    else:
+        tree.setdefault(section, {})[key] = value
+
+
+def portrait_from_upload(data: bytes, crop: tuple[int, int, int] | None = None) -> tuple[bytes, str]:
+    """An uploaded picture as a tablet portrait: upright (EXIF), cropped to a
+    square (``crop`` = left, top, side in the picture's pixels; else the
+    centre), resized to :data:`PORTRAIT_SIDE` and saved as JPEG.
+
+    Raises :class:`RosterError` for anything that is not a readable picture.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise RosterError(f"photo: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_UPLOAD_PIXELS:
+                raise RosterError("photo: too many pixels")
+            picture = ImageOps.exif_transpose(probe)
+            picture.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise RosterError("photo: not a picture this server can read (JPEG, PNG or WebP)") from None
+    if crop is None:
+        side = min(picture.size)
+        left, top = (picture.width - side) // 2, (picture.height - side) // 2
+    else:
+        left, top, side = crop
+        if side <= 0 or left < 0 or top < 0 or left + side > picture.width or top + side > picture.height:
+            raise RosterError("photo: the crop falls outside the picture")
+    square = picture.crop((left, top, left + side, top + side)).convert("RGB")
+    square = square.resize((PORTRAIT_SIDE, PORTRAIT_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    square.save(out, format="JPEG", quality=88, optimize=True)
+    return out.getvalue(), "image/jpeg"

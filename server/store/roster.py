@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from server.store import tables
 
-__all__ = ["replace_roster", "current_roster", "portrait"]
+__all__ = ["replace_roster", "current_roster", "portrait", "all_portraits"]
 
 
 def replace_roster(conn: Connection, *, body: str, etag: str, updated_at: str,
@@ -39,3 +39,10 @@ def portrait(conn: Connection, officer_id: str) -> tuple[bytes, str, str] | None
         .where(tables.portraits.c.officer_id == officer_id)
     ).first()
     return (bytes(row[0]), row[1], row[2]) if row else None
+
+
+def all_portraits(conn: Connection) -> dict[str, tuple[bytes, str]]:
+    """Every portrait: ``{officer_id: (bytes, content type)}``."""
+    rows = conn.execute(select(tables.portraits.c.officer_id, tables.portraits.c.content,
+                               tables.portraits.c.content_type))
+    return {row[0]: (bytes(row[1]), row[2]) for row in rows}
