@@ -8,6 +8,8 @@
     python -m server devices --db PATH [--json]               device health
     python -m server export --db PATH --format csv [--out F]  every rating, flags, both times
     python -m server roster --db PATH --from FILE             import the roster to push
+    python -m server backup --db PATH --out FILE              copy the SQLite database, safely while serving
+    python -m server restore --db PATH --from FILE [--force]  put a backup in place (server stopped)
 
 ``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
 """
@@ -23,7 +25,7 @@ from server.registry import DeviceRegistry, PairingError
 from server.store import open_engine
 from sync.protocol import SIGNED_GET_WINDOW_S
 
-COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster")
+COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -40,16 +42,27 @@ def _serve(argv: Sequence[str]) -> int:
     parser.add_argument("--signed-get-window", type=float, default=SIGNED_GET_WINDOW_S,
                         help="refuse signed GETs whose timestamp is further than this many seconds from the "
                              f"server's clock, as possible replays (default {SIGNED_GET_WINDOW_S})")
+    parser.add_argument("--certfile", help="serve HTTPS with this PEM certificate (full chain); needs --keyfile")
+    parser.add_argument("--keyfile", help="the certificate's PEM private key (not password-protected)")
+    parser.add_argument("--behind-proxy", nargs="?", const="127.0.0.1", metavar="ADDRESS",
+                        help="a reverse proxy at ADDRESS (default 127.0.0.1; a comma-separated list or networks "
+                             "allowed) terminates TLS: trust its X-Forwarded-For/-Proto, and nobody else's")
     args = parser.parse_args(argv)
 
     from server.api import create_app
-    from server.runner import serve
+    from server.runner import proxy_options, serve, tls_options
+
+    try:  # refuse bad TLS files before the database is opened
+        tls_options(args.certfile, args.keyfile)
+        proxy_options(args.behind_proxy)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     app = create_app(
         open_engine(args.db), clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
         pair_lifetime_s=args.pair_lifetime, public_url=args.public_url, signed_get_window_s=args.signed_get_window,
     )
-    serve(app, args.host, args.port)
+    serve(app, args.host, args.port, certfile=args.certfile, keyfile=args.keyfile, behind_proxy=args.behind_proxy)
     return 0
 
 
@@ -76,8 +89,18 @@ def _command(argv: Sequence[str]) -> int:
     p = sub.add_parser("roster", help="import the roster (officers, portraits, counters, reasons, settings)")
     p.add_argument("--db", required=True)
     p.add_argument("--from", dest="source", required=True, help="a YAML file shaped like config.yaml")
+    p = sub.add_parser("backup", help="copy the SQLite database to a file, safely while the server runs")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, help="the backup file to write (replaced atomically)")
+    p = sub.add_parser("restore", help="put a backup in place as the database (stop the server first)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--from", dest="source", required=True, help="the backup file")
+    p.add_argument("--force", action="store_true", help="replace an existing database (it is kept beside it)")
     args = parser.parse_args(argv)
 
+    if args.command in ("backup", "restore"):
+        # Before open_engine: it would create an empty database at a wrong path.
+        return _backup_or_restore(args)
     engine = open_engine(args.db)
     registry = DeviceRegistry(engine)
     try:
@@ -114,6 +137,26 @@ def _command(argv: Sequence[str]) -> int:
     except PairingError as exc:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _backup_or_restore(args: argparse.Namespace) -> int:
+    from server.backup import BackupError, backup_database, restore_database
+
+    try:
+        if args.command == "backup":
+            copy = backup_database(args.db, args.out)
+            print(f"backup written: {copy.path} ({copy.size_bytes} bytes, {copy.devices} devices, "
+                  f"{copy.ratings} ratings, integrity ok)")
+        else:
+            restored = restore_database(args.db, args.source, force=args.force)
+            copy = restored.snapshot
+            print(f"restored: {copy.path} ({copy.devices} devices, {copy.ratings} ratings, integrity ok)")
+            if restored.replaced_kept_at:
+                print(f"the replaced database is kept as {restored.replaced_kept_at}")
+    except BackupError as exc:
+        print(f"{args.command} refused: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

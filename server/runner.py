@@ -5,6 +5,7 @@ real server on a free loopback port this way)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from typing import Any
@@ -12,12 +13,45 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["serve", "BackgroundServer"]
+__all__ = ["serve", "tls_options", "proxy_options", "BackgroundServer"]
 
 
-def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info") -> None:
-    """Serve until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+def tls_options(certfile: str | None, keyfile: str | None) -> dict[str, Any]:
+    """uvicorn's options to serve HTTPS with a PEM certificate (chain) and key.
+
+    Both files are loaded here once, so a wrong path, a key that does not
+    match or a password-protected key stops the start with a plain message
+    rather than a traceback from deep inside uvicorn."""
+    if certfile is None and keyfile is None:
+        return {}
+    if not certfile or not keyfile:
+        raise ValueError("HTTPS needs both --certfile and --keyfile")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile, password=lambda: b"")
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot use the certificate {certfile} with the key {keyfile}: {exc}") from exc
+    return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
+
+
+def proxy_options(behind_proxy: str | None) -> dict[str, Any]:
+    """uvicorn's options for a reverse proxy at ``behind_proxy`` (its address,
+    or a comma-separated list of addresses or networks).
+
+    Only requests coming from those addresses may set the client address and
+    the scheme through ``X-Forwarded-For`` / ``X-Forwarded-Proto``: anyone
+    else sending them is ignored. Without a proxy the headers are never
+    trusted."""
+    if not behind_proxy:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": behind_proxy}
+
+
+def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info", certfile: str | None = None,
+          keyfile: str | None = None, behind_proxy: str | None = None) -> None:
+    """Serve until interrupted: plain HTTP, HTTPS with ``certfile`` and
+    ``keyfile``, and trusting forwarded headers from ``behind_proxy`` only."""
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **tls_options(certfile, keyfile),
+                **proxy_options(behind_proxy))
 
 
 class BackgroundServer:
