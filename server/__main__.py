@@ -10,6 +10,8 @@
     python -m server roster --db PATH --from FILE             import the roster to push
     python -m server backup --db PATH --out FILE              copy the SQLite database, safely while serving
     python -m server restore --db PATH --from FILE [--force]  put a backup in place (server stopped)
+    python -m server create-admin --db PATH --username NAME [--password-stdin]
+                                                              the first dashboard account
 
 ``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
 """
@@ -25,7 +27,8 @@ from server.registry import DeviceRegistry, PairingError
 from server.store import open_engine
 from sync.protocol import SIGNED_GET_WINDOW_S
 
-COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore")
+COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
+            "create-admin")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -96,7 +99,16 @@ def _command(argv: Sequence[str]) -> int:
     p.add_argument("--db", required=True)
     p.add_argument("--from", dest="source", required=True, help="the backup file")
     p.add_argument("--force", action="store_true", help="replace an existing database (it is kept beside it)")
+    p = sub.add_parser("create-admin", help="create a technician (admin) account for the dashboard")
+    p.add_argument("--db", required=True)
+    p.add_argument("--username", required=True)
+    p.add_argument("--display-name", default=None, help="the person's full name")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input instead of asking twice")
     args = parser.parse_args(argv)
+
+    if args.command == "create-admin":
+        return _create_admin(args.db, args.username, args.display_name, from_stdin=args.password_stdin)
 
     if args.command in ("backup", "restore"):
         # Before open_engine: it would create an empty database at a wrong path.
@@ -157,6 +169,28 @@ def _backup_or_restore(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"{args.command} refused: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _create_admin(db: str, username: str, display_name: str | None, *, from_stdin: bool) -> int:
+    """Create an admin account; the password is asked twice (or read once from stdin)."""
+    from server.accounts import AccountBook, AccountError, Role
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            print("the two passwords differ; nothing created", file=sys.stderr)
+            return 2
+    try:
+        account = AccountBook(open_engine(db)).create(username, password, Role.ADMIN, display_name=display_name)
+    except AccountError as exc:
+        print(f"account not created: {exc.detail}", file=sys.stderr)
+        return 2
+    print(f"admin account created: {account.username}")
     return 0
 
 

@@ -31,6 +31,7 @@ from server.deps import ServerSettings
 from server.registry import DeviceRegistry
 from server.roster import RosterStore
 from server.routes import ROUTERS
+from server.web import mount_dashboard
 from sync.protocol import SERVER_TIME_HEADER, SIGNED_GET_WINDOW_S, ErrorCode
 
 __all__ = ["create_app", "ApiError"]
@@ -79,6 +80,7 @@ def create_app(
     _handle_errors(app)
     for router in ROUTERS:
         app.include_router(router)
+    mount_dashboard(app, engine)
     return app
 
 

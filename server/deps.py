@@ -6,8 +6,13 @@ Who may call a route is a dependency in its signature:
 * tablets, signed: :func:`signed_device` (the body's HMAC, for uploads) or
   :func:`signed_get_device` (an HMAC of path and timestamp, for GETs), each
   giving the :class:`AuthenticatedDevice`;
-* operators: :func:`operator` (anyone on the commune network until the
-  dashboard brings a login);
+* people, logged in on the dashboard: :func:`require` ``(*roles)`` gives
+  the :class:`~server.accounts.Account` when its role is one of ``roles``
+  (anonymous: 401, or a redirect to ``/login`` for a page; another role:
+  403), :func:`current_account` the account or None, and :func:`csrf_protect`
+  refuses a POST without its session's CSRF token (form field ``csrf`` or
+  header ``X-CSRF-Token``); the dashboard's pages import them from
+  :mod:`server.web.auth`;
 * anyone: no dependency (pairing, health).
 
 The service getters are ``async``: FastAPI runs a plain ``def`` dependency
@@ -16,12 +21,15 @@ on a worker thread, and fetching an attribute is not worth the hop.
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+from server.accounts import Account, AccountBook, Role, Session
 from server.answers import ApiError
 from server.batches import BatchIngest
 from server.clock import Clock
@@ -41,7 +49,6 @@ from sync.protocol import (
 __all__ = [
     "ServerSettings",
     "AuthenticatedDevice",
-    "Operator",
     "get_registry",
     "get_ingest",
     "get_rosters",
@@ -52,7 +59,15 @@ __all__ = [
     "request_body",
     "signed_device",
     "signed_get_device",
-    "operator",
+    "SESSION_COOKIE",
+    "CSRF_HEADER",
+    "AccessDenied",
+    "get_accounts",
+    "current_session",
+    "current_account",
+    "require",
+    "csrf_protect",
+    "client_address",
     "timestamp_problem",
 ]
 
@@ -74,14 +89,6 @@ class AuthenticatedDevice:
     device_id: str
     secret: str
     """Its secret: every answer to it, errors included, is signed with it."""
-
-
-@dataclass(frozen=True)
-class Operator:
-    """Someone using the operators' pages: a technician or the commune's leaders."""
-
-    name: str | None = None
-    """Unknown until the dashboard brings a login."""
 
 
 # -- the services ---------------------------------------------------------------
@@ -194,12 +201,6 @@ def signed_get_device(request: Request, registry: DeviceRegistry = Depends(get_r
     return device
 
 
-async def operator() -> Operator:
-    """An operator. For now anyone who reaches the server on the commune
-    network: the login comes with the dashboard."""
-    return Operator()
-
-
 def timestamp_problem(timestamp: str, now: datetime, window_s: float) -> str | None:
     """Why a signed GET's timestamp is not acceptable at ``now``, or None.
 
@@ -216,3 +217,77 @@ def timestamp_problem(timestamp: str, now: datetime, window_s: float) -> str | N
         return (f"the request's timestamp is {away:.0f} s from the server's clock (at most "
                 f"{window_s:.0f} s allowed): an old request is not accepted again")
     return None
+
+
+# -- people on the dashboard ------------------------------------------------------
+
+SESSION_COOKIE = "hailong_session"
+"""The session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (set by the login page)."""
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf"
+
+
+class AccessDenied(Exception):
+    """A request refused for who is asking: 401 (nobody logged in) or 403
+    (another role, or a missing or wrong CSRF token). The dashboard answers it
+    (:func:`server.web.auth.handle_access_denied`): JSON under ``/api/``,
+    else a redirect to the login page or an error page."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        """``login_required``, ``forbidden`` or ``csrf``."""
+
+
+async def get_accounts(request: Request) -> AccountBook:
+    """The accounts, sessions and audit log."""
+    return request.app.state.accounts
+
+
+def client_address(request: Request) -> str:
+    """Where the request came from (for login rate limits and the audit log)."""
+    return request.client.host if request.client else "unknown"
+
+
+def current_session(request: Request, accounts: AccountBook = Depends(get_accounts)) -> Session | None:
+    """The request's open session from its cookie, or None. Kept on
+    ``request.state.session`` for the pages' layout."""
+    session = accounts.session(request.cookies.get(SESSION_COOKIE))
+    request.state.session = session
+    return session
+
+
+def current_account(session: Session | None = Depends(current_session)) -> Account | None:
+    """The logged-in account, or None when anonymous."""
+    return session.account if session else None
+
+
+def require(*roles: Role) -> Callable[..., Account]:
+    """A dependency letting in only logged-in accounts of these roles (any
+    role when none is named); it gives the :class:`Account`."""
+    allowed = frozenset(roles) or frozenset(Role)
+
+    def dependency(account: Account | None = Depends(current_account)) -> Account:
+        if account is None:
+            raise AccessDenied(401, "login_required")
+        if account.role not in allowed:
+            raise AccessDenied(403, "forbidden")
+        return account
+
+    dependency.__doc__ = f"A logged-in account with role {' or '.join(sorted(allowed))}."
+    return dependency
+
+
+async def csrf_protect(request: Request, session: Session | None = Depends(current_session)) -> None:
+    """Refuse a state-changing request that does not carry its session's CSRF
+    token (form field ``csrf`` or header ``X-CSRF-Token``): 403."""
+    if session is None:
+        raise AccessDenied(401, "login_required")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            sent = (await request.form()).get(CSRF_FIELD)
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise AccessDenied(403, "csrf")

@@ -91,3 +91,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("kivy"))
         elif name == "test_server_api.py":
             item.add_marker(pytest.mark.xdist_group("api"))
+        elif item.path.parent.name == "web":  # one worker owns Chromium
+            item.add_marker(pytest.mark.xdist_group("web"))

@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import requests
 from sqlalchemy import func, select
 
 from kiosk.link.uploader import SyncStatus
@@ -19,6 +18,7 @@ from server.store import tables as db
 from sync.protocol import API_PREFIX
 from sync.record import Record, verify_chain
 from tests.sync_support import Commune, FaultProxy, Tablet, wait_for
+from tests.web.support import logged_in_admin
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,6 +139,7 @@ def test_unpaired_tablet_reports_unpaired_and_keeps_its_records(tmp_path, commun
 def test_health_endpoint_lists_the_device(commune, tablet):
     tablet.rate(3)
     tablet.uploader().run_once()
-    answer = requests.get(f"{commune.url}{API_PREFIX}/devices/{tablet.store.device_id}", timeout=5).json()
+    admin = logged_in_admin(commune)
+    answer = admin.get(f"{commune.url}{API_PREFIX}/devices/{tablet.store.device_id}", timeout=5).json()
     assert answer["records_count"] == 3 and answer["last_seen_at"] and answer["app_version"] == "0.1.0"
     assert answer["chain_status"] == "intact" and answer["clock_off"] is False

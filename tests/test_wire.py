@@ -25,6 +25,7 @@ from server.roster import RosterStore
 from sync import wire
 from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT, MAX_INT
 from tests.sync_support import post, roster_file
+from tests.web.support import logged_in_admin
 
 STRICT = {shape: schemas.model_for(shape, strict=True) for shape in wire.SHAPES}
 
@@ -212,6 +213,6 @@ def test_what_the_real_server_sends_is_exactly_the_contract(commune, tablet) -> 
     roster = wire.parse(wire.RosterDocument, json.loads(fetched.body), extra="forbid")
     assert [o.id for o in roster.officers] == [o.id for o in tablet.settings.officers]
 
-    health = requests.get(f"{commune.url}{API_PREFIX}/devices/{credentials.device_id}", timeout=10)
+    health = logged_in_admin(commune).get(f"{commune.url}{API_PREFIX}/devices/{credentials.device_id}", timeout=10)
     assert health.status_code == 200
     assert wire.parse(wire.DeviceHealth, health.json(), extra="forbid").records_count == 3

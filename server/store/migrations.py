@@ -3,6 +3,10 @@
 ``create_all`` makes the tables that are missing, not the columns a newer
 version added to an existing table; each such change is applied here, once,
 when the database is opened.
+
+Whole new tables need no step: the dashboard's accounts, sessions,
+login_attempts and audit_log tables appear in an older database when it is
+next opened, through ``create_all``.
 """
 
 from __future__ import annotations

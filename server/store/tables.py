@@ -28,7 +28,7 @@ from sync.protocol import MAX_FIELD_CHARS
 
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
-    "roster", "portraits",
+    "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
 ]
 
 metadata = MetaData()
@@ -188,4 +188,54 @@ portraits = Table(
     Column("content", LargeBinary, nullable=False),
     Column("content_type", _text(50), nullable=False),
     Column("sha256", _text(64), nullable=False),
+)
+
+# -- the dashboard's people (server.accounts) -----------------------------------
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", _text(64), nullable=False, unique=True),
+    Column("display_name", _text(200)),
+    Column("role", _text(16), nullable=False),  # admin | leader | officer | observer
+    Column("officer_id", _text(200)),  # the roster entry of an officer's account
+    Column("password_hash", _text(200), nullable=False),  # argon2id, never the password
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", TIME, nullable=False),
+    Column("password_changed_at", TIME, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # Only a digest of the cookie's token: a copy of the database logs nobody in.
+    Column("token_digest", _text(64), primary_key=True),
+    Column("account_id", Integer, nullable=False, index=True),
+    Column("csrf", _text(64), nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("address", _text(64)),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", _text(64), nullable=False, index=True),
+    Column("address", _text(64), nullable=False, index=True),
+    Column("at", TIME, nullable=False),
+    Column("success", Boolean, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", TIME, nullable=False),
+    Column("actor", _text(64)),  # the account's username; none for a failed login's unknown user
+    Column("action", _text(64), nullable=False),
+    Column("target", _text(200)),
+    Column("detail", Text, nullable=False, default=""),
+    Column("address", _text(64)),
 )

@@ -1,0 +1,41 @@
+"""The commune dashboard: web pages served by the same application and
+database as the tablets' API (``/api/v1/``).
+
+:func:`mount_dashboard` is called once by :func:`server.api.create_app`. A
+page module is one resource (:mod:`.auth`, :mod:`.home`, :mod:`.accounts`,
+:mod:`.audit`, :mod:`.devices`…): an ``APIRouter`` named ``router`` whose
+routes each state who may use them with :func:`server.web.auth.require`,
+protect every POST with :func:`server.web.auth.csrf_protect`, and answer with
+:func:`server.web.render.page`. Add a new module's router to
+:data:`PAGE_ROUTERS`.
+
+Every asset (CSS, htmx under ``static/vendor/``) is served by the server
+itself from ``/static``: the commune network may have no internet.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from server.accounts import AccountBook
+from server.web import accounts, audit, auth, devices, home
+from server.web.render import STATIC_DIR
+
+__all__ = ["mount_dashboard", "PAGE_ROUTERS"]
+
+PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router)
+"""Every page router of the dashboard."""
+
+
+def mount_dashboard(app: FastAPI, engine: Engine) -> None:
+    """Add the dashboard to the application: its services on ``app.state``
+    (``accounts``: the :class:`~server.accounts.AccountBook`; ``engine``),
+    the answer to refused access, the page routers and ``/static``."""
+    app.state.engine = engine
+    app.state.accounts = AccountBook(engine, clock=app.state.clock)
+    auth.handle_access_denied(app)
+    for router in PAGE_ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

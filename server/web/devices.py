@@ -1,0 +1,83 @@
+"""The tablets: each one's health, the pairing requests waiting (approve or
+deny, admin), revocation with a reason (admin). Everything goes through
+:class:`server.registry.DeviceRegistry`, as the command line does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from server.accounts import Account, AccountBook, Role
+from server.deps import get_registry
+from server.registry import DeviceRegistry, PairingError
+from server.web.auth import client_address, csrf_protect, get_accounts, require
+from server.web.render import page, register_nav
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+register_nav("/devices", "nav.devices", (Role.ADMIN, Role.LEADER), order=70)
+
+_NOTICES = {"approved", "denied", "revoked"}
+
+
+def _devices_page(request: Request, registry: DeviceRegistry, account: Account, *, status_code: int = 200,
+                  notice: str | None = None, error: str | None = None) -> HTMLResponse:
+    devices = registry.health(with_findings=False)
+    active = {d["device_id"] for d in devices if d["status"] == "active"}
+    pairings: list[dict[str, Any]] = []
+    if account.role is Role.ADMIN:
+        pairings = [{**p, "already_active": p["device_id"] in active} for p in registry.list_pairings()]
+    return page(request, "devices.html", status_code=status_code, devices=devices, pairings=pairings,
+                notice=notice if notice in _NOTICES else None, error=error)
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(request: Request, notice: str | None = Query(None, max_length=20),
+                 account: Account = Depends(require(Role.ADMIN, Role.LEADER)),
+                 registry: DeviceRegistry = Depends(get_registry)) -> HTMLResponse:
+    """Every tablet's health; for the admin, the pairings waiting. (Admin, leader.)"""
+    return _devices_page(request, registry, account, notice=notice)
+
+
+@router.post("/devices/pairings/{user_code}/{decision}")
+async def decide_pairing(request: Request, user_code: str = Path(max_length=20),
+                         decision: str = Path(pattern="^(approve|deny)$"),
+                         account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
+                         registry: DeviceRegistry = Depends(get_registry),
+                         accounts: AccountBook = Depends(get_accounts)) -> Response:
+    """Approve or deny a tablet's pairing code. (Admin.)"""
+    approve = decision == "approve"
+    try:
+        pairing = await run_in_threadpool(registry.decide, user_code, approve)
+    except PairingError as exc:
+        return await run_in_threadpool(_devices_page, request, registry, account, status_code=409,
+                                       error=f"devices.error.{exc.code}")
+    await run_in_threadpool(accounts.audit, account.username, f"device.{'approve' if approve else 'deny'}",
+                            pairing["device_id"], f"code={pairing['user_code']} label={pairing['label'] or ''}",
+                            client_address(request))
+    return RedirectResponse(f"/devices?notice={'approved' if approve else 'denied'}", status_code=303)
+
+
+@router.post("/devices/{device_id}/revoke")
+async def revoke_device(request: Request, device_id: str = Path(max_length=64),
+                        reason: str = Form("", max_length=500),
+                        account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
+                        registry: DeviceRegistry = Depends(get_registry),
+                        accounts: AccountBook = Depends(get_accounts)) -> Response:
+    """Refuse a tablet's uploads from now on, with a reason. (Admin.)"""
+    reason = reason.strip()
+    if not reason:
+        return await run_in_threadpool(_devices_page, request, registry, account, status_code=400,
+                                       error="devices.reason_needed")
+    try:
+        await run_in_threadpool(registry.revoke, device_id, reason)
+    except PairingError as exc:
+        return await run_in_threadpool(_devices_page, request, registry, account, status_code=404,
+                                       error=f"devices.error.{exc.code}")
+    await run_in_threadpool(accounts.audit, account.username, "device.revoke", device_id, reason,
+                            client_address(request))
+    return RedirectResponse("/devices?notice=revoked", status_code=303)
