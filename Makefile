@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/drain.py
+	$(BIN)/python bench/dashboard.py
 
 ## soak: the long runs, not part of `make test`: 2,000 kills, a 2,000-example API fuzz
 soak: $(STAMP)

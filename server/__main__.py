@@ -6,7 +6,8 @@
     python -m server deny CODE --db PATH                      refuse it
     python -m server revoke DEVICE --db PATH [--reason TEXT]  refuse a device's uploads
     python -m server devices --db PATH [--json]               device health
-    python -m server export --db PATH --format csv [--out F]  every rating, flags, both times
+    python -m server export --db PATH [--format csv|xlsx] [--out F] [--from DAY] [--to DAY]
+                                                              ratings with names and local times
     python -m server roster --db PATH --from FILE             import the roster to push
     python -m server backup --db PATH --out FILE              copy the SQLite database, safely while serving
     python -m server restore --db PATH --from FILE [--force]  put a backup in place (server stopped)
@@ -22,10 +23,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
 
 from server.registry import DeviceRegistry, PairingError
 from server.store import open_engine
 from sync.protocol import SIGNED_GET_WINDOW_S
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
             "create-admin")
@@ -50,6 +56,8 @@ def _serve(argv: Sequence[str]) -> int:
     parser.add_argument("--behind-proxy", nargs="?", const="127.0.0.1", metavar="ADDRESS",
                         help="a reverse proxy at ADDRESS (default 127.0.0.1; a comma-separated list or networks "
                              "allowed) terminates TLS: trust its X-Forwarded-For/-Proto, and nobody else's")
+    parser.add_argument("--timezone", help="the commune's time zone, kept in the settings (default "
+                                           "Asia/Ho_Chi_Minh): every time shown and every day counted is local")
     args = parser.parse_args(argv)
 
     from server.api import create_app
@@ -61,8 +69,16 @@ def _serve(argv: Sequence[str]) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
+    engine = open_engine(args.db)
+    if args.timezone is not None:
+        from server.settings import SettingError, save_setting
+
+        try:
+            save_setting(engine, "timezone", args.timezone)
+        except SettingError:
+            parser.error(f"--timezone: unknown time zone {args.timezone!r} (e.g. Asia/Ho_Chi_Minh)")
     app = create_app(
-        open_engine(args.db), clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
+        engine, clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
         pair_lifetime_s=args.pair_lifetime, public_url=args.public_url, signed_get_window_s=args.signed_get_window,
     )
     serve(app, args.host, args.port, certfile=args.certfile, keyfile=args.keyfile, behind_proxy=args.behind_proxy)
@@ -85,10 +101,14 @@ def _command(argv: Sequence[str]) -> int:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("pairings", help="pairing requests waiting for approval")
     p.add_argument("--db", required=True)
-    p = sub.add_parser("export", help="every stored rating with flags, findings and both times")
+    p = sub.add_parser("export", help="the ratings with officer and counter names, local times, flags and reasons")
     p.add_argument("--db", required=True)
-    p.add_argument("--format", choices=("csv",), default="csv")
-    p.add_argument("--out", help="file to write (default: standard output)")
+    p.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    p.add_argument("--out", help="file to write (default: standard output; required for xlsx)")
+    p.add_argument("--from", dest="first", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="first local day (default: the first rating)")
+    p.add_argument("--to", dest="last", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="last local day, included (default: the last rating)")
     p = sub.add_parser("roster", help="import the roster (officers, portraits, counters, reasons, settings)")
     p.add_argument("--db", required=True)
     p.add_argument("--from", dest="source", required=True, help="a YAML file shaped like config.yaml")
@@ -129,14 +149,7 @@ def _command(argv: Sequence[str]) -> int:
             for p in registry.list_pairings():
                 print(f"{p['user_code']}  {p['device_id']}  {p['label'] or ''}  expires {p['expires_at']}")
         elif args.command == "export":
-            from server.export import write_csv
-
-            if args.out:
-                with open(args.out, "w", encoding="utf-8", newline="") as fh:
-                    count = write_csv(engine, fh)
-                print(f"{count} ratings written to {args.out}", file=sys.stderr)
-            else:
-                write_csv(engine, sys.stdout)
+            return _export(engine, args, parser)
         elif args.command == "roster":
             from server.roster import RosterError, RosterStore
 
@@ -149,6 +162,25 @@ def _command(argv: Sequence[str]) -> int:
     except PairingError as exc:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _export(engine: Engine, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from server.export import ExportRange, write_csv, write_xlsx
+
+    chosen = ExportRange(args.first, args.last)
+    if args.format == "xlsx":
+        if not args.out:
+            parser.error("--format xlsx needs --out FILE")
+        count = write_xlsx(engine, args.out, chosen)
+    elif args.out:
+        with open(args.out, "wb") as fh:
+            count = write_csv(engine, fh, chosen)
+    else:
+        count = write_csv(engine, sys.stdout.buffer, chosen)
+        sys.stdout.buffer.flush()
+    if args.out:
+        print(f"{count} ratings written to {args.out}", file=sys.stderr)
     return 0
 
 

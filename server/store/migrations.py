@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect, text
 
-from server.store.tables import findings
+from server.store.tables import RATING_INDEXES, findings
 
 __all__ = ["upgrade"]
 
@@ -32,3 +32,15 @@ def upgrade(engine: Engine) -> None:
         guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
         with engine.begin() as conn:
             conn.execute(text(f"ALTER TABLE findings ADD COLUMN {guard}resolved_at {kind}"))
+    _add_rating_indexes(engine)
+
+
+def _add_rating_indexes(engine: Engine) -> None:
+    """The dashboard's indexes on ``records``, on a database made before them
+    (create_all makes a new table's indexes, not those added to an old one).
+    Building them over a large table takes a while, once."""
+    present = {index["name"] for index in inspect(engine).get_indexes("records")}
+    for index in RATING_INDEXES.get(engine.dialect.name, ()):
+        if index.name not in present:
+            with engine.begin() as conn:
+                index.create(conn, checkfirst=True)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from sync.protocol import MAX_FIELD_CHARS
@@ -29,6 +31,7 @@ from sync.protocol import MAX_FIELD_CHARS
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
+    "settings", "RATING_INDEXES",
 ]
 
 metadata = MetaData()
@@ -239,3 +242,47 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("address", _text(64)),
 )
+
+# -- the dashboard's figures (server.settings, server.store.ratings) ------------
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", _text(64), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", TIME, nullable=False),
+)
+
+# The dashboard reads ratings by time (the commune's board) and by officer and
+# time (an officer's history), and the details added to each rating. On
+# SQLite the indexes hold every column those counts group by (and the UUID
+# that finds a rating's details), so a year of ratings is counted from the
+# indexes alone, never from the wide rows. PostgreSQL refuses an index entry
+# over about 2.7 kB, which the longest values the wire rules let through
+# would exceed: there they hold only the keys the queries search by. Only
+# ratings (or details) are indexed: a query must say kind = 'rating' as a
+# literal for the database to pick them.
+_RATING_ONLY = text("kind = 'rating'")
+_DETAILS_ONLY = text("kind = 'details'")
+# ``kind`` last: SQLite reads the row to test a partial index's own
+# condition unless the index holds that column too.
+_COUNTED = ("level", "device_id", "simulated", "burst", "flags", "uuid", "kind")
+
+
+def _rating_indexes(dialect: str, wide: bool) -> tuple[Index, ...]:
+    counted = [records.c[name] for name in _COUNTED] if wide else []
+    where = {f"{dialect}_where": _RATING_ONLY}
+    details_where = {f"{dialect}_where": _DETAILS_ONLY}
+    details = [records.c.reasons, records.c.callback_requested, records.c.kind] if wide else []
+    return tuple(index.ddl_if(dialect=dialect) for index in (
+        Index(f"ix_records_ratings_by_time_{dialect}", records.c.corrected_time, records.c.officer_id, *counted,
+              **where),
+        Index(f"ix_records_ratings_by_officer_{dialect}", records.c.officer_id, records.c.corrected_time, *counted,
+              **where),
+        Index(f"ix_records_details_by_rating_{dialect}", records.c.rating_uuid, *details, **details_where),
+    ))
+
+
+RATING_INDEXES = {"sqlite": _rating_indexes("sqlite", wide=True),
+                  "postgresql": _rating_indexes("postgresql", wide=False)}
+"""The dashboard's indexes on ``records``, by database."""

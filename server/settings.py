@@ -1,0 +1,102 @@
+"""The commune-wide settings of the server: its time zone (every time shown
+and every day counted is the commune's local one), how many ratings an
+officer needs before being ranked, and the commune's name.
+
+They are kept in the ``settings`` table (:mod:`server.store.settings`); a
+setting never stored has its default. The commune's name defaults to the one
+in the imported roster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine
+
+from server.clock import Clock, utc_now, utc_text
+from server.store import settings as stored_settings
+from server.store import write_transaction
+
+__all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "save_setting", "check_setting"]
+
+DEFAULTS: dict[str, Any] = {
+    "timezone": "Asia/Ho_Chi_Minh",
+    "rank_min_ratings": 30,
+    "commune_name": "",
+}
+
+
+class SettingError(ValueError):
+    """A setting's value is refused; ``key`` names it, ``problem`` is a code
+    (``unknown``, ``bad_timezone``, ``not_a_count``, ``empty``)."""
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The settings as the dashboard uses them."""
+
+    timezone: str = DEFAULTS["timezone"]
+    rank_min_ratings: int = DEFAULTS["rank_min_ratings"]
+    commune_name: str = DEFAULTS["commune_name"]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The commune's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def check_setting(key: str, value: Any) -> Any:
+    """The value to store for ``key``, checked (and normalised). Raises :class:`SettingError`."""
+    if key == "timezone":
+        if not isinstance(value, str) or not value:
+            raise SettingError(key, "bad_timezone")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingError(key, "bad_timezone") from None
+        return value
+    if key == "rank_min_ratings":
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            raise SettingError(key, "not_a_count") from None
+        if isinstance(value, bool) or count < 1 or str(count) != str(value).strip():
+            raise SettingError(key, "not_a_count")
+        return count
+    if key == "commune_name":
+        if not isinstance(value, str) or not value.strip():
+            raise SettingError(key, "empty")
+        return value.strip()
+    raise SettingError(key, "unknown")
+
+
+def load_settings(engine: Engine) -> ServerSettings:
+    """The current settings: stored values over the defaults."""
+    with engine.begin() as conn:
+        stored = stored_settings.stored_settings(conn)
+        roster_name = stored_settings.roster_commune_name(conn) if "commune_name" not in stored else None
+    values = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if key in stored:
+            try:
+                values[key] = check_setting(key, stored[key])
+            except SettingError:
+                pass  # a value edited by hand into something unusable: the default stands
+    if "commune_name" not in stored and roster_name:
+        values["commune_name"] = roster_name
+    return ServerSettings(**values)
+
+
+def save_setting(engine: Engine, key: str, value: Any, *, clock: Clock = utc_now) -> Any:
+    """Check and store one setting; returns the value stored. Raises :class:`SettingError`."""
+    checked = check_setting(key, value)
+    stamp = utc_text(clock())
+    write_transaction(engine, lambda conn: stored_settings.put_setting(conn, key, checked, stamp=stamp))
+    return checked

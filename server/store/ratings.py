@@ -1,0 +1,157 @@
+"""The queries behind the dashboard's figures: ratings counted by local day,
+officer, level and the categories they are counted apart for, the reasons
+given with them, and the devices with an open chain finding.
+
+Days are the commune's local days. A period is cut where its time zone's UTC
+offset changes (:meth:`server.scores.Period.segments`), and within each
+stretch the local day is the stored UTC time plus that offset, worked out by
+the database (SQLite's ``date()``, PostgreSQL's timestamp arithmetic). The
+counts come grouped small (a few thousand groups for a month); the
+exclusion switches are applied afterwards by :mod:`server.scores`, so every
+switch setting comes from the one query.
+
+Ratings are found through the indexes of :data:`server.store.tables.RATING_INDEXES`,
+which hold every column counted here: the tests on ``kind`` are written as
+literals, as a partial index requires.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from datetime import date
+from typing import Any
+
+from sqlalchemy import TIMESTAMP, Connection, and_, case, cast, func, literal_column, select
+
+from server.clock import utc_text
+from server.scores import Period, RatingGroup, ReasonGroup, Segment
+from server.store import tables
+
+__all__ = ["rating_groups", "reason_groups", "open_chain_devices", "officer_names", "counter_names",
+           "first_and_last_rating"]
+
+_RATING = literal_column("'rating'")
+_DETAILS = literal_column("'details'")
+
+
+def open_chain_devices(conn: Connection) -> set[str]:
+    """Devices with a finding about their chain that is still open."""
+    findings = tables.findings
+    return {row[0] for row in conn.execute(select(findings.c.device_id).where(findings.c.resolved_at.is_(None))
+                                           .distinct())}
+
+
+def _local_day(conn: Connection, column: Any, offset_s: int) -> Any:
+    """The local day (``YYYY-MM-DD`` text) of a stored UTC time, ``offset_s`` ahead of UTC."""
+    if conn.dialect.name == "postgresql":
+        # The stored text ends in +00:00; as a timestamp without time zone it is the UTC wall time.
+        shifted = cast(column, TIMESTAMP) + literal_column(f"INTERVAL '{int(offset_s)} seconds'")
+        return func.to_char(shifted, "YYYY-MM-DD")
+    return func.date(column, f"{int(offset_s):+d} seconds")
+
+
+def _clock_off(column: Any) -> Any:
+    return case((column.like("%clock_off%"), 1), else_=0)
+
+
+def _categories(simulated: Any, burst: Any, clock_off: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
+    found = []
+    if burst:
+        found.append("burst")
+    if simulated:
+        found.append("simulated")
+    if clock_off:
+        found.append("clock_off")
+    if device_id in chained:
+        found.append("chain")
+    return frozenset(found)
+
+
+def _in_segment(column: Any, segment: Segment) -> Any:
+    return and_(column >= utc_text(segment.start), column < utc_text(segment.end))
+
+
+def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = None,
+                  chained: Collection[str] | None = None) -> list[RatingGroup]:
+    """The period's ratings (one officer's, when given), grouped by local day,
+    officer, level and the categories they carry. ``chained`` are the devices
+    with an open chain finding (looked up when not given)."""
+    records = tables.records
+    if chained is None:
+        chained = open_chain_devices(conn)
+    burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
+    simulated = case((records.c.simulated.is_(True), 1), else_=0)
+    clock_off = _clock_off(records.c.flags)
+    merged: dict[tuple, int] = {}
+    for segment in period.segments():
+        day = _local_day(conn, records.c.corrected_time, segment.offset_s).label("day")
+        keys = (day, records.c.officer_id, records.c.level, records.c.device_id, simulated.label("sim"),
+                burst.label("burst"), clock_off.label("clock_off"))
+        query = (select(*keys, func.count().label("n"))
+                 .where(records.c.kind == _RATING, _in_segment(records.c.corrected_time, segment))
+                 .group_by(*keys[:3], records.c.device_id, simulated, burst, clock_off))
+        if officer_id is not None:
+            query = query.where(records.c.officer_id == officer_id)
+        for row in conn.execute(query):
+            key = (row[0], row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+            merged[key] = merged.get(key, 0) + row[7]
+    return [RatingGroup(date.fromisoformat(k[0]), k[1], k[2], k[3], n) for k, n in merged.items()]
+
+
+def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = None,
+                  chained: Collection[str] | None = None) -> list[ReasonGroup]:
+    """The reasons given with the period's ratings (one officer's, when
+    given), grouped by the details' reasons, the rating's local day, officer,
+    level and categories."""
+    records = tables.records
+    details = records.alias("details")
+    if chained is None:
+        chained = open_chain_devices(conn)
+    burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
+    simulated = case((records.c.simulated.is_(True), 1), else_=0)
+    clock_off = _clock_off(records.c.flags)
+    merged: dict[tuple, int] = {}
+    for segment in period.segments():
+        day = _local_day(conn, records.c.corrected_time, segment.offset_s).label("day")
+        keys = (details.c.reasons, day, records.c.officer_id, records.c.level, records.c.device_id,
+                simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
+        query = (select(*keys, func.count().label("n"))
+                 .select_from(records.join(details, and_(details.c.rating_uuid == records.c.uuid,
+                                                         details.c.kind == _DETAILS)))
+                 .where(records.c.kind == _RATING, _in_segment(records.c.corrected_time, segment),
+                        details.c.reasons.is_not(None))
+                 .group_by(details.c.reasons, day, records.c.officer_id, records.c.level, records.c.device_id,
+                           simulated, burst, clock_off))
+        if officer_id is not None:
+            query = query.where(records.c.officer_id == officer_id)
+        for row in conn.execute(query):
+            reasons = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
+            if not reasons:
+                continue
+            key = (reasons, row[1], row[2], row[3], _categories(row[5], row[6], row[7], row[4], chained))
+            merged[key] = merged.get(key, 0) + row[8]
+    return [ReasonGroup(k[0], date.fromisoformat(k[1]), k[2], k[3], k[4], n) for k, n in merged.items()]
+
+
+def _roster(conn: Connection) -> dict[str, Any]:
+    body = conn.execute(select(tables.roster.c.body).where(tables.roster.c.id == 1)).scalar()
+    return json.loads(body) if body else {}
+
+
+def officer_names(conn: Connection) -> dict[str, str]:
+    """Officers' names by id, from the current roster."""
+    return {o["id"]: o["name"] for o in _roster(conn).get("officers", []) if "id" in o and "name" in o}
+
+
+def counter_names(conn: Connection) -> dict[str, str]:
+    """Counters' names by id, from the current roster."""
+    return {c["id"]: c["name"] for c in _roster(conn).get("counters", []) if "id" in c and "name" in c}
+
+
+def first_and_last_rating(conn: Connection) -> tuple[str, str] | None:
+    """The corrected times (UTC text) of the first and last stored ratings, or ``None``."""
+    records = tables.records
+    row = conn.execute(select(func.min(records.c.corrected_time), func.max(records.c.corrected_time))
+                       .where(records.c.kind == _RATING)).first()
+    return (row[0], row[1]) if row is not None and row[0] is not None else None
