@@ -31,6 +31,9 @@ from sync.protocol import API_PREFIX
 from sync.roster import (
     COMMUNE_KEYS,
     COMMUNE_SECTIONS,
+    DEFAULT_HIGH_REASONS,
+    DEFAULT_LOW_REASONS,
+    Commune,
     SettingsError,
     SettingsNode,
     officer_id_for,
@@ -49,6 +52,9 @@ __all__ = [
     "remove_counter",
     "set_commune",
     "set_setting",
+    "set_reasons",
+    "commune_settings",
+    "roster_changes",
     "portrait_from_upload",
     "PORTRAIT_SIDE",
 ]
@@ -63,7 +69,19 @@ ROSTER_VERSION = 1
 
 
 class RosterError(ValueError):
-    """The roster file cannot be imported; the message names the problem."""
+    """The roster cannot be imported or published; the message names the
+    problem, starting with its key path (``officers[0].name: empty``).
+
+    ``path`` is that key path, ``problem`` a code each end words in its own
+    language (the tablets' :class:`~sync.roster.SettingsError` codes, plus
+    the server's own: ``no_counter``, ``bad_pin``, ``photo_unreadable`` …)
+    and ``values`` fill the wording."""
+
+    def __init__(self, message: str, path: str = "", problem: str = "", **values: Any):
+        super().__init__(message)
+        self.path = path or message.split(":", 1)[0]
+        self.problem = problem or "invalid"
+        self.values = values
 
 
 def portrait_path(officer_id: str) -> str:
@@ -87,16 +105,16 @@ def roster_document(
     if counters is None and isinstance(tree.get("counter"), dict):
         counters = [tree["counter"]]
     if not isinstance(counters, list) or not counters:
-        raise RosterError("counters: give at least one counter (id and name)")
+        raise RosterError("counters: give at least one counter (id and name)", "counters", "no_counter")
     for i, counter in enumerate(counters):
         if not (isinstance(counter, dict) and all(isinstance(counter.get(k), str) for k in ("id", "name"))):
-            raise RosterError(f"counters[{i}]: needs an id and a name")
+            raise RosterError(f"counters[{i}]: needs an id and a name", f"counters[{i}]", "counter_shape")
     # The very rules every tablet applies to the commune's part of its settings.
     commune_tree = {k: v for k, v in tree.items() if k in COMMUNE_SECTIONS}
     try:
         commune = parse_commune(SettingsNode(commune_tree), base_dir)
     except SettingsError as exc:
-        raise RosterError(str(exc)) from None
+        raise RosterError(str(exc), exc.path, exc.problem, **exc.values) from None
     images: dict[str, tuple[bytes, str]] = {}
     officers = []
     for officer in commune.officers:
@@ -231,7 +249,7 @@ def _officer(tree: dict[str, Any], officer_id: str) -> dict[str, Any]:
     for officer in tree["officers"]:
         if officer["id"] == officer_id:
             return officer
-    raise RosterError(f"officers: no officer {officer_id}")
+    raise RosterError(f"officers: no officer {officer_id}", "officers", "no_such_officer", id=officer_id)
 
 
 def save_officer(tree: dict[str, Any], officer_id: str | None, *, name: str, title: str, active: bool = True) -> str:
@@ -248,14 +266,14 @@ def save_officer(tree: dict[str, Any], officer_id: str | None, *, name: str, tit
 def set_officer_pin(tree: dict[str, Any], officer_id: str, pin: str) -> None:
     """Give an officer a new PIN, kept only as its verifier."""
     if not is_valid_pin(pin):
-        raise RosterError("pin: 4 to 8 digits")
+        raise RosterError("pin: 4 to 8 digits", "pin", "bad_pin")
     _officer(tree, officer_id)["pin_hash"] = hash_pin(pin)
 
 
 def save_counter(tree: dict[str, Any], counter_id: str | None, name: str) -> str:
     """Add a counter (its id made from the name) or rename one; returns the id."""
     if not name.strip():
-        raise RosterError("counters: the name is empty")
+        raise RosterError("counters: the name is empty", "counters", "empty")
     if counter_id is None:
         counter_id = officer_id_for(name, [c["id"] for c in tree["counters"]])
         tree["counters"].append({"id": counter_id, "name": name.strip()})
@@ -264,7 +282,7 @@ def save_counter(tree: dict[str, Any], counter_id: str | None, name: str) -> str
         if counter["id"] == counter_id:
             counter["name"] = name.strip()
             return counter_id
-    raise RosterError(f"counters: no counter {counter_id}")
+    raise RosterError(f"counters: no counter {counter_id}", "counters", "no_such_counter", id=counter_id)
 
 
 def remove_counter(tree: dict[str, Any], counter_id: str) -> None:
@@ -281,11 +299,110 @@ def set_setting(tree: dict[str, Any], section: str, key: str | None, value: Any)
     """One commune-wide setting (:data:`sync.roster.COMMUNE_KEYS`), e.g.
     ``("rating", "scale", 5)`` or ``("language", None, "vi")``."""
     if section not in COMMUNE_KEYS:
-        raise RosterError(f"{section}: not a commune-wide setting")
+        raise RosterError(f"{section}: not a commune-wide setting", section, "unknown_key")
+    # None takes the setting off: the tablets' default applies (a weekday
+    # without hours is closed).
     if key is None:
-        tree[section] = value
+        if value is None:
+            tree.pop(section, None)
+        else:
+            tree[section] = value
+    elif value is None:
+        tree.get(section, {}).pop(key, None)
     else:
         tree.setdefault(section, {})[key] = value
+
+
+def set_reasons(tree: dict[str, Any], kind: str, reason_ids: list[str]) -> None:
+    """The reasons offered after a ``low`` or ``high`` rating, by id.
+
+    Reasons already on the list keep their place (and a commune's own
+    reason its words); built-in ones added go after them."""
+    if kind not in ("low", "high"):
+        raise RosterError(f"reasons.{kind}: not a reasons list", f"reasons.{kind}", "unknown_key")
+    current = (tree.get("reasons") or {}).get(kind)
+    if current is None:
+        current = list(DEFAULT_LOW_REASONS if kind == "low" else DEFAULT_HIGH_REASONS)
+    wanted = list(dict.fromkeys(reason_ids))
+    kept = [r for r in current if _reason_id(r) in wanted]
+    kept_ids = {_reason_id(r) for r in kept}
+    kept += [r for r in wanted if r not in kept_ids]
+    tree.setdefault("reasons", {})[kind] = kept
+
+
+def _reason_id(reason: Any) -> str:
+    return reason.get("id", "") if isinstance(reason, dict) else str(reason)
+
+
+def commune_settings(tree: dict[str, Any]) -> Commune | None:
+    """The commune-wide settings of a tree as the tablets read them (their
+    defaults filled in), or None when the tree does not pass their rules."""
+    try:
+        return parse_commune(SettingsNode({k: v for k, v in tree.items() if k in COMMUNE_SECTIONS}), Path.cwd())
+    except SettingsError:
+        return None
+
+
+def roster_changes(before: tuple[dict[str, Any], Mapping[str, tuple[bytes, str]]],
+                   after: tuple[dict[str, Any], Mapping[str, tuple[bytes, str]]]) -> list[str]:
+    """What an edit changed, one line per key path, for the audit log:
+    ``officers[an].title: "A" → "B"``. A PIN is never written, not even its
+    verifier: only that it was set or changed; a portrait only as new or changed."""
+    old, new = _flat(*before), _flat(*after)
+    lines = []
+    for key in sorted(old.keys() | new.keys(), key=_change_order):
+        was, now = old.get(key), new.get(key)
+        if was == now:
+            continue
+        if key.endswith((".pin", ".photo")):
+            state = "removed" if now is None else ("set" if was is None else "changed")
+            lines.append(f"{key}: {state}")
+        else:
+            lines.append(f"{key}: {_shown(was)} → {_shown(now)}")
+    return lines
+
+
+def _change_order(key: str) -> tuple[int, str]:
+    order = ("commune", "counters", "officers", "reasons")
+    head = key.split("[", 1)[0].split(".", 1)[0]
+    return (order.index(head) if head in order else len(order), key)
+
+
+def _shown(value: str | None) -> str:
+    return "—" if value is None else value
+
+
+def _flat(tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> dict[str, str]:
+    """A tree as ``key path → text`` (JSON, as the audit log shows it), to compare two of them."""
+
+    def text(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    flat: dict[str, str] = {}
+    for key in ("name", "hotline"):
+        if (tree.get("commune") or {}).get(key):
+            flat[f"commune.{key}"] = text(tree["commune"][key])
+    for counter in tree.get("counters") or []:
+        flat[f"counters[{counter.get('id')}]"] = text(counter.get("name"))
+    for officer in tree.get("officers") or []:
+        at = f"officers[{officer.get('id')}]"
+        flat[f"{at}.name"] = text(officer.get("name", ""))
+        flat[f"{at}.title"] = text(officer.get("title", ""))
+        flat[f"{at}.active"] = "yes" if officer.get("active", True) else "no"
+        if officer.get("pin_hash"):
+            flat[f"{at}.pin"] = str(officer["pin_hash"])
+        if officer.get("id") in portraits:
+            flat[f"{at}.photo"] = hashlib.sha256(portraits[officer["id"]][0]).hexdigest()
+    for kind, reasons in (tree.get("reasons") or {}).items():
+        flat[f"reasons.{kind}"] = ", ".join(_reason_id(r) for r in reasons or [])
+    for section in COMMUNE_KEYS:
+        value = tree.get(section)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flat[f"{section}.{key}"] = text(item)
+        elif value is not None:
+            flat[section] = text(value)
+    return flat
 
 
 def portrait_from_upload(data: bytes, crop: tuple[int, int, int] | None = None) -> tuple[bytes, str]:
@@ -298,22 +415,24 @@ def portrait_from_upload(data: bytes, crop: tuple[int, int, int] | None = None) 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if len(data) > MAX_UPLOAD_BYTES:
-        raise RosterError(f"photo: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise RosterError(f"photo: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", "photo", "photo_too_large",
+                          mb=MAX_UPLOAD_BYTES // (1024 * 1024))
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.width * probe.height > MAX_UPLOAD_PIXELS:
-                raise RosterError("photo: too many pixels")
+                raise RosterError("photo: too many pixels", "photo", "photo_too_many_pixels")
             picture = ImageOps.exif_transpose(probe)
             picture.load()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise RosterError("photo: not a picture this server can read (JPEG, PNG or WebP)") from None
+        raise RosterError("photo: not a picture this server can read (JPEG, PNG or WebP)", "photo",
+                          "photo_unreadable") from None
     if crop is None:
         side = min(picture.size)
         left, top = (picture.width - side) // 2, (picture.height - side) // 2
     else:
         left, top, side = crop
         if side <= 0 or left < 0 or top < 0 or left + side > picture.width or top + side > picture.height:
-            raise RosterError("photo: the crop falls outside the picture")
+            raise RosterError("photo: the crop falls outside the picture", "photo", "photo_crop_outside")
     square = picture.crop((left, top, left + side, top + side)).convert("RGB")
     square = square.resize((PORTRAIT_SIDE, PORTRAIT_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()

@@ -13,8 +13,8 @@ from tests.web.support import PASSWORDS, api_login
 
 # What each role's menu shows, and what it may not open.
 MENU = {
-    Role.ADMIN: {"/home", "/devices", "/accounts", "/audit"},
-    Role.LEADER: {"/home", "/devices"},
+    Role.ADMIN: {"/home", "/devices", "/accounts", "/audit", "/roster"},
+    Role.LEADER: {"/home", "/devices", "/roster"},
     Role.OFFICER: {"/home"},
     Role.OBSERVER: {"/home"},
 }
