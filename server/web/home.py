@@ -1,5 +1,5 @@
-"""The way in: ``/`` sends each role to its home page; ``/home`` is the
-placeholder home until the board takes its place."""
+"""The way in: ``/`` sends each role to its home page (:data:`ROLE_HOME`);
+``/home`` lists what the account may open."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ router = APIRouter(include_in_schema=False)
 
 ROLE_HOME: dict[Role, str] = {
     Role.ADMIN: "/home",
-    Role.LEADER: "/home",
-    Role.OFFICER: "/home",
-    Role.OBSERVER: "/home",
+    Role.LEADER: "/board",
+    Role.OFFICER: "/me",
+    Role.OBSERVER: "/board",
 }
-"""Where ``/`` sends each role (the board replaces the placeholder)."""
+"""Where ``/`` sends each role: the board for those who read the commune's
+scores, an officer's own page for an officer, the menu for the technician."""
 
 register_nav("/home", "nav.home", tuple(Role), order=0)
 

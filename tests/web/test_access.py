@@ -13,11 +13,14 @@ from tests.web.support import PASSWORDS, api_login
 
 # What each role's menu shows, and what it may not open.
 MENU = {
-    Role.ADMIN: {"/home", "/devices", "/accounts", "/audit", "/roster"},
-    Role.LEADER: {"/home", "/devices", "/roster"},
-    Role.OFFICER: {"/home"},
-    Role.OBSERVER: {"/home"},
+    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster"},
+    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster"},
+    Role.OFFICER: {"/home", "/me"},
+    Role.OBSERVER: {"/home", "/board"},
 }
+# Where each role lands after logging in (the officer's own page is under /officers/).
+LANDING = {Role.ADMIN: "/home", Role.LEADER: "/board", Role.OFFICER: "/officers/nguyen-van-an",
+           Role.OBSERVER: "/board"}
 ADMIN_PAGES = ("/devices", "/accounts", "/audit")
 
 
@@ -29,7 +32,7 @@ def test_each_role_sees_its_own_menu_and_gets_403_elsewhere(commune, roles, page
     for role in Role:
         page.context.clear_cookies()
         login_as(page, commune.url, role)
-        assert page.url.endswith("/home"), (role, page.url)
+        assert page.url.endswith(LANDING[role]), (role, page.url)
         assert menu_paths(page) == MENU[role], role
         assert page.locator(".who-name").inner_text() == f"Tài khoản {role.value}"
         for path in ADMIN_PAGES:
@@ -96,7 +99,7 @@ def test_wrong_passwords_lock_the_login_and_the_page_says_so(commune, roles, pag
     assert "/login" in page.url and "Đã nhập sai quá nhiều lần" in page.content()
     # Another account is not locked by it.
     login_as(page, commune.url, Role.OBSERVER)
-    assert page.url.endswith("/home")
+    assert page.url.endswith(LANDING[Role.OBSERVER])
 
 
 def test_logout_ends_the_session(commune, roles, page):
