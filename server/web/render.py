@@ -21,7 +21,6 @@ A page module adds its menu item once, at import, with :func:`register_nav`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,15 +33,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from server.accounts import Account, Role
 from server.i18n import language_of, translator
+from server.settings import load_settings
 
 __all__ = [
-    "TEMPLATES_DIR", "STATIC_DIR", "DEFAULT_TIME_ZONE", "LANG_COOKIE", "NavItem", "environment",
-    "register_nav", "nav_for", "page", "commune_name", "commune_zone", "local_time", "request_language",
+    "TEMPLATES_DIR", "STATIC_DIR", "LANG_COOKIE", "NavItem", "environment",
+    "register_nav", "nav_for", "page", "local_time", "request_language",
 ]
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
-DEFAULT_TIME_ZONE = "Asia/Ho_Chi_Minh"
 LANG_COOKIE = "lang"
 
 environment = Environment(
@@ -97,26 +96,6 @@ def request_language(request: Request) -> str:
     return language_of(request.cookies.get(LANG_COOKIE))
 
 
-def commune_zone(request: Request) -> ZoneInfo:
-    """The commune's time zone: ``app.state.time_zone`` when the server was
-    given one (the settings), else Asia/Ho_Chi_Minh. Every time on a page is
-    shown in it, never in UTC."""
-    name = getattr(request.app.state, "time_zone", None) or DEFAULT_TIME_ZONE
-    return ZoneInfo(str(name))
-
-
-def commune_name(request: Request) -> str | None:
-    """The commune's name as the current roster gives it (None before any roster)."""
-    rosters = getattr(request.app.state, "rosters", None)
-    current = rosters.current() if rosters is not None else None
-    if not current:
-        return None
-    try:
-        return (json.loads(current[0]).get("commune") or {}).get("name") or None
-    except (ValueError, AttributeError):
-        return None
-
-
 def local_time(utc_text: str | None, zone: ZoneInfo, style: str = "datetime") -> str:
     """A stored UTC time (ISO 8601) as the commune's local ``dd/mm/yyyy HH:MM``
     (``style="date"``: the date only; ``"seconds"``: with seconds). Empty for None."""
@@ -137,7 +116,10 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     account: Account | None = session.account if session else None
     lang = request_language(request)
     t = translator(lang)
-    zone = commune_zone(request)
+    # The commune's name and time zone, from the server's settings: every
+    # time on a page is shown in that zone, never in UTC.
+    settings = load_settings(request.app.state.engine)
+    zone = settings.zone
     values = {
         "request": request,
         "account": account,
@@ -147,7 +129,7 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
         "csrf": session.csrf if session else "",
         "nav": nav_for(account.role if account else None),
         "path": request.url.path,
-        "commune": commune_name(request) or t("app.commune_unknown"),
+        "commune": settings.commune_name or t("app.commune_unknown"),
         "local": lambda text, style="datetime": local_time(text, zone, style),
         "Role": Role,
     }
