@@ -51,10 +51,12 @@ def test_pair_command_prints_code_and_url_and_stores_a_private_secret(tmp_path):
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
         credentials = load_credentials(secret_file)
         assert credentials.device_id == tablet.store.device_id
-        # The approval address answers with a page naming the code.
+        # The approval address leads to the dashboard's devices page, behind the login.
         import requests
 
-        assert code in requests.get(url, timeout=5).text
+        opened = requests.get(url, timeout=5)
+        assert [r.headers["location"] for r in opened.history] == ["/devices", "/login?next=/devices"]
+        assert code not in opened.text
         tablet.close()
 
 

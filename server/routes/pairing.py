@@ -4,10 +4,8 @@ approval page the tablet's QR code opens."""
 
 from __future__ import annotations
 
-import html
-
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from server.answers import ERROR_RESPONSES, ApiError, respond
 from server.deps import base_url, get_registry
@@ -49,23 +47,9 @@ def token(body: TokenIn, registry: DeviceRegistry = Depends(get_registry)) -> Re
     return respond(200, granted, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/pair", response_class=HTMLResponse, include_in_schema=False)
-def approval_page(code: str = "", registry: DeviceRegistry = Depends(get_registry)) -> HTMLResponse:
-    """The approval address the tablet's QR code opens. (Anyone: it shows
-    the request and how a technician approves it, and approves nothing.)"""
-    pairing = registry.pending(code[:20]) if code else None
-    if pairing is None:
-        text = "Không tìm thấy mã ghép nối này. (No pairing request with this code.)"
-    else:
-        text = (
-            f"Máy tính bảng <b>{html.escape(pairing['label'] or pairing['device_id'])}</b> xin ghép nối "
-            f"với mã <b>{html.escape(pairing['user_code'])}</b> — trạng thái: {html.escape(pairing['status'])}."
-            f"<br>Kỹ thuật viên duyệt trên máy chủ: "
-            f"<code>python -m server approve {html.escape(pairing['user_code'])} --db …</code>"
-        )
-    return HTMLResponse(
-        "<!doctype html><html lang=vi><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>Ghép nối máy tính bảng</title><body style='font:1.3em sans-serif;margin:2em'>"
-        f"<h1>Ghép nối máy tính bảng</h1><p>{text}</p></body></html>"
-    )
+@router.get("/pair", include_in_schema=False)
+def approval_page(code: str = "") -> RedirectResponse:
+    """The approval address the tablet's QR code opens. (Anyone: it only
+    leads to the dashboard's devices page, where an admin who is logged in
+    sees the request with its code and approves or denies it.)"""
+    return RedirectResponse("/devices", status_code=303)

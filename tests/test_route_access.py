@@ -1,0 +1,74 @@
+"""Every route of the commune server says who may use it, and anonymous
+callers get nothing but the few public ones: each route of the API and of the
+dashboard is called without a login or a signature, and must refuse, unless
+it is on the public list below with its reason."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from fastapi.routing import APIRoute
+
+from server.routes import ROUTERS
+from server.web import PAGE_ROUTERS
+from sync.protocol import API_PREFIX
+
+# The only routes anyone may call, and why.
+PUBLIC = {
+    ("GET", f"{API_PREFIX}/health"): "is the server up: no data",
+    ("POST", f"{API_PREFIX}/pair/device-code"): "a tablet asking to pair (RFC 8628): it has no secret yet",
+    ("POST", f"{API_PREFIX}/pair/token"): "a tablet polling for its secret with its device code",
+    ("GET", "/pair"): "the address a tablet's QR code opens: it only leads to the devices page (login)",
+    ("GET", "/login"): "the login page",
+    ("POST", "/login"): "logging in",
+    ("GET", "/lang"): "switching the page language (a cookie)",
+}
+
+# Routes tablets call: refused without the device's signature.
+SIGNED = {
+    ("POST", f"{API_PREFIX}/batches"),
+    ("GET", f"{API_PREFIX}/roster"),
+    ("GET", f"{API_PREFIX}/roster/portraits/{{officer_id}}"),
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    found = []
+    for router in (*ROUTERS, *PAGE_ROUTERS):
+        for route in router.routes:
+            assert isinstance(route, APIRoute), route
+            for method in sorted(route.methods - {"HEAD"}):
+                found.append((method, route.path))
+    return found
+
+
+ROUTES = _routes()
+
+
+def test_the_lists_name_only_routes_that_exist() -> None:
+    assert set(PUBLIC) <= set(ROUTES), set(PUBLIC) - set(ROUTES)
+    assert SIGNED <= set(ROUTES), SIGNED - set(ROUTES)
+    assert len(ROUTES) > 20
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in ROUTES if r not in PUBLIC])
+def test_anonymous_callers_are_refused(commune, method: str, path: str) -> None:
+    url = commune.url + re.sub(r"\{[^}]+\}", "x", path)
+    answer = requests.request(method, url, timeout=10, allow_redirects=False,
+                              data={"x": "1"} if method == "POST" else None)
+    if (method, path) in SIGNED:
+        assert answer.status_code == 401, (method, path, answer.status_code)
+        assert answer.json()["error"] in ("unknown_device", "bad_signature")
+    elif path.startswith(API_PREFIX):
+        assert answer.status_code == 401, (method, path, answer.status_code)
+    elif method == "GET":
+        # A page: sent to the login page, nothing of the page shown.
+        assert answer.status_code in (303, 307), (method, path, answer.status_code)
+        assert answer.headers["location"].startswith("/login")
+    else:
+        # A form post without a session: refused before anything changes.
+        assert answer.status_code in (303, 401, 403), (method, path, answer.status_code)
+        if answer.status_code == 303:
+            assert answer.headers["location"].startswith("/login")
