@@ -33,7 +33,7 @@ def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings
     tree["commune"] = {k: v for k, v in commune.items() if k in ("name", "hotline") and v}
     officers = []
     for officer in roster.get("officers") or []:
-        entry = {k: officer.get(k) for k in ("id", "name", "title", "active", "pin_hash")}
+        entry = {k: officer.get(k) for k in ("id", "name", "title", "active", "pin_hash", "counter")}
         entry = {k: v for k, v in entry.items() if v is not None}
         if officer.get("photo_file"):
             entry["photo"] = str(officer["photo_file"])

@@ -128,9 +128,12 @@ def roster_document(
         if officer.id in images:
             content, content_type = images[officer.id]
             photo = wire.RosterPhoto(hashlib.sha256(content).hexdigest(), content_type, portrait_path(officer.id))
+        if officer.counter is not None and officer.counter not in {c["id"] for c in counters}:
+            where = f"officers[{commune.officers.index(officer)}].counter"
+            raise RosterError(f"{where}: no counter {officer.counter}", where, "no_such_counter", id=officer.counter)
         officers.append(wire.RosterOfficer(
             id=officer.id, name=officer.name, title=officer.title,
-            active=officer.active, pin_hash=officer.pin_hash, photo=photo,
+            active=officer.active, pin_hash=officer.pin_hash, photo=photo, counter=officer.counter,
         ))
     document = wire.RosterDocument(
         version=ROSTER_VERSION,
@@ -231,7 +234,7 @@ def tree_of(document: Mapping[str, Any]) -> dict[str, Any]:
     """The editable tree (shaped like an import file) behind a served document."""
     commune = {k: v for k, v in document["commune"].items() if v}
     officers = [
-        {k: v for k, v in o.items() if k in ("id", "name", "title", "active", "pin_hash") and v is not None}
+        {k: v for k, v in o.items() if k in ("id", "name", "title", "active", "pin_hash", "counter") and v is not None}
         for o in document["officers"]
     ]
     tree: dict[str, Any] = {
@@ -252,14 +255,20 @@ def _officer(tree: dict[str, Any], officer_id: str) -> dict[str, Any]:
     raise RosterError(f"officers: no officer {officer_id}", "officers", "no_such_officer", id=officer_id)
 
 
-def save_officer(tree: dict[str, Any], officer_id: str | None, *, name: str, title: str, active: bool = True) -> str:
+def save_officer(tree: dict[str, Any], officer_id: str | None, *, name: str, title: str, active: bool = True,
+                 counter: str | None = None) -> str:
     """Add an officer (``officer_id`` None: the id is made from the name) or
-    change one; returns the id. The tree is checked when it is published."""
+    change one, with the counter they usually serve at (None: none); returns
+    the id. The tree is checked when it is published."""
     if officer_id is None:
         officer_id = officer_id_for(name, [o["id"] for o in tree["officers"]])
-        tree["officers"].append({"id": officer_id, "name": name, "title": title, "active": active})
+        tree["officers"].append({"id": officer_id})
+    officer = _officer(tree, officer_id)
+    officer.update(name=name, title=title, active=active)
+    if counter:
+        officer["counter"] = counter
     else:
-        _officer(tree, officer_id).update(name=name, title=title, active=active)
+        officer.pop("counter", None)
     return officer_id
 
 
@@ -286,8 +295,12 @@ def save_counter(tree: dict[str, Any], counter_id: str | None, name: str) -> str
 
 
 def remove_counter(tree: dict[str, Any], counter_id: str) -> None:
-    """Take a counter off the roster (at least one must stay)."""
+    """Take a counter off the roster (at least one must stay); officers who
+    served at it no longer have a counter."""
     tree["counters"] = [c for c in tree["counters"] if c["id"] != counter_id]
+    for officer in tree["officers"]:
+        if officer.get("counter") == counter_id:
+            del officer["counter"]
 
 
 def set_commune(tree: dict[str, Any], name: str, hotline: str) -> None:

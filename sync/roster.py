@@ -118,6 +118,8 @@ class Officer:
     photo: Path | None = None
     pin_hash: str | None = None
     active: bool = True
+    counter: str | None = None
+    """The counter the officer usually serves at, when the roster says."""
 
     @property
     def initials(self) -> str:
@@ -243,7 +245,7 @@ def _officers(node: SettingsNode, base_dir: Path) -> tuple[Officer, ...]:
     officers = []
     for item in items:
         item.expect_mapping()
-        item.allow_only("id", "name", "title", "photo", "pin_hash", "active")
+        item.allow_only("id", "name", "title", "photo", "pin_hash", "active", "counter")
         officer_id = item.slug("id")
         if officer_id in seen:
             raise SettingsError(item.at("id"), "duplicate", other=seen[officer_id])
@@ -263,6 +265,7 @@ def _officers(node: SettingsNode, base_dir: Path) -> tuple[Officer, ...]:
                 photo=photo,
                 pin_hash=pin_hash,
                 active=item.boolean("active", default=True),
+                counter=item.slug("counter") if item.string("counter", optional=True) else None,
             )
         )
     return tuple(officers)

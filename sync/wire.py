@@ -251,6 +251,7 @@ class RosterOfficer:
     active: bool
     pin_hash: str | None
     photo: RosterPhoto | None
+    counter: Annotated[str | None, About("the counter the officer usually serves at")] = None
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ def test_an_edit_that_breaks_a_rule_is_refused_and_the_roster_kept(tmp_path: Pat
             editing.set_setting(tree, "server", "url", "http://elsewhere")
         with pytest.raises(RosterError):
             editing.set_officer_pin(tree, "nguyen-thi-lan", "12")
+        tree, portraits = store.editable()
+        editing.save_officer(tree, "nguyen-thi-lan", name="Nguyễn Thị Lan", title="Công chức", counter="quay-9")
+        with pytest.raises(RosterError, match=r"officers\[0\]\.counter"):
+            store.publish(tree, portraits)
         assert store.current() == before
         tablet.close()
 
@@ -122,7 +126,8 @@ def test_an_officer_added_on_the_server_reaches_a_paired_tablet(tmp_path: Path) 
         kept = {o["id"]: o["photo"]["sha256"] for o in first["officers"]}
 
         tree, portraits = store.editable()
-        new_id = editing.save_officer(tree, None, name="Đặng Thị Hồng Nhung", title="Công chức Tư pháp - Hộ tịch")
+        new_id = editing.save_officer(tree, None, name="Đặng Thị Hồng Nhung", title="Công chức Tư pháp - Hộ tịch",
+                                      counter="quay-2")
         editing.set_officer_pin(tree, new_id, "97531")
         portraits[new_id] = editing.portrait_from_upload(_picture(900, 1200))
         editing.set_setting(tree, "rating", "scale", 5)
@@ -144,6 +149,12 @@ def test_an_officer_added_on_the_server_reaches_a_paired_tablet(tmp_path: Path) 
         assert settings.scale == 5
         assert settings.officer(new_id).name == "Đặng Thị Hồng Nhung"
         assert settings.officer(new_id).photo is not None
+        assert settings.officer(new_id).counter == "quay-2"
+        # A counter taken off the roster takes the officer's link with it.
+        tree, portraits = store.editable()
+        editing.remove_counter(tree, "quay-2")
+        published = store.publish(tree, portraits)
+        assert next(o for o in published["officers"] if o["id"] == new_id)["counter"] is None
         tablet.close()
 
 

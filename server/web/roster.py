@@ -105,7 +105,7 @@ def _officer_rows(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         photo = officer.get("photo") or {}
         rows.append({"id": officer["id"], "name": officer["name"], "title": officer["title"],
                      "active": officer.get("active", True), "has_pin": bool(officer.get("pin_hash")),
-                     "photo": (photo.get("sha256") or "")[:16]})
+                     "photo": (photo.get("sha256") or "")[:16], "counter": officer.get("counter") or ""})
     return rows
 
 
@@ -383,12 +383,15 @@ def roster_remove_counter(request: Request, counter_id: str = Path(max_length=12
 
 
 def _officer_context(rosters: RosterStore, officer_id: str | None) -> dict[str, Any] | None:
-    """The officer being edited (None for a new one), or None when there is no such officer."""
+    """The officer being edited (None for a new one) and the counters to
+    choose from, or None when there is no such officer."""
+    document = _current_document(rosters)
+    counters = (document or {}).get("counters") or []
     if officer_id is None:
-        return {"officer": None}
-    for row in _officer_rows(_current_document(rosters)):
+        return {"officer": None, "counters": counters}
+    for row in _officer_rows(document):
         if row["id"] == officer_id:
-            return {"officer": row}
+            return {"officer": row, "counters": counters}
     return None
 
 
@@ -398,7 +401,8 @@ def new_officer_page(request: Request, _account: Account = ADMIN,
     """The form for a new officer. (Admin.)"""
     if rosters.current() is None:
         return RedirectResponse("/roster", status_code=303)
-    return page(request, "roster_officer.html", officer=None, form={"active": True}, refusal=None)
+    return page(request, "roster_officer.html", form={"active": True}, refusal=None,
+                **_officer_context(rosters, None))
 
 
 @router.get("/roster/officers/{officer_id}", response_class=HTMLResponse)
@@ -409,28 +413,31 @@ def officer_page(request: Request, officer_id: str = Path(max_length=120, patter
     if context is None:
         return _missing(request)
     officer = context["officer"]
-    form = {"name": officer["name"], "title": officer["title"], "active": officer["active"]}
+    form = {"name": officer["name"], "title": officer["title"], "active": officer["active"],
+            "counter": officer["counter"]}
     return page(request, "roster_officer.html", form=form, refusal=None, **context)
 
 
 @router.post("/roster/officers/new")
 def add_officer(request: Request, name: str = Form("", max_length=_TEXT), title: str = Form("", max_length=_TEXT),
-                active: str = Form("", max_length=5), pin: str = Form("", max_length=20),
-                pin_again: str = Form("", max_length=20), photo: UploadFile | None = File(None),
+                counter: str = Form("", max_length=120), active: str = Form("", max_length=5),
+                pin: str = Form("", max_length=20), pin_again: str = Form("", max_length=20),
+                photo: UploadFile | None = File(None),
                 crop_left: str = Form("", max_length=10), crop_top: str = Form("", max_length=10),
                 crop_side: str = Form("", max_length=10), kept_photo: str = Form("", max_length=2_000_000),
                 account: Account = ADMIN, _csrf: None = Depends(csrf_protect),
                 rosters: RosterStore = Depends(get_rosters),
                 accounts: AccountBook = Depends(get_accounts)) -> Response:
     """Add an officer (id made from the name), with a PIN and a portrait when given. (Admin.)"""
-    return _save_officer(request, None, name, title, bool(active), pin, pin_again, photo,
+    return _save_officer(request, None, name, title, counter, bool(active), pin, pin_again, photo,
                          _crop(crop_left, crop_top, crop_side), kept_photo, account, rosters, accounts)
 
 
 @router.post("/roster/officers/{officer_id}")
 def change_officer(request: Request, officer_id: str = Path(max_length=120, pattern=_ID),
                    name: str = Form("", max_length=_TEXT), title: str = Form("", max_length=_TEXT),
-                   active: str = Form("", max_length=5), pin: str = Form("", max_length=20),
+                   counter: str = Form("", max_length=120), active: str = Form("", max_length=5),
+                   pin: str = Form("", max_length=20),
                    pin_again: str = Form("", max_length=20), photo: UploadFile | None = File(None),
                    crop_left: str = Form("", max_length=10), crop_top: str = Form("", max_length=10),
                    crop_side: str = Form("", max_length=10), kept_photo: str = Form("", max_length=2_000_000),
@@ -438,23 +445,24 @@ def change_officer(request: Request, officer_id: str = Path(max_length=120, patt
                    rosters: RosterStore = Depends(get_rosters),
                    accounts: AccountBook = Depends(get_accounts)) -> Response:
     """Change an officer: name, title, active or not; a new PIN or portrait when given. (Admin.)"""
-    return _save_officer(request, officer_id, name, title, bool(active), pin, pin_again, photo,
+    return _save_officer(request, officer_id, name, title, counter, bool(active), pin, pin_again, photo,
                          _crop(crop_left, crop_top, crop_side), kept_photo, account, rosters, accounts)
 
 
-def _save_officer(request: Request, officer_id: str | None, name: str, title: str, active: bool, pin: str,
-                  pin_again: str, photo: UploadFile | None, crop: tuple[int, int, int] | None, kept_photo: str,
-                  account: Account, rosters: RosterStore, accounts: AccountBook) -> Response:
+def _save_officer(request: Request, officer_id: str | None, name: str, title: str, counter: str, active: bool,
+                  pin: str, pin_again: str, photo: UploadFile | None, crop: tuple[int, int, int] | None,
+                  kept_photo: str, account: Account, rosters: RosterStore, accounts: AccountBook) -> Response:
     context = _officer_context(rosters, officer_id)
     if context is None or rosters.current() is None:
         return _missing(request)
     tree, portraits, before = _editable(rosters)
-    typed = {"name": name, "title": title, "active": active}
+    typed = {"name": name, "title": title, "counter": counter, "active": active}
     portrait = None
     try:
         _check_pin(pin, pin_again)
         portrait = _portrait(photo, crop, kept_photo)
-        saved_id = editing.save_officer(tree, officer_id, name=name.strip(), title=title.strip(), active=active)
+        saved_id = editing.save_officer(tree, officer_id, name=name.strip(), title=title.strip(), active=active,
+                                        counter=counter.strip() or None)
         if pin:
             editing.set_officer_pin(tree, saved_id, pin)
         if portrait is not None:

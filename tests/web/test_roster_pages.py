@@ -18,6 +18,7 @@ from PIL import Image
 from kiosk.link.credentials import load_credentials
 from kiosk.link.roster import RosterSync, roster_directory
 from kiosk.link.transport import ServerLink
+from kiosk.roster import settings_with_roster
 from server.accounts import AccountBook, Role
 from server.roster import PORTRAIT_SIDE, RosterStore
 from sync.pin import verify_pin
@@ -70,6 +71,7 @@ def test_an_officer_added_on_the_web_reaches_a_paired_tablet(commune, roles, tab
     page.click("a[href='/roster/officers/new']")
     page.fill("#officer-name", NEW_NAME)
     page.fill("#officer-title", NEW_TITLE)
+    page.select_option("#officer-counter", "quay-2")
     page.fill("#officer-pin", PIN)
     page.fill("#officer-pin-again", PIN)
     page.set_input_files("#officer-photo", str(red_left_blue_right(tmp_path)))
@@ -85,7 +87,7 @@ def test_an_officer_added_on_the_web_reaches_a_paired_tablet(commune, roles, tab
 
     assert page.url.endswith("/roster?notice=officer_added#officer-dang-thi-hong-nhung")
     row = page.locator("[data-officer='dang-thi-hong-nhung']")
-    assert NEW_NAME in row.inner_text() and "Đã có mã PIN" in row.inner_text()
+    assert NEW_NAME in row.inner_text() and "Đã có mã PIN" in row.inner_text() and "Quầy số 2" in row.inner_text()
     thumbnail = row.locator("img.portrait")
     assert page.evaluate("img => img.complete && img.naturalWidth", thumbnail.element_handle()) == PORTRAIT_SIDE
 
@@ -93,6 +95,8 @@ def test_an_officer_added_on_the_web_reaches_a_paired_tablet(commune, roles, tab
     assert roster is not None
     added = {o["id"]: o for o in roster["officers"]}["dang-thi-hong-nhung"]
     assert added["name"] == NEW_NAME and added["title"] == NEW_TITLE and added["active"] is True
+    assert added["counter"] == "quay-2"
+    assert settings_with_roster(tablet.settings, roster).officer("dang-thi-hong-nhung").counter == "quay-2"
     assert verify_pin(PIN, added["pin_hash"])
     photo = Path(added["photo_file"]).read_bytes()
     assert hashlib.sha256(photo).hexdigest() == added["photo"]["sha256"]
