@@ -13,7 +13,7 @@ from tests.web.support import PASSWORDS, api_login
 
 # What each role's menu shows, and what it may not open.
 MENU = {
-    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster"},
+    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings"},
     Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster"},
     Role.OFFICER: {"/home", "/me"},
     Role.OBSERVER: {"/home", "/board"},
@@ -21,7 +21,7 @@ MENU = {
 # Where each role lands after logging in (the officer's own page is under /officers/).
 LANDING = {Role.ADMIN: "/home", Role.LEADER: "/board", Role.OFFICER: "/officers/nguyen-van-an",
            Role.OBSERVER: "/board"}
-ADMIN_PAGES = ("/devices", "/accounts", "/audit")
+ADMIN_PAGES = ("/devices", "/accounts", "/audit", "/settings")
 
 
 def menu_paths(page) -> set[str]:

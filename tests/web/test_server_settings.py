@@ -1,0 +1,48 @@
+"""The server's settings page: only the admin changes the time zone, the
+ranking threshold and the commune's name; a bad value is refused with its
+reason and what was typed stays; every change is audited."""
+
+from __future__ import annotations
+
+from server.accounts import AccountBook, Role
+from server.settings import load_settings
+from tests.web.support import PASSWORDS, api_login, form_token
+
+
+def test_the_admin_changes_the_settings_and_a_bad_one_is_refused(commune, roles) -> None:
+    admin = api_login(commune.url, roles[Role.ADMIN], PASSWORDS[Role.ADMIN])
+    form = admin.get(f"{commune.url}/settings", timeout=10)
+    assert form.status_code == 200 and 'value="Asia/Ho_Chi_Minh"' in form.text
+
+    refused = admin.post(f"{commune.url}/settings", timeout=10, data={
+        "csrf": form_token(form.text), "timezone": "Asia/Hà_Nội", "rank_min_ratings": "12",
+        "commune_name": "UBND xã Tân Phú"})
+    assert refused.status_code == 422
+    assert "Không có múi giờ này" in refused.text and 'value="Asia/Hà_Nội"' in refused.text
+    assert load_settings(commune.engine).timezone == "Asia/Ho_Chi_Minh"
+
+    saved = admin.post(f"{commune.url}/settings", timeout=10, allow_redirects=False, data={
+        "csrf": form_token(form.text), "timezone": "Asia/Bangkok", "rank_min_ratings": "12",
+        "commune_name": "UBND xã Tân Phú"})
+    assert saved.status_code == 303
+    settings = load_settings(commune.engine)
+    assert (settings.timezone, settings.rank_min_ratings, settings.commune_name) == (
+        "Asia/Bangkok", 12, "UBND xã Tân Phú")
+    # The commune's name is in every page's header, the threshold on the board.
+    board = admin.get(f"{commune.url}/board", timeout=10)
+    assert "UBND xã Tân Phú" in board.text, board.text[:1500]
+    assert "ít nhất 12 lượt" in board.text
+    entries, _ = AccountBook(commune.engine).audit_entries()
+    change = next(e for e in entries if e.action == "settings.change")
+    assert change.actor == roles[Role.ADMIN] and "timezone: Asia/Ho_Chi_Minh → Asia/Bangkok" in change.detail
+
+
+def test_other_roles_cannot_open_or_change_the_settings(commune, roles) -> None:
+    for role in (Role.LEADER, Role.OFFICER, Role.OBSERVER):
+        http = api_login(commune.url, roles[role], PASSWORDS[role])
+        assert http.get(f"{commune.url}/settings", timeout=10).status_code == 403
+        board = http.get(f"{commune.url}/", timeout=10)
+        changed = http.post(f"{commune.url}/settings", timeout=10, allow_redirects=False, data={
+            "csrf": form_token(board.text) if 'name="csrf"' in board.text else "", "timezone": "Europe/Paris"})
+        assert changed.status_code == 403
+    assert load_settings(commune.engine).timezone == "Asia/Ho_Chi_Minh"
