@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 KIOSK  := $(VENV)/.installed-kiosk
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: install run test test-fast lint browser tour simulate bench soak clean
+.PHONY: install run test test-fast lint browser tour tour-server simulate bench soak clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test-postgres: $(STAMP)
 ## tour: a PNG of every screen, both orientations, in tour/
 tour: $(KIOSK)
 	$(BIN)/python -m kiosk.tour tour
+
+## tour-server: a PNG of every dashboard page, for each role, at desktop and phone width, in tour/server/
+tour-server: $(STAMP) browser
+	$(BIN)/python -m tests.web.tour tour/server
 
 ## simulate: 100 simulated ratings into the demo database (flagged simulated)
 simulate: $(KIOSK)
