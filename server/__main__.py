@@ -13,6 +13,7 @@
     python -m server restore --db PATH --from FILE [--force]  put a backup in place (server stopped)
     python -m server create-admin --db PATH --username NAME [--password-stdin]
                                                               the first dashboard account
+    python -m server erase-expired --db PATH                  erase citizens' comments past their retention
 
 ``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
 """
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
-            "create-admin")
+            "create-admin", "erase-expired")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -125,6 +126,9 @@ def _command(argv: Sequence[str]) -> int:
     p.add_argument("--display-name", default=None, help="the person's full name")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input instead of asking twice")
+    p = sub.add_parser("erase-expired", help="erase the text and phone number of citizens' comments older than "
+                                             "the retention setting (comment_retention_days); run it daily")
+    p.add_argument("--db", required=True)
     args = parser.parse_args(argv)
 
     if args.command == "create-admin":
@@ -150,6 +154,11 @@ def _command(argv: Sequence[str]) -> int:
                 print(f"{p['user_code']}  {p['device_id']}  {p['label'] or ''}  expires {p['expires_at']}")
         elif args.command == "export":
             return _export(engine, args, parser)
+        elif args.command == "erase-expired":
+            from server.clock import utc_now
+            from server.comments import erase_expired
+
+            print(f"comments erased: {erase_expired(engine, utc_now())}")
         elif args.command == "roster":
             from server.roster import RosterError, RosterStore
 

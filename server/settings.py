@@ -1,6 +1,7 @@
 """The commune-wide settings of the server: its time zone (every time shown
 and every day counted is the commune's local one), how many ratings an
-officer needs before being ranked, and the commune's name.
+officer needs before being ranked, the commune's name, and how long the
+citizens' comment form stays open after a rating and comments are kept.
 
 They are kept in the ``settings`` table (:mod:`server.store.settings`); a
 setting never stored has its default. The commune's name defaults to the one
@@ -25,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "timezone": "Asia/Ho_Chi_Minh",
     "rank_min_ratings": 30,
     "commune_name": "",
+    "comment_days": 7,
+    "comment_retention_days": 365,
 }
 
 
@@ -45,6 +48,10 @@ class ServerSettings:
     timezone: str = DEFAULTS["timezone"]
     rank_min_ratings: int = DEFAULTS["rank_min_ratings"]
     commune_name: str = DEFAULTS["commune_name"]
+    comment_days: int = DEFAULTS["comment_days"]
+    """Days after a rating during which its QR code's comment form is open."""
+    comment_retention_days: int = DEFAULTS["comment_retention_days"]
+    """Days a citizen's comment (text, phone number) is kept before it is erased."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,7 +69,7 @@ def check_setting(key: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingError(key, "bad_timezone") from None
         return value
-    if key == "rank_min_ratings":
+    if key in ("rank_min_ratings", "comment_days", "comment_retention_days"):
         try:
             count = int(value)
         except (TypeError, ValueError):

@@ -24,6 +24,10 @@ PUBLIC = {
     ("GET", "/login"): "the login page",
     ("POST", "/login"): "logging in",
     ("GET", "/lang"): "switching the page language (a cookie)",
+    ("GET", "/c/{rating_uuid}"): "a citizen's comment form (the tablet's QR code): opens only with the rating's token",
+    ("POST", "/c/{rating_uuid}"): "a citizen's comment: the rating's token, a form cookie, limited per address",
+    ("GET", "/gop-y"): "the electronic suggestion box, for any citizen",
+    ("POST", "/gop-y"): "a citizen's suggestion: a form cookie, limited per address",
 }
 
 # Routes tablets call: refused without the device's signature.

@@ -31,7 +31,7 @@ from sync.protocol import MAX_FIELD_CHARS
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
-    "settings", "RATING_INDEXES",
+    "settings", "RATING_INDEXES", "comments", "comment_posts",
 ]
 
 metadata = MetaData()
@@ -286,3 +286,35 @@ def _rating_indexes(dialect: str, wide: bool) -> tuple[Index, ...]:
 RATING_INDEXES = {"sqlite": _rating_indexes("sqlite", wide=True),
                   "postgresql": _rating_indexes("postgresql", wide=False)}
 """The dashboard's indexes on ``records``, by database."""
+
+# -- what citizens write (server.comments) ----------------------------------------
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", _text(16), nullable=False),  # rating | suggestion
+    # One comment per rating: the unique key is what refuses a second one.
+    # (Suggestions have none; NULLs never collide.)
+    Column("rating_uuid", _text(64), unique=True),
+    Column("text", Text),  # None once erased
+    Column("name", _text(200)),  # a suggestion's optional signature
+    Column("phone", _text(20)),  # only with consent; None once erased or never given
+    Column("consent", Boolean, nullable=False, default=False),
+    Column("callback_requested", Boolean, nullable=False, default=False),  # stays after erasure
+    Column("created_at", TIME, nullable=False, index=True),
+    Column("address_hash", _text(64), nullable=False),  # keyed digest, never the address
+    Column("erased_at", TIME),
+    Column("erased_by", _text(64)),
+)
+
+comment_posts = Table(
+    "comment_posts",
+    metadata,
+    # Every post to the public forms, accepted or not, for the limit per address.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("address_hash", _text(64), nullable=False),
+    Column("at", TIME, nullable=False),
+    Index("ix_comment_posts_address_at", "address_hash", "at"),
+)
+

@@ -20,13 +20,27 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from server.accounts import AccountBook
-from server.web import accounts, audit, auth, board, devices, exports, home, officers, roster, server_settings
+from server.web import (
+    accounts,
+    audit,
+    auth,
+    board,
+    comment_form,
+    comments,
+    devices,
+    exports,
+    home,
+    officers,
+    roster,
+    server_settings,
+)
 from server.web.render import STATIC_DIR
 
 __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
-                board.router, officers.router, exports.router, server_settings.router)
+                board.router, officers.router, exports.router, server_settings.router, comment_form.router,
+                comments.router)
 """Every page router of the dashboard."""
 
 
