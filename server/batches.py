@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from server.cases import announce, open_cases_for_batch
 from server.clock import (
     BootAnchor,
     ClockObservation,
@@ -161,12 +162,19 @@ class BatchIngest:
         texts = [item_text(item) for item in batch.records]
         digest = records_digest(batch.records, texts)
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
-        return write_transaction(
-            self.engine, lambda conn: self._apply(conn, batch, texts, digest, observation, received_at)
-        )
+        opened: list[int] = []
+
+        def apply(conn: Connection) -> BatchAnswer:
+            opened.clear()  # the transaction may run more than once: only the last run's cases were committed
+            return self._apply(conn, batch, texts, digest, observation, received_at, opened)
+
+        answer = write_transaction(self.engine, apply)
+        # Told once committed: an alert never announces a case that was rolled back.
+        announce(self.engine, opened)
+        return answer
 
     def _apply(self, conn: Connection, batch: Batch, texts: list[str], digest: str,
-               observation: ClockObservation, received_at: datetime) -> BatchAnswer:
+               observation: ClockObservation, received_at: datetime, opened: list[int]) -> BatchAnswer:
         """:meth:`receive`'s work, inside its transaction (which may run it more than once)."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
@@ -212,6 +220,8 @@ class BatchIngest:
         flags = final_flags(plan, self.clock_threshold_s)
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
+        # Follow-up cases open with their records (server.cases says why not later).
+        opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
         device_values.update(
             head_seq=plan.head.seq,
             head_hash=plan.head.hash,

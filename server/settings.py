@@ -1,7 +1,9 @@
 """The commune-wide settings of the server: its time zone (every time shown
 and every day counted is the commune's local one), how many ratings an
-officer needs before being ranked, the commune's name, and how long the
-citizens' comment form stays open after a rating and comments are kept.
+officer needs before being ranked, the commune's name, how long the
+citizens' comment form stays open after a rating and comments are kept, which
+ratings open a follow-up case and how long it has (:mod:`server.cases`), and
+the mail server that alerts leaders of new cases (:mod:`server.alerts`).
 
 They are kept in the ``settings`` table (:mod:`server.store.settings`); a
 setting never stored has its default. The commune's name defaults to the one
@@ -28,6 +30,16 @@ DEFAULTS: dict[str, Any] = {
     "commune_name": "",
     "comment_days": 7,
     "comment_retention_days": 365,
+    # Following up (server.cases) and its e-mail alerts (server.alerts).
+    "case_levels": 1,
+    "case_due_working_days": 2,
+    "smtp_host": "",
+    "smtp_port": 587,
+    "smtp_from": "",
+    "smtp_starttls": True,
+    "smtp_user": "",
+    "smtp_password": "",
+    "alert_to": [],
 }
 
 
@@ -52,6 +64,20 @@ class ServerSettings:
     """Days after a rating during which its QR code's comment form is open."""
     comment_retention_days: int = DEFAULTS["comment_retention_days"]
     """Days a citizen's comment (text, phone number) is kept before it is erased."""
+    case_levels: int = DEFAULTS["case_levels"]
+    """How many of each scale's lowest levels open a follow-up case (1: only
+    the worst). A level that counts as satisfied never does."""
+    case_due_working_days: int = DEFAULTS["case_due_working_days"]
+    """Working days (Monday to Friday, local) a case has before it is overdue."""
+    smtp_host: str = DEFAULTS["smtp_host"]
+    """The mail server for alerts; empty: no e-mail is sent."""
+    smtp_port: int = DEFAULTS["smtp_port"]
+    smtp_from: str = DEFAULTS["smtp_from"]
+    smtp_starttls: bool = DEFAULTS["smtp_starttls"]
+    smtp_user: str = DEFAULTS["smtp_user"]
+    smtp_password: str = DEFAULTS["smtp_password"]
+    alert_to: tuple[str, ...] = ()
+    """The leaders' addresses a new case is announced to."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -81,7 +107,45 @@ def check_setting(key: str, value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise SettingError(key, "empty")
         return value.strip()
+    if key in _FOLLOW_UP_KEYS:
+        return _check_follow_up(key, value)
     raise SettingError(key, "unknown")
+
+
+_FOLLOW_UP_KEYS = ("case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_starttls",
+                   "smtp_user", "smtp_password", "alert_to")
+
+
+def _check_follow_up(key: str, value: Any) -> Any:
+    """The follow-up and alert settings, checked (problems: ``not_a_count``,
+    ``not_a_port``, ``not_a_switch``, ``bad_address``)."""
+    if key in ("case_levels", "case_due_working_days"):
+        top = 4 if key == "case_levels" else 60
+        if isinstance(value, bool) or str(value).strip() not in {str(n) for n in range(1, top + 1)}:
+            raise SettingError(key, "not_a_count")
+        return int(value)
+    if key == "smtp_port":
+        if isinstance(value, bool) or not str(value).strip().isdigit() or not 1 <= int(value) <= 65535:
+            raise SettingError(key, "not_a_port")
+        return int(value)
+    if key == "smtp_starttls":
+        if not isinstance(value, bool):
+            raise SettingError(key, "not_a_switch")
+        return value
+    if key == "alert_to":
+        addresses = value.replace(";", ",").split(",") if isinstance(value, str) else value
+        if not isinstance(addresses, list | tuple) or not all(isinstance(a, str) for a in addresses):
+            raise SettingError(key, "bad_address")
+        cleaned = [a.strip() for a in addresses if a.strip()]
+        if any("@" not in a or any(ch.isspace() for ch in a) or len(a) > 254 for a in cleaned):
+            raise SettingError(key, "bad_address")
+        return cleaned
+    if not isinstance(value, str) or len(value) > 500:
+        raise SettingError(key, "bad_text")
+    text = value.strip()
+    if key == "smtp_from" and text and "@" not in text:
+        raise SettingError(key, "bad_address")
+    return text
 
 
 def load_settings(engine: Engine) -> ServerSettings:
@@ -98,6 +162,7 @@ def load_settings(engine: Engine) -> ServerSettings:
                 pass  # a value edited by hand into something unusable: the default stands
     if "commune_name" not in stored and roster_name:
         values["commune_name"] = roster_name
+    values["alert_to"] = tuple(values["alert_to"])
     return ServerSettings(**values)
 
 

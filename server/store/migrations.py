@@ -5,8 +5,9 @@ version added to an existing table; each such change is applied here, once,
 when the database is opened.
 
 Whole new tables need no step: the dashboard's accounts, sessions,
-login_attempts and audit_log tables appear in an older database when it is
-next opened, through ``create_all``.
+login_attempts and audit_log tables, and the follow-up's cases and
+case_events tables, appear in an older database when it is next opened,
+through ``create_all`` (with their indexes and unique keys).
 """
 
 from __future__ import annotations

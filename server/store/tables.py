@@ -31,7 +31,7 @@ from sync.protocol import MAX_FIELD_CHARS
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
-    "settings", "RATING_INDEXES", "comments", "comment_posts",
+    "settings", "RATING_INDEXES", "cases", "case_events", "comments", "comment_posts",
 ]
 
 metadata = MetaData()
@@ -287,6 +287,7 @@ RATING_INDEXES = {"sqlite": _rating_indexes("sqlite", wide=True),
                   "postgresql": _rating_indexes("postgresql", wide=False)}
 """The dashboard's indexes on ``records``, by database."""
 
+
 # -- what citizens write (server.comments) ----------------------------------------
 
 comments = Table(
@@ -318,3 +319,42 @@ comment_posts = Table(
     Index("ix_comment_posts_address_at", "address_hash", "at"),
 )
 
+
+# -- following up low ratings and call-backs (server.cases) -----------------------
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # What the case is about; each unique, so a rating (or a comment) never
+    # opens two cases, whatever is replayed. NULLs never collide.
+    Column("rating_uuid", _text(64), unique=True),
+    Column("comment_id", Integer, unique=True),
+    Column("cause", _text(16), nullable=False),  # low_rating | callback | comment
+    Column("callback", Boolean, nullable=False, default=False),  # a call-back was asked for (never the number)
+    Column("officer_id", _text(500)),
+    Column("scale", Integer),
+    Column("level", _text(MAX_FIELD_CHARS)),
+    Column("status", _text(16), nullable=False),  # new | assigned | contacted | resolved
+    Column("owner_id", Integer),  # an account (leader or admin)
+    Column("outcome", _text(32)),
+    Column("opened_at", TIME, nullable=False),
+    Column("due_at", TIME, nullable=False),  # the instant it becomes overdue (end of the due day, local)
+    Column("due_on", _text(10), nullable=False),  # the due day, local (ISO date)
+    Column("resolved_at", TIME),
+    Column("updated_at", TIME, nullable=False),
+    Index("ix_cases_status_due", "status", "due_at"),
+    Index("ix_cases_officer", "officer_id"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", Integer, nullable=False, index=True),
+    Column("at", TIME, nullable=False),
+    Column("actor", _text(64)),  # the account's username; None when the server opened the case
+    Column("action", _text(16), nullable=False),  # opened | callback | comment | assigned | status | outcome | note
+    Column("value", _text(200)),  # the new status, outcome or owner's username
+    Column("note", Text),  # a note's text (never shown to the officer)
+)

@@ -20,11 +20,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from server.accounts import AccountBook
+from server.alerts import AlertSender
+from server.cases import CaseBook, on_opened
 from server.web import (
     accounts,
     audit,
     auth,
     board,
+    cases,
     comment_form,
     comments,
     devices,
@@ -40,16 +43,21 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
-                comments.router)
+                comments.router, cases.router)
 """Every page router of the dashboard."""
 
 
 def mount_dashboard(app: FastAPI, engine: Engine) -> None:
     """Add the dashboard to the application: its services on ``app.state``
-    (``accounts``: the :class:`~server.accounts.AccountBook`; ``engine``),
-    the answer to refused access, the page routers and ``/static``."""
+    (``accounts``: the :class:`~server.accounts.AccountBook`; ``cases``: the
+    :class:`~server.cases.CaseBook`; ``alerts``: the
+    :class:`~server.alerts.AlertSender` that e-mails leaders of new cases;
+    ``engine``), the answer to refused access, the page routers and ``/static``."""
     app.state.engine = engine
     app.state.accounts = AccountBook(engine, clock=app.state.clock)
+    app.state.cases = CaseBook(engine, app.state.accounts, clock=app.state.clock)
+    app.state.alerts = AlertSender(engine, app.state.cases, public_url=app.state.settings.public_url)
+    on_opened(engine, app.state.alerts.cases_opened)
     auth.handle_access_denied(app)
     for router in PAGE_ROUTERS:
         app.include_router(router)

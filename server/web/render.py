@@ -16,11 +16,14 @@ A template extends ``base.html`` and fills ``{% block title %}`` and
 * ``commune``: the commune's name; ``local(utc_text)``: a stored UTC time as
   the commune's local date and time (``local(x, "date")`` for the date only).
 
-A page module adds its menu item once, at import, with :func:`register_nav`.
+A page module adds its menu item once, at import, with :func:`register_nav`;
+an item may carry a ``count`` (``count(request, account) -> int``) that the
+menu shows as a badge when it is not zero (``nav_counts``, by path).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -72,16 +75,19 @@ class NavItem:
     label_key: str
     roles: frozenset[Role]
     order: int = 50
+    count: Callable[[Request, Account], int] | None = None
+    """A number to show beside the entry (a badge), when not zero."""
 
 
 _NAV: dict[str, NavItem] = {}
 
 
-def register_nav(path: str, label_key: str, roles: tuple[Role, ...] | frozenset[Role], order: int = 50) -> None:
+def register_nav(path: str, label_key: str, roles: tuple[Role, ...] | frozenset[Role], order: int = 50,
+                 count: Callable[[Request, Account], int] | None = None) -> None:
     """Add (or replace) a menu entry. Show it only to roles that the route's
     own :func:`~server.web.auth.require` lets in: the menu is a convenience,
-    the dependency is the rule."""
-    _NAV[path] = NavItem(path, label_key, frozenset(roles), order)
+    the dependency is the rule. ``count`` gives the entry's badge."""
+    _NAV[path] = NavItem(path, label_key, frozenset(roles), order, count)
 
 
 def nav_for(role: Role | None) -> list[NavItem]:
@@ -120,6 +126,7 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     # time on a page is shown in that zone, never in UTC.
     settings = load_settings(request.app.state.engine)
     zone = settings.zone
+    nav = nav_for(account.role if account else None)
     values = {
         "request": request,
         "account": account,
@@ -127,7 +134,8 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
         "lang": lang,
         "t": t,
         "csrf": session.csrf if session else "",
-        "nav": nav_for(account.role if account else None),
+        "nav": nav,
+        "nav_counts": {item.path: item.count(request, account) for item in nav if item.count and account},
         "path": request.url.path,
         "commune": settings.commune_name or t("app.commune_unknown"),
         "local": lambda text, style="datetime": local_time(text, zone, style),

@@ -14,8 +14,8 @@ from tests.web.support import PASSWORDS, api_login
 # What each role's menu shows, and what it may not open.
 MENU = {
     Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings"},
-    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster"},
-    Role.OFFICER: {"/home", "/me"},
+    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases"},
+    Role.OFFICER: {"/home", "/me", "/cases"},
     Role.OBSERVER: {"/home", "/board"},
 }
 # Where each role lands after logging in (the officer's own page is under /officers/).

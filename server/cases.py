@@ -1,0 +1,564 @@
+"""Following up low ratings and call-back requests: the commune's cases.
+
+A **case opens** for
+
+* a rating at one of the lowest levels of its scale (the server setting
+  ``case_levels``: how many levels from the bottom, 1 by default — only the
+  worst; a level that counts as satisfied never opens one);
+* any call-back request (a details record carrying the citizen's number,
+  given with consent);
+* a citizen's comment with a call-back or on a lowest-level rating, handed
+  over by :mod:`server.comments` (:func:`open_for_comment`).
+
+Cases open **inside the batch's own transaction**
+(:func:`open_cases_for_batch`, called by :class:`server.batches.BatchIngest`)
+rather than by a background sweep: a case exists the moment its rating is
+stored, so the badge and the board show it at once, and a batch and its cases
+are applied together or not at all. It costs one dictionary lookup per record
+when nothing in the batch is low, and the settings are read only when a record
+might open a case. A case is keyed by its rating's UUID (and a comment's id),
+both unique in the ``cases`` table, and a replayed batch stores no record, so
+replays and repeated uploads never open a second case.
+
+A case has an owner (a leader's or admin's account), a status (``new →
+assigned → contacted → resolved``), an outcome, notes and a due date
+(``case_due_working_days`` working days, Monday to Friday, in the commune's
+time zone, counted from the day it opened); open past its due date, it is
+overdue. Every change is an event (who, when) and is audited — never with the
+citizen's phone number, which is not copied here at all: it is read from the
+tablet's details record when a page may show it (:meth:`CaseBook.callback_phone`),
+only to the case's owner and leaders, and only while the case is open.
+
+Listeners (:func:`on_opened`) hear of new cases once their transaction has
+committed: the e-mail alerts (:mod:`server.alerts`) are one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from weakref import WeakKeyDictionary
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+
+from server import comments
+from server.accounts import Account, AccountBook, Role
+from server.clock import Clock, utc_now, utc_text
+from server.ingest import Outcome as StoredOutcome
+from server.settings import ServerSettings, SettingError, check_setting
+from server.store import cases as stored
+from server.store import settings as stored_settings
+from server.store import write_transaction
+from sync.record import KIND_DETAILS, KIND_RATING
+from sync.scale import SCALES
+
+__all__ = [
+    "CaseStatus", "CaseOutcome", "Cause", "Case", "CaseEvent", "CaseError", "CaseBook", "CaseView",
+    "opens_case", "due_day", "due_deadline", "open_cases_for_batch", "open_for_comment",
+    "on_opened", "announce", "open_case_for_comment",
+]
+
+log = logging.getLogger("hailong.server.cases")
+
+
+class CaseStatus(StrEnum):
+    """Where a case is in its follow-up."""
+
+    NEW = "new"
+    ASSIGNED = "assigned"
+    CONTACTED = "contacted"
+    RESOLVED = "resolved"
+
+
+class CaseOutcome(StrEnum):
+    """How a case ended."""
+
+    EXPLAINED = "explained"
+    APOLOGY_SENT = "apology_sent"
+    OFFICER_REMINDED = "officer_reminded"
+    UNFOUNDED = "unfounded"
+    OTHER = "other"
+
+
+class Cause(StrEnum):
+    """Why a case opened (the first reason; a call-back asked later only sets ``callback``)."""
+
+    LOW_RATING = "low_rating"
+    CALLBACK = "callback"
+    COMMENT = "comment"
+
+
+# The steps a leader may take from each status. Resolving needs an outcome.
+NEXT_STATUSES: dict[CaseStatus, tuple[CaseStatus, ...]] = {
+    CaseStatus.NEW: (CaseStatus.ASSIGNED,),
+    CaseStatus.ASSIGNED: (CaseStatus.CONTACTED, CaseStatus.RESOLVED),
+    CaseStatus.CONTACTED: (CaseStatus.RESOLVED,),
+    CaseStatus.RESOLVED: (),
+}
+
+MAX_NOTE_CHARS = 2000
+OWNER_ROLES = (Role.LEADER, Role.ADMIN)
+
+
+class CaseError(ValueError):
+    """A change a case does not allow; ``code`` names it for the pages
+    (``cases.error.<code>``)."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Case:
+    """A follow-up case (never the citizen's phone number)."""
+
+    id: int
+    rating_uuid: str | None
+    comment_id: int | None
+    cause: Cause
+    callback: bool
+    officer_id: str | None
+    scale: int | None
+    level: str | None
+    status: CaseStatus
+    owner_id: int | None
+    outcome: CaseOutcome | None
+    opened_at: str
+    due_at: str
+    due_on: str
+    resolved_at: str | None
+    updated_at: str
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet resolved."""
+        return self.status is not CaseStatus.RESOLVED
+
+    def overdue(self, now: datetime) -> bool:
+        """Still open past its due date."""
+        return self.is_open and utc_text(now) >= self.due_at
+
+    @property
+    def next_statuses(self) -> tuple[CaseStatus, ...]:
+        """The statuses a leader may move it to."""
+        return NEXT_STATUSES[self.status]
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One change to a case: who (None: the server), when, what."""
+
+    at: str
+    actor: str | None
+    action: str
+    value: str | None
+    note: str | None
+
+
+def _case(row: dict[str, Any]) -> Case:
+    values = dict(row)
+    values["cause"] = Cause(values["cause"])
+    values["status"] = CaseStatus(values["status"])
+    values["outcome"] = CaseOutcome(values["outcome"]) if values["outcome"] else None
+    values["callback"] = bool(values["callback"])
+    return Case(**values)
+
+
+# -- the rules of opening ---------------------------------------------------------
+
+# Every (scale, level) that is not satisfied, with its place from the bottom
+# (1 = the worst): a record is looked up here before anything else is read.
+_UNSATISFIED: dict[tuple[int, str], int] = {
+    (size, level.key): level.score for size, scale in SCALES.items() for level in scale.levels if not level.satisfied
+}
+
+
+def _follow_up_settings(conn: Connection) -> ServerSettings:
+    """The settings that open cases (levels, due days, time zone), read in the
+    caller's transaction without the rest (the commune's name reads the roster)."""
+    stored_values = stored_settings.stored_settings(conn)
+    values: dict[str, Any] = {}
+    for key in ("timezone", "case_levels", "case_due_working_days"):
+        if key in stored_values:
+            try:
+                values[key] = check_setting(key, stored_values[key])
+            except SettingError:
+                pass  # a value edited by hand into something unusable: the default stands
+    return ServerSettings(**values)
+
+
+def opens_case(scale: int | None, level: str | None, case_levels: int) -> bool:
+    """Whether a rating at ``level`` on a ``scale``-level scale opens a case:
+    it is among the ``case_levels`` lowest and not a satisfied level."""
+    place = _UNSATISFIED.get((scale, level)) if scale is not None and level is not None else None
+    return place is not None and place <= case_levels
+
+
+def due_day(opened: date, working_days: int) -> date:
+    """The day a case opened on ``opened`` is due: that many working days
+    (Monday to Friday) later. A case opened on Friday or at the weekend with
+    2 days is due on Tuesday."""
+    day, left = opened, working_days
+    while left > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def due_deadline(opened_at: datetime, working_days: int, zone: ZoneInfo) -> tuple[str, str]:
+    """When a case opened at ``opened_at`` becomes overdue: the end of its due
+    day in the commune's time zone, as (UTC instant text, local ISO date)."""
+    day = due_day(opened_at.astimezone(zone).date(), working_days)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return utc_text(end), day.isoformat()
+
+
+def _case_row(*, stamp: str, settings: ServerSettings, cause: Cause, callback: bool, rating_uuid: str | None,
+              comment_id: int | None, rating: Any | None) -> dict[str, Any]:
+    """The ``cases`` row of a new case."""
+    due_at, due_on = due_deadline(datetime.fromisoformat(stamp), settings.case_due_working_days, settings.zone)
+    return dict(rating_uuid=rating_uuid, comment_id=comment_id, cause=cause.value, callback=callback,
+                officer_id=_get(rating, "officer_id"), scale=_get(rating, "scale"), level=_get(rating, "level"),
+                status=CaseStatus.NEW.value, owner_id=None, outcome=None, opened_at=stamp, due_at=due_at,
+                due_on=due_on, resolved_at=None, updated_at=stamp)
+
+
+def _opened(conn: Connection, cases: Sequence[tuple[int, dict[str, Any]]], stamp: str) -> None:
+    """The first event and the audit entry of new cases, as (id, row) pairs."""
+    stored.add_events(conn, [dict(case_id=case_id, at=stamp, actor=None, action="opened", value=row["cause"],
+                                  note=None) for case_id, row in cases])
+    stored.add_audit_entries(conn, [dict(at=stamp, actor=None, action="case.open", target=f"case {case_id}",
+                           detail=f"cause={row['cause']}" + (" callback" if row["callback"] else ""), address=None)
+                      for case_id, row in cases])
+
+
+def _new_case(conn: Connection, **values: Any) -> int:
+    row = _case_row(**values)
+    case_id = stored.add_case(conn, **row)
+    _opened(conn, [(case_id, row)], row["opened_at"])
+    return case_id
+
+
+def _get(rating: Any | None, name: str) -> Any:
+    if rating is None:
+        return None
+    return rating[name] if isinstance(rating, dict) else getattr(rating, name)
+
+
+def open_cases_for_batch(conn: Connection, outcomes: Sequence[StoredOutcome], stamp: str) -> list[int]:
+    """Open the cases a batch's newly stored records call for, inside the
+    batch's transaction; the new cases' ids.
+
+    ``outcomes`` are the records the batch stores (``IngestPlan.to_store``),
+    ``stamp`` its arrival time. A rating that already has a case is not
+    opened again; a call-back asked for it later marks that case instead."""
+    low: dict[str, Any] = {}
+    callbacks: dict[str, Any] = {}
+    for outcome in outcomes:
+        record = outcome.record
+        if record.kind == KIND_RATING:
+            if (record.scale, record.level) in _UNSATISFIED:
+                low[record.uuid] = record
+        elif record.kind == KIND_DETAILS and record.callback_phone and record.callback_consent and record.rating_uuid:
+            callbacks[record.rating_uuid] = record
+    if not low and not callbacks:
+        return []
+    settings = _follow_up_settings(conn)
+    low = {uuid: r for uuid, r in low.items() if opens_case(r.scale, r.level, settings.case_levels)}
+    if not low and not callbacks:
+        return []
+    in_batch = {o.record.uuid: o.record for o in outcomes if o.record.kind == KIND_RATING} if callbacks else {}
+    ratings: dict[str, Any] = {**in_batch, **low}
+    missing = set(callbacks) - set(ratings)
+    if missing:
+        ratings.update(stored.ratings_by_uuid(conn, missing))
+    existing = stored.cases_by_rating(conn, set(low) | set(callbacks))
+    rows = []
+    for uuid in sorted(set(low) | set(callbacks), key=lambda u: (u not in low, u)):
+        callback = uuid in callbacks
+        case = existing.get(uuid)
+        if case is None:
+            cause = Cause.LOW_RATING if uuid in low else Cause.CALLBACK
+            rows.append(_case_row(stamp=stamp, settings=settings, cause=cause, callback=callback, rating_uuid=uuid,
+                                  comment_id=None, rating=ratings.get(uuid)))
+        elif callback and not case["callback"]:
+            _mark_callback(conn, case, stamp)
+    if not rows:
+        return []
+    # A batch may open many cases (a day of low ratings sent at once): one
+    # insert for them all, then their ids by rating, as the batch's records.
+    stored.add_cases(conn, rows)
+    ids = stored.case_ids_by_rating(conn, [row["rating_uuid"] for row in rows])
+    opened = [(ids[row["rating_uuid"]], row) for row in rows]
+    _opened(conn, opened, stamp)
+    return [case_id for case_id, _row in opened]
+
+
+def _mark_callback(conn: Connection, case: dict[str, Any], stamp: str) -> None:
+    """A call-back asked for a rating whose case is already open."""
+    stored.update_case(conn, case["id"], callback=True, updated_at=stamp)
+    stored.add_event(conn, case_id=case["id"], at=stamp, actor=None, action="callback", value=None, note=None)
+
+
+def open_for_comment(engine: Engine, comment_id: int, *, rating_uuid: str | None, callback: bool,
+                     clock: Clock = utc_now) -> int | None:
+    """Follow a citizen's comment up: a case opens when the comment asks for a
+    call-back or is about a rating at the lowest level(s); a comment about a
+    rating that already has a case joins it. The new case's id, or None.
+    Listeners hear of a new case once it is committed."""
+    stamp = utc_text(clock())
+
+    def work(conn: Connection) -> int | None:
+        if stored.case_by_comment(conn, comment_id) is not None:
+            return None
+        settings = _follow_up_settings(conn)
+        rating = stored.ratings_by_uuid(conn, [rating_uuid]).get(rating_uuid) if rating_uuid else None
+        low = rating is not None and opens_case(rating["scale"], rating["level"], settings.case_levels)
+        if rating_uuid is not None:
+            case = stored.cases_by_rating(conn, [rating_uuid]).get(rating_uuid)
+            if case is not None:
+                if case["comment_id"] is None:
+                    _attach_comment(conn, case, stamp, comment_id, callback)
+                return None
+        if not (callback or low):
+            return None
+        return _new_case(conn, stamp=stamp, settings=settings, cause=Cause.COMMENT, callback=callback,
+                         rating_uuid=rating_uuid if rating is not None else None, comment_id=comment_id,
+                         rating=rating)
+
+    case_id = write_transaction(engine, work)
+    if case_id is not None:
+        announce(engine, [case_id])
+    return case_id
+
+
+def _attach_comment(conn: Connection, case: dict[str, Any], stamp: str, comment_id: int, callback: bool) -> None:
+    """A comment about a rating whose case is already open joins it (a call-back it asks for marks it)."""
+    stored.update_case(conn, case["id"], comment_id=comment_id, callback=bool(case["callback"] or callback),
+                       updated_at=stamp)
+    stored.add_event(conn, case_id=case["id"], at=stamp, actor=None, action="comment", value=None, note=None)
+
+
+def open_case_for_comment(engine: Engine, comment_id: int) -> None:
+    """The comment module's listener (:data:`server.comments.COMMENT_LISTENERS`):
+    follow a newly stored comment up (:func:`open_for_comment`)."""
+    found = comments.comment(engine, comment_id)
+    if found is not None:
+        open_for_comment(engine, comment_id, rating_uuid=found.rating_uuid, callback=found.callback_requested)
+
+
+comments.COMMENT_LISTENERS.append(open_case_for_comment)
+
+
+# -- hearing of new cases -----------------------------------------------------------
+
+_LISTENERS: WeakKeyDictionary[Engine, list[Callable[[list[int]], None]]] = WeakKeyDictionary()
+_LISTENERS_LOCK = threading.Lock()
+
+
+def on_opened(engine: Engine, listener: Callable[[list[int]], None]) -> None:
+    """Call ``listener`` with the ids of the cases opened on ``engine``'s
+    database, once they are committed (it must return quickly: it runs on
+    the thread that stored them)."""
+    with _LISTENERS_LOCK:
+        _LISTENERS.setdefault(engine, []).append(listener)
+
+
+def announce(engine: Engine, case_ids: Iterable[int]) -> None:
+    """Tell the listeners of ``engine`` about newly opened cases (after their
+    commit). A failing listener is logged and never fails the caller."""
+    ids = list(case_ids)
+    if not ids:
+        return
+    with _LISTENERS_LOCK:
+        listeners = list(_LISTENERS.get(engine, ()))
+    for listener in listeners:
+        try:
+            listener(ids)
+        except Exception:  # noqa: BLE001 - an alert must never fail an upload
+            log.exception("a listener of new cases failed")
+
+
+# -- the follow-up ------------------------------------------------------------------
+
+
+class CaseView(StrEnum):
+    """The lists of the cases page."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+class CaseBook:
+    """The cases in the server database, and the changes leaders make to them.
+
+    Every change is one transaction with its event, then audited through the
+    :class:`AccountBook` (``case.assign``, ``case.status``, ``case.outcome``,
+    ``case.note``: never a phone number, never a note's text)."""
+
+    def __init__(self, engine: Engine, accounts: AccountBook, *, clock: Clock = utc_now):
+        self.engine = engine
+        self.accounts = accounts
+        self.clock = clock
+
+    # -- reading ------------------------------------------------------------------
+
+    def cases(self, view: CaseView = CaseView.OPEN, *, officer_id: str | None = None) -> list[Case]:
+        """The cases of a list (``officer_id``: only those about that officer)."""
+        open_statuses = [s.value for s in CaseStatus if s is not CaseStatus.RESOLVED]
+        statuses = {CaseView.OPEN: open_statuses, CaseView.OVERDUE: open_statuses,
+                    CaseView.RESOLVED: [CaseStatus.RESOLVED.value], CaseView.ALL: None}[view]
+        overdue_at = utc_text(self.clock()) if view is CaseView.OVERDUE else None
+        with self.engine.begin() as conn:
+            rows = stored.list_cases(conn, statuses=statuses, overdue_at=overdue_at, officer_id=officer_id)
+        return [_case(row) for row in rows]
+
+    def get(self, case_id: int) -> Case | None:
+        """One case."""
+        with self.engine.begin() as conn:
+            row = stored.case_by_id(conn, case_id)
+        return _case(row) if row else None
+
+    def events(self, case_id: int) -> list[CaseEvent]:
+        """A case's history, oldest first."""
+        with self.engine.begin() as conn:
+            rows = stored.events_of(conn, case_id)
+        return [CaseEvent(at=r["at"], actor=r["actor"], action=r["action"], value=r["value"], note=r["note"])
+                for r in rows]
+
+    def count_new(self) -> int:
+        """How many cases nobody has taken yet (the menu's badge)."""
+        with self.engine.begin() as conn:
+            return stored.count_by_status(conn, CaseStatus.NEW.value)
+
+    def owners(self) -> list[Account]:
+        """The accounts a case may be given to: active leaders and admins."""
+        return [a for a in self.accounts.accounts() if a.active and a.role in OWNER_ROLES]
+
+    @staticmethod
+    def may_see_phone(case: Case, viewer: Account) -> bool:
+        """The citizen's number is for the case's owner and leaders, only while the case is open."""
+        return case.is_open and case.callback and (viewer.role is Role.LEADER or viewer.id == case.owner_id)
+
+    def callback_phone(self, case: Case, viewer: Account) -> str | None:
+        """The number the citizen left, when ``viewer`` may see it now (read
+        from the tablet's details record or the comment, never from the case)."""
+        if not self.may_see_phone(case, viewer):
+            return None
+        phone = None
+        if case.rating_uuid is not None:
+            with self.engine.begin() as conn:
+                phone = stored.callback_phone(conn, case.rating_uuid)
+        if phone is None and case.comment_id is not None:
+            phone = comments.callback_phone(self.engine, case.comment_id)
+        return phone
+
+    # -- changing -----------------------------------------------------------------
+
+    def assign(self, case_id: int, owner_id: int, actor: Account, address: str | None = None) -> Case:
+        """Give an open case to a leader or admin; a new case becomes ``assigned``."""
+        owner = self.accounts.get(owner_id)
+        if owner is None or not owner.active or owner.role not in OWNER_ROLES:
+            raise CaseError("bad_owner")
+
+        def change(conn: Connection, case: Case, stamp: str) -> dict[str, Any]:
+            values: dict[str, Any] = {"owner_id": owner.id}
+            stored.add_event(conn, case_id=case.id, at=stamp, actor=actor.username, action="assigned",
+                             value=owner.username, note=None)
+            if case.status is CaseStatus.NEW:
+                values["status"] = CaseStatus.ASSIGNED.value
+                stored.add_event(conn, case_id=case.id, at=stamp, actor=actor.username, action="status",
+                                 value=CaseStatus.ASSIGNED.value, note=None)
+            return values
+
+        return self._change(case_id, actor, address, "case.assign", f"owner={owner.username}", change)
+
+    def move(self, case_id: int, status: CaseStatus | str, actor: Account, address: str | None = None) -> Case:
+        """Move a case one step on (``assigned`` needs an owner, ``resolved`` an outcome)."""
+        try:
+            target = CaseStatus(status)
+        except ValueError:
+            raise CaseError("bad_status") from None
+
+        def change(conn: Connection, case: Case, stamp: str) -> dict[str, Any]:
+            if target not in case.next_statuses:
+                raise CaseError("bad_step")
+            if target is CaseStatus.ASSIGNED and case.owner_id is None:
+                raise CaseError("no_owner")
+            if target is CaseStatus.RESOLVED and case.outcome is None:
+                raise CaseError("no_outcome")
+            stored.add_event(conn, case_id=case.id, at=stamp, actor=actor.username, action="status",
+                             value=target.value, note=None)
+            values: dict[str, Any] = {"status": target.value}
+            if target is CaseStatus.RESOLVED:
+                values["resolved_at"] = stamp
+            return values
+
+        return self._change(case_id, actor, address, "case.status", f"status={target.value}", change)
+
+    def set_outcome(self, case_id: int, outcome: CaseOutcome | str, actor: Account,
+                    address: str | None = None) -> Case:
+        """Record how an open case ends (before resolving it)."""
+        try:
+            chosen = CaseOutcome(outcome)
+        except ValueError:
+            raise CaseError("bad_outcome") from None
+
+        def change(conn: Connection, case: Case, stamp: str) -> dict[str, Any]:
+            stored.add_event(conn, case_id=case.id, at=stamp, actor=actor.username, action="outcome",
+                             value=chosen.value, note=None)
+            return {"outcome": chosen.value}
+
+        return self._change(case_id, actor, address, "case.outcome", f"outcome={chosen.value}", change)
+
+    def add_note(self, case_id: int, text: str, actor: Account, address: str | None = None) -> Case:
+        """Add a note (for leaders and the owner; never shown to the officer)."""
+        note = text.strip()
+        if not note:
+            raise CaseError("empty_note")
+        if len(note) > MAX_NOTE_CHARS:
+            raise CaseError("long_note")
+
+        def change(conn: Connection, case: Case, stamp: str) -> dict[str, Any]:
+            stored.add_event(conn, case_id=case.id, at=stamp, actor=actor.username, action="note", value=None,
+                             note=note)
+            return {}
+
+        # The audit says a note was added, not what it says (it may name the citizen).
+        return self._change(case_id, actor, address, "case.note", "", change, while_resolved=True)
+
+    def _change(self, case_id: int, actor: Account, address: str | None, action: str, detail: str,
+                change: Callable[[Connection, Case, str], dict[str, Any]], *, while_resolved: bool = False) -> Case:
+        if actor.role not in OWNER_ROLES or (actor.role is Role.ADMIN and not self._owns(case_id, actor)):
+            raise CaseError("not_allowed")
+        stamp = utc_text(self.clock())
+
+        def work(conn: Connection) -> Case:
+            row = stored.case_by_id(conn, case_id)
+            if row is None:
+                raise CaseError("no_case")
+            case = _case(row)
+            if not case.is_open and not while_resolved:
+                raise CaseError("resolved")
+            values = change(conn, case, stamp)
+            values["updated_at"] = stamp
+            stored.update_case(conn, case_id, **values)
+            return _case({**row, **values})
+
+        updated = write_transaction(self.engine, work)
+        self.accounts.audit(actor.username, action, f"case {case_id}", detail, address)
+        return updated
+
+    def _owns(self, case_id: int, account: Account) -> bool:
+        case = self.get(case_id)
+        return case is not None and case.owner_id == account.id

@@ -1,0 +1,192 @@
+"""The follow-up cases: ``/cases`` (open, overdue, resolved or every case)
+and ``/cases/{id}`` (a case, its history and the leader's actions).
+
+Who sees what (the rules are :mod:`server.cases`'):
+
+* leaders see every case and act on it (give it an owner, move its status,
+  set its outcome, add notes); the admin may open them too, and act on a case
+  given to them;
+* an officer sees the cases about them: that they exist, their status and
+  outcome — never the citizen's number, the comment's author or the notes;
+* the observer sees no case (personal data): 403.
+
+The citizen's number shows only on a case's page, to its owner and leaders,
+while it is open. The menu's entry carries a badge with the number of new
+cases for leaders, and the board lists them (``new_cases_for`` in the
+templates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from server.accounts import Account, Role
+from server.cases import Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseStatus, CaseView
+from server.deps import AccessDenied
+from server.store.ratings import officer_names
+from server.web.auth import client_address, csrf_protect, require
+from server.web.render import environment, page, register_nav
+
+__all__ = ["router", "get_cases", "new_cases_for", "CaseRow"]
+
+router = APIRouter(include_in_schema=False)
+
+READERS = Depends(require(Role.LEADER, Role.ADMIN, Role.OFFICER))
+ACTORS = Depends(require(Role.LEADER, Role.ADMIN))
+BOARD_LIMIT = 10
+"""New cases listed on the board at most (the rest are a link away)."""
+
+
+def get_cases(request: Request) -> CaseBook:
+    """The :class:`CaseBook` the dashboard was mounted with."""
+    return request.app.state.cases
+
+
+def _new_count(request: Request, account: Account) -> int:
+    # A leader's badge only: the officer's menu says nothing of new cases.
+    if account.role is not Role.LEADER:
+        return 0
+    return get_cases(request).count_new()
+
+
+register_nav("/cases", "cases.nav", (Role.LEADER, Role.OFFICER), order=20, count=_new_count)
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case as a list shows it: with the officer's name and whether it is late."""
+
+    case: Case
+    officer: str
+    overdue: bool
+
+
+def _rows(request: Request, cases: list[Case]) -> list[CaseRow]:
+    engine = request.app.state.engine
+    with engine.begin() as conn:
+        names = officer_names(conn)
+    now = request.app.state.clock()
+    return [CaseRow(c, names.get(c.officer_id or "", c.officer_id or ""), c.overdue(now)) for c in cases]
+
+
+def new_cases_for(request: Request, account: Account | None) -> list[CaseRow]:
+    """The newest untaken cases, for the board of a leader (empty for anyone else)."""
+    if account is None or account.role is not Role.LEADER:
+        return []
+    fresh = get_cases(request).cases(CaseView.OPEN)
+    return _rows(request, [c for c in fresh if c.status is CaseStatus.NEW][:BOARD_LIMIT])
+
+
+environment.globals["new_cases_for"] = new_cases_for
+
+
+def _visible(case: Case | None, account: Account) -> Case:
+    """The case if ``account`` may open it (403 for another officer's, 404 when there is none)."""
+    if case is None:
+        raise _NotFound()
+    if account.role is Role.OFFICER and case.officer_id != account.officer_id:
+        raise AccessDenied(403, "forbidden")
+    return case
+
+
+class _NotFound(Exception):
+    """No such case."""
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, view: str = Query("open", max_length=10), account: Account = READERS,
+               book: CaseBook = Depends(get_cases)) -> HTMLResponse:
+    """The list of cases: open (default), overdue, resolved or all. (Leader,
+    admin: every case; officer: the cases about them.)"""
+    try:
+        chosen = CaseView(view)
+    except ValueError:
+        chosen = CaseView.OPEN
+    if account.role is Role.OFFICER:
+        cases = book.cases(chosen, officer_id=account.officer_id or "")
+    else:
+        cases = book.cases(chosen)
+    counts = {v.value: len(book.cases(v, officer_id=account.officer_id if account.role is Role.OFFICER else None))
+              for v in (CaseView.OPEN, CaseView.OVERDUE)}
+    return page(request, "cases.html", rows=_rows(request, cases), view=chosen.value,
+                views=[v.value for v in CaseView], counts=counts, officer_view=account.role is Role.OFFICER)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: int = Path(ge=1, le=2**53), done: str | None = Query(None, max_length=20),
+              account: Account = READERS, book: CaseBook = Depends(get_cases)) -> HTMLResponse:
+    """One case: what it is about, its status, outcome and due date; for
+    leaders its history, notes, the citizen's number while it is open, and
+    the actions. (Officer: only a case about them, without any of that.)"""
+    try:
+        case = _visible(book.get(case_id), account)
+    except _NotFound:
+        return page(request, "case_missing.html", status_code=404)
+    return _case_page(request, case, account, book, done=done)
+
+
+def _case_page(request: Request, case: Case, account: Account, book: CaseBook, *, done: str | None = None,
+               error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    row = _rows(request, [case])[0]
+    officer_view = account.role is Role.OFFICER
+    events: list[CaseEvent] = [] if officer_view else book.events(case.id)
+    owners = [] if officer_view else book.owners()
+    owner_names = {a.id: a.name for a in book.accounts.accounts()}
+    may_act = account.role is Role.LEADER or (account.role is Role.ADMIN and case.owner_id == account.id)
+    return page(request, "case.html", status_code=status_code, row=row, case=case, events=events,
+                phone=None if officer_view else book.callback_phone(case, account),
+                owners=owners, owner_name=owner_names.get(case.owner_id or 0),
+                officer_view=officer_view, may_act=may_act and case.is_open, may_note=may_act,
+                outcomes=[o.value for o in CaseOutcome], done=done, error=error)
+
+
+def _act(request: Request, case_id: int, account: Account, book: CaseBook, action: str, change) -> Response:
+    """Run a change and go back to the case's page; a refused change is shown there (422)."""
+    try:
+        change(client_address(request))
+    except CaseError as refused:
+        case = book.get(case_id)
+        if case is None or refused.code == "no_case":
+            return page(request, "case_missing.html", status_code=404)
+        if refused.code == "not_allowed":
+            raise AccessDenied(403, "forbidden") from None
+        return _case_page(request, case, account, book, error=refused.code, status_code=422)
+    return RedirectResponse(f"/cases/{case_id}?done={action}", status_code=303)
+
+
+@router.post("/cases/{case_id}/owner")
+def assign_case(request: Request, case_id: int = Path(ge=1, le=2**53), owner: int = Form(0, ge=0, le=2**53),
+                account: Account = ACTORS, _csrf: None = Depends(csrf_protect),
+                book: CaseBook = Depends(get_cases)) -> Response:
+    """Give the case to a leader or admin. (Leader.)"""
+    return _act(request, case_id, account, book, "owner",
+                lambda address: book.assign(case_id, owner, account, address))
+
+
+@router.post("/cases/{case_id}/status")
+def move_case(request: Request, case_id: int = Path(ge=1, le=2**53), status: str = Form("", max_length=20),
+              account: Account = ACTORS, _csrf: None = Depends(csrf_protect),
+              book: CaseBook = Depends(get_cases)) -> Response:
+    """Move the case one step on. (Leader.)"""
+    return _act(request, case_id, account, book, "status",
+                lambda address: book.move(case_id, status, account, address))
+
+
+@router.post("/cases/{case_id}/outcome")
+def set_outcome(request: Request, case_id: int = Path(ge=1, le=2**53), outcome: str = Form("", max_length=30),
+                account: Account = ACTORS, _csrf: None = Depends(csrf_protect),
+                book: CaseBook = Depends(get_cases)) -> Response:
+    """Record the case's outcome. (Leader.)"""
+    return _act(request, case_id, account, book, "outcome",
+                lambda address: book.set_outcome(case_id, outcome, account, address))
+
+
+@router.post("/cases/{case_id}/notes")
+def add_note(request: Request, case_id: int = Path(ge=1, le=2**53), note: str = Form("", max_length=4000),
+             account: Account = ACTORS, _csrf: None = Depends(csrf_protect),
+             book: CaseBook = Depends(get_cases)) -> Response:
+    """Add a note to the case. (Leader.)"""
+    return _act(request, case_id, account, book, "note", lambda address: book.add_note(case_id, note, account, address))

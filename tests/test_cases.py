@@ -1,0 +1,346 @@
+"""Follow-up cases, without a browser: which records open a case, through
+the real batch ingest; a replayed or repeated upload opens nothing twice;
+due dates in working days across a weekend in the commune's time zone; the
+status flow, its events and audit (never a phone number); who sees the
+citizen's number; the e-mail alert, sent to a local SMTP server."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid as uuid_module
+from datetime import UTC, date, datetime, timedelta
+from email.header import decode_header, make_header
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server.accounts import AccountBook, Role
+from server.alerts import AlertSender
+from server.batches import Batch, BatchIngest
+from server.cases import (
+    CaseBook,
+    CaseError,
+    CaseOutcome,
+    CaseStatus,
+    CaseView,
+    due_day,
+    due_deadline,
+    on_opened,
+    opens_case,
+)
+from server.registry import DeviceRegistry
+from server.settings import save_setting
+from server.store import open_engine
+from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, seal
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+PHONE = "0912345678"
+PASSWORD = "mật-khẩu-đủ-dài-lắm"
+
+
+class Clock:
+    """The server's clock, moved by hand."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Device:
+    """A paired device whose chain the test writes record by record."""
+
+    def __init__(self, engine, name: str = "tablet-1"):
+        registry = DeviceRegistry(engine)
+        code = registry.request_code(name, "quầy 1", "0.1.0")
+        registry.decide(code.user_code, approve=True)
+        registry.poll(code.device_code)
+        self.device_id = name
+        self.records: list[Record] = []
+
+    def _next(self, **fields) -> Record:
+        prev = self.records[-1].hash if self.records else GENESIS_HASH
+        seq = len(self.records) + 1
+        record = seal(Record(uuid=str(uuid_module.uuid4()), device_id=self.device_id, seq=seq, prev_hash=prev,
+                             device_time="2026-03-06T09:00:00.000+07:00", monotonic_ns=seq * 10**9,
+                             boot_id="boot-1", app_version="0.1.0", **fields))
+        self.records.append(record)
+        return record
+
+    def rate(self, score: int, scale: int = 3, officer: str = "nguyen-van-an") -> Record:
+        from sync.scale import scale_for
+        return self._next(kind=KIND_RATING, officer_id=officer, counter_id="quay-1", score=score, scale=scale,
+                          level=scale_for(scale).level(score).key, burst=False, comment_token="t" * 16)
+
+    def details(self, rating: Record, phone: str | None = None, reasons=("waited_long",)) -> Record:
+        return self._next(kind=KIND_DETAILS, rating_uuid=rating.uuid, reasons=tuple(reasons), callback_phone=phone,
+                          callback_consent=phone is not None)
+
+    def batch(self, records: list[Record], key: str | None = None) -> Batch:
+        return Batch(device_id=self.device_id, idempotency_key=key or uuid_module.uuid4().hex,
+                     sent_at=datetime(2026, 3, 6, 2, 0, tzinfo=UTC), sent_monotonic_ns=10**12, boot_id="boot-1",
+                     app_version="0.1.0", pending=0, records=[r.to_dict() for r in records])
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A database, a device, the ingest, the accounts and the case book; the
+    server's clock on Friday 6 March 2026, 15:00 in Hanoi."""
+    engine = open_engine(tmp_path / "commune.db")
+    clock = Clock(datetime(2026, 3, 6, 15, 0, tzinfo=HANOI).astimezone(UTC))
+    book = AccountBook(engine, clock=clock)
+    accounts = {role: book.create(role.value, PASSWORD, role, display_name=f"TK {role.value}",
+                                  officer_id="nguyen-van-an" if role is Role.OFFICER else None) for role in Role}
+    accounts["leader2"] = book.create("leader2", PASSWORD, Role.LEADER)
+    yield engine, Device(engine), BatchIngest(engine), CaseBook(engine, book, clock=clock), accounts, clock
+    engine.dispose()
+
+
+def test_opening_rules_follow_the_lowest_levels_and_call_backs(world):
+    engine, device, ingest, cases, _accounts, clock = world
+    worst = device.rate(1)                   # the 3-level scale's lowest: a case
+    fine = device.rate(3)                    # nothing
+    second = device.rate(2, scale=5)         # second lowest of 5: not by default
+    called = device.rate(3)
+    device.details(called, PHONE)            # a call-back on a good rating: a case
+    device.details(worst, PHONE)             # a call-back on a rating with a case: the same case
+    device.details(fine)                     # reasons only: nothing
+    ingest.receive(device.batch(device.records), clock())
+    opened = {c.rating_uuid: c for c in cases.cases(CaseView.ALL)}
+    assert set(opened) == {worst.uuid, called.uuid}
+    assert opened[worst.uuid].callback and opened[worst.uuid].cause == "low_rating"
+    assert opened[called.uuid].cause == "callback" and opened[called.uuid].level == "very_satisfied"
+    assert opened[worst.uuid].officer_id == "nguyen-van-an" and opened[worst.uuid].status is CaseStatus.NEW
+    assert fine.uuid not in opened and second.uuid not in opened
+
+    # Two levels from the bottom: the 5-level scale's "dissatisfied" now opens one; "satisfied" never does.
+    save_setting(engine, "case_levels", 2)
+    more = [device.rate(2, scale=5), device.rate(2, scale=3), device.rate(1, scale=4)]
+    ingest.receive(device.batch(more), clock())
+    levels = {c.rating_uuid: c.level for c in cases.cases(CaseView.ALL)}
+    assert levels.get(more[0].uuid) == "dissatisfied" and more[1].uuid not in levels
+    assert levels.get(more[2].uuid) == "very_dissatisfied"
+    assert opens_case(3, "dissatisfied", 1) and not opens_case(3, "satisfied", 4) and not opens_case(None, None, 1)
+
+
+def test_a_replayed_or_repeated_upload_opens_nothing_twice(world):
+    engine, device, ingest, cases, _accounts, clock = world
+    heard: list[list[int]] = []
+    on_opened(engine, heard.append)
+    low = device.rate(1)
+    batch = device.batch([low, device.details(low, PHONE)], key="key-1")
+    ingest.receive(batch, clock())
+    first = cases.cases(CaseView.ALL)
+    assert len(first) == 1 and heard == [[first[0].id]]
+    assert ingest.receive(batch, clock()).replay
+    # The same records under a new key (a tablet that lost the answer): stored already, nothing new.
+    ingest.receive(device.batch(device.records, key="key-2"), clock())
+    assert [c.id for c in cases.cases(CaseView.ALL)] == [first[0].id]
+    assert heard == [[first[0].id]]
+    assert [e.action for e in cases.events(first[0].id)] == ["opened"]
+
+
+def test_a_call_back_in_a_later_batch_joins_the_open_case(world):
+    _engine, device, ingest, cases, _accounts, clock = world
+    low = device.rate(1)
+    ingest.receive(device.batch([low]), clock())
+    ingest.receive(device.batch([device.details(low, PHONE)]), clock())
+    (case,) = cases.cases(CaseView.ALL)
+    assert case.callback and [e.action for e in cases.events(case.id)] == ["opened", "callback"]
+
+
+def test_due_dates_count_working_days_in_the_communes_time_zone():
+    friday = date(2026, 3, 6)
+    assert due_day(friday, 2) == date(2026, 3, 10)             # Mon, Tue
+    assert due_day(date(2026, 3, 7), 2) == date(2026, 3, 10)   # Saturday: Mon, Tue
+    assert due_day(date(2026, 3, 9), 2) == date(2026, 3, 11)   # Monday: Wednesday
+    assert due_day(date(2026, 3, 5), 1) == date(2026, 3, 6)    # Thursday: Friday
+    # Friday 23:30 in Hanoi is still Friday there (16:30 UTC): due at the end of Tuesday, Hanoi time.
+    at, day = due_deadline(datetime(2026, 3, 6, 16, 30, tzinfo=UTC), 2, HANOI)
+    assert day == "2026-03-10" and at == "2026-03-10T17:00:00.000+00:00"
+    # Saturday 00:30 in Hanoi (Friday 17:30 UTC) counts from Saturday: the same Tuesday.
+    assert due_deadline(datetime(2026, 3, 6, 17, 30, tzinfo=UTC), 2, HANOI)[1] == "2026-03-10"
+
+
+def test_a_case_opened_on_friday_is_overdue_after_tuesday(world):
+    _engine, device, ingest, cases, _accounts, clock = world
+    ingest.receive(device.batch([device.rate(1)]), clock())
+    (case,) = cases.cases(CaseView.OPEN)
+    assert case.due_on == "2026-03-10"
+    assert cases.cases(CaseView.OVERDUE) == []
+    clock.now = datetime(2026, 3, 10, 23, 59, tzinfo=HANOI).astimezone(UTC)
+    assert not case.overdue(clock.now) and cases.cases(CaseView.OVERDUE) == []
+    clock.now = datetime(2026, 3, 11, 0, 0, tzinfo=HANOI).astimezone(UTC)
+    assert case.overdue(clock.now) and [c.id for c in cases.cases(CaseView.OVERDUE)] == [case.id]
+
+
+def test_the_status_flow_its_events_and_audit(world):
+    engine, device, ingest, cases, accounts, clock = world
+    low = device.rate(1)
+    ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
+    (case,) = cases.cases()
+    leader, leader2, officer, admin = accounts[Role.LEADER], accounts["leader2"], accounts[Role.OFFICER], \
+        accounts[Role.ADMIN]
+    assert cases.count_new() == 1
+    with pytest.raises(CaseError, match="no_owner"):
+        cases.move(case.id, "assigned", leader)
+    with pytest.raises(CaseError, match="bad_owner"):
+        cases.assign(case.id, officer.id, leader)
+    with pytest.raises(CaseError, match="not_allowed"):
+        cases.assign(case.id, leader.id, officer)
+    # The owner and leaders see the number while the case is open; nobody else.
+    assert cases.callback_phone(case, leader) == PHONE
+    assert cases.callback_phone(case, admin) is None and cases.callback_phone(case, officer) is None
+    case = cases.assign(case.id, admin.id, leader)
+    assert case.status is CaseStatus.ASSIGNED and cases.count_new() == 0
+    assert cases.callback_phone(case, admin) == PHONE      # the admin owns it now
+    case = cases.assign(case.id, leader2.id, admin)        # an owning admin may act
+    with pytest.raises(CaseError, match="not_allowed"):
+        cases.add_note(case.id, "không phải của tôi", admin)  # no longer the owner
+    case = cases.move(case.id, "contacted", leader)
+    with pytest.raises(CaseError, match="bad_step"):
+        cases.move(case.id, "assigned", leader)
+    with pytest.raises(CaseError, match="no_outcome"):
+        cases.move(case.id, "resolved", leader)
+    cases.add_note(case.id, f"Đã gọi số {PHONE}, người dân đồng ý.", leader2)
+    case = cases.set_outcome(case.id, CaseOutcome.APOLOGY_SENT, leader2)
+    clock.now += timedelta(hours=1)
+    case = cases.move(case.id, "resolved", leader2)
+    assert case.status is CaseStatus.RESOLVED and case.resolved_at and not case.is_open
+    with pytest.raises(CaseError, match="resolved"):
+        cases.set_outcome(case.id, "other", leader)
+    # Resolved: the number is shown to nobody.
+    assert cases.callback_phone(cases.get(case.id), leader) is None
+    assert cases.cases(CaseView.RESOLVED)[0].id == case.id and cases.cases(CaseView.OPEN) == []
+
+    events = cases.events(case.id)
+    assert [(e.actor, e.action, e.value) for e in events] == [
+        (None, "opened", "low_rating"),
+        ("leader", "assigned", "admin"), ("leader", "status", "assigned"),
+        ("admin", "assigned", "leader2"),
+        ("leader", "status", "contacted"),
+        ("leader2", "note", None),
+        ("leader2", "outcome", "apology_sent"),
+        ("leader2", "status", "resolved"),
+    ]
+    audit, _total = AccountBook(engine).audit_entries(per_page=100)
+    case_audit = [(e.actor, e.action) for e in reversed(audit) if e.action.startswith("case.")]
+    assert case_audit == [(None, "case.open"), ("leader", "case.assign"), ("admin", "case.assign"),
+                          ("leader", "case.status"), ("leader2", "case.note"), ("leader2", "case.outcome"),
+                          ("leader2", "case.status")]
+    digits = PHONE[1:]
+    assert all(digits not in (e.detail or "") and digits not in (e.target or "") for e in audit)
+    # Nothing of the number is in the cases' own tables either.
+    with engine.begin() as conn:
+        dump = " ".join(str(row) for table in ("cases", "case_events")
+                        for row in conn.exec_driver_sql(f"SELECT * FROM {table}"))
+    assert dump.count(digits) == 1  # only inside the leader's own note
+
+
+def test_officers_lists_hold_only_their_own_cases(world):
+    _engine, device, ingest, cases, accounts, clock = world
+    ingest.receive(device.batch([device.rate(1), device.rate(1, officer="tran-thi-binh")]), clock())
+    assert len(cases.cases()) == 2
+    mine = cases.cases(officer_id=accounts[Role.OFFICER].officer_id)
+    assert [c.officer_id for c in mine] == ["nguyen-van-an"]
+
+
+def test_settings_of_follow_up_and_mail_are_checked(world):
+    engine = world[0]
+    from server.settings import SettingError, load_settings
+    assert save_setting(engine, "alert_to", "a@xa.vn; b@xa.vn") == ["a@xa.vn", "b@xa.vn"]
+    assert load_settings(engine).alert_to == ("a@xa.vn", "b@xa.vn")
+    for key, value in (("case_levels", 0), ("case_due_working_days", "x"), ("smtp_port", 70000),
+                       ("alert_to", "không phải thư"), ("smtp_starttls", "yes")):
+        with pytest.raises(SettingError):
+            save_setting(engine, key, value)
+
+
+def test_leaders_get_an_email_without_the_phone_number(world):
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Inbox(Message):
+        def handle_message(self, message) -> None:
+            received.append(message)
+
+    engine, device, ingest, cases, _accounts, clock = world
+    with socket.socket() as probe:  # a free loopback port for the mail server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = aiosmtpd.Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for key, value in (("smtp_host", "127.0.0.1"), ("smtp_port", port), ("smtp_starttls", False),
+                           ("smtp_from", "hailong@xa.vn"), ("alert_to", ["chu-tich@xa.vn", "pho-chu-tich@xa.vn"])):
+            save_setting(engine, key, value)
+        sender = AlertSender(engine, cases, public_url="https://hailong.xa-an-binh.vn/", retry_delays_s=(0.1,))
+        on_opened(engine, sender.cases_opened)
+        low = device.rate(1)
+        ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
+        (case,) = cases.cases()
+        deadline = datetime.now() + timedelta(seconds=10)
+        while not received and datetime.now() < deadline:
+            time.sleep(0.05)
+        sender.stop()
+    finally:
+        controller.stop()
+    assert len(received) == 1
+    mail = received[0]
+    body = mail.get_payload(decode=True).decode("utf-8")
+    subject = str(mail["Subject"])
+    subject = str(make_header(decode_header(subject)))
+    assert f"https://hailong.xa-an-binh.vn/cases/{case.id}" in body
+    assert f"Hồ sơ xử lý mới số {case.id}" in subject and "nguyen-van-an" in subject
+    assert "Mức đánh giá: Chưa hài lòng" in body and "Hạn xử lý: 10/03/2026" in body
+    assert sorted(mail["X-RcptTo"].split(", ")) == ["chu-tich@xa.vn", "pho-chu-tich@xa.vn"]
+    raw = mail.as_string()
+    for text in (raw, body, subject):
+        assert PHONE not in text and PHONE[1:] not in text and "091 234" not in text
+
+
+def test_a_failing_mail_server_is_retried_and_never_fails_the_upload(world, caplog):
+    engine, device, ingest, cases, _accounts, clock = world
+    save_setting(engine, "smtp_host", "127.0.0.1")
+    save_setting(engine, "alert_to", ["chu-tich@xa.vn"])
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise ConnectionRefusedError("no mail server")
+
+    sender = AlertSender(engine, cases, public_url=None, retry_delays_s=(0.05, 0.05), connect=refuse)
+    on_opened(engine, sender.cases_opened)
+    low = device.rate(1)
+    ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
+    deadline = datetime.now() + timedelta(seconds=5)
+    while len(attempts) < 3 and datetime.now() < deadline:
+        time.sleep(0.02)
+    sender.stop()
+    assert len(attempts) == 3 and sender.sent == 0
+    assert PHONE not in caplog.text and "given up" in caplog.text
+
+
+def test_comments_handed_over_open_or_join_cases(world):
+    from server.cases import Cause, open_for_comment
+
+    engine, device, ingest, cases, _accounts, clock = world
+    low, good, other_good = device.rate(1), device.rate(3), device.rate(3)
+    ingest.receive(device.batch(device.records), clock())
+    (first,) = cases.cases()
+    # About a rating whose case is open: joins it, asking for a call-back marks it.
+    assert open_for_comment(engine, 11, rating_uuid=low.uuid, callback=True, clock=clock) is None
+    joined = cases.get(first.id)
+    assert joined.comment_id == 11 and joined.callback and len(cases.cases()) == 1
+    # A good rating's comment without a call-back: nothing; with one: a case of its own.
+    assert open_for_comment(engine, 12, rating_uuid=good.uuid, callback=False, clock=clock) is None
+    new = open_for_comment(engine, 13, rating_uuid=other_good.uuid, callback=True, clock=clock)
+    assert new is not None and cases.get(new).cause is Cause.COMMENT and cases.get(new).officer_id == "nguyen-van-an"
+    # A suggestion (no rating) asking for a call-back; handed over twice, opened once.
+    suggestion = open_for_comment(engine, 14, rating_uuid=None, callback=True, clock=clock)
+    assert suggestion is not None and open_for_comment(engine, 14, rating_uuid=None, callback=True) is None
+    assert len(cases.cases()) == 3
