@@ -74,7 +74,7 @@ def board(engine: Engine, period: Period, exclusions: Exclusions = Exclusions(),
     with engine.begin() as conn:
         chained = stored_ratings.open_chain_devices(conn)
         groups = stored_ratings.rating_groups(conn, period, chained=chained)
-        reasons = stored_ratings.reason_groups(conn, period, chained=chained)
+        reasons = stored_ratings.reason_groups(conn, period, chained=chained, by_day=False)
         names = stored_ratings.officer_names(conn)
     officers = {oid: Figures() for oid in names}
     officers.update(tally_by(groups, lambda g: g.officer_id, exclusions))
@@ -93,7 +93,8 @@ def officer_history(engine: Engine, officer_id: str, period: Period, exclusions:
     with engine.begin() as conn:
         chained = stored_ratings.open_chain_devices(conn)
         groups = stored_ratings.rating_groups(conn, period, officer_id=officer_id, chained=chained)
-        reasons = stored_ratings.reason_groups(conn, period, officer_id=officer_id, chained=chained)
+        reasons = stored_ratings.reason_groups(conn, period, officer_id=officer_id, chained=chained,
+                                                by_day=False)
         names = stored_ratings.officer_names(conn)
     buckets = period.buckets(grain)
     starts = {day: bucket for bucket in buckets for day in _days(bucket)}

@@ -1,5 +1,5 @@
-"""The queries of the ratings export: the ratings of a range a page at a
-time with the details records attached to them (so an export of any size
+"""The queries of the ratings export: the ratings of a range a window of
+row ids at a time with the details records attached to them (so an export of any size
 holds one page in memory), and the findings by their place in a chain. No
 query here reads a details record's body: it holds the citizen's phone
 number, which no export carries."""
@@ -7,14 +7,15 @@ number, which no export carries."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
 
 from server.store import tables
 
-__all__ = ["findings_by_place", "id_span", "rating_page", "RATING_COLUMNS"]
+__all__ = ["findings_by_place", "id_span", "rating_window", "details_count", "details_rating_uuids", "details_of",
+           "RATING_COLUMNS"]
 
 # A bound parameter would hide from the database that these rows are in the
 # partial indexes on ratings and details (see tables.RATING_INDEXES).
@@ -25,7 +26,7 @@ RATING_COLUMNS = (
     "id", "device_id", "seq", "uuid", "officer_id", "counter_id", "score", "scale", "level", "device_time",
     "corrected_time", "time_method", "clock_offset_s", "received_at", "flags",
 )
-"""The columns of each row :func:`rating_page` returns, in this order."""
+"""The columns of each row :func:`rating_window` returns first, in this order."""
 
 
 def findings_by_place(conn: Connection) -> dict[tuple[str, int], list[str]]:
@@ -50,31 +51,50 @@ def id_span(conn: Connection, start: str, end: str) -> tuple[int, int] | None:
     return (row[0], row[1]) if row is not None and row[0] is not None else None
 
 
-def rating_page(conn: Connection, start: str, end: str, after_id: int, last_id: int,
-                limit: int) -> Sequence[Any]:
-    """Up to ``limit`` ratings with a corrected time in ``[start, end)`` (UTC
-    text) and a row id in ``(after_id, last_id]``, in the order they were
-    stored, each followed by the reasons and call-back request of every
-    details record added to it. Rows hold :data:`RATING_COLUMNS` then
-    ``reasons`` (JSON text) and ``callback_requested``; a rating without
-    details comes once with both ``None``.
-
-    The table is read in its own order, which is far cheaper than in time
-    order for a large export; the details are found through their covering
-    index, in the same statement."""
+def details_count(conn: Connection) -> int:
+    """How many details records are stored."""
     records = tables.records
-    page = (select(*(records.c[name] for name in RATING_COLUMNS))
-            .where(records.c.kind == _RATING, records.c.id > after_id, records.c.id <= last_id,
-                   records.c.corrected_time >= start, records.c.corrected_time < end)
-            .order_by(records.c.id).limit(limit)
-            .with_hint(records, "NOT INDEXED", "sqlite")
-            .subquery("page"))
-    details = records.alias("details")
-    query = (select(page, details.c.reasons, details.c.callback_requested)
-             .select_from(page.outerjoin(details, and_(details.c.rating_uuid == page.c.uuid,
-                                                       details.c.kind == _DETAILS)))
-             .order_by(page.c.id, details.c.id))
+    return conn.execute(select(func.count()).select_from(records).where(records.c.kind == _DETAILS)).scalar() or 0
+
+
+def details_rating_uuids(conn: Connection, batch: int = 5_000) -> Iterator[str]:
+    """The rating UUID of every details record, read from their covering index
+    a batch at a time (only the UUIDs, never a body)."""
+    records = tables.records
+    cursor = conn.execute(select(records.c.rating_uuid).where(records.c.kind == _DETAILS,
+                                                              records.c.rating_uuid.is_not(None))).cursor
+    while rows := cursor.fetchmany(batch):
+        for row in rows:
+            yield row[0]
+
+
+def rating_window(conn: Connection, start: str, end: str, after_id: int, upto_id: int) -> Sequence[Any]:
+    """The ratings with a corrected time in ``[start, end)`` (UTC text) and a
+    row id in ``(after_id, upto_id]``, in the order they were stored, as
+    :data:`RATING_COLUMNS`.
+
+    A window of row ids, not a count of rows, bounds the read: the table is
+    read in its own order, with no sorting (far cheaper than in time order
+    for a large export)."""
+    records = tables.records
+    query = (select(*(records.c[name] for name in RATING_COLUMNS))
+             .where(records.c.kind == _RATING, records.c.id > after_id, records.c.id <= upto_id,
+                    records.c.corrected_time >= start, records.c.corrected_time < end)
+             .order_by(records.c.id))
     # Straight from the driver: building a Row per rating would cost more
     # than the database's own work. Values are the driver's plain ones
     # (SQLite gives 0/1 for booleans).
     return conn.execute(query).cursor.fetchall()
+
+
+def details_of(conn: Connection, rating_uuids: Sequence[str], batch: int = 500) -> Sequence[Any]:
+    """The details records added to these ratings, as (rating UUID, row id,
+    ``reasons`` JSON text, ``callback_requested``), found through their
+    covering index."""
+    records = tables.records
+    query = (select(records.c.rating_uuid, records.c.id, records.c.reasons, records.c.callback_requested)
+             .where(records.c.kind == _DETAILS, records.c.rating_uuid.in_(bindparam("uuids", expanding=True))))
+    found: list[Any] = []
+    for first in range(0, len(rating_uuids), batch):
+        found.extend(conn.execute(query, {"uuids": list(rating_uuids[first:first + batch])}).cursor.fetchall())
+    return found

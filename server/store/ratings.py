@@ -4,8 +4,9 @@ given with them, and the devices with an open chain finding.
 
 Days are the commune's local days. A period is cut where its time zone's UTC
 offset changes (:meth:`server.scores.Period.segments`), and within each
-stretch the local day is the stored UTC time plus that offset, worked out by
-the database (SQLite's ``date()``, PostgreSQL's timestamp arithmetic). The
+stretch the local day is the stored UTC time plus that offset: on SQLite
+each local day is counted by its own statement (its bounds give its day),
+on PostgreSQL the database works it out per row (timestamp arithmetic). The
 counts come grouped small (a few thousand groups for a month); the
 exclusion switches are applied afterwards by :mod:`server.scores`, so every
 switch setting comes from the one query.
@@ -18,14 +19,14 @@ literals, as a partial index requires.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from datetime import date
+from collections.abc import Collection, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, Connection, and_, case, cast, func, literal_column, select
+from sqlalchemy import TIMESTAMP, Connection, and_, bindparam, case, cast, func, literal_column, select
 
 from server.clock import utc_text
-from server.scores import Period, RatingGroup, ReasonGroup, Segment
+from server.scores import Period, RatingGroup, ReasonGroup
 from server.store import tables
 
 __all__ = ["rating_groups", "reason_groups", "open_chain_devices", "officer_names", "counter_names",
@@ -68,8 +69,34 @@ def _categories(simulated: Any, burst: Any, clock_off: Any, device_id: str, chai
     return frozenset(found)
 
 
-def _in_segment(column: Any, segment: Segment) -> Any:
-    return and_(column >= utc_text(segment.start), column < utc_text(segment.end))
+def _stretches(conn: Connection, period: Period, column: Any) -> Iterator[tuple[Any, dict[str, str], date | None]]:
+    """The period cut into stretches, each as (local day expression, the
+    stretch's ``lo``/``hi`` bounds in UTC text, the stretch's local day).
+
+    SQLite groups by sorting every row; sorting a day's ratings at a time
+    costs half as much as sorting a year's at once, and the day is then known
+    without working it out per row: there a stretch is one local day (of a
+    segment) and its day is given. PostgreSQL groups by hashing: there a
+    stretch is a whole segment and the day is worked out per row."""
+    for segment in period.segments():
+        if conn.dialect.name != "sqlite":
+            yield (_local_day(conn, column, segment.offset_s),
+                   {"lo": utc_text(segment.start), "hi": utc_text(segment.end)}, None)
+            continue
+        offset = timedelta(seconds=segment.offset_s)
+        day = (segment.start + offset).date()
+        while True:
+            midnight = datetime.combine(day, datetime.min.time(), tzinfo=UTC) - offset
+            low = max(segment.start, midnight)
+            high = min(segment.end, midnight + timedelta(days=1))
+            if low >= segment.end:
+                break
+            yield literal_column("NULL"), {"lo": utc_text(low), "hi": utc_text(high)}, day
+            day += timedelta(days=1)
+
+
+def _day_of(found: Any, day: date | None) -> date:
+    return day if day is not None else date.fromisoformat(found)
 
 
 def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = None,
@@ -84,26 +111,36 @@ def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     simulated = case((records.c.simulated.is_(True), 1), else_=0)
     clock_off = _clock_off(records.c.flags)
     merged: dict[tuple, int] = {}
-    for segment in period.segments():
-        day = _local_day(conn, records.c.corrected_time, segment.offset_s).label("day")
-        keys = (day, records.c.officer_id, records.c.level, records.c.device_id, simulated.label("sim"),
-                burst.label("burst"), clock_off.label("clock_off"))
-        query = (select(*keys, func.count().label("n"))
-                 .where(records.c.kind == _RATING, _in_segment(records.c.corrected_time, segment))
-                 .group_by(*keys[:3], records.c.device_id, simulated, burst, clock_off))
-        if officer_id is not None:
-            query = query.where(records.c.officer_id == officer_id)
-        for row in conn.execute(query):
-            key = (row[0], row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
-            merged[key] = merged.get(key, 0) + row[7]
-    return [RatingGroup(date.fromisoformat(k[0]), k[1], k[2], k[3], n) for k, n in merged.items()]
+    queries: dict[str, Any] = {}
+    for day_expr, bounds, day in _stretches(conn, period, records.c.corrected_time):
+        # The same statement for every day of a stretch kind (SQLite's), built once.
+        key = str(day_expr)
+        if key not in queries:
+            keys = (day_expr.label("day"), records.c.officer_id, records.c.level, records.c.device_id,
+                    simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
+            group = ([] if day is not None else [day_expr]) + [records.c.officer_id, records.c.level,
+                                                              records.c.device_id, simulated, burst, clock_off]
+            query = (select(*keys, func.count().label("n"))
+                     .where(records.c.kind == _RATING, _in_bounds(records.c.corrected_time))
+                     .group_by(*group))
+            if officer_id is not None:
+                query = query.where(records.c.officer_id == officer_id)
+            queries[key] = query
+        for row in conn.execute(queries[key], bounds):
+            group_key = (_day_of(row[0], day), row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+            merged[group_key] = merged.get(group_key, 0) + row[7]
+    return [RatingGroup(k[0], k[1], k[2], k[3], n) for k, n in merged.items()]
 
 
 def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = None,
-                  chained: Collection[str] | None = None) -> list[ReasonGroup]:
+                  chained: Collection[str] | None = None, by_day: bool = True) -> list[ReasonGroup]:
     """The reasons given with the period's ratings (one officer's, when
     given), grouped by the details' reasons, the rating's local day, officer,
-    level and categories."""
+    level and categories.
+
+    ``by_day=False`` leaves the day out of the grouping (each group's day is
+    then the period's first): far fewer groups, for figures that count the
+    reasons of the whole period."""
     records = tables.records
     details = records.alias("details")
     if chained is None:
@@ -112,26 +149,42 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     simulated = case((records.c.simulated.is_(True), 1), else_=0)
     clock_off = _clock_off(records.c.flags)
     merged: dict[tuple, int] = {}
-    for segment in period.segments():
-        day = _local_day(conn, records.c.corrected_time, segment.offset_s).label("day")
-        keys = (details.c.reasons, day, records.c.officer_id, records.c.level, records.c.device_id,
-                simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
-        query = (select(*keys, func.count().label("n"))
-                 .select_from(records.join(details, and_(details.c.rating_uuid == records.c.uuid,
-                                                         details.c.kind == _DETAILS)))
-                 .where(records.c.kind == _RATING, _in_segment(records.c.corrected_time, segment),
-                        details.c.reasons.is_not(None))
-                 .group_by(details.c.reasons, day, records.c.officer_id, records.c.level, records.c.device_id,
-                           simulated, burst, clock_off))
-        if officer_id is not None:
-            query = query.where(records.c.officer_id == officer_id)
-        for row in conn.execute(query):
-            reasons = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
+    queries: dict[str, Any] = {}
+    # The same few reason lists come back in every group: each is read once.
+    parsed: dict[str | None, tuple[str, ...]] = {}
+    stretches = (_stretches(conn, period, records.c.corrected_time) if by_day else
+                 ((literal_column("NULL"), {"lo": utc_text(s.start), "hi": utc_text(s.end)}, period.first)
+                  for s in period.segments()))
+    for day_expr, bounds, day in stretches:
+        key = str(day_expr)
+        if key not in queries:
+            keys = (details.c.reasons, day_expr.label("day"), records.c.officer_id, records.c.level,
+                    records.c.device_id, simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
+            group = [details.c.reasons] + ([] if day is not None else [day_expr]) + [
+                records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off]
+            query = (select(*keys, func.count().label("n"))
+                     .select_from(records.join(details, and_(details.c.rating_uuid == records.c.uuid,
+                                                             details.c.kind == _DETAILS)))
+                     .where(records.c.kind == _RATING, _in_bounds(records.c.corrected_time),
+                            details.c.reasons.is_not(None))
+                     .group_by(*group))
+            if officer_id is not None:
+                query = query.where(records.c.officer_id == officer_id)
+            queries[key] = query
+        for row in conn.execute(queries[key], bounds):
+            reasons = parsed.get(row[0])
+            if reasons is None:
+                reasons = parsed[row[0]] = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
             if not reasons:
                 continue
-            key = (reasons, row[1], row[2], row[3], _categories(row[5], row[6], row[7], row[4], chained))
-            merged[key] = merged.get(key, 0) + row[8]
-    return [ReasonGroup(k[0], date.fromisoformat(k[1]), k[2], k[3], k[4], n) for k, n in merged.items()]
+            group_key = (reasons, _day_of(row[1], day), row[2], row[3],
+                         _categories(row[5], row[6], row[7], row[4], chained))
+            merged[group_key] = merged.get(group_key, 0) + row[8]
+    return [ReasonGroup(k[0], k[1], k[2], k[3], k[4], n) for k, n in merged.items()]
+
+
+def _in_bounds(column: Any) -> Any:
+    return and_(column >= bindparam("lo"), column < bindparam("hi"))
 
 
 def _roster(conn: Connection) -> dict[str, Any]:
