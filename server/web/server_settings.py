@@ -1,10 +1,17 @@
 """The server's own settings: the commune's time zone (every day and time on
-the pages is in it), how many ratings an officer needs to be ranked, and the
-commune's name when it should differ from the roster's. (Admin.)"""
+the pages is in it), how many ratings an officer needs to be ranked, the
+commune's name when it should differ from the roster's, how long the comment
+form stays open and comments are kept, which ratings open a follow-up case
+and how soon it is due, and the e-mail server for alerts. (Admin.)
+
+The SMTP password is never sent back to the page: an empty field keeps it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, AccountBook, Role
@@ -18,14 +25,20 @@ router = APIRouter(include_in_schema=False)
 register_nav("/settings", "nav.settings", (Role.ADMIN,), order=85)
 
 ADMIN = Depends(require(Role.ADMIN))
-# The fields of the form, in order: (setting key, form field).
-FIELDS = (("timezone", "timezone"), ("rank_min_ratings", "rank_min_ratings"), ("commune_name", "commune_name"))
+# The text fields of the form, in order; each is the setting of the same name.
+FIELDS = ("timezone", "rank_min_ratings", "commune_name", "comment_days", "comment_retention_days",
+          "case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_user", "alert_to")
+# Fields an empty value leaves as they are (the roster's name; a password never shown).
+KEEP_WHEN_EMPTY = ("commune_name", "smtp_password")
 
 
 def _form_of(request: Request) -> dict[str, str]:
     settings = load_settings(request.app.state.engine)
-    return {"timezone": settings.timezone, "rank_min_ratings": str(settings.rank_min_ratings),
-            "commune_name": settings.commune_name}
+    form = {key: str(getattr(settings, key)) for key in FIELDS}
+    form["alert_to"] = ", ".join(settings.alert_to)
+    form["smtp_starttls"] = "1" if settings.smtp_starttls else ""
+    form["smtp_password"] = ""
+    return form
 
 
 @router.get("/settings", response_class=HTMLResponse)
@@ -35,26 +48,37 @@ def settings_page(request: Request, saved: int = 0, _account: Account = ADMIN) -
 
 
 @router.post("/settings")
-def save_settings(request: Request, timezone: str = Form("", max_length=64),
-                  rank_min_ratings: str = Form("", max_length=9), commune_name: str = Form("", max_length=200),
-                  account: Account = ADMIN, _csrf: None = Depends(csrf_protect),
-                  accounts: AccountBook = Depends(get_accounts)) -> Response:
+async def save_settings(request: Request, account: Account = ADMIN, _csrf: None = Depends(csrf_protect),
+                        accounts: AccountBook = Depends(get_accounts)) -> Response:
     """Check and keep the settings; a refused value is shown with its reason
-    and everything typed stays in the form. (Admin.)"""
-    typed = {"timezone": timezone.strip(), "rank_min_ratings": rank_min_ratings.strip(),
-             "commune_name": commune_name.strip()}
+    and everything typed stays in the form (but the password). (Admin.)"""
+    submitted = await request.form()
+    return await run_in_threadpool(_save, request, submitted, account, accounts)
+
+
+def _save(request: Request, submitted: Any, account: Account, accounts: AccountBook) -> Response:
     before = _form_of(request)
+    # A field the form did not send stays as it is (the checkbox: when the
+    # form was the whole page, which always sends the password field).
+    typed = {key: str(submitted[key])[:500].strip() if key in submitted else before[key]
+             for key in (*FIELDS, "smtp_password")}
+    whole_form = "smtp_password" in submitted
+    typed["smtp_starttls"] = ("1" if submitted.get("smtp_starttls") else "") if whole_form else before["smtp_starttls"]
     engine = request.app.state.engine
     changes = []
-    for key, field in FIELDS:
-        value = typed[field]
-        if value == before[field] or (key == "commune_name" and not value):
-            continue  # unchanged; an empty name keeps the roster's
+    for key in (*FIELDS, "smtp_password", "smtp_starttls"):
+        value: str | bool = typed[key]
+        if value == before[key] or (key in KEEP_WHEN_EMPTY and not value):
+            continue
+        if key == "smtp_starttls":
+            value = bool(value)
         try:
             save_setting(engine, key, value)
         except SettingError as error:
+            typed["smtp_password"] = ""
             return page(request, "server_settings.html", status_code=422, form=typed, refused=error, saved=False)
-        changes.append(f"{key}: {before[field]} → {value}")
+        # Never the password itself in the audit log.
+        changes.append("smtp_password: changed" if key == "smtp_password" else f"{key}: {before[key]} → {value}")
     if changes:
         accounts.audit(account.username, "settings.change", None, "; ".join(changes), client_address(request))
     return RedirectResponse("/settings?saved=1", status_code=303)

@@ -46,3 +46,27 @@ def test_other_roles_cannot_open_or_change_the_settings(commune, roles) -> None:
             "csrf": form_token(board.text) if 'name="csrf"' in board.text else "", "timezone": "Europe/Paris"})
         assert changed.status_code == 403
     assert load_settings(commune.engine).timezone == "Asia/Ho_Chi_Minh"
+
+
+def test_the_mail_password_is_kept_but_never_shown_or_audited(commune, roles) -> None:
+    admin = api_login(commune.url, roles[Role.ADMIN], PASSWORDS[Role.ADMIN])
+    form = admin.get(f"{commune.url}/settings", timeout=10)
+    fields = {"csrf": form_token(form.text), "smtp_host": "127.0.0.1", "smtp_port": "2525",
+              "smtp_from": "hailong@xa.gov.vn", "smtp_user": "hailong", "smtp_password": "bí-mật-thư-123",
+              "alert_to": "chu.tich@xa.gov.vn, pho.chu.tich@xa.gov.vn"}
+    refused = admin.post(f"{commune.url}/settings", timeout=10, data={**fields, "alert_to": "chu tich"})
+    assert refused.status_code == 422 and "Địa chỉ thư không đúng dạng" in refused.text
+    assert "bí-mật-thư-123" not in refused.text
+    saved = admin.post(f"{commune.url}/settings", timeout=10, allow_redirects=False, data=fields)
+    assert saved.status_code == 303
+    settings = load_settings(commune.engine)
+    assert settings.smtp_password == "bí-mật-thư-123" and settings.smtp_starttls is False
+    assert list(settings.alert_to) == ["chu.tich@xa.gov.vn", "pho.chu.tich@xa.gov.vn"]
+    again = admin.get(f"{commune.url}/settings", timeout=10)
+    assert "bí-mật-thư-123" not in again.text and 'value="hailong@xa.gov.vn"' in again.text
+    # An empty password field keeps the one saved.
+    admin.post(f"{commune.url}/settings", timeout=10, data={**fields, "smtp_password": ""})
+    assert load_settings(commune.engine).smtp_password == "bí-mật-thư-123"
+    entries, _ = AccountBook(commune.engine).audit_entries()
+    details = " ".join(e.detail for e in entries if e.action == "settings.change")
+    assert "smtp_password: changed" in details and "bí-mật-thư-123" not in details
