@@ -105,7 +105,7 @@ def test_a_leader_takes_a_case_through_every_status(followed, page, browser):
     assert page.locator("button[data-status='resolved']").count() == 0
     page.select_option("#owner", label="Tài khoản leader (Lãnh đạo)")
     follow(page, "#assign-form button")
-    assert "Đã giao hồ sơ." in page.locator(".alert.ok").inner_text()
+    assert "Đã giao phản ánh." in page.locator(".alert.ok").inner_text()
     assert page.locator(".case-facts").get_attribute("data-status") == "assigned"
     follow(page, "button[data-status='contacted']")
     assert page.locator(".case-facts").get_attribute("data-status") == "contacted"
@@ -121,7 +121,7 @@ def test_a_leader_takes_a_case_through_every_status(followed, page, browser):
     assert page.locator(".case-facts").get_attribute("data-status") == "resolved"
     assert page.locator(".case-outcome").inner_text() == "Đã giải thích cho người dân"
     history = page.locator(".case-history").inner_text()
-    for step in ("Mở hồ sơ", "Giao cho leader", "«Đã giao»", "«Đã liên hệ»", "Ghi chú", "«Đã xong»"):
+    for step in ("Mở phản ánh", "Giao cho leader", "«Đã giao»", "«Đã liên hệ»", "Ghi chú", "«Đã xong»"):
         assert step in history, step
     assert page.locator("#assign-form").count() == 0  # nothing left to do
     shoot(page, "case-resolved-1280")
