@@ -295,7 +295,7 @@ def test_leaders_get_an_email_without_the_phone_number(world):
     subject = str(mail["Subject"])
     subject = str(make_header(decode_header(subject)))
     assert f"https://hailong.xa-an-binh.vn/cases/{case.id}" in body
-    assert f"Hồ sơ xử lý mới số {case.id}" in subject and "nguyen-van-an" in subject
+    assert f"Phản ánh mới số {case.id}" in subject and "nguyen-van-an" in subject
     assert "Mức đánh giá: Chưa hài lòng" in body and "Hạn xử lý: 10/03/2026" in body
     assert sorted(mail["X-RcptTo"].split(", ")) == ["chu-tich@xa.vn", "pho-chu-tich@xa.vn"]
     raw = mail.as_string()
