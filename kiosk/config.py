@@ -137,6 +137,9 @@ class Settings:
     database: Path
     pin_attempts: int
     pin_lockout_s: float
+    public_url: str = ""
+    """Where citizens' phones reach the commune server, as its roster says;
+    the comment QR code points there (else at ``server_url``)."""
     raw: dict = field(default_factory=dict, repr=False)
 
     def officer(self, officer_id: str) -> Officer:

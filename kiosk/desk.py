@@ -206,9 +206,12 @@ class RatingDesk:
         )
 
     def comment_url(self, rating: Record) -> str:
-        """The address of the phone comment form for this rating."""
-        base = self.settings.server_url.rstrip("/")
-        return f"{base}/c/{rating.uuid}?t={rating.comment_token}"
+        """The address of the phone comment form for this rating: on the
+        server's public address when its roster gives one (a LAN name is not
+        reachable from a citizen's phone), else on ``server.url``; empty when
+        the tablet knows no server."""
+        base = (self.settings.public_url or self.settings.server_url).rstrip("/")
+        return f"{base}/c/{rating.uuid}?t={rating.comment_token}" if base else ""
 
     def _is_burst(self, now: datetime, mono: int) -> bool:
         last = self._last_rating

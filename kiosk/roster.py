@@ -47,7 +47,7 @@ def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings
     base_dir = settings.source.parent if settings.source else Path.cwd()
     merged = parse_settings(tree, base_dir=base_dir, source=settings.source)
     # ``raw`` stays the tablet's own file: the roster is never written into it.
-    return replace(merged, raw=settings.raw)
+    return replace(merged, raw=settings.raw, public_url=roster.get("public_url") or "")
 
 
 def try_settings_with_roster(settings: Settings, roster: dict[str, Any] | None) -> tuple[Settings, ConfigError | None]:

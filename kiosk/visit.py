@@ -187,7 +187,7 @@ class VisitFlow:
         thanks = self.navigator.screen("thanks")
         visit = self.visit
         thanks.comment_url = (
-            self.desk.comment_url(visit.rating) if visit and visit.rating and self.desk.settings.server_url else ""
+            self.desk.comment_url(visit.rating) if visit and visit.rating else ""
         )
         thanks.callback_noted = bool(visit and visit.consent and visit.phone)
         self.navigator.show("thanks")

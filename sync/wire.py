@@ -284,6 +284,11 @@ class RosterDocument:
     officers: list[RosterOfficer]
     reasons: Annotated[dict[str, Any], About("low and high reasons, as in config.yaml")]
     settings: Annotated[dict[str, Any], About("the commune-wide settings (sync.roster.COMMUNE_KEYS)")]
+    public_url: Annotated[
+        str | None,
+        Pattern(r"^https?://[^\s]+$"),
+        About("where citizens' phones reach the server (its --public-url): the comment QR code points there"),
+    ] = None
 
 
 SHAPES: tuple[type, ...] = (

@@ -167,3 +167,24 @@ def test_the_tree_round_trips_through_the_served_document(tmp_path: Path) -> Non
         again = store.publish(tree, portraits)
         assert json.dumps(again, sort_keys=True) == json.dumps(document, sort_keys=True)
         tablet.close()
+
+
+def test_the_comment_qr_code_points_at_the_servers_public_address(tmp_path: Path) -> None:
+    """A LAN name is not reachable from a citizen's phone: the server's
+    ``--public-url`` travels with the roster and the tablet's QR code uses it."""
+    with Commune(tmp_path, public_url="https://hailong.phuonghoabinh.vn/") as commune:
+        tablet = Tablet(tmp_path / "tablet", commune.url)
+        tablet.pair(commune)
+        RosterStore(commune.engine).import_file(roster_file(tablet))
+        sync = RosterSync(roster_directory(tablet.db_path),
+                          ServerLink(commune.url, load_credentials(tablet.store.device_secret_path)))
+        roster = sync.fetch()
+        assert roster["public_url"] == "https://hailong.phuonghoabinh.vn"
+        assert sync.fetch() is None  # the ETag covers the address: unchanged is still 304
+        rating = tablet.rate(1)[0]
+        before = tablet.desk.comment_url(rating)
+        assert before.startswith(f"{commune.url}/c/{rating.uuid}?t=")
+        tablet.desk.settings = settings_with_roster(tablet.settings, roster)
+        assert tablet.desk.comment_url(rating) == (
+            f"https://hailong.phuonghoabinh.vn/c/{rating.uuid}?t={rating.comment_token}")
+        tablet.close()
