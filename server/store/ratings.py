@@ -56,6 +56,13 @@ def _clock_off(column: Any) -> Any:
     return case((column.like("%clock_off%"), 1), else_=0)
 
 
+def _flag_columns(records: Any) -> tuple[Any, Any, Any]:
+    """1 or 0 per rating for each flag counted apart: simulated, burst, clock off."""
+    burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
+    simulated = case((records.c.simulated.is_(True), 1), else_=0)
+    return simulated, burst, _clock_off(records.c.flags)
+
+
 def _categories(simulated: Any, burst: Any, clock_off: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
     found = []
     if burst:
@@ -107,9 +114,7 @@ def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     records = tables.records
     if chained is None:
         chained = open_chain_devices(conn)
-    burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
-    simulated = case((records.c.simulated.is_(True), 1), else_=0)
-    clock_off = _clock_off(records.c.flags)
+    simulated, burst, clock_off = _flag_columns(records)
     merged: dict[tuple, int] = {}
     queries: dict[str, Any] = {}
     for day_expr, bounds, day in _stretches(conn, period, records.c.corrected_time):
@@ -145,9 +150,7 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     details = records.alias("details")
     if chained is None:
         chained = open_chain_devices(conn)
-    burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
-    simulated = case((records.c.simulated.is_(True), 1), else_=0)
-    clock_off = _clock_off(records.c.flags)
+    simulated, burst, clock_off = _flag_columns(records)
     merged: dict[tuple, int] = {}
     queries: dict[str, Any] = {}
     # The same few reason lists come back in every group: each is read once.
