@@ -413,14 +413,23 @@ class CaseBook:
 
     # -- reading ------------------------------------------------------------------
 
-    def cases(self, view: CaseView = CaseView.OPEN, *, officer_id: str | None = None) -> list[Case]:
-        """The cases of a list (``officer_id``: only those about that officer)."""
+    def cases(self, view: CaseView = CaseView.OPEN, *, officer_id: str | None = None, page: int = 1,
+              per_page: int = 50) -> tuple[list[Case], int]:
+        """One page of the cases of a list (``officer_id``: only those about
+        that officer), and how many the list holds in all."""
         open_statuses = [s.value for s in CaseStatus if s is not CaseStatus.RESOLVED]
         statuses = {CaseView.OPEN: open_statuses, CaseView.OVERDUE: open_statuses,
                     CaseView.RESOLVED: [CaseStatus.RESOLVED.value], CaseView.ALL: None}[view]
         overdue_at = utc_text(self.clock()) if view is CaseView.OVERDUE else None
         with self.engine.begin() as conn:
-            rows = stored.list_cases(conn, statuses=statuses, overdue_at=overdue_at, officer_id=officer_id)
+            rows, total = stored.list_cases(conn, statuses=statuses, overdue_at=overdue_at, officer_id=officer_id,
+                                            limit=per_page, offset=(page - 1) * per_page)
+        return [_case(row) for row in rows], total
+
+    def new_cases(self, limit: int) -> list[Case]:
+        """The newest cases nobody has taken yet, at most ``limit``."""
+        with self.engine.begin() as conn:
+            rows, _ = stored.list_cases(conn, statuses=[CaseStatus.NEW.value], limit=limit)
         return [_case(row) for row in rows]
 
     def get(self, case_id: int) -> Case | None:

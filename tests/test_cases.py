@@ -108,7 +108,7 @@ def test_opening_rules_follow_the_lowest_levels_and_call_backs(world):
     device.details(worst, PHONE)             # a call-back on a rating with a case: the same case
     device.details(fine)                     # reasons only: nothing
     ingest.receive(device.batch(device.records), clock())
-    opened = {c.rating_uuid: c for c in cases.cases(CaseView.ALL)}
+    opened = {c.rating_uuid: c for c in cases.cases(CaseView.ALL)[0]}
     assert set(opened) == {worst.uuid, called.uuid}
     assert opened[worst.uuid].callback and opened[worst.uuid].cause == "low_rating"
     assert opened[called.uuid].cause == "callback" and opened[called.uuid].level == "very_satisfied"
@@ -119,7 +119,7 @@ def test_opening_rules_follow_the_lowest_levels_and_call_backs(world):
     save_setting(engine, "case_levels", 2)
     more = [device.rate(2, scale=5), device.rate(2, scale=3), device.rate(1, scale=4)]
     ingest.receive(device.batch(more), clock())
-    levels = {c.rating_uuid: c.level for c in cases.cases(CaseView.ALL)}
+    levels = {c.rating_uuid: c.level for c in cases.cases(CaseView.ALL)[0]}
     assert levels.get(more[0].uuid) == "dissatisfied" and more[1].uuid not in levels
     assert levels.get(more[2].uuid) == "very_dissatisfied"
     assert opens_case(3, "dissatisfied", 1) and not opens_case(3, "satisfied", 4) and not opens_case(None, None, 1)
@@ -132,12 +132,12 @@ def test_a_replayed_or_repeated_upload_opens_nothing_twice(world):
     low = device.rate(1)
     batch = device.batch([low, device.details(low, PHONE)], key="key-1")
     ingest.receive(batch, clock())
-    first = cases.cases(CaseView.ALL)
+    first = cases.cases(CaseView.ALL)[0]
     assert len(first) == 1 and heard == [[first[0].id]]
     assert ingest.receive(batch, clock()).replay
     # The same records under a new key (a tablet that lost the answer): stored already, nothing new.
     ingest.receive(device.batch(device.records, key="key-2"), clock())
-    assert [c.id for c in cases.cases(CaseView.ALL)] == [first[0].id]
+    assert [c.id for c in cases.cases(CaseView.ALL)[0]] == [first[0].id]
     assert heard == [[first[0].id]]
     assert [e.action for e in cases.events(first[0].id)] == ["opened"]
 
@@ -147,7 +147,7 @@ def test_a_call_back_in_a_later_batch_joins_the_open_case(world):
     low = device.rate(1)
     ingest.receive(device.batch([low]), clock())
     ingest.receive(device.batch([device.details(low, PHONE)]), clock())
-    (case,) = cases.cases(CaseView.ALL)
+    (case,) = cases.cases(CaseView.ALL)[0]
     assert case.callback and [e.action for e in cases.events(case.id)] == ["opened", "callback"]
 
 
@@ -167,20 +167,20 @@ def test_due_dates_count_working_days_in_the_communes_time_zone():
 def test_a_case_opened_on_friday_is_overdue_after_tuesday(world):
     _engine, device, ingest, cases, _accounts, clock = world
     ingest.receive(device.batch([device.rate(1)]), clock())
-    (case,) = cases.cases(CaseView.OPEN)
+    (case,) = cases.cases(CaseView.OPEN)[0]
     assert case.due_on == "2026-03-10"
-    assert cases.cases(CaseView.OVERDUE) == []
+    assert cases.cases(CaseView.OVERDUE)[0] == []
     clock.now = datetime(2026, 3, 10, 23, 59, tzinfo=HANOI).astimezone(UTC)
-    assert not case.overdue(clock.now) and cases.cases(CaseView.OVERDUE) == []
+    assert not case.overdue(clock.now) and cases.cases(CaseView.OVERDUE)[0] == []
     clock.now = datetime(2026, 3, 11, 0, 0, tzinfo=HANOI).astimezone(UTC)
-    assert case.overdue(clock.now) and [c.id for c in cases.cases(CaseView.OVERDUE)] == [case.id]
+    assert case.overdue(clock.now) and [c.id for c in cases.cases(CaseView.OVERDUE)[0]] == [case.id]
 
 
 def test_the_status_flow_its_events_and_audit(world):
     engine, device, ingest, cases, accounts, clock = world
     low = device.rate(1)
     ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
-    (case,) = cases.cases()
+    (case,) = cases.cases()[0]
     leader, leader2, officer, admin = accounts[Role.LEADER], accounts["leader2"], accounts[Role.OFFICER], \
         accounts[Role.ADMIN]
     assert cases.count_new() == 1
@@ -213,7 +213,7 @@ def test_the_status_flow_its_events_and_audit(world):
         cases.set_outcome(case.id, "other", leader)
     # Resolved: the number is shown to nobody.
     assert cases.callback_phone(cases.get(case.id), leader) is None
-    assert cases.cases(CaseView.RESOLVED)[0].id == case.id and cases.cases(CaseView.OPEN) == []
+    assert cases.cases(CaseView.RESOLVED)[0][0].id == case.id and cases.cases(CaseView.OPEN)[0] == []
 
     events = cases.events(case.id)
     assert [(e.actor, e.action, e.value) for e in events] == [
@@ -242,8 +242,8 @@ def test_the_status_flow_its_events_and_audit(world):
 def test_officers_lists_hold_only_their_own_cases(world):
     _engine, device, ingest, cases, accounts, clock = world
     ingest.receive(device.batch([device.rate(1), device.rate(1, officer="tran-thi-binh")]), clock())
-    assert len(cases.cases()) == 2
-    mine = cases.cases(officer_id=accounts[Role.OFFICER].officer_id)
+    assert len(cases.cases()[0]) == 2
+    mine = cases.cases(officer_id=accounts[Role.OFFICER].officer_id)[0]
     assert [c.officer_id for c in mine] == ["nguyen-van-an"]
 
 
@@ -282,7 +282,7 @@ def test_leaders_get_an_email_without_the_phone_number(world):
         on_opened(engine, sender.cases_opened)
         low = device.rate(1)
         ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
-        (case,) = cases.cases()
+        (case,) = cases.cases()[0]
         deadline = datetime.now() + timedelta(seconds=10)
         while not received and datetime.now() < deadline:
             time.sleep(0.05)
@@ -331,11 +331,11 @@ def test_comments_handed_over_open_or_join_cases(world):
     engine, device, ingest, cases, _accounts, clock = world
     low, good, other_good = device.rate(1), device.rate(3), device.rate(3)
     ingest.receive(device.batch(device.records), clock())
-    (first,) = cases.cases()
+    (first,) = cases.cases()[0]
     # About a rating whose case is open: joins it, asking for a call-back marks it.
     assert open_for_comment(engine, 11, rating_uuid=low.uuid, callback=True, clock=clock) is None
     joined = cases.get(first.id)
-    assert joined.comment_id == 11 and joined.callback and len(cases.cases()) == 1
+    assert joined.comment_id == 11 and joined.callback and len(cases.cases()[0]) == 1
     # A good rating's comment without a call-back: nothing; with one: a case of its own.
     assert open_for_comment(engine, 12, rating_uuid=good.uuid, callback=False, clock=clock) is None
     new = open_for_comment(engine, 13, rating_uuid=other_good.uuid, callback=True, clock=clock)
@@ -343,4 +343,17 @@ def test_comments_handed_over_open_or_join_cases(world):
     # A suggestion (no rating) asking for a call-back; handed over twice, opened once.
     suggestion = open_for_comment(engine, 14, rating_uuid=None, callback=True, clock=clock)
     assert suggestion is not None and open_for_comment(engine, 14, rating_uuid=None, callback=True) is None
-    assert len(cases.cases()) == 3
+    assert len(cases.cases()[0]) == 3
+
+
+def test_a_long_list_comes_a_page_at_a_time_most_urgent_first(world):
+    engine, device, ingest, cases, _accounts, clock = world
+    ratings = [device.rate(1) for _ in range(7)]
+    ingest.receive(device.batch(ratings), clock())
+    first, total = cases.cases(CaseView.OPEN, per_page=3)
+    second, _ = cases.cases(CaseView.OPEN, page=2, per_page=3)
+    last, _ = cases.cases(CaseView.OPEN, page=3, per_page=3)
+    assert total == 7 and [len(first), len(second), len(last)] == [3, 3, 1]
+    everyone = [c.id for c in first + second + last]
+    assert sorted(everyone) == sorted({c.id for c in cases.cases(CaseView.ALL, per_page=50)[0]})
+    assert [c.id for c in cases.new_cases(2)] == [c.id for c in cases.cases(CaseView.OPEN, per_page=2)[0]]

@@ -96,20 +96,23 @@ def case_by_comment(conn: Connection, comment_id: int) -> dict[str, Any] | None:
 
 
 def list_cases(conn: Connection, *, statuses: Collection[str] | None = None, overdue_at: str | None = None,
-               officer_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Cases, the most urgent first (earliest due date), then the newest.
-    ``statuses`` keeps only those; ``overdue_at`` only those due before that
-    time; ``officer_id`` only those about that officer."""
+               officer_id: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of cases, the most urgent first (earliest due date), then the
+    newest, and how many there are in all. ``statuses`` keeps only those;
+    ``overdue_at`` only those due before that time; ``officer_id`` only those
+    about that officer."""
     cases = tables.cases
-    query = select(cases)
+    conditions = []
     if statuses is not None:
-        query = query.where(cases.c.status.in_(sorted(statuses)))
+        conditions.append(cases.c.status.in_(sorted(statuses)))
     if overdue_at is not None:
-        query = query.where(cases.c.due_at <= overdue_at)
+        conditions.append(cases.c.due_at <= overdue_at)
     if officer_id is not None:
-        query = query.where(cases.c.officer_id == officer_id)
-    query = query.order_by(cases.c.due_at, cases.c.id.desc()).limit(limit)
-    return [dict(row) for row in conn.execute(query).mappings()]
+        conditions.append(cases.c.officer_id == officer_id)
+    total = conn.execute(select(func.count()).select_from(cases).where(*conditions)).scalar_one()
+    query = (select(cases).where(*conditions).order_by(cases.c.due_at, cases.c.id.desc())
+             .limit(limit).offset(offset))
+    return [dict(row) for row in conn.execute(query).mappings()], int(total)
 
 
 def count_by_status(conn: Connection, status: str) -> int:

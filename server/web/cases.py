@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, Role
-from server.cases import Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseStatus, CaseView
+from server.cases import Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseView
 from server.deps import AccessDenied
 from server.store.ratings import officer_names
 from server.web.auth import client_address, csrf_protect, require
@@ -35,6 +35,8 @@ __all__ = ["router", "get_cases", "new_cases_for", "CaseRow"]
 router = APIRouter(include_in_schema=False)
 
 READERS = Depends(require(Role.LEADER, Role.ADMIN, Role.OFFICER))
+# Cases on one page of the list.
+PER_PAGE = 50
 ACTORS = Depends(require(Role.LEADER, Role.ADMIN))
 BOARD_LIMIT = 10
 """New cases listed on the board at most (the rest are a link away)."""
@@ -76,8 +78,7 @@ def new_cases_for(request: Request, account: Account | None) -> list[CaseRow]:
     """The newest untaken cases, for the board of a leader (empty for anyone else)."""
     if account is None or account.role is not Role.LEADER:
         return []
-    fresh = get_cases(request).cases(CaseView.OPEN)
-    return _rows(request, [c for c in fresh if c.status is CaseStatus.NEW][:BOARD_LIMIT])
+    return _rows(request, get_cases(request).new_cases(BOARD_LIMIT))
 
 
 environment.globals["new_cases_for"] = new_cases_for
@@ -97,22 +98,21 @@ class _NotFound(Exception):
 
 
 @router.get("/cases", response_class=HTMLResponse)
-def cases_page(request: Request, view: str = Query("open", max_length=10), account: Account = READERS,
+def cases_page(request: Request, view: str = Query("open", max_length=10),
+               page_number: int = Query(1, alias="page", ge=1, le=1_000_000), account: Account = READERS,
                book: CaseBook = Depends(get_cases)) -> HTMLResponse:
-    """The list of cases: open (default), overdue, resolved or all. (Leader,
-    admin: every case; officer: the cases about them.)"""
+    """The list of cases, a page at a time: open (default), overdue, resolved
+    or all. (Leader, admin: every case; officer: the cases about them.)"""
     try:
         chosen = CaseView(view)
     except ValueError:
         chosen = CaseView.OPEN
-    if account.role is Role.OFFICER:
-        cases = book.cases(chosen, officer_id=account.officer_id or "")
-    else:
-        cases = book.cases(chosen)
-    counts = {v.value: len(book.cases(v, officer_id=account.officer_id if account.role is Role.OFFICER else None))
-              for v in (CaseView.OPEN, CaseView.OVERDUE)}
+    about = (account.officer_id or "") if account.role is Role.OFFICER else None
+    cases, total = book.cases(chosen, officer_id=about, page=page_number, per_page=PER_PAGE)
+    counts = {v.value: book.cases(v, officer_id=about, per_page=1)[1] for v in (CaseView.OPEN, CaseView.OVERDUE)}
     return page(request, "cases.html", rows=_rows(request, cases), view=chosen.value,
-                views=[v.value for v in CaseView], counts=counts, officer_view=account.role is Role.OFFICER)
+                views=[v.value for v in CaseView], counts=counts, officer_view=account.role is Role.OFFICER,
+                page_number=page_number, pages=max(1, -(-total // PER_PAGE)), total=total)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
