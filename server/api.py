@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from server.answers import UNSTORABLE, ApiError, error_answer, validation_detail
 from server.batches import BatchIngest
 from server.clock import Clock, utc_now, utc_text
-from server.deps import ServerSettings
+from server.deps import LaunchOptions
 from server.registry import DeviceRegistry
 from server.roster import RosterStore
 from server.routes import ROUTERS
@@ -73,7 +73,7 @@ def create_app(
                                         pair_lifetime_s=pair_lifetime_s, clock=clock)
     app.state.ingest = BatchIngest(engine, clock_threshold_s=clock_threshold_s)
     app.state.rosters = RosterStore(engine, clock=clock)
-    app.state.settings = ServerSettings(public_url=public_url, signed_get_window_s=signed_get_window_s)
+    app.state.launch = LaunchOptions(public_url=public_url, signed_get_window_s=signed_get_window_s)
     # Every answer says what time the server has: a tablet whose clock is days
     # off signs its GETs with the server's time, not its own (kiosk.link.transport).
     app.add_middleware(_ServerTimeHeader, clock=clock)

@@ -47,13 +47,13 @@ from sync.protocol import (
 )
 
 __all__ = [
-    "ServerSettings",
+    "LaunchOptions",
     "AuthenticatedDevice",
     "get_registry",
     "get_ingest",
     "get_rosters",
     "get_clock",
-    "get_settings",
+    "get_launch_options",
     "base_url",
     "arrival_time",
     "request_body",
@@ -73,8 +73,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ServerSettings:
-    """How the running server was configured, beyond its services."""
+class LaunchOptions:
+    """The options the running server was started with (command line), as
+    opposed to the settings kept in its database (:mod:`server.settings`)."""
 
     public_url: str | None
     """The address tablets and phones use, when it differs from the one asked."""
@@ -114,14 +115,14 @@ async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-async def get_settings(request: Request) -> ServerSettings:
-    """The server's settings."""
-    return request.app.state.settings
+async def get_launch_options(request: Request) -> LaunchOptions:
+    """The options the server was started with."""
+    return request.app.state.launch
 
 
-async def base_url(request: Request, settings: ServerSettings = Depends(get_settings)) -> str:
+async def base_url(request: Request, launch: LaunchOptions = Depends(get_launch_options)) -> str:
     """The server's address as tablets and phones reach it."""
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+    return (launch.public_url or str(request.base_url)).rstrip("/")
 
 
 async def arrival_time(clock: Clock = Depends(get_clock)) -> datetime:
@@ -178,7 +179,7 @@ async def signed_device(request: Request, body: bytes = Depends(request_body),
 
 def signed_get_device(request: Request, registry: DeviceRegistry = Depends(get_registry),
                       clock: Clock = Depends(get_clock),
-                      settings: ServerSettings = Depends(get_settings)) -> AuthenticatedDevice:
+                      launch: LaunchOptions = Depends(get_launch_options)) -> AuthenticatedDevice:
     """A tablet, signed: the device of a signed GET whose signature and timestamp check out.
 
     The timestamp is what makes a captured GET useless later: it must be
@@ -194,7 +195,7 @@ def signed_get_device(request: Request, registry: DeviceRegistry = Depends(get_r
         get_signing_text(request.url.path, timestamp),
         request.headers.get(SIGNATURE_HEADER),
     )
-    problem = timestamp_problem(timestamp, clock(), settings.signed_get_window_s)
+    problem = timestamp_problem(timestamp, clock(), launch.signed_get_window_s)
     if problem:
         raise ApiError(401, ErrorCode.STALE_TIMESTAMP,
                        f"{problem}; sign with the time in the {SERVER_TIME_HEADER} header", secret=device.secret)

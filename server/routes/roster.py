@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from server.answers import ERROR_RESPONSES, SIGNED_GET_HEADERS, ApiError, etag_matches
-from server.deps import AuthenticatedDevice, ServerSettings, get_rosters, get_settings, signed_get_device
+from server.deps import AuthenticatedDevice, LaunchOptions, get_launch_options, get_rosters, signed_get_device
 from server.roster import RosterStore, etag_for
 from sync.protocol import API_PREFIX, SIGNATURE_HEADER, ErrorCode, sign
 
@@ -23,7 +23,7 @@ _RESPONSES = {**ERROR_RESPONSES, 304: {"description": "not modified"}}
 @router.get("/roster", responses=_RESPONSES, openapi_extra={"parameters": SIGNED_GET_HEADERS})
 def get_roster(request: Request, device: AuthenticatedDevice = Depends(signed_get_device),
                rosters: RosterStore = Depends(get_rosters),
-               settings: ServerSettings = Depends(get_settings)) -> Response:
+               launch: LaunchOptions = Depends(get_launch_options)) -> Response:
     """The officers, counters, reasons and settings. Send ``If-None-Match``
     with the last ETag to get ``304`` when nothing changed. (Tablets, signed.)"""
     current = rosters.current()
@@ -31,7 +31,7 @@ def get_roster(request: Request, device: AuthenticatedDevice = Depends(signed_ge
         raise ApiError(404, ErrorCode.NO_ROSTER, "no roster has been imported on the server yet",
                        secret=device.secret)
     body, etag = current
-    public_url = settings.public_url
+    public_url = launch.public_url
     if public_url:
         # The server's public address travels with the roster (tablets point
         # their comment QR codes at it), so the ETag covers it too.

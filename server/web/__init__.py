@@ -56,7 +56,7 @@ def mount_dashboard(app: FastAPI, engine: Engine) -> None:
     app.state.engine = engine
     app.state.accounts = AccountBook(engine, clock=app.state.clock)
     app.state.cases = CaseBook(engine, app.state.accounts, clock=app.state.clock)
-    app.state.alerts = AlertSender(engine, app.state.cases, public_url=app.state.settings.public_url)
+    app.state.alerts = AlertSender(engine, app.state.cases, public_url=app.state.launch.public_url)
     on_opened(engine, app.state.alerts.cases_opened)
     auth.handle_access_denied(app)
     for router in PAGE_ROUTERS:
