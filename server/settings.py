@@ -22,7 +22,8 @@ from server.clock import Clock, utc_now, utc_text
 from server.store import settings as stored_settings
 from server.store import write_transaction
 
-__all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "save_setting", "check_setting"]
+__all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "save_setting", "check_setting",
+           "LETTERHEAD_KEYS"]
 
 DEFAULTS: dict[str, Any] = {
     "timezone": "Asia/Ho_Chi_Minh",
@@ -40,6 +41,14 @@ DEFAULTS: dict[str, Any] = {
     "smtp_user": "",
     "smtp_password": "",
     "alert_to": [],
+    # The letterhead of letters and reports (server.documents): Decree 30/2020.
+    "issuing_parent": "",
+    "issuing_body": "",
+    "document_symbol": "UBND",
+    "place_name": "",
+    "signer_capacity": "TM. ỦY BAN NHÂN DÂN",
+    "leader_title": "CHỦ TỊCH",
+    "leader_name": "",
 }
 
 
@@ -78,6 +87,19 @@ class ServerSettings:
     smtp_password: str = DEFAULTS["smtp_password"]
     alert_to: tuple[str, ...] = ()
     """The leaders' addresses a new case is announced to."""
+    issuing_parent: str = DEFAULTS["issuing_parent"]
+    """The body above the commune on the letterhead (cơ quan chủ quản); usually empty."""
+    issuing_body: str = DEFAULTS["issuing_body"]
+    """The issuing body (cơ quan ban hành); empty: «ỦY BAN NHÂN DÂN» and the commune's name."""
+    document_symbol: str = DEFAULTS["document_symbol"]
+    """The issuing body's abbreviation in document numbers (``12/BC-UBND``)."""
+    place_name: str = DEFAULTS["place_name"]
+    """The place in the place-date line (địa danh); empty: the commune's name without «xã»/«phường»."""
+    signer_capacity: str = DEFAULTS["signer_capacity"]
+    """The capacity the leader signs in (``TM. ỦY BAN NHÂN DÂN``)."""
+    leader_title: str = DEFAULTS["leader_title"]
+    leader_name: str = DEFAULTS["leader_name"]
+    """The signing leader's name; empty leaves the line for a hand-written one."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -109,7 +131,16 @@ def check_setting(key: str, value: Any) -> Any:
         return value.strip()
     if key in _FOLLOW_UP_KEYS:
         return _check_follow_up(key, value)
+    if key in LETTERHEAD_KEYS:
+        # Free text that may be empty (a default is worked out from the name).
+        if not isinstance(value, str) or len(value) > 200:
+            raise SettingError(key, "bad_text")
+        return " ".join(value.split())
     raise SettingError(key, "unknown")
+
+
+LETTERHEAD_KEYS = ("issuing_parent", "issuing_body", "document_symbol", "place_name", "signer_capacity",
+                   "leader_title", "leader_name")
 
 
 _FOLLOW_UP_KEYS = ("case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_starttls",

@@ -2,7 +2,8 @@
 the pages is in it), how many ratings an officer needs to be ranked, the
 commune's name when it should differ from the roster's, how long the comment
 form stays open and comments are kept, which ratings open a follow-up case
-and how soon it is due, and the e-mail server for alerts. (Admin.)
+and how soon it is due, the e-mail server for alerts, and the letterhead of
+letters and reports. (Admin.)
 
 The SMTP password is never sent back to the page: an empty field keeps it."""
 
@@ -15,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, AccountBook, Role
-from server.settings import SettingError, load_settings, save_setting
+from server.settings import LETTERHEAD_KEYS, SettingError, load_settings, save_setting
 from server.web.auth import client_address, csrf_protect, get_accounts, require
 from server.web.render import page, register_nav
 
@@ -27,7 +28,8 @@ register_nav("/settings", "nav.settings", (Role.ADMIN,), order=85)
 ADMIN = Depends(require(Role.ADMIN))
 # The text fields of the form, in order; each is the setting of the same name.
 FIELDS = ("timezone", "rank_min_ratings", "commune_name", "comment_days", "comment_retention_days",
-          "case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_user", "alert_to")
+          "case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_user", "alert_to",
+          *LETTERHEAD_KEYS)
 # Fields an empty value leaves as they are (the roster's name; a password never shown).
 KEEP_WHEN_EMPTY = ("commune_name", "smtp_password")
 
