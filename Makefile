@@ -31,11 +31,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 
-## browser: Debian's Chromium, which the dashboard's tests drive headless (installed when missing, as root)
+## browser: Debian's Chromium, which the dashboard's tests drive headless, and poppler's pdftotext/pdftoppm,
+## which read the letters and reports back (installed when missing, as root)
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  { echo "the dashboard tests need Debian's chromium: apt-get install chromium"; exit 1; }
+	@{ command -v chromium && command -v pdftotext && command -v pdftoppm; } >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; } || \
+	  { echo "the dashboard tests need Debian's chromium and poppler-utils: apt-get install chromium poppler-utils"; exit 1; }
 
 ## test: lint, then the whole test suite (headless Kivy, real server, headless Chromium)
 test: lint browser
