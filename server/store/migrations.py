@@ -5,8 +5,8 @@ version added to an existing table; each such change is applied here, once,
 when the database is opened.
 
 Whole new tables need no step: the dashboard's accounts, sessions,
-login_attempts and audit_log tables, and the follow-up's cases and
-case_events tables, appear in an older database when it is next opened,
+login_attempts and audit_log tables, the follow-up's cases and
+case_events tables, and the letters table, appear in an older database when it is next opened,
 through ``create_all`` (with their indexes and unique keys).
 """
 

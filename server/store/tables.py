@@ -31,7 +31,7 @@ from sync.protocol import MAX_FIELD_CHARS
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
-    "settings", "RATING_INDEXES", "cases", "case_events", "comments", "comment_posts",
+    "settings", "RATING_INDEXES", "cases", "case_events", "comments", "comment_posts", "letters",
 ]
 
 metadata = MetaData()
@@ -357,4 +357,27 @@ case_events = Table(
     Column("action", _text(16), nullable=False),  # opened | callback | comment | assigned | status | outcome | note
     Column("value", _text(200)),  # the new status, outcome or owner's username
     Column("note", Text),  # a note's text (never shown to the officer)
+)
+
+
+# -- the letters the commune issues (server.letters) -------------------------------
+
+letters = Table(
+    "letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", _text(16), nullable=False),  # apology | thanks
+    # What the letter answers: a case (apology) or a comment (thanks). One
+    # letter each, so a second download gives the same number back.
+    Column("case_id", Integer),
+    Column("comment_id", Integer),
+    Column("year", Integer, nullable=False),  # the local year its number belongs to
+    Column("number", Integer, nullable=False),  # from 1 each year, per kind
+    Column("issued_at", TIME, nullable=False),
+    Column("issued_on", _text(10), nullable=False),  # the local date it bears (ISO)
+    Column("issued_by", _text(64), nullable=False),  # the account's username
+    UniqueConstraint("kind", "year", "number", name="uq_letters_kind_year_number"),
+    UniqueConstraint("kind", "case_id", name="uq_letters_kind_case"),
+    UniqueConstraint("kind", "comment_id", name="uq_letters_kind_comment"),
+    Index("ix_letters_issued_at", "issued_at"),
 )
