@@ -33,6 +33,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk import i18n
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.desk import DeviceClock, RatingDesk
+from kiosk.link.credentials import pin_key
 from kiosk.navigator import ScreenNavigator
 from kiosk.pin import PinGuard
 from kiosk.screens import build_screens, load_kv
@@ -100,6 +101,8 @@ class KioskApp(App):
             load=self.store.pin_state,
             save=self.store.save_pin_state,
             clock=lambda: self.desk.clock.now().timestamp(),
+            # The roster's PIN verifiers are keyed to this tablet's secret.
+            device_key=lambda: pin_key(self.store.device_secret_path),
         )
         self.navigator = ScreenNavigator()
         self.visits = VisitFlow(self.desk, self.navigator, self, on_idle=self._before_idle)

@@ -2,6 +2,11 @@
 set from the command line. The verifier format (salted scrypt) is the shared
 contract's (:mod:`sync.pin`); its names are re-exported here.
 
+The roster's verifiers arrive keyed to this tablet's secret; :class:`PinGuard`
+checks them with the key its ``device_key`` gives (:func:`kiosk.link.credentials.pin_key`).
+A roster kept from before keying, and the PINs set in ``config.yaml``, are
+plain verifiers and are checked as they always were.
+
 ``python -m kiosk.pin --config config.yaml --officer nguyen-thi-lan`` asks for a
 new PIN twice and writes its hash into the file, keeping the file's comments.
 ``--technician`` sets the technician's PIN instead.
@@ -13,7 +18,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.config import ConfigError
@@ -31,6 +36,10 @@ class PinGuard:
     The state lives in the store (``load``/``save`` callables), so a restart
     does not reset a lock-out. The lock-out doubles with every further run of
     failures, up to an hour.
+
+    ``device_key`` gives the key keyed verifiers are checked with (read when a
+    PIN is checked, so a tablet paired again uses its new secret at once);
+    ``None`` when the tablet is not paired.
     """
 
     attempts: int
@@ -38,6 +47,7 @@ class PinGuard:
     load: Callable[[str], dict]
     save: Callable[[str, dict], None]
     clock: Callable[[], float]
+    device_key: Callable[[], bytes | None] = field(default=lambda: None)
 
     def locked_for(self, subject: str) -> float:
         """Seconds left of a lock-out, 0 when the subject may try.
@@ -58,7 +68,7 @@ class PinGuard:
         if self.locked_for(subject) > 0:
             return False, 0
         state = self.load(subject)
-        if stored is not None and verify_pin(pin_entered, stored):
+        if stored is not None and verify_pin(pin_entered, stored, self.device_key()):
             self.save(subject, {"failures": 0, "lockouts": 0, "locked_until": 0.0})
             return True, self.attempts
         failures = state.get("failures", 0) + 1

@@ -26,7 +26,7 @@ from server.clock import Clock, utc_now, utc_text
 from server.store import roster as stored_roster
 from server.store import write_transaction
 from sync import wire
-from sync.pin import hash_pin, is_valid_pin
+from sync.pin import device_pin_key, hash_pin, is_keyed_pin_hash, is_valid_pin, key_pin_hash
 from sync.protocol import API_PREFIX
 from sync.roster import (
     COMMUNE_KEYS,
@@ -44,6 +44,7 @@ __all__ = [
     "RosterStore",
     "RosterError",
     "roster_document",
+    "served_roster",
     "tree_of",
     "new_tree",
     "save_officer",
@@ -128,6 +129,11 @@ def roster_document(
         if officer.id in images:
             content, content_type = images[officer.id]
             photo = wire.RosterPhoto(hashlib.sha256(content).hexdigest(), content_type, portrait_path(officer.id))
+        if officer.pin_hash is not None and is_keyed_pin_hash(officer.pin_hash):
+            # A verifier keyed to one tablet (copied from its roster file) cannot
+            # be keyed again for the others: the PIN has to be set anew.
+            where = f"officers[{commune.officers.index(officer)}].pin_hash"
+            raise RosterError(f"{where}: a tablet's keyed PIN verifier; set the PIN again", where, "bad_pin_hash")
         if officer.counter is not None and officer.counter not in {c["id"] for c in counters}:
             where = f"officers[{commune.officers.index(officer)}].counter"
             raise RosterError(f"{where}: no counter {officer.counter}", where, "no_such_counter", id=officer.counter)
@@ -144,6 +150,27 @@ def roster_document(
         settings={k: deepcopy(tree[k]) for k in COMMUNE_KEYS if k in tree},
     )
     return wire.to_wire(document), images
+
+
+def served_roster(body: str, device_secret: str, public_url: str | None = None) -> tuple[str, str]:
+    """The roster as one device receives it, and its ETag.
+
+    Every officer's PIN verifier is keyed to that device's secret
+    (:func:`sync.pin.key_pin_hash`) and the document's version says so
+    (:data:`sync.wire.ROSTER_KEYED_PINS`): what travels lets only the tablet
+    holding that secret check a PIN. The server's public address, when it
+    has one, goes with it (tablets point their comment QR codes there).
+    """
+    document = json.loads(body)
+    key = device_pin_key(device_secret)
+    for officer in document.get("officers") or []:
+        if officer.get("pin_hash"):
+            officer["pin_hash"] = key_pin_hash(officer["pin_hash"], key)
+    document["version"] = max(int(document.get("version") or 1), wire.ROSTER_KEYED_PINS)
+    if public_url:
+        document["public_url"] = public_url.rstrip("/")
+    served = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return served, etag_for(served)
 
 
 def etag_for(body: str) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "RosterCounter",
     "RosterCommune",
     "RosterDocument",
+    "ROSTER_KEYED_PINS",
 ]
 
 T = TypeVar("T")
@@ -232,6 +233,10 @@ class DeviceHealth:
     findings: list[Finding]
 
 
+ROSTER_KEYED_PINS = 2
+"""The roster version from which PIN verifiers are keyed to the fetching device."""
+
+
 @dataclass(frozen=True)
 class RosterPhoto:
     """Where an officer's portrait is downloaded, and how to check it."""
@@ -249,7 +254,10 @@ class RosterOfficer:
     name: str
     title: str
     active: bool
-    pin_hash: str | None
+    pin_hash: Annotated[
+        str | None,
+        About("the PIN verifier keyed to the fetching device (sync.pin.key_pin_hash) from roster version 2 on"),
+    ]
     photo: RosterPhoto | None
     counter: Annotated[str | None, About("the counter the officer usually serves at")] = None
 
@@ -276,9 +284,12 @@ class RosterDocument:
 
     ``reasons`` and ``settings`` are checked on the tablet by the rules of
     :mod:`sync.roster`, the same ones the server applied before serving them.
+    From ``version`` :data:`ROSTER_KEYED_PINS` on, every officer's ``pin_hash``
+    is keyed to the device that fetched it (:func:`sync.pin.key_pin_hash`), so
+    the document differs from one tablet to the next.
     """
 
-    version: int
+    version: Annotated[int, About("2: PIN verifiers keyed to the fetching device; 1: plain verifiers (older servers)")]
     commune: RosterCommune
     counters: list[RosterCounter]
     officers: list[RosterOfficer]

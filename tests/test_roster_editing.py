@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kiosk.link.credentials import load_credentials
+from kiosk.link.credentials import load_credentials, pin_key
 from kiosk.link.roster import RosterSync, roster_directory
 from kiosk.link.transport import ServerLink
 from kiosk.roster import settings_with_roster
@@ -138,7 +138,9 @@ def test_an_officer_added_on_the_server_reaches_a_paired_tablet(tmp_path: Path) 
         officers = {o["id"]: o for o in roster["officers"]}
         added = officers[new_id]
         assert added["name"] == "Đặng Thị Hồng Nhung"
-        assert verify_pin("97531", added["pin_hash"]) and not verify_pin("97530", added["pin_hash"])
+        # The verifier arrives keyed to this tablet's secret (sync.pin.key_pin_hash).
+        key = pin_key(tablet.store.device_secret_path)
+        assert verify_pin("97531", added["pin_hash"], key) and not verify_pin("97530", added["pin_hash"], key)
         photo = Path(added["photo_file"]).read_bytes()
         assert hashlib.sha256(photo).hexdigest() == added["photo"]["sha256"]
         assert Image.open(io.BytesIO(photo)).size == (PORTRAIT_SIDE, PORTRAIT_SIDE)

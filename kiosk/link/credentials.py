@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kiosk.files import write_atomically
+from sync.pin import device_pin_key
 
-__all__ = ["DeviceCredentials", "CredentialsError", "save_credentials", "load_credentials"]
+__all__ = ["DeviceCredentials", "CredentialsError", "save_credentials", "load_credentials", "pin_key"]
 
 
 class CredentialsError(RuntimeError):
@@ -42,3 +43,14 @@ def load_credentials(path: str | Path) -> DeviceCredentials | None:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CredentialsError(f"{path}: not a device secret file ({exc})") from None
+
+
+def pin_key(path: str | Path) -> bytes | None:
+    """The key the roster's PIN verifiers are bound to (:func:`sync.pin.device_pin_key`
+    of this device's secret), or ``None`` when the device is not paired or its
+    secret file cannot be read: a keyed verifier then accepts no PIN."""
+    try:
+        credentials = load_credentials(path)
+    except CredentialsError:
+        return None
+    return device_pin_key(credentials.secret) if credentials else None

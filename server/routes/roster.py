@@ -3,14 +3,12 @@ settings, and the officers' portraits, each with an ETag."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from server.answers import ERROR_RESPONSES, SIGNED_GET_HEADERS, ApiError, etag_matches
 from server.deps import AuthenticatedDevice, LaunchOptions, get_launch_options, get_rosters, signed_get_device
-from server.roster import RosterStore, etag_for
+from server.roster import RosterStore, served_roster
 from sync.protocol import API_PREFIX, SIGNATURE_HEADER, ErrorCode, sign
 
 __all__ = ["router"]
@@ -24,20 +22,16 @@ _RESPONSES = {**ERROR_RESPONSES, 304: {"description": "not modified"}}
 def get_roster(request: Request, device: AuthenticatedDevice = Depends(signed_get_device),
                rosters: RosterStore = Depends(get_rosters),
                launch: LaunchOptions = Depends(get_launch_options)) -> Response:
-    """The officers, counters, reasons and settings. Send ``If-None-Match``
-    with the last ETag to get ``304`` when nothing changed. (Tablets, signed.)"""
+    """The officers, counters, reasons and settings, with every PIN verifier
+    keyed to the asking device (so the document and its ETag are that
+    device's own). Send ``If-None-Match`` with the last ETag to get ``304``
+    when nothing changed. (Tablets, signed.)"""
     current = rosters.current()
     if current is None:
         raise ApiError(404, ErrorCode.NO_ROSTER, "no roster has been imported on the server yet",
                        secret=device.secret)
-    body, etag = current
-    public_url = launch.public_url
-    if public_url:
-        # The server's public address travels with the roster (tablets point
-        # their comment QR codes at it), so the ETag covers it too.
-        body = json.dumps({**json.loads(body), "public_url": public_url.rstrip("/")},
-                          ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        etag = etag_for(body)
+    # The ETag covers the device's own keyed verifiers and the public address.
+    body, etag = served_roster(current[0], device.secret, launch.public_url)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
     content = body.encode("utf-8")

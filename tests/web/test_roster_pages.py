@@ -15,7 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from kiosk.link.credentials import load_credentials
+from kiosk.link.credentials import load_credentials, pin_key
 from kiosk.link.roster import RosterSync, roster_directory
 from kiosk.link.transport import ServerLink
 from kiosk.roster import settings_with_roster
@@ -97,7 +97,8 @@ def test_an_officer_added_on_the_web_reaches_a_paired_tablet(commune, roles, tab
     assert added["name"] == NEW_NAME and added["title"] == NEW_TITLE and added["active"] is True
     assert added["counter"] == "quay-2"
     assert settings_with_roster(tablet.settings, roster).officer("dang-thi-hong-nhung").counter == "quay-2"
-    assert verify_pin(PIN, added["pin_hash"])
+    # The verifier arrives keyed to this tablet's secret (sync.pin.key_pin_hash).
+    assert verify_pin(PIN, added["pin_hash"], pin_key(tablet.store.device_secret_path))
     photo = Path(added["photo_file"]).read_bytes()
     assert hashlib.sha256(photo).hexdigest() == added["photo"]["sha256"]
     picture = Image.open(io.BytesIO(photo))
