@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from server.answer_cache import compact_answer, expand_answer
 from server.cases import announce, open_cases_for_batch
 from server.clock import (
     BootAnchor,
@@ -29,6 +30,7 @@ from server.clock import (
     utc_text,
 )
 from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
+from server.settings import load_settings
 from server.store import batches as stored_batches
 from server.store import write_transaction
 from sync import wire
@@ -146,18 +148,23 @@ def _places(batch: Batch) -> tuple[set[str], set[int]]:
 class BatchIngest:
     """Applies batches to the server database."""
 
+    PRUNE_EVERY = timedelta(minutes=10)
+
     def __init__(self, engine: Engine, *, clock_threshold_s: float = 300.0):
         self.engine = engine
         self.clock_threshold_s = clock_threshold_s
+        self._next_prune: datetime | None = None
 
     def receive(self, batch: Batch, received_at: datetime) -> BatchAnswer:
         """Store a batch from an authenticated, active device and return the
         answer for it: one result per record, in the batch's order.
 
         A batch whose idempotency key was seen before with the same records is
-        answered with the first answer (``replay``: true) and changes nothing
-        but the device's last-seen state. Raises :class:`IdempotencyKeyReused`
-        when the key was seen with other records.
+        answered with the first answer (``replay``: true) and changes
+        nothing, not even the device's last-seen time or pending count: a
+        captured batch replayed later must not make a lost or stolen tablet
+        look alive. Raises :class:`IdempotencyKeyReused` when the key was
+        seen with other records.
         """
         texts = [item_text(item) for item in batch.records]
         digest = records_digest(batch.records, texts)
@@ -171,15 +178,33 @@ class BatchIngest:
         answer = write_transaction(self.engine, apply)
         # Told once committed: an alert never announces a case that was rolled back.
         announce(self.engine, opened)
+        self._prune_answers(received_at)
         return answer
+
+    def _prune_answers(self, now: datetime) -> None:
+        """Forget answers kept longer than the ``answer_retention_days``
+        setting, at most once every :attr:`PRUNE_EVERY` on the server's clock.
+
+        Exactly-once does not rest on the cache: a batch retried after its
+        answer was forgotten is planned afresh, and its records, already
+        stored with the same content, are acknowledged as duplicates."""
+        if self._next_prune is not None and now < self._next_prune:
+            return
+        self._next_prune = now + self.PRUNE_EVERY
+        days = load_settings(self.engine).answer_retention_days
+        cutoff = utc_text(now - timedelta(days=days))
+        write_transaction(self.engine, lambda conn: stored_batches.forget_answers(conn, cutoff))
 
     def _apply(self, conn: Connection, batch: Batch, texts: list[str], digest: str,
                observation: ClockObservation, received_at: datetime, opened: list[int]) -> BatchAnswer:
         """:meth:`receive`'s work, inside its transaction (which may run it more than once)."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
-        if cached is not None and cached[0] != digest:
-            raise IdempotencyKeyReused()
+        if cached is not None:
+            if cached[0] != digest:
+                raise IdempotencyKeyReused()
+            answer = expand_answer(cached[1], batch.device_id, batch.idempotency_key, batch.records)
+            return BatchAnswer(answer, _dumps(wire.to_wire(answer)))
 
         anchors: dict[str, BootAnchor] = stored_batches.boot_anchors(conn, batch.device_id, _boot_ids(batch))
         fresh = newer_anchor(anchors.get(batch.boot_id), observation)
@@ -196,11 +221,6 @@ class BatchIngest:
                 clock_checked_at=utc_text(received_at),
                 clock_off=clock_is_off(observation.offset_s, self.clock_threshold_s),
             )
-        if cached is not None:
-            stored_batches.update_device(conn, batch.device_id, device_values)
-            answer = replace(wire.parse(wire.BatchAnswer, json.loads(cached[1])), replay=True)
-            return BatchAnswer(answer, _dumps(wire.to_wire(answer)))
-
         head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                          device["head_monotonic_ns"])
         uuids, seqs = _places(batch)
@@ -232,7 +252,7 @@ class BatchIngest:
         stored_batches.update_device(conn, batch.device_id, device_values)
         answer = answer_content(batch, plan, flags, observation, stamp)
         text = _dumps(wire.to_wire(answer))
-        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest, text, stamp)
+        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest, compact_answer(answer), stamp)
         return BatchAnswer(answer, text)
 
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],

@@ -52,6 +52,7 @@ __all__ = [
     "IngestPlan",
     "content_digest",
     "item_text",
+    "item_place",
     "check_wire_limits",
     "plan_batch",
     "final_flags",
@@ -246,12 +247,22 @@ def _check(value: Any, name: str, depth: int) -> None:
         raise RecordError(f"{name}: unsupported value")
 
 
-def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record | None, Finding | None]:
-    """Turn one wire item into a record, or into a rejection."""
+def item_place(raw: Any) -> tuple[str | None, int | None]:
+    """The UUID and sequence number an answer names for a wire item: the
+    item's own when they are usable, else None. Every outcome of
+    :func:`plan_batch` carries exactly these (a parsed record's UUID and
+    sequence number are its item's), so an answer can be rebuilt from the
+    batch and the outcomes' other fields."""
     uuid = raw.get("uuid") if isinstance(raw, dict) else None
     seq = raw.get("seq") if isinstance(raw, dict) else None
     uuid = uuid if isinstance(uuid, str) and len(uuid) <= 64 else None
     seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= MAX_INT else None
+    return uuid, seq
+
+
+def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record | None, Finding | None]:
+    """Turn one wire item into a record, or into a rejection."""
+    uuid, seq = item_place(raw)
     try:
         check_wire_limits(raw)
         record = Record.from_dict(raw)

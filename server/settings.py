@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "smtp_user": "",
     "smtp_password": "",
     "alert_to": [],
+    # Days the answer to a batch is kept for the tablet's retries (server.batches).
+    "answer_retention_days": 30,
     # The letterhead of letters and reports (server.documents): Decree 30/2020.
     "issuing_parent": "",
     "issuing_body": "",
@@ -87,6 +89,9 @@ class ServerSettings:
     smtp_password: str = DEFAULTS["smtp_password"]
     alert_to: tuple[str, ...] = ()
     """The leaders' addresses a new case is announced to."""
+    answer_retention_days: int = DEFAULTS["answer_retention_days"]
+    """Days a batch's answer is kept for replays; a retry after that is
+    acknowledged record by record as duplicates (nothing is stored twice)."""
     issuing_parent: str = DEFAULTS["issuing_parent"]
     """The body above the commune on the letterhead (cơ quan chủ quản); usually empty."""
     issuing_body: str = DEFAULTS["issuing_body"]
@@ -117,7 +122,7 @@ def check_setting(key: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingError(key, "bad_timezone") from None
         return value
-    if key in ("rank_min_ratings", "comment_days", "comment_retention_days"):
+    if key in ("rank_min_ratings", "comment_days", "comment_retention_days", "answer_retention_days"):
         try:
             count = int(value)
         except (TypeError, ValueError):

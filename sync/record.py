@@ -31,6 +31,8 @@ from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
+    "COMMON_FIELDS",
+    "KIND_FIELDS",
     "GENESIS_HASH",
     "KIND_RATING",
     "KIND_DETAILS",

@@ -35,12 +35,14 @@ from server.clock import utc_now
 from server.registry import DeviceRegistry
 from server.runner import BackgroundServer
 from server.store import open_engine, tables
+from server.store.records import record_of_row
 from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
+from sync.record import Record
 from tests.conftest import load_demo_tree, write_config
 
 __all__ = [
     "Commune", "Tablet", "FaultProxy", "ManualClock", "fast_backoff",
-    "as_attacker", "stored", "findings", "post", "roster_file",
+    "as_attacker", "stored", "server_records", "findings", "post", "roster_file",
     "TEST_DATABASE_URL", "sqlite_only", "ScratchDatabase",
 ]
 
@@ -340,10 +342,16 @@ def as_attacker(tablet: Tablet, *sql: str) -> None:
 
 
 def stored(commune: Commune, device_id: str) -> dict[int, dict]:
-    """The records the server keeps for a device, by sequence number."""
+    """The records the server keeps for a device, by sequence number; each
+    row's ``record`` is the record rebuilt from its columns."""
     with commune.engine.begin() as conn:
         rows = conn.execute(select(tables.records).where(tables.records.c.device_id == device_id)).mappings().all()
-    return {r["seq"]: dict(r) for r in rows}
+    return {r["seq"]: dict(r, record=record_of_row(r)) for r in rows}
+
+
+def server_records(commune: Commune, device_id: str) -> list[Record]:
+    """The records the server keeps for a device, in sequence order, as the tablet sent them."""
+    return [row["record"] for _, row in sorted(stored(commune, device_id).items())]
 
 
 def findings(commune: Commune, device_id: str) -> list[tuple[int, str]]:

@@ -3,14 +3,12 @@ way a commune network does: they arrive exactly once, in order, chain intact."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import select
 
 from server.store import tables
-from sync.record import Record, verify_chain
-from tests.sync_support import Commune, FaultProxy, Tablet
+from sync.record import verify_chain
+from tests.sync_support import Commune, FaultProxy, Tablet, server_records
 
 
 @pytest.mark.slow  # 10,000 ratings through the fault proxy
@@ -32,12 +30,8 @@ def test_ten_thousand_ratings_through_a_failing_link_arrive_exactly_once(tmp_pat
                                      "lose-answer", "committed-502", "truncate"}, proxy.counts
 
         with commune.engine.begin() as conn:
-            rows = conn.execute(
-                select(tables.records.c.seq, tables.records.c.body, tables.records.c.flags)
-                .where(tables.records.c.device_id == tablet.store.device_id).order_by(tables.records.c.seq)
-            ).all()
             findings = conn.execute(select(tables.findings)).all()
-        received = [Record.from_dict(json.loads(r.body)) for r in rows]
+        received = server_records(commune, tablet.store.device_id)
         assert len(received) == 10_001 == len({r.uuid for r in received})
         assert [r.seq for r in received] == list(range(1, 10_002))
         assert verify_chain(received) == []

@@ -43,13 +43,13 @@ def test_edited_score_is_flagged_before_upload_and_a_conflict_after(commune, tab
     assert (2, "bad_hash") in findings(commune, tablet.store.device_id)
 
     # After upload: edit seq 4 and make the tablet send it again.
-    original = kept[4]["body"]
+    original = kept[4]["record"]
     as_attacker(tablet, "UPDATE journal SET score = CASE WHEN score = 1 THEN 3 ELSE 1 END WHERE seq = 4",
                 "DELETE FROM outbox_acks WHERE seq = 4",
                 "UPDATE outbox_state SET value = '3' WHERE key = 'acked_through'")
     tablet.uploader().run_once()
     assert [a["status"] for a in tablet.store.acks() if a["seq"] == 4] == ["conflict"]
-    assert stored(commune, tablet.store.device_id)[4]["body"] == original  # the evidence is not overwritten
+    assert stored(commune, tablet.store.device_id)[4]["record"] == original  # the evidence is not overwritten
     with commune.engine.begin() as conn:
         assert conn.execute(select(func.count()).select_from(tables.conflicts)).scalar() == 1
     assert (4, "conflict") in findings(commune, tablet.store.device_id)
@@ -99,13 +99,16 @@ def replay_old_batch(commune: Commune, tablet: Tablet, clock: ManualClock) -> No
                             app_version="0.1.0", pending=0)
     first = post(commune, credentials.device_id, credentials.secret, body)
     assert first.json()["counts"]["stored"] == 5
-    offset = commune.registry.health()[0]["clock_offset_s"]
+    before = commune.registry.health()[0]
     clock.advance(60)  # the replay arrives a minute later on the server's clock
     again = post(commune, credentials.device_id, credentials.secret, body)
     assert again.status_code == 200 and again.json()["replay"] is True
     assert again.json()["results"] == first.json()["results"]
     assert len(stored(commune, credentials.device_id)) == 5
-    assert commune.registry.health()[0]["clock_offset_s"] == offset
+    # A captured batch replayed later does not make the tablet look alive.
+    after = commune.registry.health()[0]
+    for key in ("clock_offset_s", "last_seen_at", "pending_count", "app_version"):
+        assert after[key] == before[key], key
     # The same key with other records is refused.
     other = build_batch_body(Batch("old-batch-0001", tuple(made[:2])), credentials.device_id,
                              sent_at=tablet.clock.now().isoformat(timespec="milliseconds"),

@@ -3,7 +3,6 @@ never blocking, reporting its state."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,19 +15,11 @@ from sqlalchemy import func, select
 from kiosk.link.uploader import SyncStatus
 from server.store import tables as db
 from sync.protocol import API_PREFIX
-from sync.record import Record, verify_chain
-from tests.sync_support import Commune, FaultProxy, Tablet, wait_for
+from sync.record import verify_chain
+from tests.sync_support import FaultProxy, Tablet, server_records, wait_for
 from tests.web.support import logged_in_admin
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def server_records(commune: Commune, device_id: str) -> list[Record]:
-    with commune.engine.begin() as conn:
-        bodies = conn.execute(
-            select(db.records.c.body).where(db.records.c.device_id == device_id).order_by(db.records.c.seq)
-        ).scalars().all()
-    return [Record.from_dict(json.loads(b)) for b in bodies]
 
 
 def test_records_arrive_exactly_once_in_order_with_an_intact_chain(commune, tablet):

@@ -18,11 +18,12 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 
 from server.clock import BootAnchor, CorrectedTime, utc_text
-from server.ingest import Finding, Outcome, StoredRef
+from server.ingest import Finding, Outcome, StoredRef, content_digest
 from server.store import tables
+from server.store.records import FIELD_COLUMNS, columns_of_record, hash_text, record_of_row
 from sync.record import KIND_RATING
 
 __all__ = [
@@ -38,17 +39,20 @@ __all__ = [
     "add_conflicts",
     "resolve_gaps",
     "save_answer",
+    "forget_answers",
 ]
 
 # Keep IN lists well under every database's limit on bound parameters.
 _CHUNK = 500
 
+# A place in the chain needs only the hashes; a UUID already stored needs the
+# whole record, whose content is compared with the one re-sent.
 _REF_COLUMNS = (tables.records.c.device_id, tables.records.c.seq, tables.records.c.uuid, tables.records.c.hash,
-                tables.records.c.digest, tables.records.c.prev_hash)
+                tables.records.c.prev_hash)
 _DEVICE_FOR_UPDATE = (
     select(tables.devices).where(tables.devices.c.device_id == bindparam("device_id")).with_for_update()
 )
-_CACHED_ANSWER = select(tables.batches.c.records_digest, tables.batches.c.response).where(
+_CACHED_ANSWER = select(tables.batches.c.records_digest, tables.batches.c.answer).where(
     tables.batches.c.device_id == bindparam("device_id"),
     tables.batches.c.idempotency_key == bindparam("idempotency_key"),
 )
@@ -56,7 +60,7 @@ _BOOTS = select(tables.boots).where(
     tables.boots.c.device_id == bindparam("device_id"),
     tables.boots.c.boot_id.in_(bindparam("boot_ids", expanding=True)),
 )
-_REFS_BY_UUID = select(*_REF_COLUMNS).where(tables.records.c.uuid.in_(bindparam("uuids", expanding=True)))
+_REFS_BY_UUID = select(*FIELD_COLUMNS).where(tables.records.c.uuid.in_(bindparam("uuids", expanding=True)))
 _REFS_BY_SEQ = select(*_REF_COLUMNS).where(
     tables.records.c.device_id == bindparam("device_id"),
     tables.records.c.seq.in_(bindparam("seqs", expanding=True)),
@@ -85,8 +89,8 @@ def lock_device(conn: Connection, device_id: str) -> Mapping[str, Any]:
     return conn.execute(_DEVICE_FOR_UPDATE, {"device_id": device_id}).mappings().one()
 
 
-def cached_answer(conn: Connection, device_id: str, idempotency_key: str) -> tuple[str, str] | None:
-    """The records digest and answer text kept for an idempotency key, if it was seen."""
+def cached_answer(conn: Connection, device_id: str, idempotency_key: str) -> tuple[str, bytes] | None:
+    """The records digest and compact answer kept for an idempotency key, if it was seen."""
     row = conn.execute(_CACHED_ANSWER, {"device_id": device_id, "idempotency_key": idempotency_key}).first()
     return (row[0], row[1]) if row is not None else None
 
@@ -120,8 +124,10 @@ def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
     numbers of the device."""
     by_uuid: dict[str, StoredRef] = {}
     for chunk in _chunks(sorted(uuids)):
-        for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}):
-            by_uuid[row[2]] = StoredRef(*row)
+        for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}).mappings():
+            record = record_of_row(row)
+            by_uuid[record.uuid] = StoredRef(record.device_id, record.seq, record.uuid, record.hash,
+                                             content_digest(record), record.prev_hash)
     by_seq: dict[int, StoredRef] = {}
     if seqs and max(seqs) - min(seqs) < 2 * len(seqs):
         # A batch is nearly always a run of consecutive sequence numbers:
@@ -131,8 +137,9 @@ def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
     else:
         queries = [(_REFS_BY_SEQ, {"device_id": device_id, "seqs": chunk}) for chunk in _chunks(sorted(seqs))]
     for query, parameters in queries:
-        for row in conn.execute(query, parameters):
-            by_seq[row[1]] = StoredRef(*row)
+        for device, seq, uuid, hash_, prev_hash in conn.execute(query, parameters):
+            # The content digest is not needed at a place in the chain: only the links are compared.
+            by_seq[seq] = StoredRef(device, seq, uuid, hash_text(hash_), "", hash_text(prev_hash))
     return by_uuid, by_seq
 
 
@@ -148,19 +155,13 @@ def record_row(device_id: str, batch_key: str, outcome: Outcome, flags: Sequence
     """The ``records`` row of a record the plan keeps, with its final flags."""
     record = outcome.record
     corrected: CorrectedTime = outcome.placed
-    return dict(
-        device_id=device_id, seq=record.seq, uuid=record.uuid, kind=record.kind,
-        hash=record.hash, prev_hash=record.prev_hash, digest=outcome.digest,
-        body=outcome.wire_text, boot_id=record.boot_id, monotonic_ns=record.monotonic_ns,
-        device_time=record.device_time, corrected_time=utc_text(corrected.time),
-        time_method=corrected.method, clock_offset_s=corrected.offset_s, received_at=stamp,
-        batch_key=batch_key, flags=" ".join(flags),
-        officer_id=record.officer_id, counter_id=record.counter_id, score=record.score,
-        scale=record.scale, level=record.level, burst=record.burst, simulated=record.simulated,
-        rating_uuid=record.rating_uuid,
-        reasons=_dumps(list(record.reasons)) if record.reasons is not None else None,
+    row = columns_of_record(record)
+    row.update(
+        corrected_time=utc_text(corrected.time), time_method=corrected.method, clock_offset_s=corrected.offset_s,
+        received_at=stamp, batch_key=batch_key, flags=" ".join(flags),
         callback_requested=bool(record.callback_phone) if record.kind != KIND_RATING else None,
     )
+    return row
 
 
 # Compiled INSERT statements by dialect, table and columns: the SQL text and
@@ -251,10 +252,17 @@ def resolve_gaps(conn: Connection, device_id: str, filled: Sequence[int], stamp:
             conn.execute(update(findings).where(findings.c.id == gap.id).values(resolved_at=stamp))
 
 
-def save_answer(conn: Connection, device_id: str, idempotency_key: str, records_digest: str, text: str,
+def save_answer(conn: Connection, device_id: str, idempotency_key: str, records_digest: str, answer: bytes,
                 stamp: str) -> None:
-    """Keep a batch's answer under its idempotency key, for replays."""
+    """Keep a batch's compact answer (:func:`server.batches.compact_answer`)
+    under its idempotency key, for replays."""
     conn.execute(insert(tables.batches).values(
         device_id=device_id, idempotency_key=idempotency_key,
-        records_digest=records_digest, response=text, received_at=stamp,
+        records_digest=records_digest, answer=answer, received_at=stamp,
     ))
+
+
+def forget_answers(conn: Connection, before: str) -> int:
+    """Drop the answers kept for batches received before ``before`` (UTC
+    text); returns how many."""
+    return conn.execute(delete(tables.batches).where(tables.batches.c.received_at < before)).rowcount

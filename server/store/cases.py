@@ -8,7 +8,6 @@ reads it, when a page may show it, from the details record the tablet sent
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -145,13 +144,12 @@ def callback_phone(conn: Connection, rating_uuid: str) -> str | None:
     """The number the citizen left for a call-back on the tablet: the newest
     details record of the rating that carries one, given with consent."""
     records = tables.records
-    query = (select(records.c.body)
+    query = (select(records.c.callback_phone, records.c.callback_consent)
              .where(records.c.kind == KIND_DETAILS, records.c.rating_uuid == rating_uuid,
                     records.c.callback_requested.is_(True))
              .order_by(records.c.id.desc()).limit(1))
-    body = conn.execute(query).scalar()
-    if body is None:
+    found = conn.execute(query).first()
+    if found is None:
         return None
-    details = json.loads(body)
-    phone = details.get("callback_phone")
-    return phone if details.get("callback_consent") and isinstance(phone, str) and phone else None
+    phone, consent = found
+    return phone if consent and isinstance(phone, str) and phone else None

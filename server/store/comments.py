@@ -4,7 +4,6 @@ for the public forms' limit per address, and of the forms' server key
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -43,21 +42,15 @@ def form_key(conn: Connection, *, stamp: str) -> bytes:
 
 
 def rating_for_comment(conn: Connection, rating_uuid: str) -> dict[str, Any] | None:
-    """A stored rating as the comment form needs it (its comment token from
-    the body), or None when the server has not received it."""
+    """A stored rating as the comment form needs it (with its comment token),
+    or None when the server has not received it."""
     records = tables.records
     row = conn.execute(
         select(records.c.uuid, records.c.officer_id, records.c.counter_id, records.c.level, records.c.score,
-               records.c.scale, records.c.corrected_time, records.c.body)
+               records.c.scale, records.c.corrected_time, records.c.comment_token)
         .where(records.c.uuid == rating_uuid, records.c.kind == _RATING)
     ).mappings().first()
-    if row is None:
-        return None
-    found = dict(row)
-    body = json.loads(found.pop("body"))
-    token = body.get("comment_token") if isinstance(body, dict) else None
-    found["comment_token"] = token if isinstance(token, str) else None
-    return found
+    return dict(row) if row is not None else None
 
 
 def add_comment(conn: Connection, **values: Any) -> int:

@@ -12,11 +12,24 @@ through ``create_all`` (with their indexes and unique keys).
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, text
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
+from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select, text
+
+from server.answer_cache import compact_answer_json
+from server.store import tables
+from server.store.records import columns_of_record
 from server.store.tables import RATING_INDEXES, findings
+from sync.record import KIND_RATING, Record
 
 __all__ = ["upgrade"]
+
+log = logging.getLogger("hailong.server.migrations")
+# Rows copied per statement when a table is rebuilt.
+_COPY_CHUNK = 2000
 
 
 def upgrade(engine: Engine) -> None:
@@ -33,7 +46,85 @@ def upgrade(engine: Engine) -> None:
         guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
         with engine.begin() as conn:
             conn.execute(text(f"ALTER TABLE findings ADD COLUMN {guard}resolved_at {kind}"))
+    if "body" in {column["name"] for column in inspect(engine).get_columns("records")}:
+        _rebuild(engine, tables.records, _record_columns)
+    if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
+        _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
+
+
+def _record_columns(old: dict[str, Any]) -> dict[str, Any]:
+    """A record's row in the compact layout, from the row that kept its wire
+    text in ``body`` (the text was verified when it arrived, so it parses)."""
+    record = Record.from_dict(json.loads(old["body"]))
+    row = columns_of_record(record)
+    row.update({name: old[name] for name in ("id", "corrected_time", "time_method", "clock_offset_s",
+                                             "received_at", "batch_key", "flags")})
+    row["callback_requested"] = bool(record.callback_phone) if record.kind != KIND_RATING else None
+    return row
+
+
+def _answer_columns(old: dict[str, Any]) -> dict[str, Any]:
+    """A kept answer in the compact form, from the whole JSON text."""
+    return dict(device_id=old["device_id"], idempotency_key=old["idempotency_key"],
+                records_digest=old["records_digest"], answer=compact_answer_json(old["response"]),
+                received_at=old["received_at"])
+
+
+def _rebuild(engine: Engine, table: Table, convert: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rebuild ``table`` in its current layout from the older one, row by
+    row through ``convert``, in one transaction: a crash leaves the old
+    table as it was, and the next start tries again."""
+    aside = f"{table.name}_before_upgrade"
+    postgresql = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        total = conn.execute(select(func.count()).select_from(text(table.name))).scalar_one()
+        log.info("upgrading the %s table to its new layout (%d rows, once)", table.name, total)
+        # Index and constraint names belong to the schema, not the table: the
+        # old ones are dropped or renamed so the new table can take them.
+        for index in inspect(conn).get_indexes(table.name):
+            if not index.get("duplicates_constraint"):  # those go with their constraint, renamed below
+                conn.execute(text(f'DROP INDEX IF EXISTS "{index["name"]}"'))
+        conn.execute(text(f"ALTER TABLE {table.name} RENAME TO {aside}"))
+        if postgresql:
+            for (name,) in conn.execute(text(
+                    "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass)"), {"t": aside}):
+                conn.execute(text(f'ALTER TABLE {aside} RENAME CONSTRAINT "{name}" TO "{name}_before_upgrade"'))
+            for (name,) in conn.execute(text(
+                    "SELECT pg_get_serial_sequence(:t, a.attname) FROM pg_attribute a "
+                    "WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"), {"t": aside}):
+                if name:
+                    conn.execute(text(f"ALTER SEQUENCE {name} RENAME TO {name.split('.')[-1]}_before_upgrade"))
+        table.create(conn)
+        copied = 0
+        for rows in _old_rows(conn, aside):
+            conn.execute(insert(table), [convert(row) for row in rows])
+            copied += len(rows)
+            if copied % 100_000 < _COPY_CHUNK:
+                log.info("  %s: %d of %d rows", table.name, copied, total)
+        if postgresql and "id" in table.c:
+            # The ids were copied as they were: the new sequence starts after them.
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                              f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+        conn.execute(text(f"DROP TABLE {aside}"))
+    log.info("the %s table is upgraded", table.name)
+
+
+def _old_rows(conn: Connection, name: str) -> Iterator[list[dict[str, Any]]]:
+    """The rows of the table set aside, a chunk at a time, in a stable order
+    (by id where it has one, each chunk found through the key)."""
+    if "id" not in {c["name"] for c in inspect(conn).get_columns(name)}:
+        yield [dict(row) for row in conn.execute(text(f"SELECT * FROM {name}")).mappings()]
+        return
+    last = -1
+    while True:
+        rows = [dict(row) for row in conn.execute(
+            text(f"SELECT * FROM {name} WHERE id > :last ORDER BY id LIMIT {_COPY_CHUNK}"), {"last": last}
+        ).mappings()]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
 
 
 def _add_rating_indexes(engine: Engine) -> None:

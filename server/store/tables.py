@@ -96,18 +96,21 @@ pairings = Table(
 records = Table(
     "records",
     metadata,
+    # Every field of the record, each once: its wire form is rebuilt from
+    # them (server.store.records.record_of_row) and hashes back to ``hash``.
+    # The hashes are 32 raw bytes, not 64 hex characters.
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("device_id", _text(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("uuid", _text(64), nullable=False, unique=True),
     Column("kind", _text(16), nullable=False),
-    Column("hash", _text(64), nullable=False),
-    Column("prev_hash", _text(64), nullable=False),
-    Column("digest", _text(64), nullable=False),
-    Column("body", Text, nullable=False),  # the wire form, exactly as verified
+    Column("v", Integer, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
     Column("boot_id", _text(MAX_FIELD_CHARS)),  # as head_boot_id
     Column("monotonic_ns", BigInteger),
     Column("device_time", _text(40), nullable=False),
+    Column("app_version", _text(MAX_FIELD_CHARS), nullable=False),
     Column("corrected_time", TIME, nullable=False),
     Column("time_method", _text(16), nullable=False),
     Column("clock_offset_s", Float, nullable=False),
@@ -121,8 +124,11 @@ records = Table(
     Column("level", _text(MAX_FIELD_CHARS)),  # as head_boot_id
     Column("burst", Boolean),
     Column("simulated", Boolean),
+    Column("comment_token", _text(MAX_FIELD_CHARS)),
     Column("rating_uuid", _text(64)),
-    Column("reasons", Text),
+    Column("reasons", Text),  # JSON list
+    Column("callback_phone", _text(MAX_FIELD_CHARS)),
+    Column("callback_consent", Boolean),
     Column("callback_requested", Boolean),
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
 )
@@ -160,7 +166,10 @@ batches = Table(
     Column("device_id", _text(64), nullable=False),
     Column("idempotency_key", _text(100), nullable=False),
     Column("records_digest", _text(64), nullable=False),
-    Column("response", Text, nullable=False),
+    # The answer as server.batches.compact_answer keeps it (a few bytes a
+    # record); databases made before it hold the whole JSON text in
+    # ``response`` until server.store.migrations converts it.
+    Column("answer", LargeBinary, nullable=False),
     Column("received_at", TIME, nullable=False),
     PrimaryKeyConstraint("device_id", "idempotency_key"),
 )

@@ -1,0 +1,68 @@
+"""A record as the ``records`` table holds it: one column per field, the
+hashes as raw bytes, and the wire form rebuilt from them.
+
+The table keeps each fact once (no copy of the wire text beside the
+columns): the record the tablet sent is rebuilt by :func:`record_of_row`,
+and since the wire rules admit only values the columns keep exactly
+(lower-case UUIDs and hex hashes, integers within 64 bits, text without NUL),
+it encodes to the very text that was verified, whose hash is ``hash``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Column
+
+from server.store import tables
+from sync.record import COMMON_FIELDS, KIND_FIELDS, Record
+
+__all__ = ["FIELD_COLUMNS", "columns_of_record", "record_of_row", "hash_bytes", "hash_text"]
+
+# The columns a record's fields live in (every field of every kind, but ``hash``).
+FIELD_COLUMNS: tuple[Column, ...] = tuple(
+    tables.records.c[name]
+    for name in dict.fromkeys((*COMMON_FIELDS, *(f for fields in KIND_FIELDS.values() for f in fields), "hash"))
+)
+
+
+def hash_bytes(text: str) -> bytes:
+    """A hex hash as stored."""
+    return bytes.fromhex(text)
+
+
+def hash_text(value: bytes) -> str:
+    """A stored hash as the hex the wire and the chain use."""
+    return bytes(value).hex()
+
+
+def columns_of_record(record: Record) -> dict[str, Any]:
+    """The columns holding a record's fields."""
+    return dict(
+        v=record.v, kind=record.kind, uuid=record.uuid, device_id=record.device_id, seq=record.seq,
+        prev_hash=hash_bytes(record.prev_hash), hash=hash_bytes(record.hash), device_time=record.device_time,
+        monotonic_ns=record.monotonic_ns, boot_id=record.boot_id, app_version=record.app_version,
+        simulated=record.simulated, officer_id=record.officer_id, counter_id=record.counter_id,
+        score=record.score, scale=record.scale, level=record.level, burst=record.burst,
+        comment_token=record.comment_token, rating_uuid=record.rating_uuid,
+        reasons=json.dumps(list(record.reasons), ensure_ascii=False) if record.reasons is not None else None,
+        callback_phone=record.callback_phone, callback_consent=record.callback_consent,
+    )
+
+
+def record_of_row(row: Mapping[str, Any]) -> Record:
+    """The record a row holds, as the tablet sent it (``row`` has at least
+    the :data:`FIELD_COLUMNS`)."""
+    kind = row["kind"]
+    values = {name: row[name] for name in (*COMMON_FIELDS, *KIND_FIELDS.get(kind, ()))}
+    values["prev_hash"] = hash_text(values["prev_hash"])
+    if values.get("reasons") is not None:
+        values["reasons"] = tuple(json.loads(values["reasons"]))
+    # SQLite hands booleans back as 0/1 only when they were stored through
+    # a Boolean column; a row read with plain SQL may carry ints.
+    for name in ("simulated", "burst", "callback_consent"):
+        if name in values and values[name] is not None:
+            values[name] = bool(values[name])
+    return Record(**values, hash=hash_text(row["hash"]))
