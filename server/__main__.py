@@ -2,7 +2,8 @@
 
     python -m server --db PATH [--host HOST] [--port PORT]   serve the API
     python -m server pairings --db PATH                       pairing requests waiting
-    python -m server approve CODE --db PATH                   approve a tablet's code
+    python -m server approve CODE --db PATH [--replace-active]
+                                                              approve a tablet's code
     python -m server deny CODE --db PATH                      refuse it
     python -m server revoke DEVICE --db PATH [--reason TEXT]  refuse a device's uploads
     python -m server devices --db PATH [--json]               device health
@@ -14,6 +15,7 @@
     python -m server create-admin --db PATH --username NAME [--password-stdin]
                                                               the first dashboard account
     python -m server erase-expired --db PATH                  erase citizens' comments past their retention
+    python -m server letter-templates --out DIR               write the letters' templates out to edit
 
 ``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
 """
@@ -27,7 +29,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from server.registry import DeviceRegistry, PairingError
+from server.limits import add_limit_arguments, limits_from_arguments
+from server.registry import DeviceRegistry, PairingError, visible_text
 from server.store import open_engine
 from sync.protocol import SIGNED_GET_WINDOW_S
 
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
-            "create-admin", "erase-expired")
+            "create-admin", "erase-expired", "letter-templates")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -59,7 +62,12 @@ def _serve(argv: Sequence[str]) -> int:
                              "allowed) terminates TLS: trust its X-Forwarded-For/-Proto, and nobody else's")
     parser.add_argument("--timezone", help="the commune's time zone, kept in the settings (default "
                                            "Asia/Ho_Chi_Minh): every time shown and every day counted is local")
+    parser.add_argument("--letter-templates", metavar="DIR",
+                        help="a folder of edited letter templates (python -m server letter-templates --out DIR): "
+                             "a file there replaces the shipped one of the same name")
+    add_limit_arguments(parser)
     args = parser.parse_args(argv)
+    limits = limits_from_arguments(args)
 
     from server.api import create_app
     from server.runner import proxy_options, serve, tls_options
@@ -70,7 +78,7 @@ def _serve(argv: Sequence[str]) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
-    engine = open_engine(args.db)
+    engine = open_engine(args.db, wait_s=limits.db_wait_s)
     if args.timezone is not None:
         from server.settings import SettingError, save_setting
 
@@ -81,7 +89,15 @@ def _serve(argv: Sequence[str]) -> int:
     app = create_app(
         engine, clock_threshold_s=args.clock_threshold, pair_interval_s=args.pair_interval,
         pair_lifetime_s=args.pair_lifetime, public_url=args.public_url, signed_get_window_s=args.signed_get_window,
+        limits=limits,
     )
+    if args.letter_templates:
+        from dataclasses import replace
+        from pathlib import Path
+
+        if not Path(args.letter_templates).is_dir():
+            parser.error(f"--letter-templates: no such folder {args.letter_templates!r}")
+        app.state.launch = replace(app.state.launch, letter_templates=Path(args.letter_templates))
     serve(app, args.host, args.port, certfile=args.certfile, keyfile=args.keyfile, behind_proxy=args.behind_proxy)
     return 0
 
@@ -93,6 +109,11 @@ def _command(argv: Sequence[str]) -> int:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("code", help="the code the tablet shows, e.g. BCDF-GHJK")
         p.add_argument("--db", required=True)
+        if name == "approve":
+            p.add_argument("--replace-active", action="store_true",
+                           help="approve a request naming a device that is active now: it gets a new secret and "
+                                "the tablet holding the current one is locked out (only when it was reset or "
+                                "replaced)")
     p = sub.add_parser("revoke", help="refuse a device's uploads from now on")
     p.add_argument("device")
     p.add_argument("--reason", default="")
@@ -126,6 +147,10 @@ def _command(argv: Sequence[str]) -> int:
     p.add_argument("--display-name", default=None, help="the person's full name")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input instead of asking twice")
+    p = sub.add_parser("letter-templates", help="write the shipped letter templates into a folder, to edit and "
+                                                "serve with --letter-templates")
+    p.add_argument("--out", required=True, help="the folder to write them to (made if missing)")
+    p.add_argument("--force", action="store_true", help="replace templates already there")
     p = sub.add_parser("erase-expired", help="erase the text and phone number of citizens' comments older than "
                                              "the retention setting (comment_retention_days); run it daily")
     p.add_argument("--db", required=True)
@@ -134,6 +159,16 @@ def _command(argv: Sequence[str]) -> int:
     if args.command == "create-admin":
         return _create_admin(args.db, args.username, args.display_name, from_stdin=args.password_stdin)
 
+    if args.command == "letter-templates":
+        from server.letters import write_shipped_templates
+
+        written = write_shipped_templates(args.out, overwrite=args.force)
+        for path in written:
+            print(f"written: {path}")
+        if not written:
+            print("nothing written: the templates are already there (--force replaces them)", file=sys.stderr)
+        return 0
+
     if args.command in ("backup", "restore"):
         # Before open_engine: it would create an empty database at a wrong path.
         return _backup_or_restore(args)
@@ -141,17 +176,18 @@ def _command(argv: Sequence[str]) -> int:
     registry = DeviceRegistry(engine)
     try:
         if args.command in ("approve", "deny"):
-            pairing = registry.decide(args.code, approve=args.command == "approve")
-            verb = "approved" if args.command == "approve" else "denied"
-            print(f"{verb}: {pairing['user_code']} — device {pairing['device_id']} ({pairing['label'] or 'no label'})")
+            approve = args.command == "approve"
+            pairing = registry.decide(args.code, approve=approve, replace_active=approve and args.replace_active)
+            verb = "approved" if approve else "denied"
+            print(f"{verb}: {pairing['user_code']} — device {visible_text(pairing['device_id'])} "
+                  f"({visible_text(pairing['label']) or 'no label'})")
         elif args.command == "revoke":
             registry.revoke(args.device, args.reason)
             print(f"revoked: {args.device} (its uploads are refused; what it sent is kept)")
         elif args.command == "devices":
             _print_devices(registry.health(), as_json=args.json)
         elif args.command == "pairings":
-            for p in registry.list_pairings():
-                print(f"{p['user_code']}  {p['device_id']}  {p['label'] or ''}  expires {p['expires_at']}")
+            _print_pairings(registry.list_pairings())
         elif args.command == "export":
             return _export(engine, args, parser)
         elif args.command == "erase-expired":
@@ -172,6 +208,20 @@ def _command(argv: Sequence[str]) -> int:
         print(f"{exc.code}: {exc.detail}", file=sys.stderr)
         return 1
     return 0
+
+
+def _print_pairings(pairings: list[dict]) -> None:
+    """The waiting pairing requests; what the anonymous asker wrote (label,
+    app version, device id) is printed with control characters escaped."""
+    if not pairings:
+        print("no pairing requests waiting")
+        return
+    for p in pairings:
+        print(f"{p['user_code']}  {visible_text(p['device_id'])}  {visible_text(p['label'])}  "
+              f"app {visible_text(p['app_version']) or '?'}  expires {p['expires_at']}")
+        if p["already_active"]:
+            print("  ALREADY ACTIVE: a paired device has this id; approving gives it a new secret and locks out "
+                  "the tablet holding the current one (approve --replace-active only if it was reset or replaced)")
 
 
 def _export(engine: Engine, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -244,9 +294,11 @@ def _print_devices(devices: list[dict], *, as_json: bool) -> None:
         return
     for d in devices:
         offset = "unknown" if d["clock_offset_s"] is None else f"{d['clock_offset_s']:+.1f} s"
-        print(f"{d['device_id']}  {d['label'] or ''}")
-        print(f"  status: {d['status']}{' (' + d['revoked_reason'] + ')' if d['revoked_reason'] else ''}"
-              f"   app: {d['app_version'] or '?'}   last seen: {d['last_seen_at'] or 'never'}")
+        # Label and app version came with an anonymous pairing request: escaped.
+        reason = f" ({visible_text(d['revoked_reason'])})" if d["revoked_reason"] else ""
+        print(f"{visible_text(d['device_id'])}  {visible_text(d['label'])}")
+        print(f"  status: {d['status']}{reason}"
+              f"   app: {visible_text(d['app_version']) or '?'}   last seen: {d['last_seen_at'] or 'never'}")
         print(f"  records: {d['records_count']} (last seq {d['last_seq']})   pending on tablet: "
               f"{d['pending_count'] if d['pending_count'] is not None else '?'}")
         print(f"  clock offset: {offset}{'  CLOCK OFF' if d['clock_off'] else ''}   chain: {d['chain_status']}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ __all__ = [
     "DeviceRegistry",
     "poll_decision",
     "normalise_user_code",
+    "visible_text",
+    "DEVICE_ACTIVE",
 ]
 
 # RFC 8628 section 6.1: consonants only, no look-alikes, no words spelt by accident.
@@ -39,6 +42,31 @@ SLOW_DOWN_STEP_S = 5
 # Problems that mean the chain itself is not intact (as opposed to, say, a foreign record).
 # A resolved finding (a gap whose records all arrived) no longer counts.
 CHAIN_PROBLEMS = {"gap", "bad_hash", "broken_link", "duplicate_seq", "conflict", "time_regression"}
+DEVICE_ACTIVE = "device_active"
+"""The refusal of an approval that would replace an active device's secret
+without the technician saying so."""
+# Characters that move a terminal's cursor, change its colours or reorder
+# text (bidirectional overrides) instead of being read: shown as escapes.
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def visible_text(text: str | None) -> str:
+    """Text from an anonymous request (a pairing label, an app version) as it
+    may be printed or shown: every control, format or unassigned character
+    written as an escape (``\\x1b``, ``\\u202e``), a backslash doubled so an
+    escape cannot be faked. ``None`` is the empty string."""
+    if not text:
+        return ""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in _INVISIBLE:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class PairingError(Exception):
@@ -83,12 +111,15 @@ def poll_decision(
 
     Polling sooner than the interval is answered ``slow_down`` and costs the
     device 5 more seconds of interval; an expired code is ``expired_token``, a
-    denied one ``access_denied``, a code still waiting ``authorization_pending``.
+    denied one ``access_denied``, a code still waiting ``authorization_pending``,
+    a code whose secret was already handed over ``invalid_grant``.
     """
     if now >= expires_at:
         return ErrorCode.EXPIRED_TOKEN, interval_s
     if status == "denied":
         return ErrorCode.ACCESS_DENIED, interval_s
+    if status == "delivered":  # the secret goes out once, to the first poll after approval
+        return ErrorCode.INVALID_GRANT, interval_s
     # A little slack: the device's sleep and the network are not exact.
     if last_poll_at is not None and (now - last_poll_at).total_seconds() < interval_s * 0.8:
         return ErrorCode.SLOW_DOWN, interval_s + SLOW_DOWN_STEP_S
@@ -123,6 +154,9 @@ class DeviceRegistry:
 
     def _open_request(self, conn: Connection, device_code: str, device_id: str, label: str | None,
                       app_version: str | None, now: datetime) -> DeviceCode:
+        # Each new request clears the expired ones: the table holds only what
+        # can still be approved or polled (its inflow is rate-limited).
+        stored_devices.delete_expired_pairings(conn, utc_text(now))
         for _ in range(20):
             letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
             user_code = f"{letters[:4]}-{letters[4:]}"
@@ -149,24 +183,39 @@ class DeviceRegistry:
         with self.engine.begin() as conn:
             return stored_devices.pairing_by_user_code(conn, normalise_user_code(user_code))
 
-    def list_pairings(self) -> list[dict[str, Any]]:
-        """Every pairing request still waiting and not expired."""
+    def sweep(self) -> int:
+        """Delete the pairing requests past their expiry; returns how many."""
         with self.engine.begin() as conn:
-            return stored_devices.waiting_pairings(conn, utc_text(self.clock()))
+            return stored_devices.delete_expired_pairings(conn, utc_text(self.clock()))
 
-    def decide(self, user_code: str, approve: bool) -> dict[str, Any]:
+    def list_pairings(self) -> list[dict[str, Any]]:
+        """Every pairing request still waiting and not expired, each with
+        ``already_active``: its device id is a paired, active device, so
+        approving it would give that id a new secret and lock the tablet
+        holding the current one out."""
+        with self.engine.begin() as conn:
+            rows = stored_devices.waiting_pairings(conn, utc_text(self.clock()))
+            active = stored_devices.active_device_ids(conn, {r["device_id"] for r in rows})
+        return [{**row, "already_active": row["device_id"] in active} for row in rows]
+
+    def decide(self, user_code: str, approve: bool, *, replace_active: bool = False) -> dict[str, Any]:
         """Approve (or deny) a pairing request, as the technician does.
 
         Approving makes the device's secret; a device paired before (or
         revoked) gets a new one and is active again, its chain continuing.
+        A request naming a device that is active now is approved only with
+        ``replace_active`` (the technician knows the tablet was reset or
+        replaced): else :data:`DEVICE_ACTIVE`, since anyone may ask in that
+        device's name and approving would lock the real tablet out.
         """
         code = normalise_user_code(user_code)
         now = self.clock()
         # Two requests of the same device approved at once would both insert
         # it on PostgreSQL; run again, the loser finds it and updates it.
-        return write_transaction(self.engine, lambda conn: self._decide(conn, code, approve, now))
+        return write_transaction(self.engine, lambda conn: self._decide(conn, code, approve, now, replace_active))
 
-    def _decide(self, conn: Connection, code: str, approve: bool, now: datetime) -> dict[str, Any]:
+    def _decide(self, conn: Connection, code: str, approve: bool, now: datetime,
+                replace_active: bool = False) -> dict[str, Any]:
         row = stored_devices.pairing_by_user_code(conn, code, for_update=True)
         if row is None:
             raise PairingError(ErrorCode.NOT_FOUND, f"no pairing request with code {code}")
@@ -174,6 +223,11 @@ class DeviceRegistry:
             raise PairingError(ErrorCode.EXPIRED_TOKEN, f"code {code} has expired; pair again")
         if row["status"] != "pending":
             raise PairingError(ErrorCode.INVALID_GRANT, f"code {code} was already {row['status']}")
+        if approve and not replace_active and stored_devices.active_device_ids(conn, {row["device_id"]}):
+            raise PairingError(DEVICE_ACTIVE, f"device {visible_text(row['device_id'])} is already paired and "
+                                              "active: approving gives it a new secret and locks out the tablet "
+                                              "that holds the current one; approve only if that tablet was reset "
+                                              "or replaced, and say so (--replace-active)")
         stored_devices.update_pairing(conn, row["id"], status="approved" if approve else "denied",
                                       decided_at=utc_text(now))
         if approve:
@@ -196,8 +250,10 @@ class DeviceRegistry:
             error, interval = poll_decision(
                 row["status"], datetime.fromisoformat(row["expires_at"]), last, row["interval_s"], now
             )
-            stored_devices.update_pairing(conn, row["id"], last_poll_at=utc_text(now), interval_s=interval,
-                                          status="delivered" if error is None else row["status"])
+            stored_devices.update_pairing(conn, row["id"], last_poll_at=utc_text(now), interval_s=interval)
+            # Single use: only the poll that turns "approved" into "delivered" gets the secret.
+            if error is None and not stored_devices.mark_delivered(conn, row["id"]):
+                error = ErrorCode.INVALID_GRANT
             secret = stored_devices.device_secret(conn, row["device_id"]) if error is None else None
         if error is not None:
             raise PairingError(error, _POLL_DETAIL[error].format(interval=interval))
@@ -259,4 +315,5 @@ _POLL_DETAIL = {
     ErrorCode.SLOW_DOWN: "polling too fast; wait {interval} s between polls",
     ErrorCode.EXPIRED_TOKEN: "the code has expired; start pairing again",
     ErrorCode.ACCESS_DENIED: "the technician refused this device",
+    ErrorCode.INVALID_GRANT: "this device code was already used: the secret is handed over once; pair again",
 }

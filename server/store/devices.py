@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from server.store import tables
 from sync.record import GENESIS_HASH
@@ -18,6 +18,9 @@ __all__ = [
     "pairing_by_device_code",
     "waiting_pairings",
     "update_pairing",
+    "mark_delivered",
+    "delete_expired_pairings",
+    "active_device_ids",
     "activate_device",
     "device_secret",
     "credentials",
@@ -74,6 +77,34 @@ def waiting_pairings(conn: Connection, now_text: str) -> list[dict[str, Any]]:
 def update_pairing(conn: Connection, pairing_id: int, **values: Any) -> None:
     """Change a pairing request's columns."""
     conn.execute(update(tables.pairings).where(tables.pairings.c.id == pairing_id).values(**values))
+
+
+def mark_delivered(conn: Connection, pairing_id: int) -> bool:
+    """Mark an approved request's secret as handed over; False when it was not
+    ``approved`` any more (another poll took it first): the secret goes out once."""
+    done = conn.execute(
+        update(tables.pairings)
+        .where(tables.pairings.c.id == pairing_id, tables.pairings.c.status == "approved")
+        .values(status="delivered")
+    )
+    return done.rowcount == 1
+
+
+def delete_expired_pairings(conn: Connection, now_text: str) -> int:
+    """Delete every pairing request past its expiry (waiting, decided or
+    delivered alike); returns how many went."""
+    return conn.execute(delete(tables.pairings).where(tables.pairings.c.expires_at <= now_text)).rowcount
+
+
+def active_device_ids(conn: Connection, device_ids: Collection[str]) -> set[str]:
+    """Which of these devices are paired and active."""
+    if not device_ids:
+        return set()
+    rows = conn.execute(
+        select(tables.devices.c.device_id)
+        .where(tables.devices.c.device_id.in_(list(device_ids)), tables.devices.c.status == "active")
+    )
+    return {r[0] for r in rows}
 
 
 # -- devices -------------------------------------------------------------------

@@ -1,6 +1,13 @@
 """The tablets: each one's health, the pairing requests waiting (approve or
 deny, admin), revocation with a reason (admin). Everything goes through
-:class:`server.registry.DeviceRegistry`, as the command line does."""
+:class:`server.registry.DeviceRegistry`, as the command line does.
+
+What an anonymous pairing request wrote (label, app version, device id) is
+shown through :func:`server.registry.visible_text`: Jinja escapes HTML, but
+control characters and bidirectional overrides would pass through it and
+could make a label read as something else. A request naming an active
+device is marked, on the request and on that device's row, and approving it
+needs the confirmation box ticked."""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, AccountBook, Role
 from server.deps import get_registry
-from server.registry import DeviceRegistry, PairingError
+from server.registry import DeviceRegistry, PairingError, visible_text
 from server.web.auth import client_address, csrf_protect, get_accounts, require
 from server.web.render import page, register_nav
 
@@ -22,6 +29,14 @@ router = APIRouter(include_in_schema=False)
 register_nav("/devices", "nav.devices", (Role.ADMIN, Role.LEADER), order=70)
 
 _NOTICES = {"approved", "denied", "revoked"}
+# Fields that come from a tablet's anonymous pairing request.
+_ASKED_FIELDS = ("device_id", "label", "app_version")
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A pairing request or device with what its asker wrote made visible;
+    ``device_id`` is kept as stored for the forms' addresses."""
+    return {**row, **{f"{k}_shown": visible_text(row.get(k)) for k in _ASKED_FIELDS}}
 
 
 def _devices_page(request: Request, registry: DeviceRegistry, account: Account, *, status_code: int = 200,
@@ -32,7 +47,7 @@ def _devices_page(request: Request, registry: DeviceRegistry, account: Account, 
     if account.role is Role.ADMIN:
         pairings = [{**p, "already_active": p["device_id"] in active} for p in registry.list_pairings()]
     return page(request, "devices.html", status_code=status_code, devices=devices, pairings=pairings,
-                notice=notice if notice in _NOTICES else None, error=error)
+                notice=notice if notice in _NOTICES else None, error=error, disk=request.app.state.disk_alarm.state())
 
 
 @router.get("/devices", response_class=HTMLResponse)
@@ -46,18 +61,23 @@ def devices_page(request: Request, notice: str | None = Query(None, max_length=2
 @router.post("/devices/pairings/{user_code}/{decision}")
 async def decide_pairing(request: Request, user_code: str = Path(max_length=20),
                          decision: str = Path(pattern="^(approve|deny)$"),
+                         replace_active: str = Form("", max_length=10),
                          account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
                          registry: DeviceRegistry = Depends(get_registry),
                          accounts: AccountBook = Depends(get_accounts)) -> Response:
-    """Approve or deny a tablet's pairing code. (Admin.)"""
+    """Approve or deny a tablet's pairing code; a code naming an active device
+    is approved only with the ``replace_active`` box ticked. (Admin.)"""
     approve = decision == "approve"
+    replacing = approve and replace_active == "yes"
     try:
-        pairing = await run_in_threadpool(registry.decide, user_code, approve)
+        pairing = await run_in_threadpool(lambda: registry.decide(user_code, approve, replace_active=replacing))
     except PairingError as exc:
         return await run_in_threadpool(_devices_page, request, registry, account, status_code=409,
                                        error=f"devices.error.{exc.code}")
     await run_in_threadpool(accounts.audit, account.username, f"device.{'approve' if approve else 'deny'}",
-                            pairing["device_id"], f"code={pairing['user_code']} label={pairing['label'] or ''}",
+                            pairing["device_id"],
+                            f"code={pairing['user_code']} label={visible_text(pairing['label'])}"
+                            + (" replace_active=yes" if replacing else ""),
                             client_address(request))
     return RedirectResponse(f"/devices?notice={'approved' if approve else 'denied'}", status_code=303)
 
