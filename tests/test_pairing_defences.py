@@ -19,7 +19,7 @@ from kiosk.link.credentials import load_credentials
 from kiosk.link.pairing import PairingClient
 from server.pairing_gate import PER_ADDRESS_BURST, PairingGate
 from server.store import tables
-from sync.protocol import API_PREFIX, DEVICE_CODE_GRANT
+from sync.protocol import API_PREFIX
 from tests.sync_support import Commune, ManualClock, Tablet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +40,8 @@ def ask_to_pair(commune: Commune, source: str, device_id: str, label: str | None
     where = urlsplit(commune.url)
     connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10, source_address=(source, 0))
     try:
-        connection.request("POST", f"{API_PREFIX}/pair/device-code", json.dumps({"device_id": device_id, "label": label}),
-                           {"Content-Type": "application/json"})
+        body = json.dumps({"device_id": device_id, "label": label})
+        connection.request("POST", f"{API_PREFIX}/pair/device-code", body, {"Content-Type": "application/json"})
         answer = connection.getresponse()
         return answer.status, {k.lower(): v for k, v in answer.getheaders()}, json.loads(answer.read())
     finally:
