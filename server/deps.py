@@ -25,6 +25,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -81,6 +82,9 @@ class LaunchOptions:
     """The address tablets and phones use, when it differs from the one asked."""
     signed_get_window_s: float
     """How far a signed GET's timestamp may be from the server's clock."""
+    letter_templates: Path | None = None
+    """A folder of letter templates edited by the commune (``--letter-templates``):
+    a file there replaces the shipped one of the same name (:mod:`server.letters`)."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ comment it answers each time it is downloaded.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, func, insert, select
 from server.store import tables
 from sync.record import KIND_RATING
 
-__all__ = ["letter_for", "add_letter", "last_number", "count_by_kind", "visit_of_rating"]
+__all__ = ["letter_for", "letters_for_comments", "add_letter", "last_number", "count_by_kind", "visit_of_rating"]
 
 
 def letter_for(conn: Connection, kind: str, *, case_id: int | None = None,
@@ -25,6 +26,15 @@ def letter_for(conn: Connection, kind: str, *, case_id: int | None = None,
     key = letters.c.case_id == case_id if case_id is not None else letters.c.comment_id == comment_id
     row = conn.execute(select(letters).where(letters.c.kind == kind, key)).mappings().first()
     return dict(row) if row else None
+
+
+def letters_for_comments(conn: Connection, kind: str, comment_ids: Collection[int]) -> list[dict[str, Any]]:
+    """The letters of ``kind`` issued for these comments (a page of the list: a few dozen ids)."""
+    if not comment_ids:
+        return []
+    letters = tables.letters
+    query = select(letters).where(letters.c.kind == kind, letters.c.comment_id.in_(sorted(comment_ids)))
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def last_number(conn: Connection, kind: str, year: int) -> int:

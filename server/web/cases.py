@@ -11,7 +11,12 @@ Who sees what (the rules are :mod:`server.cases`'):
 * the observer sees no case (personal data): 403.
 
 The citizen's number shows only on a case's page, to its owner and leaders,
-while it is open. The menu's entry carries a badge with the number of new
+while it is open.
+
+The apology letter of a case (``/cases/{id}/letters/apology.pdf`` and
+``.docx``, :mod:`server.letters`) is for those who act on the case: leaders,
+and the admin it is given to. The first download issues its number; later
+ones give the same letter back. The menu's entry carries a badge with the number of new
 cases for leaders, and the board lists them (``new_cases_for`` in the
 templates).
 """
@@ -26,11 +31,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.accounts import Account, Role
 from server.cases import Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseView
 from server.deps import AccessDenied
+from server.documents.pdf import render_pdf
+from server.documents.word import render_docx
+from server.letters import APOLOGY, Letter, LetterDesk, LetterError, LetterTemplates, may_issue_apology
 from server.store.ratings import officer_names
 from server.web.auth import client_address, csrf_protect, require
 from server.web.render import environment, page, register_nav
 
-__all__ = ["router", "get_cases", "new_cases_for", "CaseRow"]
+__all__ = ["router", "get_cases", "new_cases_for", "CaseRow", "get_letters", "letter_answer"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,7 +144,9 @@ def _case_page(request: Request, case: Case, account: Account, book: CaseBook, *
     owners = [] if officer_view else book.owners()
     owner_names = {a.id: a.name for a in book.accounts.accounts()}
     may_act = account.role is Role.LEADER or (account.role is Role.ADMIN and case.owner_id == account.id)
+    letter = get_letters(request).issued(APOLOGY, case_id=case.id) if may_issue_apology(case, account) else None
     return page(request, "case.html", status_code=status_code, row=row, case=case, events=events,
+                may_letter=may_issue_apology(case, account), letter=letter,
                 phone=None if officer_view else book.callback_phone(case, account),
                 owners=owners, owner_name=owner_names.get(case.owner_id or 0),
                 officer_view=officer_view, may_act=may_act and case.is_open, may_note=may_act,
@@ -190,3 +200,55 @@ def add_note(request: Request, case_id: int = Path(ge=1, le=2**53), note: str = 
              book: CaseBook = Depends(get_cases)) -> Response:
     """Add a note to the case. (Leader.)"""
     return _act(request, case_id, account, book, "note", lambda address: book.add_note(case_id, note, account, address))
+
+
+# -- letters ----------------------------------------------------------------------
+
+_MEDIA = {"pdf": "application/pdf",
+          "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def get_letters(request: Request) -> LetterDesk:
+    """The letters, with the templates the server was started with (``--letter-templates``)."""
+    state = request.app.state
+    return LetterDesk(state.engine, state.accounts, state.cases, clock=state.clock,
+                      templates=LetterTemplates(state.launch.letter_templates))
+
+
+def letter_answer(request: Request, make, file_format: str, missing_page: str, back: str) -> Response:
+    """A letter as a download (``make`` builds it from the client's address),
+    or the page saying why there is none: 403 when the caller may not, 404
+    when what it answers is gone, 409 for a comment that is not for thanks,
+    500 with the template's fault when a commune's template is broken
+    (``back``: where its button leads)."""
+    try:
+        letter: Letter = make(client_address(request))
+    except LetterError as refused:
+        if refused.code == "not_allowed":
+            raise AccessDenied(403, "forbidden") from None
+        if refused.code in ("no_case", "no_comment"):
+            return page(request, missing_page, status_code=404)
+        status = 500 if refused.code == "template" else 409
+        return page(request, "letter_error.html", status_code=status, code=refused.code,
+                    template=getattr(refused, "template", ""), detail=refused.detail, back=back)
+    content = render_pdf(letter.document) if file_format == "pdf" else render_docx(letter.document)
+    # Named in ASCII: a browser saves it as is; never kept in shared caches (it names the citizen).
+    return Response(content, media_type=_MEDIA[file_format], headers={
+        "Content-Disposition": f'attachment; filename="{letter.file_stem}.{file_format}"',
+        "Cache-Control": "no-store"})
+
+
+@router.get("/cases/{case_id}/letters/apology.pdf")
+def apology_pdf(request: Request, case_id: int = Path(ge=1, le=2**53), account: Account = ACTORS,
+                desk: LetterDesk = Depends(get_letters)) -> Response:
+    """The case's apology letter as a PDF to sign. (Leader; the admin the case is given to.)"""
+    return letter_answer(request, lambda address: desk.apology(case_id, account, address), "pdf",
+                         "case_missing.html", f"/cases/{case_id}")
+
+
+@router.get("/cases/{case_id}/letters/apology.docx")
+def apology_docx(request: Request, case_id: int = Path(ge=1, le=2**53), account: Account = ACTORS,
+                 desk: LetterDesk = Depends(get_letters)) -> Response:
+    """The case's apology letter as a DOCX to edit. (Leader; the admin the case is given to.)"""
+    return letter_answer(request, lambda address: desk.apology(case_id, account, address), "docx",
+                         "case_missing.html", f"/cases/{case_id}")

@@ -6,18 +6,25 @@ and an officer learns of a comment about them through its follow-up case.)
 
 No phone number is shown here, only whether a call-back was asked for: the
 numbers are read by the follow-up cases alone (:func:`server.comments.callback_phone`).
+
+A suggestion, or a comment on a satisfied rating, may be answered with a
+thank-you letter (``/comments/{id}/letters/thanks.pdf`` and ``.docx``,
+:mod:`server.letters`; leaders): the first download issues its number, later
+ones give the same letter back.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, Role
 from server.comments import KIND_RATING, KIND_SUGGESTION, comments_page, erase_comment
+from server.letters import LetterDesk, thanks_allowed
 from server.store import ratings as stored_ratings
 from server.web.auth import client_address, csrf_protect, require
+from server.web.cases import get_letters, letter_answer
 from server.web.render import page, register_nav
 
 __all__ = ["router", "PER_PAGE"]
@@ -42,10 +49,12 @@ async def comments_list(request: Request, kind: str = Query(KIND_RATING, pattern
             return stored_ratings.officer_names(conn), stored_ratings.counter_names(conn)
 
     officers, counters = await run_in_threadpool(names)
+    thankable = {c.id for c in found if thanks_allowed(c)}
+    letters = await run_in_threadpool(get_letters(request).issued_for_comments, sorted(thankable))
     pages = max(1, -(-total // PER_PAGE))
     return page(request, "comments.html", kind=kind, kinds=(KIND_RATING, KIND_SUGGESTION), comments=found,
                 total=total, page_number=page_number, pages=pages, officers=officers, counters=counters,
-                erased=bool(erased))
+                erased=bool(erased), thankable=thankable, letters=letters)
 
 
 @router.post("/comments/{comment_id}/erase")
@@ -55,3 +64,19 @@ async def erase(request: Request, comment_id: int, kind: str = Query(KIND_RATING
     await run_in_threadpool(lambda: erase_comment(request.app.state.engine, comment_id, account.username,
                                                   address=client_address(request), clock=request.app.state.clock))
     return RedirectResponse(f"/comments?kind={kind}&erased=1", status_code=303)
+
+
+@router.get("/comments/{comment_id}/letters/thanks.pdf")
+def thanks_pdf(request: Request, comment_id: int = Path(ge=1, le=2**53), account: Account = LEADER,
+               desk: LetterDesk = Depends(get_letters)) -> Response:
+    """The thank-you letter for a comment, as a PDF to sign. (Leader.)"""
+    return letter_answer(request, lambda address: desk.thanks(comment_id, account, address), "pdf",
+                         "letter_missing.html", "/comments")
+
+
+@router.get("/comments/{comment_id}/letters/thanks.docx")
+def thanks_docx(request: Request, comment_id: int = Path(ge=1, le=2**53), account: Account = LEADER,
+                desk: LetterDesk = Depends(get_letters)) -> Response:
+    """The thank-you letter for a comment, as a DOCX to edit. (Leader.)"""
+    return letter_answer(request, lambda address: desk.thanks(comment_id, account, address), "docx",
+                         "letter_missing.html", "/comments")
