@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["serve", "tls_options", "proxy_options", "BackgroundServer"]
+__all__ = ["serve", "tls_options", "proxy_options", "limit_options", "BackgroundServer"]
 
 
 def tls_options(certfile: str | None, keyfile: str | None) -> dict[str, Any]:
@@ -46,12 +46,20 @@ def proxy_options(behind_proxy: str | None) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": behind_proxy}
 
 
+def limit_options(app: FastAPI) -> dict[str, Any]:
+    """uvicorn's options for the application's :class:`~server.limits.ServerLimits`
+    (connections at once, kept-alive idle time)."""
+    limits = getattr(app.state, "limits", None)
+    return limits.uvicorn_options() if limits is not None else {}
+
+
 def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info", certfile: str | None = None,
           keyfile: str | None = None, behind_proxy: str | None = None) -> None:
     """Serve until interrupted: plain HTTP, HTTPS with ``certfile`` and
-    ``keyfile``, and trusting forwarded headers from ``behind_proxy`` only."""
+    ``keyfile``, and trusting forwarded headers from ``behind_proxy`` only;
+    with the connection limits the application was created with."""
     uvicorn.run(app, host=host, port=port, log_level=log_level, **tls_options(certfile, keyfile),
-                **proxy_options(behind_proxy))
+                **proxy_options(behind_proxy), **limit_options(app))
 
 
 class BackgroundServer:
@@ -68,6 +76,7 @@ class BackgroundServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
+        config = {**limit_options(app), **config}
         self._config = uvicorn.Config(app, log_level=config.pop("log_level", "warning"), lifespan="off",
                                       access_log=False, **config)
         self._server = uvicorn.Server(self._config)

@@ -104,12 +104,17 @@ class ErrorCode:
     # Input.
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
+    TOO_SLOW = "too_slow"
+    """408: the body did not arrive within the server's body timeout."""
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     WRONG_DEVICE = "wrong_device"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     # The server's own state.
     BUSY = "busy"
+    """503 with Retry-After: the database stayed locked past the server's wait."""
+    DISK_FULL = "disk_full"
+    """507 with Retry-After: the server's disk is full; nothing was stored, send it again later."""
     NO_ROSTER = "no_roster"
     INTERNAL = "internal"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from server.answers import (
     ERROR_RESPONSES,
@@ -28,6 +28,7 @@ from server.deps import (
     request_body,
     signed_device,
 )
+from server.disk_alarm import DISK_FULL_RETRY_AFTER_S, DiskAlarm, is_disk_full
 from server.schemas import BatchIn, BatchOut
 from sync.protocol import API_PREFIX, REPLAY_HEADER, ErrorCode
 
@@ -47,7 +48,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["sync"])
         "requestBody": {"required": True, "content": {"application/json": {"schema": BatchIn.model_json_schema()}}},
     },
 )
-async def post_batch(received_at: datetime = Depends(arrival_time),
+async def post_batch(request: Request, received_at: datetime = Depends(arrival_time),
                      device: AuthenticatedDevice = Depends(signed_device), body: bytes = Depends(request_body),
                      ingest: BatchIngest = Depends(get_ingest)) -> Response:
     """Upload a batch of records. Each record gets its own result; every
@@ -55,7 +56,20 @@ async def post_batch(received_at: datetime = Depends(arrival_time),
     (Tablets, signed.)"""
     # Parsing and storing run in one worker-thread hop: each hop costs a
     # round trip through the event loop, per batch.
-    answer = await run_in_threadpool(receive_batch, ingest, device, body, received_at)
+    alarm: DiskAlarm = request.app.state.disk_alarm
+    try:
+        answer = await run_in_threadpool(receive_batch, ingest, device, body, received_at)
+    except OperationalError as exc:
+        if not is_disk_full(exc):
+            raise
+        # The transaction was rolled back: nothing of the batch is kept, and
+        # the tablet, told so in an answer it can trust, keeps every record
+        # and sends the batch again later.
+        log.error("disk full: batch of %s refused: %s", device.device_id, exc.orig)
+        alarm.refused()
+        raise ApiError(507, ErrorCode.DISK_FULL, "the server's disk is full; nothing was stored: send it again later",
+                       secret=device.secret, headers={"Retry-After": str(DISK_FULL_RETRY_AFTER_S)}) from None
+    alarm.stored()
     headers = {REPLAY_HEADER: "true"} if answer.replay else {}
     # The answer was encoded once, for the idempotency cache; those very bytes are sent.
     return respond_bytes(200, answer.body, secret=device.secret, headers=headers)

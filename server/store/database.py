@@ -21,7 +21,13 @@ from sqlalchemy.exc import DBAPIError
 from server.store.migrations import upgrade
 from server.store.tables import metadata
 
-__all__ = ["open_engine", "database_url", "write_transaction"]
+__all__ = ["open_engine", "database_url", "write_transaction", "DB_WAIT_S"]
+
+DB_WAIT_S = 5.0
+"""How long, by default, a statement waits for SQLite's write lock (or
+PostgreSQL's row and table locks), and a request for a pooled connection,
+before failing: well below the tablets' 30-second read timeout, so a locked
+database answers 503 quickly instead of letting requests pile up."""
 
 
 def database_url(db: str | Path) -> str:
@@ -62,29 +68,33 @@ def _make_private(path: Path) -> None:
             pass
 
 
-def open_engine(db: str | Path) -> Engine:
-    """Open (and create the tables of) the server database."""
+def open_engine(db: str | Path, *, wait_s: float = DB_WAIT_S) -> Engine:
+    """Open (and create the tables of) the server database. A statement
+    waits at most ``wait_s`` seconds for a lock held by another connection
+    or process, and a caller as long for a free pooled connection; then the
+    database error is raised (the API answers 503)."""
     url = database_url(db)
     if url.startswith("sqlite"):
         file = _sqlite_path(url)
         path = Path(file) if file else None
         if path is not None:
             _make_private(path)
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8)
+        engine = create_engine(url, connect_args={"timeout": wait_s}, pool_size=8, max_overflow=8,
+                               pool_timeout=wait_s)
 
         def connect(dbapi_connection, record) -> None:
             if path is not None:
                 _make_private(path)
-            _sqlite_connect(dbapi_connection, record)
+            _sqlite_connect(dbapi_connection, record, wait_s)
 
         event.listen(engine, "connect", connect)
         # Take the write lock when a transaction begins: two ingests never
         # deadlock upgrading a read lock, they queue.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_timeout=wait_s)
         if engine.dialect.name == "postgresql":
-            event.listen(engine, "connect", _postgresql_connect)
+            event.listen(engine, "connect", lambda conn, record: _postgresql_connect(conn, record, wait_s))
     metadata.create_all(engine)
     upgrade(engine)
     return engine
@@ -133,7 +143,7 @@ def write_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _postgresql_connect(dbapi_connection, _record) -> None:
+def _postgresql_connect(dbapi_connection, _record, wait_s: float) -> None:
     # The driver turns a statement run a few times into a prepared one, and
     # PostgreSQL may then settle on one plan for every later run. A new
     # database's tables are empty when that happens, so the plan it keeps is
@@ -144,12 +154,15 @@ def _postgresql_connect(dbapi_connection, _record) -> None:
     # sees the tables as they are.
     cursor = dbapi_connection.cursor()
     cursor.execute("SET plan_cache_mode = force_custom_plan")
+    # A lock held elsewhere (a long migration, a manual session) fails the
+    # statement after wait_s rather than holding the request indefinitely.
+    cursor.execute(f"SET lock_timeout = {int(wait_s * 1000)}")
     cursor.close()
     # SET is transactional: committed, or the pool's first rollback undoes it.
     dbapi_connection.commit()
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record, wait_s: float = DB_WAIT_S) -> None:
     # Transactions are begun by the "begin" listener, not by the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -164,5 +177,8 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     # writes a page changed by many batches back once. Every commit still
     # syncs the WAL, so an acknowledged batch is as durable as before.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # Waiting for another writer's lock: bounded, so a database held locked
+    # by another process (a backup tool, a stuck script) turns into quick
+    # 503s, not requests queueing for half a minute each.
+    cursor.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
     cursor.close()
