@@ -41,11 +41,11 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
 
 def _devices_page(request: Request, registry: DeviceRegistry, account: Account, *, status_code: int = 200,
                   notice: str | None = None, error: str | None = None) -> HTMLResponse:
-    devices = registry.health(with_findings=False)
-    active = {d["device_id"] for d in devices if d["status"] == "active"}
-    pairings: list[dict[str, Any]] = []
-    if account.role is Role.ADMIN:
-        pairings = [{**p, "already_active": p["device_id"] in active} for p in registry.list_pairings()]
+    pairings = [_shown(p) for p in registry.list_pairings()]
+    contested = {p["device_id"] for p in pairings if p["already_active"]}
+    devices = [{**_shown(d), "contested": d["device_id"] in contested} for d in registry.health(with_findings=False)]
+    if account.role is not Role.ADMIN:
+        pairings = []
     return page(request, "devices.html", status_code=status_code, devices=devices, pairings=pairings,
                 notice=notice if notice in _NOTICES else None, error=error, disk=request.app.state.disk_alarm.state())
 
