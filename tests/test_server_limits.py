@@ -22,17 +22,19 @@ from pathlib import Path
 import pytest
 import requests
 from fastapi.routing import APIRoute
+from sqlalchemy import event
 
 from kiosk.link.credentials import load_credentials
 from kiosk.link.uploader import build_batch_body
 from kiosk.store.outbox import Outbox
+from server.accounts import AccountBook, Role
 from server.limits import BATCH_BODY_BYTES, FORM_BODY_BYTES, PHOTO_BODY_BYTES, RECORD_WIRE_BYTES, body_limit
 from server.registry import DeviceRegistry
 from server.routes import ROUTERS
 from server.store import open_engine
 from server.web import PAGE_ROUTERS
 from sync.protocol import API_PREFIX, DEVICE_HEADER, MAX_BATCH_RECORDS, SIGNATURE_HEADER, ErrorCode, sign, verify
-from tests.sync_support import Tablet, sqlite_only
+from tests.sync_support import Commune, Tablet, sqlite_only, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY_TIMEOUT_S = 1.5
@@ -427,3 +429,67 @@ def test_a_full_disk_is_disk_full_and_loses_nothing(tmp_path):
         if running is not None:
             running.stop()
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _log_in_admin(commune: Commune) -> requests.Session:
+    AccountBook(commune.engine).create("kythuat", "mat khau dai du 123", Role.ADMIN, display_name="Kỹ thuật")
+    session = requests.Session()
+    form = session.get(f"{commune.url}/login", timeout=10).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    answer = session.post(f"{commune.url}/login", timeout=10, data={
+        "username": "kythuat", "password": "mat khau dai du 123", "csrf": csrf, "next": "/devices"})
+    assert answer.status_code == 200 and answer.url.endswith("/devices")
+    return session
+
+
+@sqlite_only
+@pytest.mark.slow
+def test_a_database_too_full_to_grow_answers_disk_full_and_loses_nothing(tmp_path):
+    """Without root: SQLite's page limit gives the very error of a full disk
+    ("database or disk is full"), and the tablet's records all arrive once
+    the limit is lifted."""
+    with Commune(tmp_path) as commune:
+        tablet = pair(commune, tmp_path / "tablet")
+        admin = _log_in_admin(commune)
+        try:
+            made = tablet.rate(120)
+            full = {"on": True}
+
+            def cap_pages(conn) -> None:
+                # At the file's current size: any write needing a new page fails.
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+                conn.exec_driver_sql(f"PRAGMA max_page_count = {pages if full['on'] else 2**30}")
+
+            event.listen(commune.engine, "begin", cap_pages)
+            uploader = tablet.uploader(batch_size=60)
+            status = uploader.run_once(max_attempts=1)
+            assert status.pending == 120 and "507" in (status.last_error or ""), status
+            assert stored(commune, tablet.store.device_id) == {}
+            assert requests.get(f"{commune.url}{API_PREFIX}/health", timeout=5).json()["disk"] == "full"
+            page = admin.get(f"{commune.url}/devices", timeout=10)
+            # The page shows the alarm, or (when showing it needs a write, e.g. a session's
+            # last-seen time) is itself refused as disk full.
+            assert (page.status_code == 200 and 'class="alert error disk-alarm"' in page.text) or \
+                (page.status_code == 507 and 'data-reason="disk_full"' in page.text), page.status_code
+
+            full["on"] = False
+            status = uploader.run_once(max_attempts=3)
+            assert status.pending == 0, status
+            kept = stored(commune, tablet.store.device_id)
+            assert sorted(r["seq"] for r in kept.values()) == sorted(r.seq for r in made)
+            assert requests.get(f"{commune.url}{API_PREFIX}/health", timeout=5).json()["disk"] != "full"
+            assert 'disk-alarm' not in admin.get(f"{commune.url}/devices", timeout=10).text or \
+                commune.app.state.disk_alarm.state().low
+        finally:
+            tablet.close()
+
+
+@pytest.mark.slow
+def test_the_devices_page_shows_the_disk_alarm(tmp_path):
+    with Commune(tmp_path) as commune:
+        admin = _log_in_admin(commune)
+        assert "disk-alarm" not in admin.get(f"{commune.url}/devices", timeout=10).text or \
+            commune.app.state.disk_alarm.state().low
+        commune.app.state.disk_alarm.refused()
+        page = admin.get(f"{commune.url}/devices", timeout=10).text
+        assert 'class="alert error disk-alarm"' in page and "Ổ đĩa máy chủ đã đầy" in page
