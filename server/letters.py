@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -328,12 +328,14 @@ class LetterDesk:
         found = comment_rules.comment(self.engine, comment_id)
         if found is None:
             raise LetterError("no_comment")
-        if not thanks_allowed(found):
-            raise LetterError("not_positive")
         visit = None
         if found.rating_uuid is not None:
             with self.engine.begin() as conn:
                 visit = stored.visit_of_rating(conn, found.rating_uuid)
+            if visit is not None:
+                found = replace(found, scale=visit["scale"], level=visit["level"])
+        if not thanks_allowed(found):
+            raise LetterError("not_positive")
         return self._letter(THANKS, actor, address, {"source": found.kind}, found=found, visit=visit,
                             comment_id=found.id)
 

@@ -51,6 +51,14 @@ def _routes() -> list[tuple[str, str]]:
 ROUTES = _routes()
 
 
+def test_the_letters_are_routes_for_signed_in_callers_only() -> None:
+    # A letter names the citizen: each download is a page route, refused below to anonymous callers.
+    letters = {("GET", "/cases/{case_id}/letters/apology.pdf"), ("GET", "/cases/{case_id}/letters/apology.docx"),
+               ("GET", "/comments/{comment_id}/letters/thanks.pdf"),
+               ("GET", "/comments/{comment_id}/letters/thanks.docx")}
+    assert letters <= set(ROUTES) and not letters & set(PUBLIC)
+
+
 def test_the_lists_name_only_routes_that_exist() -> None:
     assert set(PUBLIC) <= set(ROUTES), set(PUBLIC) - set(ROUTES)
     assert SIGNED <= set(ROUTES), SIGNED - set(ROUTES)

@@ -60,9 +60,11 @@ def count_by_kind(conn: Connection, start: str, end: str) -> dict[str, int]:
 
 
 def visit_of_rating(conn: Connection, rating_uuid: str) -> dict[str, Any] | None:
-    """When and where a rating was given: its corrected time, officer and counter."""
+    """When and where a rating was given: its corrected time, officer,
+    counter, and its scale and level."""
     records = tables.records
-    query = (select(records.c.corrected_time, records.c.officer_id, records.c.counter_id)
+    query = (select(records.c.corrected_time, records.c.officer_id, records.c.counter_id, records.c.scale,
+                    records.c.level)
              .where(records.c.kind == KIND_RATING, records.c.uuid == rating_uuid))
     row = conn.execute(query).mappings().first()
     return dict(row) if row else None

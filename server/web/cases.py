@@ -230,7 +230,7 @@ def letter_answer(request: Request, make, file_format: str, missing_page: str, b
             return page(request, missing_page, status_code=404)
         status = 500 if refused.code == "template" else 409
         return page(request, "letter_error.html", status_code=status, code=refused.code,
-                    template=getattr(refused, "template", ""), detail=refused.detail, back=back)
+                    template_file=getattr(refused, "template", ""), detail=refused.detail, back=back)
     content = render_pdf(letter.document) if file_format == "pdf" else render_docx(letter.document)
     # Named in ASCII: a browser saves it as is; never kept in shared caches (it names the citizen).
     return Response(content, media_type=_MEDIA[file_format], headers={
