@@ -17,7 +17,7 @@ __all__ = [
     "TEXT_WIDTH_MM", "LEFT_COLUMN_MM", "RIGHT_COLUMN_MM", "FIRST_LINE_INDENT_MM", "PARAGRAPH_AFTER_PT",
     "ISSUER_PT", "NUMBER_PT", "TITLE_PT", "MOTTO_PT", "PLACE_DATE_PT", "KIND_PT", "SUBJECT_PT", "BODY_PT",
     "TABLE_PT", "SIGNATURE_PT", "COPIES_HEAD_PT", "COPIES_PT", "PAGE_NUMBER_PT", "SIGNING_SPACE_MM",
-    "LINE_SPACING", "FONT_FAMILY", "plain", "issuer_lines", "recipient_lines",
+    "LINE_SPACING", "FONT_FAMILY", "plain", "issuer_lines", "recipient_lines", "cell_text",
 ]
 
 PAGE_WIDTH_MM = 210.0
@@ -77,3 +77,16 @@ def recipient_lines(recipients: tuple[str, ...]) -> list[str]:
     items = [f"- {name};" for name in names]
     items[-1] = items[-1][:-1] + "."
     return ["Kính gửi:", *items]
+
+
+def cell_text(value: object) -> str:
+    """A table cell's text: numbers as Vietnamese write them (``1.234``,
+    ``12,5``: one decimal), nothing for a missing value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return plain(str(value))
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", ".")
+    whole, _, fraction = f"{value:,.1f}".partition(".")
+    return whole.replace(",", ".") + "," + fraction

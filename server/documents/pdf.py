@@ -184,16 +184,6 @@ def _paragraph(pdf: FPDF, text: str, *, bold: bool) -> None:
             paragraph.write(L.plain(text).strip())
 
 
-def _cell_text(value: str | int | float) -> str:
-    """A table cell's text: numbers with Vietnamese separators (1.234,5)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return L.plain(str(value))
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    whole, _, fraction = f"{value:,.1f}".partition(".")
-    return whole.replace(",", ".") + "," + fraction
-
-
 def _table(pdf: FPDF, table: Table) -> None:
     """A bordered table, its header row bold and repeated on every page,
     numeric columns aligned right; long text wraps inside its cell."""
@@ -215,7 +205,7 @@ def _table(pdf: FPDF, table: Table) -> None:
             row = drawn.row()
             cells = list(values)[:columns] + [""] * (columns - len(values))
             for value in cells:
-                row.cell(_cell_text(value))
+                row.cell(L.cell_text(value))
     pdf.ln(2 * L.PARAGRAPH_AFTER_PT * _PT)
 
 

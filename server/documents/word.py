@@ -275,16 +275,6 @@ def _body(paragraph: DocxParagraph, text: str, *, bold: bool) -> None:
         paragraph.paragraph_format.keep_with_next = True
 
 
-def _cell_text(value: str | int | float) -> str:
-    """A table cell's text: numbers with Vietnamese separators (1.234,5)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return L.plain(str(value))
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    whole, _, fraction = f"{value:,.1f}".partition(".")
-    return whole.replace(",", ".") + "," + fraction
-
-
 def _table(document: DocxDocument, table: Table) -> None:
     """A bordered table whose header row (bold) repeats on every page;
     numeric columns aligned right."""
@@ -317,7 +307,7 @@ def _table(document: DocxDocument, table: Table) -> None:
                 align = WD_ALIGN_PARAGRAPH.RIGHT
             else:
                 align = WD_ALIGN_PARAGRAPH.LEFT
-            _text(_first(cell), _cell_text(value), size=L.TABLE_PT, bold=index == 0, align=align)
+            _text(_first(cell), L.cell_text(value), size=L.TABLE_PT, bold=index == 0, align=align)
     document.add_paragraph().paragraph_format.space_after = Pt(L.PARAGRAPH_AFTER_PT)
 
 
