@@ -15,6 +15,9 @@
     python -m server create-admin --db PATH --username NAME [--password-stdin]
                                                               the first dashboard account
     python -m server erase-expired --db PATH                  erase citizens' comments past their retention
+    python -m server archive --db PATH --period 2026-H1 --out FILE
+                                                              a period's evidence archive (ZIP, SHA-256 manifest)
+    python -m server verify-archive FILE                      check an evidence archive against its manifest
     python -m server letter-templates --out DIR               write the letters' templates out to edit
 
 ``--db`` is a SQLite file path or a SQLAlchemy URL (PostgreSQL).
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
-            "create-admin", "erase-expired", "letter-templates")
+            "create-admin", "erase-expired", "letter-templates", "archive", "verify-archive")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -154,8 +157,17 @@ def _command(argv: Sequence[str]) -> int:
     p = sub.add_parser("erase-expired", help="erase the text and phone number of citizens' comments older than "
                                              "the retention setting (comment_retention_days); run it daily")
     p.add_argument("--db", required=True)
+    p = sub.add_parser("archive", help="write a period's evidence archive: ratings CSV, devices' chain checks, "
+                                       "the report (XLSX, PDF) and a SHA-256 manifest")
+    p.add_argument("--db", required=True)
+    p.add_argument("--period", required=True, help="2026, 2026-H1, 2026-Q2, 2026-03, 2026-W10 or FIRST..LAST")
+    p.add_argument("--out", required=True, help="the ZIP file to write")
+    p = sub.add_parser("verify-archive", help="check an evidence archive against its SHA-256 manifest")
+    p.add_argument("file")
     args = parser.parse_args(argv)
 
+    if args.command == "verify-archive":
+        return _verify_archive(args.file)
     if args.command == "create-admin":
         return _create_admin(args.db, args.username, args.display_name, from_stdin=args.password_stdin)
 
@@ -190,6 +202,8 @@ def _command(argv: Sequence[str]) -> int:
             _print_pairings(registry.list_pairings())
         elif args.command == "export":
             return _export(engine, args, parser)
+        elif args.command == "archive":
+            return _archive(engine, args.period, args.out, parser)
         elif args.command == "erase-expired":
             from server.clock import utc_now
             from server.comments import erase_expired
@@ -241,6 +255,36 @@ def _export(engine: Engine, args: argparse.Namespace, parser: argparse.ArgumentP
     if args.out:
         print(f"{count} ratings written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _archive(engine: Engine, code: str, out: str, parser: argparse.ArgumentParser) -> int:
+    from server.evidence import make_archive
+    from server.reports import parse_period
+    from server.settings import load_settings
+
+    try:
+        period = parse_period(code, load_settings(engine).zone)
+    except ValueError:
+        parser.error(f"--period: not a period: {code!r} (e.g. 2026-H1, 2026, 2026-03)")
+    made = make_archive(engine, period, out)
+    print(f"archive {made.code} written to {out}: {made.ratings} ratings, sha256 {made.sha256}")
+    return 0
+
+
+def _verify_archive(path: str) -> int:
+    from server.evidence import verify_archive
+
+    check = verify_archive(path)
+    for name, good in check.checked.items():
+        print(f"{name}: {'OK' if good else 'FAILED'}")
+    for name in check.missing:
+        print(f"{name}: MISSING")
+    for name in check.unlisted:
+        print(f"{name}: NOT IN THE MANIFEST")
+    if check.problem:
+        print(f"archive not checked: {check.problem}", file=sys.stderr)
+    print("archive verified" if check.ok else "archive FAILED verification")
+    return 0 if check.ok else 1
 
 
 def _backup_or_restore(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from server.web import (
     exports,
     home,
     officers,
+    reports,
     roster,
     server_settings,
 )
@@ -43,7 +44,7 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
-                comments.router, cases.router)
+                comments.router, cases.router, reports.router)
 """Every page router of the dashboard."""
 
 

@@ -1,0 +1,332 @@
+"""The periodic reports of the plans: for a period (week, month, quarter,
+6 months, year or any range of local days) and for the commune or one
+officer, the figures a report holds, the reminder ahead of the reporting
+deadlines, and the period codes the archive command takes. Rules only: the
+SQL is in :mod:`server.store.reports`, the files in :mod:`server.report_files`,
+the pages in :mod:`server.web.reports`.
+
+A report holds
+
+* the number of ratings, their distribution by level, the satisfaction rate
+  with its n and 95% Wilson interval, and the ratings counted apart (burst,
+  simulated, clock off, chain) under the same exclusion rules as the board
+  (:class:`server.scores.Exclusions`);
+* the reasons under the plans' headings ("5 biết", "3 thể hiện", the 4 aims);
+* for the commune, every officer's figures and place in the ranking;
+* the comments written in the period: their number, and their texts only in
+  the leaders' version (``with_comment_texts``) — never a name or a phone number;
+* the follow-up: cases opened in the period, resolved, resolved by their due
+  date, still open past it, and (for the commune) the letters issued.
+
+The plans ask for a report every 6 months and every year, sent before
+15 June and 15 December (:data:`DEADLINES`): the June report covers the first
+6 months of the year, the December one the year. :func:`due_reminder` says,
+from :data:`REMINDER_DAYS_BEFORE` days before a deadline, that the report is
+due, until the period's evidence archive has been made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from server import letters
+from server.cases import CaseOutcome, CaseStatus, Cause
+from server.clock import utc_now, utc_text
+from server.i18n import Translate
+from server.scores import (
+    Exclusions,
+    Figures,
+    HeadingCount,
+    Period,
+    PeriodKind,
+    Ranking,
+    ReasonTally,
+    heading_counts,
+    rank,
+    reason_counts,
+    tally,
+    tally_by,
+)
+from server.settings import ServerSettings, load_settings
+from server.store import ratings as stored_ratings
+from server.store import reports as stored
+
+__all__ = [
+    "REPORT_KINDS", "DEADLINES", "REMINDER_DAYS_BEFORE", "REMINDER_DAYS_AFTER", "FollowUp", "CommentText",
+    "Comments", "Report", "build_report", "period_code", "parse_period", "period_label", "Reminder",
+    "due_reminder", "reminder_for",
+]
+
+REPORT_KINDS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF, PeriodKind.YEAR,
+                PeriodKind.RANGE)
+"""The periods a report is made for (a day is the board's, not a report's)."""
+
+DEADLINES: tuple[tuple[int, int, PeriodKind], ...] = ((6, 15, PeriodKind.HALF), (12, 15, PeriodKind.YEAR))
+"""(month, day, the period reported): the 6-month report before 15 June (the
+first half of the year), the yearly report before 15 December."""
+
+REMINDER_DAYS_BEFORE = 20
+"""How many days before a deadline the dashboard starts reminding leaders."""
+REMINDER_DAYS_AFTER = 31
+"""How long after a missed deadline the reminder stays (it says it is late)."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What was done about the period's low ratings and call-backs."""
+
+    opened: int = 0
+    resolved: int = 0
+    resolved_on_time: int = 0
+    """Resolved before the end of their due day."""
+    still_open: int = 0
+    overdue: int = 0
+    """Still open past their due day when the report was made."""
+    by_cause: dict[str, int] = field(default_factory=dict)
+    by_outcome: dict[str, int] = field(default_factory=dict)
+    letters: dict[str, int] | None = None
+    """Letters issued in the period by kind (``apology``, ``thanks``); None
+    in an officer's report (letters are the commune's)."""
+
+    @property
+    def resolved_late(self) -> int:
+        """Resolved after their due day."""
+        return self.resolved - self.resolved_on_time
+
+
+@dataclass(frozen=True)
+class CommentText:
+    """A comment's text as a report may show it: when, about which officer
+    and level (a suggestion has neither), never who wrote it."""
+
+    kind: str
+    written_at: str
+    officer_id: str | None
+    level: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Comments:
+    """The comments written in the period."""
+
+    on_ratings: int
+    suggestions: int
+    texts: tuple[CommentText, ...] = ()
+    """Only in the leaders' version."""
+
+    @property
+    def total(self) -> int:
+        return self.on_ratings + self.suggestions
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of a report, ready for its writers and pages."""
+
+    period: Period
+    officer_id: str | None
+    """None: the commune's report."""
+    names: dict[str, str]
+    exclusions: Exclusions
+    made_at: datetime
+    figures: Figures
+    officers: dict[str, Figures]
+    """The commune's report: every officer of the roster and any other rated; empty for an officer's."""
+    ranking: Ranking | None
+    reasons: dict[str, ReasonTally]
+    headings: list[HeadingCount]
+    comments: Comments
+    follow_up: FollowUp
+    with_comment_texts: bool
+
+    @property
+    def officer_name(self) -> str | None:
+        """The officer's name (an officer's report), else None."""
+        return self.names.get(self.officer_id, self.officer_id) if self.officer_id else None
+
+
+def build_report(engine: Engine, period: Period, *, officer_id: str | None = None,
+                 exclusions: Exclusions = Exclusions(), with_comment_texts: bool = False,
+                 settings: ServerSettings | None = None, now: datetime | None = None) -> Report:
+    """The report of ``period``, for the commune or for ``officer_id``, in
+    one read transaction (and the letters' count for the commune's)."""
+    settings = settings or load_settings(engine)
+    now = now or utc_now()
+    with engine.begin() as conn:
+        chained = stored_ratings.open_chain_devices(conn)
+        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
+        reasons = stored.reason_totals(conn, period, officer_id=officer_id, chained=chained,
+                                       ratings=sum(g.count for g in groups))
+        names = stored_ratings.officer_names(conn)
+        case_rows = stored.case_counts(conn, period, now_text=utc_text(now), officer_id=officer_id)
+        comment_counts = stored.comment_counts(conn, period, officer_id=officer_id)
+        texts = stored.comment_texts(conn, period, officer_id=officer_id) if with_comment_texts else []
+    issued = letters.count_issued(engine, period.start_utc, period.end_utc) if officer_id is None else None
+    officers: dict[str, Figures] = {}
+    ranking = None
+    if officer_id is None:
+        officers = {oid: Figures() for oid in names}
+        officers.update(tally_by(groups, lambda g: g.officer_id, exclusions))
+        ranking = rank({oid: f.rate for oid, f in officers.items()}, settings.rank_min_ratings)
+    counts = reason_counts(reasons, exclusions)
+    return Report(
+        period=period, officer_id=officer_id, names=names, exclusions=exclusions, made_at=now,
+        figures=tally(groups, exclusions), officers=officers, ranking=ranking, reasons=counts,
+        headings=heading_counts(counts),
+        comments=Comments(
+            on_ratings=comment_counts.get("rating", 0), suggestions=comment_counts.get("suggestion", 0),
+            texts=tuple(CommentText(kind=c["kind"], written_at=c["created_at"], officer_id=c["officer_id"],
+                                    level=c["level"], text=c["text"]) for c in texts)),
+        follow_up=_follow_up(case_rows, issued), with_comment_texts=with_comment_texts,
+    )
+
+
+def _follow_up(rows: list[dict], issued: dict[str, int] | None) -> FollowUp:
+    opened = resolved = on_time = still_open = overdue = 0
+    by_cause: dict[str, int] = {}
+    by_outcome: dict[str, int] = {}
+    for row in rows:
+        n = int(row["n"])
+        opened += n
+        by_cause[row["cause"]] = by_cause.get(row["cause"], 0) + n
+        if row["status"] == CaseStatus.RESOLVED.value:
+            resolved += n
+            on_time += n if row["on_time"] else 0
+            if row["outcome"]:
+                by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + n
+        else:
+            still_open += n
+            overdue += n if row["overdue"] else 0
+    # Every cause and outcome listed, in their order, zeros included.
+    return FollowUp(opened=opened, resolved=resolved, resolved_on_time=on_time, still_open=still_open,
+                    overdue=overdue, by_cause={c.value: by_cause.get(c.value, 0) for c in Cause},
+                    by_outcome={o.value: by_outcome.get(o.value, 0) for o in CaseOutcome}, letters=issued)
+
+
+# -- periods by code -------------------------------------------------------------------
+
+_CODES = (
+    (re.compile(r"^(\d{4})$"), PeriodKind.YEAR),
+    (re.compile(r"^(\d{4})-H([12])$"), PeriodKind.HALF),
+    (re.compile(r"^(\d{4})-Q([1-4])$"), PeriodKind.QUARTER),
+    (re.compile(r"^(\d{4})-(\d{2})$"), PeriodKind.MONTH),
+    (re.compile(r"^(\d{4})-W(\d{2})$"), PeriodKind.WEEK),
+)
+
+
+def period_code(period: Period) -> str:
+    """A period's short name: ``2026``, ``2026-H1``, ``2026-Q2``, ``2026-03``,
+    ``2026-W10``, ``2026-03-05`` or ``2026-03-01..2026-03-15`` (a range)."""
+    first = period.first
+    if period.kind == PeriodKind.YEAR:
+        return f"{first.year}"
+    if period.kind == PeriodKind.HALF:
+        return f"{first.year}-H{1 if first.month == 1 else 2}"
+    if period.kind == PeriodKind.QUARTER:
+        return f"{first.year}-Q{(first.month - 1) // 3 + 1}"
+    if period.kind == PeriodKind.MONTH:
+        return f"{first.year}-{first.month:02d}"
+    if period.kind == PeriodKind.WEEK:
+        year, week, _ = first.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period.first == period.last:
+        return first.isoformat()
+    return f"{first.isoformat()}..{period.last.isoformat()}"
+
+
+def parse_period(code: str, zone: ZoneInfo) -> Period:
+    """The period a code names (:func:`period_code`'s forms). Raises ``ValueError``."""
+    text = code.strip()
+    if ".." in text:
+        first, _, last = text.partition("..")
+        return Period.between(date.fromisoformat(first), date.fromisoformat(last), zone)
+    for pattern, kind in _CODES:
+        found = pattern.match(text)
+        if not found:
+            continue
+        year, part = int(found.group(1)), int(found.group(2)) if found.lastindex == 2 else 1
+        if kind == PeriodKind.YEAR:
+            return Period.of(kind, date(year, 1, 1), zone)
+        if kind == PeriodKind.HALF:
+            return Period.of(kind, date(year, 1 if part == 1 else 7, 1), zone)
+        if kind == PeriodKind.QUARTER:
+            return Period.of(kind, date(year, 3 * part - 2, 1), zone)
+        if kind == PeriodKind.MONTH:
+            return Period.of(kind, date(year, part, 1), zone)
+        return Period.of(kind, date.fromisocalendar(year, part, 1), zone)
+    return Period.of(PeriodKind.DAY, date.fromisoformat(text), zone)
+
+
+def period_label(period: Period, t: Translate) -> str:
+    """A period in words, as the board writes it: «Tháng 3/2026», «6 tháng đầu năm 2026»…"""
+    first, last = period.first.strftime("%d/%m/%Y"), period.last.strftime("%d/%m/%Y")
+    kind = period.kind
+    if kind == PeriodKind.DAY:
+        return t("board.label.day", weekday=t(f"board.weekday.{period.first.weekday()}"), date=first)
+    if kind == PeriodKind.WEEK:
+        return t("board.label.week", week=period.first.isocalendar().week, first=period.first.strftime("%d/%m"),
+                 last=last)
+    if kind == PeriodKind.MONTH:
+        return t("board.label.month", month=period.first.month, year=period.first.year)
+    if kind == PeriodKind.QUARTER:
+        return t("board.label.quarter", quarter=(period.first.month - 1) // 3 + 1, year=period.first.year)
+    if kind == PeriodKind.HALF:
+        return t("board.label.half_" + ("1" if period.first.month == 1 else "2"), year=period.first.year)
+    if kind == PeriodKind.YEAR:
+        return t("board.label.year", year=period.first.year)
+    return first if period.first == period.last else t("board.label.range", first=first, last=last)
+
+
+# -- the reminder ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A report due soon (or late): its deadline and the period it covers."""
+
+    deadline: date
+    period: Period
+    days_left: int
+    """Days from today to the deadline; negative when it has passed."""
+
+    @property
+    def code(self) -> str:
+        return period_code(self.period)
+
+    @property
+    def late(self) -> bool:
+        return self.days_left < 0
+
+
+def due_reminder(today: date, zone: ZoneInfo, archived: set[str] | frozenset[str]) -> Reminder | None:
+    """The report to remind leaders of on ``today``: from
+    :data:`REMINDER_DAYS_BEFORE` days before a deadline to
+    :data:`REMINDER_DAYS_AFTER` days after it, unless the period's evidence
+    archive (its code in ``archived``) has been made."""
+    for year in (today.year - 1, today.year):
+        for month, day, kind in DEADLINES:
+            deadline = date(year, month, day)
+            if deadline - timedelta(days=REMINDER_DAYS_BEFORE) <= today <= deadline + timedelta(
+                    days=REMINDER_DAYS_AFTER):
+                period = Period.of(kind, date(year, 1, 1), zone)
+                if period_code(period) not in archived:
+                    return Reminder(deadline, period, (deadline - today).days)
+    return None
+
+
+def reminder_for(engine: Engine, now: datetime, settings: ServerSettings | None = None) -> Reminder | None:
+    """:func:`due_reminder` on the server's clock ``now``, with the archives made."""
+    settings = settings or load_settings(engine)
+    today = now.astimezone(settings.zone).date()
+    candidates = {period_code(Period.of(kind, date(year, 1, 1), settings.zone))
+                  for year in (today.year - 1, today.year) for _m, _d, kind in DEADLINES}
+    with engine.begin() as conn:
+        made = stored.archives_made(conn, candidates)
+    return due_reminder(today, settings.zone, frozenset(made))
+
