@@ -32,7 +32,7 @@ from server.clock import (
 from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
 from server.settings import load_settings
 from server.store import batches as stored_batches
-from server.store import write_transaction
+from server.store import statistics, write_transaction
 from sync import wire
 from sync.protocol import MAX_INT, RecordStatus
 from sync.record import Record
@@ -148,12 +148,12 @@ def _places(batch: Batch) -> tuple[set[str], set[int]]:
 class BatchIngest:
     """Applies batches to the server database."""
 
-    PRUNE_EVERY = timedelta(minutes=10)
+    HOUSEKEEPING_EVERY = timedelta(hours=1)
 
     def __init__(self, engine: Engine, *, clock_threshold_s: float = 300.0):
         self.engine = engine
         self.clock_threshold_s = clock_threshold_s
-        self._next_prune: datetime | None = None
+        self._next_housekeeping: datetime | None = None
 
     def receive(self, batch: Batch, received_at: datetime) -> BatchAnswer:
         """Store a batch from an authenticated, active device and return the
@@ -178,22 +178,25 @@ class BatchIngest:
         answer = write_transaction(self.engine, apply)
         # Told once committed: an alert never announces a case that was rolled back.
         announce(self.engine, opened)
-        self._prune_answers(received_at)
+        self._housekeeping(received_at)
         return answer
 
-    def _prune_answers(self, now: datetime) -> None:
-        """Forget answers kept longer than the ``answer_retention_days``
-        setting, at most once every :attr:`PRUNE_EVERY` on the server's clock.
+    def _housekeeping(self, now: datetime) -> None:
+        """At most once every :attr:`HOUSEKEEPING_EVERY` on the server's
+        clock: forget the answers kept longer than the
+        ``answer_retention_days`` setting, and refresh the query planner's
+        statistics as the ratings grow (:mod:`server.store.statistics`).
 
         Exactly-once does not rest on the cache: a batch retried after its
         answer was forgotten is planned afresh, and its records, already
         stored with the same content, are acknowledged as duplicates."""
-        if self._next_prune is not None and now < self._next_prune:
+        if self._next_housekeeping is not None and now < self._next_housekeeping:
             return
-        self._next_prune = now + self.PRUNE_EVERY
+        self._next_housekeeping = now + self.HOUSEKEEPING_EVERY
         days = load_settings(self.engine).answer_retention_days
         cutoff = utc_text(now - timedelta(days=days))
         write_transaction(self.engine, lambda conn: stored_batches.forget_answers(conn, cutoff))
+        statistics.refresh(self.engine)
 
     def _apply(self, conn: Connection, batch: Batch, texts: list[str], digest: str,
                observation: ClockObservation, received_at: datetime, opened: list[int]) -> BatchAnswer:
@@ -258,10 +261,10 @@ class BatchIngest:
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
                stamp: str) -> None:
         """Write what the plan keeps: the new records, the findings, the conflicts aside; close filled gaps."""
-        stored_batches.add_records(conn, [
-            stored_batches.record_row(batch.device_id, batch.idempotency_key, o, flags[o.index], stamp)
-            for o in plan.to_store
-        ])
+        if plan.to_store:
+            receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
+            stored_batches.add_records(conn, [stored_batches.record_row(receipt, o, flags[o.index])
+                                              for o in plan.to_store])
         stored_batches.add_findings(conn, batch.device_id, plan.findings, stamp=stamp,
                                     batch_key=batch.idempotency_key)
         stored_batches.add_conflicts(conn, batch.device_id, plan.conflicts, stamp=stamp)

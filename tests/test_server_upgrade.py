@@ -55,6 +55,12 @@ def test_a_database_of_version_0_1_is_upgraded_and_loses_nothing(tmp_path):
     assert rebuilt == originals  # the very wire form, field for field
     assert verify_chain([Record.from_dict(item) for item in rebuilt]) == []
     assert [row["id"] for row in rows] == list(range(1, len(originals) + 1))
+    # The batch key and time of arrival are kept once per batch, as receipts.
+    with engine.begin() as conn:
+        receipts = conn.execute(select(tables.receipts.c.batch_key, tables.receipts.c.received_at)
+                                .order_by(tables.receipts.c.id)).all()
+    assert [tuple(r) for r in receipts] == [(b["idempotency_key"], b["answer"]["received_at"]) for b in sent["batches"]]
+    assert "ix_records_ratings_by_time_sqlite" not in {i["name"] for i in inspect(engine).get_indexes("records")}
 
     # The cached answers still answer replays, unchanged.
     ingest = BatchIngest(engine)

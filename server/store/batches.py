@@ -34,6 +34,7 @@ __all__ = [
     "stored_refs",
     "update_device",
     "add_records",
+    "add_receipt",
     "record_row",
     "add_findings",
     "add_conflicts",
@@ -151,14 +152,22 @@ def update_device(conn: Connection, device_id: str, values: Mapping[str, Any]) -
     conn.execute(update(tables.devices).where(tables.devices.c.device_id == device_id).values(**values))
 
 
-def record_row(device_id: str, batch_key: str, outcome: Outcome, flags: Sequence[str], stamp: str) -> dict[str, Any]:
-    """The ``records`` row of a record the plan keeps, with its final flags."""
+def add_receipt(conn: Connection, device_id: str, batch_key: str, stamp: str) -> int:
+    """Note that a batch brought records, and when; returns the receipt's id
+    (each record names its receipt instead of repeating the key and time)."""
+    return conn.execute(insert(tables.receipts).values(device_id=device_id, batch_key=batch_key,
+                                                       received_at=stamp)).inserted_primary_key[0]
+
+
+def record_row(receipt_id: int, outcome: Outcome, flags: Sequence[str]) -> dict[str, Any]:
+    """The ``records`` row of a record the plan keeps, with its final flags,
+    received in the batch of ``receipt_id`` (:func:`add_receipt`)."""
     record = outcome.record
     corrected: CorrectedTime = outcome.placed
     row = columns_of_record(record)
     row.update(
         corrected_time=utc_text(corrected.time), time_method=corrected.method, clock_offset_s=corrected.offset_s,
-        received_at=stamp, batch_key=batch_key, flags=" ".join(flags),
+        receipt_id=receipt_id, flags=" ".join(flags),
         callback_requested=bool(record.callback_phone) if record.kind != KIND_RATING else None,
     )
     return row

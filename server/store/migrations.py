@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select, text
 
 from server.answer_cache import compact_answer_json
-from server.store import tables
+from server.store import statistics, tables
 from server.store.records import columns_of_record
-from server.store.tables import RATING_INDEXES, findings
+from server.store.tables import RATING_INDEXES, RETIRED_INDEXES, findings
 from sync.record import KIND_RATING, Record
 
 __all__ = ["upgrade"]
@@ -47,31 +47,46 @@ def upgrade(engine: Engine) -> None:
         with engine.begin() as conn:
             conn.execute(text(f"ALTER TABLE findings ADD COLUMN {guard}resolved_at {kind}"))
     if "body" in {column["name"] for column in inspect(engine).get_columns("records")}:
-        _rebuild(engine, tables.records, _record_columns)
+        _rebuild(engine, tables.records, _RecordColumns())
     if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
         _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
+    with engine.begin() as conn:
+        stale = statistics.missing(conn)
+    if stale:
+        statistics.refresh(engine)
 
 
-def _record_columns(old: dict[str, Any]) -> dict[str, Any]:
+class _RecordColumns:
     """A record's row in the compact layout, from the row that kept its wire
-    text in ``body`` (the text was verified when it arrived, so it parses)."""
-    record = Record.from_dict(json.loads(old["body"]))
-    row = columns_of_record(record)
-    row.update({name: old[name] for name in ("id", "corrected_time", "time_method", "clock_offset_s",
-                                             "received_at", "batch_key", "flags")})
-    row["callback_requested"] = bool(record.callback_phone) if record.kind != KIND_RATING else None
-    return row
+    text in ``body`` (the text was verified when it arrived, so it parses);
+    the batch key and time it was received become a receipt, one per batch."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[tuple[str, str, str], int] = {}
+
+    def __call__(self, conn: Connection, old: dict[str, Any]) -> dict[str, Any]:
+        record = Record.from_dict(json.loads(old["body"]))
+        row = columns_of_record(record)
+        row.update({name: old[name] for name in ("id", "corrected_time", "time_method", "clock_offset_s", "flags")})
+        row["callback_requested"] = bool(record.callback_phone) if record.kind != KIND_RATING else None
+        key = (old["device_id"], old["batch_key"] or "", old["received_at"])
+        receipt = self.receipts.get(key)
+        if receipt is None:
+            receipt = self.receipts[key] = conn.execute(insert(tables.receipts).values(
+                device_id=key[0], batch_key=key[1], received_at=key[2])).inserted_primary_key[0]
+        row["receipt_id"] = receipt
+        return row
 
 
-def _answer_columns(old: dict[str, Any]) -> dict[str, Any]:
+def _answer_columns(_conn: Connection, old: dict[str, Any]) -> dict[str, Any]:
     """A kept answer in the compact form, from the whole JSON text."""
     return dict(device_id=old["device_id"], idempotency_key=old["idempotency_key"],
                 records_digest=old["records_digest"], answer=compact_answer_json(old["response"]),
                 received_at=old["received_at"])
 
 
-def _rebuild(engine: Engine, table: Table, convert: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+def _rebuild(engine: Engine, table: Table, convert: Callable[[Connection, dict[str, Any]], dict[str, Any]]) -> None:
     """Rebuild ``table`` in its current layout from the older one, row by
     row through ``convert``, in one transaction: a crash leaves the old
     table as it was, and the next start tries again."""
@@ -98,7 +113,7 @@ def _rebuild(engine: Engine, table: Table, convert: Callable[[dict[str, Any]], d
         table.create(conn)
         copied = 0
         for rows in _old_rows(conn, aside):
-            conn.execute(insert(table), [convert(row) for row in rows])
+            conn.execute(insert(table), [convert(conn, row) for row in rows])
             copied += len(rows)
             if copied % 100_000 < _COPY_CHUNK:
                 log.info("  %s: %d of %d rows", table.name, copied, total)
@@ -132,6 +147,10 @@ def _add_rating_indexes(engine: Engine) -> None:
     (create_all makes a new table's indexes, not those added to an old one).
     Building them over a large table takes a while, once."""
     present = {index["name"] for index in inspect(engine).get_indexes("records")}
+    for name in RETIRED_INDEXES:
+        if name in present:
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     for index in RATING_INDEXES.get(engine.dialect.name, ()):
         if index.name not in present:
             with engine.begin() as conn:
