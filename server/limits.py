@@ -10,6 +10,9 @@ database. Every limit is declared here, once.
   many seconds of its headers, or the request is answered 408 and the
   connection closed (a client sending a byte a second cannot hold memory and
   a connection for ever).
+* **Header time** (``--header-timeout``): a connection whose request headers
+  have not arrived whole within this many seconds is closed
+  (:mod:`server.runner`).
 * **Body memory** (``--body-memory``): the bodies being received by all
   requests together; past it, 503 with ``Retry-After``.
 * **Connections** (``--max-connections``, ``--keep-alive``): past the limit,
@@ -128,6 +131,8 @@ class ServerLimits:
     """Seconds a request waits for the database's lock or a pooled connection."""
     body_memory_bytes: int = BODY_MEMORY_BYTES
     """Bytes of bodies being received at once, all requests together."""
+    header_timeout_s: float = 10.0
+    """Seconds a request's headers may take to arrive (from the connection, or the request's first byte)."""
 
     @property
     def retry_after_s(self) -> int:
@@ -156,6 +161,9 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--body-timeout", type=_positive(float), default=default.body_timeout_s, metavar="SECONDS",
                         help="cut a request whose body has not arrived whole within this many seconds "
                              f"(408; default {default.body_timeout_s:g})")
+    parser.add_argument("--header-timeout", type=_positive(float), default=default.header_timeout_s,
+                        metavar="SECONDS", help="close a connection whose request headers have not arrived whole "
+                                                f"within this many seconds (default {default.header_timeout_s:g})")
     parser.add_argument("--max-connections", type=_positive(int), default=default.max_connections, metavar="N",
                         help=f"connections and requests at once; past it, 503 (default {default.max_connections})")
     parser.add_argument("--keep-alive", type=_positive(float), default=default.keep_alive_s, metavar="SECONDS",
@@ -172,7 +180,8 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
 def limits_from_arguments(args: argparse.Namespace) -> ServerLimits:
     """The :class:`ServerLimits` the command line asked for."""
     return ServerLimits(body_timeout_s=args.body_timeout, max_connections=args.max_connections,
-                        keep_alive_s=args.keep_alive, db_wait_s=args.db_wait, body_memory_bytes=args.body_memory * MIB)
+                        keep_alive_s=args.keep_alive, db_wait_s=args.db_wait, body_memory_bytes=args.body_memory * MIB,
+                        header_timeout_s=args.header_timeout)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ real server on a free loopback port this way)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 import ssl
 import threading
@@ -12,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["serve", "tls_options", "proxy_options", "limit_options", "BackgroundServer"]
 
@@ -46,11 +49,66 @@ def proxy_options(behind_proxy: str | None) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": behind_proxy}
 
 
+log = logging.getLogger("hailong.server")
+
+
+class _HeaderTimedProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, closing a connection whose request headers do
+    not arrive whole within :attr:`header_timeout_s` of the connection or of
+    the request's first byte. uvicorn has no such timeout of its own: a
+    client sending a header line every few seconds would keep its connection
+    (and a place under ``--max-connections``) for ever. The body's time is
+    bounded by :class:`server.limits.RequestBounds`."""
+
+    header_timeout_s = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def _arm_header_timer(self) -> None:
+        self._cancel_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            if self.parser is not None and self.headers:  # some of a request came, not all of its headers
+                log.warning("request headers too slow from %s: connection closed", self.client and self.client[0])
+            self.transport.close()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        # Idle now: uvicorn's kept-alive timeout takes over until the next request begins.
+        self._cancel_header_timer()
+        super().on_response_complete()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+
 def limit_options(app: FastAPI) -> dict[str, Any]:
     """uvicorn's options for the application's :class:`~server.limits.ServerLimits`
-    (connections at once, kept-alive idle time)."""
+    (connections at once, kept-alive idle time, the time headers may take)."""
     limits = getattr(app.state, "limits", None)
-    return limits.uvicorn_options() if limits is not None else {}
+    if limits is None:
+        return {}
+    protocol = type("HeaderTimedProtocol", (_HeaderTimedProtocol,), {"header_timeout_s": limits.header_timeout_s})
+    return {**limits.uvicorn_options(), "http": protocol}
 
 
 def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info", certfile: str | None = None,

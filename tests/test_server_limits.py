@@ -38,6 +38,7 @@ from tests.sync_support import Commune, Tablet, sqlite_only, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY_TIMEOUT_S = 1.5
+HEADER_TIMEOUT_S = 1.0
 DB_WAIT_S = 0.5
 
 
@@ -100,7 +101,8 @@ class ServerProcess:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     running = ServerProcess(tmp_path_factory.mktemp("limits"), "--body-timeout", str(BODY_TIMEOUT_S),
-                            "--db-wait", str(DB_WAIT_S), "--max-connections", "400")
+                            "--header-timeout", str(HEADER_TIMEOUT_S), "--db-wait", str(DB_WAIT_S),
+                            "--max-connections", "400")
     yield running
     running.stop()
 
@@ -234,12 +236,23 @@ def test_slow_bodies_are_cut_off_within_the_timeout(server):
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         sock.sendall(head + b"{" + b" " * 4096)
         socks.append(sock)
+    # Keep dribbling a byte a tenth of a second; every connection must be cut.
+    answers, closed_at = dribble_until_closed(socks, b" ", BODY_TIMEOUT_S + 5)
+    assert max(closed_at.values()) < BODY_TIMEOUT_S + 2
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers.values()), {a[:40] for a in answers.values()}
+    assert server.rss() - before < 8 * 1024 * 1024
+    # And the server is as responsive as before.
+    assert requests.get(f"{server.url}{API_PREFIX}/health", timeout=2).status_code == 200
+
+
+def dribble_until_closed(socks: list[socket.socket], piece: bytes, within_s: float) -> tuple[dict, dict]:
+    """Send ``piece`` on every open socket each tenth of a second until the
+    server closes them all (or ``within_s`` passes): what each received, and when it was closed."""
     started = time.monotonic()
     open_socks = {s.fileno(): s for s in socks}
     answers: dict[int, bytes] = {fd: b"" for fd in open_socks}
     closed_at: dict[int, float] = {}
-    # Keep dribbling a byte a tenth of a second; every connection must be cut.
-    while open_socks and time.monotonic() - started < BODY_TIMEOUT_S + 5:
+    while open_socks and time.monotonic() - started < within_s:
         readable, _w, _x = select.select(list(open_socks.values()), [], [], 0.1)
         for sock in readable:
             try:
@@ -252,17 +265,54 @@ def test_slow_bodies_are_cut_off_within_the_timeout(server):
                 del open_socks[sock.fileno()]
         for sock in open_socks.values():
             try:
-                sock.send(b" ")
+                sock.send(piece)
             except OSError:
                 pass
     for sock in socks:
         sock.close()
     assert not open_socks, f"{len(open_socks)} connections still open"
-    assert max(closed_at.values()) < BODY_TIMEOUT_S + 2
-    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers.values()), {a[:40] for a in answers.values()}
-    assert server.rss() - before < 8 * 1024 * 1024
-    # And the server is as responsive as before.
+    return answers, closed_at
+
+
+@pytest.mark.slow
+def test_slow_headers_are_cut_off_within_the_timeout(server):
+    socks = []
+    for _ in range(50):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(b"POST /api/v1/batches HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        socks.append(sock)
+    _answers, closed_at = dribble_until_closed(socks, b"X-A: b\r\n", HEADER_TIMEOUT_S + 5)
+    assert max(closed_at.values()) < HEADER_TIMEOUT_S + 1.5
     assert requests.get(f"{server.url}{API_PREFIX}/health", timeout=2).status_code == 200
+
+
+@pytest.mark.slow
+def test_past_the_connection_limit_the_answer_is_503_at_once(tmp_path):
+    running = ServerProcess(tmp_path, "--max-connections", "10", "--body-timeout", "5")
+    socks = []
+    try:
+        head = request_head("POST", f"{API_PREFIX}/batches", "Content-Type: application/json", "Content-Length: 100")
+        for _ in range(9):  # nine requests in progress, their bodies unfinished
+            sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+            sock.sendall(head + b"{")
+            socks.append(sock)
+            time.sleep(0.05)
+        for sock in socks:  # all nine let in: they wait for their bodies
+            sock.settimeout(0.05)
+            with pytest.raises(TimeoutError):
+                sock.recv(64)
+        # The tenth connection at once is past the limit: refused at once, not queued.
+        started = time.monotonic()
+        status, _headers, _content = exchange(running.port, request_head("GET", f"{API_PREFIX}/health"))
+        assert status == 503 and time.monotonic() - started < 1
+        for sock in socks:
+            sock.close()
+        time.sleep(0.3)
+        assert exchange(running.port, request_head("GET", f"{API_PREFIX}/health"))[0] == 200
+    finally:
+        for sock in socks:
+            sock.close()
+        running.stop()
 
 
 @pytest.mark.slow
