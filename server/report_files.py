@@ -28,6 +28,7 @@ from server.documents.model import (
     document_number,
     letterhead,
 )
+from server.documents.pdf import render_pdf
 from server.i18n import Translate, translator
 from server.reports import Report, period_label
 from server.scores import CATEGORIES, HEADINGS, REASON_HEADINGS, Exclusions, Figures
@@ -300,8 +301,6 @@ def report_document(report: Report, settings: ServerSettings, *, day: date) -> A
 
 def render_report_pdf(report: Report, settings: ServerSettings, *, day: date) -> bytes:
     """The report as a PDF ready to sign."""
-    from server.documents.pdf import render_pdf
-
     return render_pdf(report_document(report, settings, day=day))
 
 

@@ -1,0 +1,104 @@
+"""The periodic reports over a year of ratings (1,000,000 by default): the
+commune's report for a month and for the whole year (target: under 1 s
+each), as figures (:func:`server.reports.build_report`) and with its XLSX and
+PDF written, beside a bare SQLite count over the same rows.
+
+The database is :mod:`bench.dashboard`'s (built the same way, in a temporary
+folder or in ``--keep DIR``, where the dashboard benchmark can reuse it).
+
+    python bench/reports.py [--ratings 1000000] [--keep DIR]
+
+Each figure is the median of 3 runs after a first one that warms the cache
+(as on a running server); wall-clock time, and the process's CPU time beside
+it (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dashboard import LAST_DAY, ZONE, build  # noqa: E402
+
+from server.clock import utc_text  # noqa: E402
+from server.report_files import render_report_pdf, write_xlsx  # noqa: E402
+from server.reports import build_report  # noqa: E402
+from server.scores import Period, PeriodKind  # noqa: E402
+from server.settings import load_settings  # noqa: E402
+from server.store import open_engine  # noqa: E402
+
+RUNS = 3
+TARGET_S = 1.0
+
+
+def timed(work) -> tuple[float, float, object]:
+    """The median wall and CPU seconds of :data:`RUNS` calls of ``work()``
+    (after one to warm the cache), and what the last returned."""
+    work()
+    walls, cpus, result = [], [], None
+    for _ in range(RUNS):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratings", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="build (or reuse) the database in this folder instead of a temporary one")
+    args = parser.parse_args()
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="hailong-reports-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "commune.db"
+    if not db.exists():
+        _, seconds = build(db, args.ratings)
+        print(f"built {args.ratings:,} ratings in {seconds:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
+    engine = open_engine(db)
+    settings = load_settings(engine)
+    month = Period.of(PeriodKind.MONTH, LAST_DAY, ZONE)
+    year = Period.between(LAST_DAY - timedelta(days=364), LAST_DAY, ZONE)
+    rows = []
+    for name, period in (("month", month), ("year (365 days)", year)):
+        wall, cpu, report = timed(lambda period=period: build_report(engine, period, settings=settings))
+        rows.append((f"commune report, {name}: figures", wall, cpu, TARGET_S,
+                     f"{report.figures.total:,} ratings, {sum(r.total for r in report.reasons.values()):,} reasons"))
+
+        def files(report=report) -> int:
+            sheet = io.BytesIO()
+            write_xlsx(report, sheet, commune=settings.commune_name)
+            return len(sheet.getvalue()) + len(render_report_pdf(report, settings, day=date.today()))
+
+        wall, cpu, size = timed(files)
+        rows.append((f"commune report, {name}: XLSX + PDF", wall, cpu, None, f"{size / 1024:.0f} kB"))
+    engine.dispose()
+
+    raw = sqlite3.connect(db)
+    for name, period in (("month", month), ("year", year)):
+        wall, cpu, counted = timed(lambda period=period: raw.execute(
+            "SELECT count(*) FROM records WHERE kind = 'rating' AND corrected_time >= ? AND corrected_time < ?",
+            (utc_text(period.start_utc), utc_text(period.end_utc))).fetchone()[0])
+        rows.append((f"bare SQLite count, {name}", wall, cpu, None, f"baseline, {counted:,} ratings"))
+    raw.close()
+
+    print(f"{'figure':44} {'time':>9} {'CPU':>9} {'target':>8}  notes")
+    for name, wall, cpu, target, note in rows:
+        verdict = "" if target is None else ("ok " if wall < target else "MISSED ")
+        target_text = f"< {target:g} s" if target else ""
+        print(f"{name:44} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms {target_text:>8}  {verdict}{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
