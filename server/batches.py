@@ -30,6 +30,7 @@ from server.clock import (
     utc_text,
 )
 from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
+from server.seals import check_seals, device_columns, key_of_device
 from server.settings import load_settings
 from server.store import batches as stored_batches
 from server.store import statistics, write_transaction
@@ -240,6 +241,7 @@ class BatchIngest:
             return CorrectedTime(corrected.time.astimezone(UTC), corrected.method, corrected.offset_s)
 
         plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
+        seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
         flags = final_flags(plan, self.clock_threshold_s)
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
@@ -251,6 +253,7 @@ class BatchIngest:
             head_boot_id=plan.head.boot_id,
             head_monotonic_ns=plan.head.monotonic_ns,
             records_count=device["records_count"] + len(plan.to_store),
+            **(device_columns(seal_key) if seal_key is not None else {}),
         )
         stored_batches.update_device(conn, batch.device_id, device_values)
         answer = answer_content(batch, plan, flags, observation, stamp)

@@ -20,7 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from server.clock import Clock, utc_now, utc_text
+from server.seals import SEAL_PROBLEMS, register_key
 from server.store import devices as stored_devices
+from server.store import seals as stored_seals
 from server.store import write_transaction
 from sync import wire
 from sync.protocol import ErrorCode
@@ -41,7 +43,8 @@ USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 SLOW_DOWN_STEP_S = 5
 # Problems that mean the chain itself is not intact (as opposed to, say, a foreign record).
 # A resolved finding (a gap whose records all arrived) no longer counts.
-CHAIN_PROBLEMS = {"gap", "bad_hash", "broken_link", "duplicate_seq", "conflict", "time_regression"}
+CHAIN_PROBLEMS = {"gap", "bad_hash", "broken_link", "duplicate_seq", "conflict", "time_regression",
+                  *SEAL_PROBLEMS}
 DEVICE_ACTIVE = "device_active"
 """The refusal of an approval that would replace an active device's secret
 without the technician saying so."""
@@ -273,6 +276,11 @@ class DeviceRegistry:
         if not done:
             raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
 
+    def register_seal_key(self, device_id: str, first_seq: int, key: bytes) -> bool:
+        """Keep a device's first sealing key (:func:`server.seals.register_key`):
+        True when new, False for a repeat of the same registration."""
+        return write_transaction(self.engine, lambda conn: register_key(conn, device_id, first_seq, key))
+
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
         """Each device's health (the contract's :class:`sync.wire.DeviceHealth`,
         as sent): last seen, app version, pending count, clock offset, chain
@@ -281,6 +289,7 @@ class DeviceRegistry:
             rows = stored_devices.device_rows(conn, device_id)
             counts = stored_devices.findings_counts(conn)
             chain_counts = stored_devices.findings_counts(conn, CHAIN_PROBLEMS)
+            unsealed = stored_seals.unsealed_counts(conn, device_id)
             out = []
             for row in rows:
                 findings = [] if not with_findings else [
@@ -305,6 +314,10 @@ class DeviceRegistry:
                     chain_status="flagged" if chain_counts.get(row["device_id"]) else "intact",
                     findings_count=counts.get(row["device_id"], 0),
                     findings=findings,
+                    sealed_from_seq=row["seal_first_seq"],
+                    # Never sealed: every record it sent is unsealed.
+                    unsealed_count=(unsealed.get(row["device_id"], 0) if row["seal_first_seq"] is not None
+                                    else row["records_count"]),
                 )
                 out.append(wire.to_wire(health))
         return out

@@ -29,6 +29,8 @@ __all__ = [
     "BatchIn",
     "BatchOut",
     "DeviceHealthOut",
+    "SealKeyIn",
+    "SealKeyOut",
     "RosterOut",
 ]
 
@@ -105,6 +107,7 @@ def _constraints(marker: Any) -> dict[str, Any]:
 DeviceCodeIn = model_for(wire.DeviceCodeRequest, strict=True, name="DeviceCodeIn")
 TokenIn = model_for(wire.TokenRequest, strict=True, name="TokenIn")
 BatchIn = model_for(wire.BatchRequest, strict=True, name="BatchIn")
+SealKeyIn = model_for(wire.SealKeyRequest, strict=True, name="SealKeyIn")
 
 # What the server answers: described.
 ErrorOut = model_for(wire.ErrorAnswer, strict=False, name="ErrorOut")
@@ -113,3 +116,4 @@ TokenOut = model_for(wire.DeviceGrant, strict=False, name="TokenOut")
 BatchOut = model_for(wire.BatchAnswer, strict=False, name="BatchOut")
 DeviceHealthOut = model_for(wire.DeviceHealth, strict=False, name="DeviceHealthOut")
 RosterOut = model_for(wire.RosterDocument, strict=False, name="RosterOut")
+SealKeyOut = model_for(wire.SealKeyAnswer, strict=False, name="SealKeyOut")

@@ -109,6 +109,8 @@ class ErrorCode:
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     WRONG_DEVICE = "wrong_device"
     NOT_FOUND = "not_found"
+    SEAL_KEY_REFUSED = "seal_key_refused"
+    """409: the device has another sealing key already, or records past the first sealed one."""
     METHOD_NOT_ALLOWED = "method_not_allowed"
     # The server's own state.
     BUSY = "busy"

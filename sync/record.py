@@ -9,6 +9,13 @@ carries the hash of the one before it (``prev_hash``) and its own ``hash``, the
 SHA-256 of its canonical encoding. Deleting, editing or inserting a record
 breaks the chain at that point, and :func:`verify_chain` says where and how.
 
+Format versions. Version 1 records carry their hash only. Version 2 (the
+current one) adds ``seal``: the forward-secure seal of :mod:`sync.seal`, made
+with the device's evolving key, or empty for a record made while the device
+was not paired ("unsealed"). The seal is outside the hash (the hash is what it
+covers). Both versions parse, hash and verify; a version 1 record keeps
+exactly its bytes.
+
 Two kinds of record exist:
 
 ``rating``
@@ -31,6 +38,8 @@ from typing import Any
 
 __all__ = [
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
+    "SEALED_FROM_VERSION",
     "COMMON_FIELDS",
     "KIND_FIELDS",
     "GENESIS_HASH",
@@ -45,7 +54,10 @@ __all__ = [
     "verify_chain",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = (1, 2)
+"""Every version this code reads; records are written in :data:`FORMAT_VERSION`."""
+SEALED_FROM_VERSION = 2
 GENESIS_HASH = "0" * 64
 KIND_RATING = "rating"
 KIND_DETAILS = "details"
@@ -123,6 +135,8 @@ class Record:
     callback_consent: bool | None = None
     hash: str = ""
     v: int = FORMAT_VERSION
+    seal: str = ""
+    """Version 2: the forward-secure seal (64 hex digits), or empty when unsealed."""
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields covered by the hash, as plain JSON values."""
@@ -135,9 +149,12 @@ class Record:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as sent over the wire: the hashed fields plus ``hash``."""
+        """The record as sent over the wire: the hashed fields plus ``hash``
+        (and, from version 2, ``seal``)."""
         out = self.hashed_fields()
         out["hash"] = self.hash
+        if self.v >= SEALED_FROM_VERSION:
+            out["seal"] = self.seal
         return out
 
     @classmethod
@@ -152,7 +169,9 @@ class Record:
         kind = data.get("kind")
         if kind not in KIND_FIELDS:
             raise RecordError(f"kind: must be one of {sorted(KIND_FIELDS)}")
-        expected = set(COMMON_FIELDS + KIND_FIELDS[kind]) | {"hash"}
+        version = data.get("v")
+        sealed = type(version) is int and version >= SEALED_FROM_VERSION
+        expected = set(COMMON_FIELDS + KIND_FIELDS[kind]) | ({"hash", "seal"} if sealed else {"hash"})
         unknown = sorted(set(data) - expected)
         if unknown:
             raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
@@ -169,7 +188,7 @@ class Record:
     def validate(self) -> None:
         """Check types and formats; raise :class:`RecordError` on the first problem."""
         for name, expected in _TYPES.items():
-            if name not in COMMON_FIELDS + KIND_FIELDS.get(self.kind, ()) and name != "hash":
+            if name not in COMMON_FIELDS + KIND_FIELDS.get(self.kind, ()) and name not in ("hash", "seal"):
                 continue
             value = getattr(self, name)
             if name in _NULLABLE and value is None:
@@ -179,8 +198,10 @@ class Record:
                 raise RecordError(f"{name}: must be an integer")
             if not isinstance(value, expected):
                 raise RecordError(f"{name}: must be {_TYPE_NAMES[expected]}")
-        if self.v != FORMAT_VERSION:
+        if self.v not in FORMAT_VERSIONS:
             raise RecordError(f"v: unsupported format version {self.v!r}")
+        if self.seal and (self.v < SEALED_FROM_VERSION or not _HEX64.match(self.seal)):
+            raise RecordError("seal: must be empty or 64 hex digits, and only from format version 2")
         if not _UUID.match(self.uuid):
             raise RecordError("uuid: must be a lower-case UUID")
         if self.seq < 1:
@@ -229,6 +250,7 @@ _TYPES: dict[str, type] = {
     "callback_phone": str,
     "callback_consent": bool,
     "hash": str,
+    "seal": str,
 }
 _NULLABLE = {"callback_phone"}
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false", tuple: "a list"}
@@ -251,7 +273,10 @@ def compute_hash(record: Record) -> str:
 
 
 def seal(record: Record) -> Record:
-    """Return the record with its ``hash`` filled in, after validating it."""
+    """Return the record with its ``hash`` filled in, after validating it.
+
+    (This fills the hash only; the forward-secure seal of :mod:`sync.seal`
+    is added by the tablet's journal, with its key, on top of the hash.)"""
     unsealed = _replace(record, hash="")
     unsealed.validate()
     return _replace(unsealed, hash=compute_hash(unsealed))

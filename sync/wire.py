@@ -46,6 +46,8 @@ __all__ = [
     "BatchAnswer",
     "Finding",
     "DeviceHealth",
+    "SealKeyRequest",
+    "SealKeyAnswer",
     "RosterPhoto",
     "RosterOfficer",
     "RosterCounter",
@@ -231,6 +233,33 @@ class DeviceHealth:
     chain_status: Literal["intact", "flagged"]
     findings_count: int
     findings: list[Finding]
+    sealed_from_seq: Annotated[
+        int | None, About("the first record sealed with the device's evolving key (sync.seal); none: never sealed")
+    ] = None
+    unsealed_count: Annotated[
+        int, About("records kept that were made before sealing began: not protected against a later rewrite")
+    ] = 0
+
+
+@dataclass(frozen=True)
+class SealKeyRequest:
+    """A tablet handing the server its first sealing key, right after pairing
+    (signed with the device secret). The server keeps it, evolves it and
+    checks every seal from ``first_seq`` on; it takes one key per device."""
+
+    device_id: Annotated[str, Pattern(ID_PATTERN)]
+    first_seq: Annotated[int, Range(1, MAX_INT), About("the sequence number of the first record it seals")]
+    key: Annotated[str, Pattern(r"^[0-9a-f]{64}$"), About("the first key, 32 bytes as hex")]
+
+
+@dataclass(frozen=True)
+class SealKeyAnswer:
+    """The server has the key (``registered``), or had it already from this
+    very request (``already_registered``, a retry)."""
+
+    device_id: str
+    first_seq: int
+    status: Literal["registered", "already_registered"]
 
 
 ROSTER_KEYED_PINS = 2
@@ -313,6 +342,8 @@ SHAPES: tuple[type, ...] = (
     BatchAnswer,
     Finding,
     DeviceHealth,
+    SealKeyRequest,
+    SealKeyAnswer,
     RosterPhoto,
     RosterOfficer,
     RosterCounter,

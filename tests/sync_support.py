@@ -28,6 +28,7 @@ from kiosk.desk import DeviceClock, RatingDesk
 from kiosk.link.backoff import Backoff
 from kiosk.link.credentials import save_credentials
 from kiosk.link.pairing import PairingClient
+from kiosk.link.sealing import seal_after_pairing
 from kiosk.link.uploader import Uploader
 from kiosk.store import Store
 from server.api import create_app
@@ -181,7 +182,10 @@ class Tablet:
         client = PairingClient(self.server_url)
         authorization = client.start(self.store.device_id, self.settings.counter_name, "0.1.0")
         commune.registry.decide(authorization.user_code, approve=True)
-        save_credentials(self.store.device_secret_path, client.wait(authorization, sleep=lambda s: None))
+        credentials = client.wait(authorization, sleep=lambda s: None)
+        save_credentials(self.store.device_secret_path, credentials)
+        # Right after the secret, as the kiosk does: the first sealing key goes to the server.
+        seal_after_pairing(self.db_path, credentials, self.server_url)
 
     def uploader(self, **options: Any) -> Uploader:
         options.setdefault("backoff", fast_backoff())

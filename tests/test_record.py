@@ -72,8 +72,9 @@ def test_canonical_encoding_is_compact_sorted_utf8() -> None:
 
 def test_canonical_encoding_is_stable() -> None:
     """A known record always encodes to the same bytes and hash: both ends of
-    the wire and every future version must agree on them."""
-    record = _rating(1, GENESIS_HASH)
+    the wire and every future version must agree on them. (Format version 1:
+    its bytes never change; version 2 is pinned in test_sync_forward_integrity.)"""
+    record = _rating(1, GENESIS_HASH, v=1)
     assert canonical_bytes(record) == (
         b'{"app_version":"0.1.0","boot_id":"boot-1","burst":false,"comment_token":"tok",'
         b'"counter_id":"quay-1","device_id":"5b0c9a52-3a1e-4f0e-9d8e-2f1f6a0c0b11",'
@@ -83,7 +84,7 @@ def test_canonical_encoding_is_stable() -> None:
         + b'","scale":3,"score":3,"seq":1,"simulated":false,'
         b'"uuid":"00000000-0000-4000-8000-000000000001","v":1}'
     )
-    assert compute_hash(record) == compute_hash(_rating(1, GENESIS_HASH))
+    assert compute_hash(record) == compute_hash(_rating(1, GENESIS_HASH, v=1))
 
 
 def test_the_simulated_flag_is_hashed() -> None:

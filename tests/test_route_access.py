@@ -33,6 +33,7 @@ PUBLIC = {
 # Routes tablets call: refused without the device's signature.
 SIGNED = {
     ("POST", f"{API_PREFIX}/batches"),
+    ("POST", f"{API_PREFIX}/seal-key"),
     ("GET", f"{API_PREFIX}/roster"),
     ("GET", f"{API_PREFIX}/roster/portraits/{{officer_id}}"),
 }

@@ -217,7 +217,7 @@ def _write_chain(conn: sqlite3.Connection, device_id: str, device_time: str, app
                 kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id=device_id, seq=seq,
                 prev_hash=prev, device_time=device_time, monotonic_ns=seq,
                 boot_id="b", app_version=app_version, officer_id="tran-van-hung", counter_id="quay-1",
-                score=2, scale=3, level="satisfied", burst=False, comment_token="t",
+                score=2, scale=3, level="satisfied", burst=False, comment_token="t", v=1,  # made before seals
             )
         )
         row = to_row(record)
@@ -297,7 +297,7 @@ def test_the_database_is_readable_by_its_owner_only(tmp_path):
 def test_migration_steps_keep_their_names_and_order() -> None:
     """A file on a tablet remembers its steps by name: renaming or reordering
     one would run it a second time on that file."""
-    expected = ["m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox"]
+    expected = ["m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox", "m005_sealing"]
     assert [step.__name__ for step in STEPS] == expected
     assert [m.name for m in MIGRATIONS.pending(Database(memory=True))] == expected
     assert MIGRATIONS.name == "hailong-kiosk"
@@ -376,7 +376,8 @@ def test_a_file_from_the_field_opens_and_works(tmp_path: Path) -> None:
     store = Store(path)
     try:
         assert MIGRATIONS.pending(store.db) == []
-        assert len(MIGRATIONS.applied(store.db)) == 4  # nothing ran again
+        # Nothing ran again but the step that came after the file was made (seals).
+        assert [m.name for m in MIGRATIONS.applied(store.db)][4:] == ["m005_sealing"]
         assert store.device_id == "field-tablet"
         assert store.records() == written and _problems(store) == []
         assert store.current_shift("quay-1").officer_id == "tran-van-hung"

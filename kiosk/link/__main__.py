@@ -58,6 +58,7 @@ def _pair(args: argparse.Namespace) -> int:
     from kiosk import __version__
     from kiosk.link.credentials import save_credentials
     from kiosk.link.pairing import PairingClient, PairingFailed, qr_text
+    from kiosk.link.sealing import seal_after_pairing
     from kiosk.link.transport import TransportError
     from kiosk.store import Store
 
@@ -86,6 +87,8 @@ def _pair(args: argparse.Namespace) -> int:
         return EXIT_LEFT
     save_credentials(secret_path, credentials)
     print(f"paired as {credentials.device_id}; secret kept in {secret_path.name} beside the database")
+    sealing = seal_after_pairing(settings.database, credentials, settings.server_url)
+    print(f"sealing key: {sealing}" + ("" if sealing == "registered" else " (the uploader tries again)"))
     return EXIT_OK
 
 

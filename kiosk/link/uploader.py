@@ -23,6 +23,7 @@ from kiosk.desk import DeviceClock
 from kiosk.link import transport
 from kiosk.link.backoff import Backoff
 from kiosk.link.credentials import CredentialsError, DeviceCredentials, load_credentials
+from kiosk.link.sealing import register_seal_key
 from kiosk.link.transport import ServerLink, TransportError
 from kiosk.store import Store
 from kiosk.store.outbox import Batch, Outbox
@@ -205,6 +206,12 @@ class Uploader:
             return self.idle_interval_s
         link = ServerLink(self.server_url or credentials.server_url, credentials, timeout=self.timeout)
         try:
+            try:
+                # Before any batch: records are sealed from here on, and the
+                # server must hold the first key before it sees them.
+                register_seal_key(store, link, credentials)
+            except TransportError as exc:
+                return self._after_failure(store, outbox, exc)
             while not self._stop.is_set():
                 batch = outbox.next_batch(self.batch_size)
                 if batch is None:

@@ -170,6 +170,7 @@ class TechScreen(KioskScreen):
         from kiosk import __version__
         from kiosk.link.credentials import save_credentials
         from kiosk.link.pairing import PairingClient, PairingFailed
+        from kiosk.link.sealing import seal_after_pairing
         from kiosk.link.transport import TransportError
 
         client = PairingClient(server_url)
@@ -178,6 +179,7 @@ class TechScreen(KioskScreen):
             self._pairing_code(authorization.user_code, authorization.verification_uri_complete)
             credentials = client.wait(authorization)
             save_credentials(secret_path, credentials)
+            seal_after_pairing(App.get_running_app().settings.database, credentials, server_url)
         except PairingFailed as exc:
             self._pairing_outcome(False, exc.code)
         except TransportError as exc:

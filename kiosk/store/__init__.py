@@ -12,13 +12,15 @@ lock-out state and the outbox live beside it.
 Modules: ``database`` (opening, pragmas, the write transaction),
 ``migrations``, ``journal``, ``shifts``, ``audit`` (audit trail and PIN
 state), ``outbox`` (its tables and the uploader's :class:`Outbox`),
-``officer_day`` and ``export_rows`` (the reports' reads), and ``store``
+``sealing`` (the evolving key that seals each record), ``officer_day`` and
+``export_rows`` (the reports' reads), and ``store``
 (the :class:`Store` that opens the file and holds the parts).
 """
 
 from kiosk.store.database import StoreError
 from kiosk.store.device_time import device_time_text, local_now
 from kiosk.store.outbox import AckSummary, Batch, Outbox
+from kiosk.store.sealing import SealingState
 from kiosk.store.shifts import Shift
 from kiosk.store.store import Store
 
@@ -26,6 +28,7 @@ __all__ = [
     "AckSummary",
     "Batch",
     "Outbox",
+    "SealingState",
     "Shift",
     "Store",
     "StoreError",

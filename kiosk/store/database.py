@@ -44,6 +44,10 @@ class TabletDatabase:
             # FULL: the WAL is synced at every commit, so a committed tap
             # survives a power cut, not only a killed process.
             self.db.execute("PRAGMA synchronous=FULL")
+            # What a write overwrites or deletes is zeroed, not left in the
+            # page: the sealing key of the record before must not survive
+            # its replacement (kiosk.store.sealing).
+            self.db.execute("PRAGMA secure_delete=ON")
             MIGRATIONS.apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc

@@ -12,6 +12,7 @@ from dataclasses import fields
 from typing import Any
 
 from kiosk.store.database import TabletDatabase
+from kiosk.store.sealing import forget_old_keys, seal_in_transaction
 from sync.record import GENESIS_HASH, KIND_RATING, ChainFinding, Record, seal, verify_chain
 
 __all__ = ["Journal", "from_row", "to_row"]
@@ -31,18 +32,23 @@ class Journal:
 
         ``build(seq, prev_hash)`` makes the unsealed record for the next place
         in the chain; it runs inside the write transaction, so two writers can
-        never take the same place.
+        never take the same place. Once the tablet is paired the record is
+        sealed in the same transaction, which replaces the sealing key by the
+        next one (:mod:`kiosk.store.sealing`).
         """
         with self.database.write() as conn:
             last = conn.execute(
                 "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
             ).fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            record = seal(build(seq, prev_hash))
+            record = seal_in_transaction(conn, seal(build(seq, prev_hash)))
             row = to_row(record)
             columns = ", ".join(row)
             marks = ", ".join("?" for _ in row)
             conn.execute(f"INSERT INTO journal ({columns}) VALUES ({marks})", list(row.values()))
+        if record.seal:
+            # The key just replaced may still sit in the write-ahead log.
+            forget_old_keys(conn)
         return record
 
     def records(self, after_seq: int = 0, limit: int | None = None) -> list[Record]:
@@ -107,6 +113,8 @@ def to_row(record: Record) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name in _RECORD_COLUMNS:
         value = getattr(record, name)
+        if name == "seal" and not value:
+            continue  # unsealed: NULL, as in a file from before seals (whose journal may lack the column)
         if name == "reasons" and value is not None:
             value = json.dumps(list(value), ensure_ascii=False)
         elif name in _BOOL_COLUMNS and value is not None:
@@ -117,7 +125,8 @@ def to_row(record: Record) -> dict[str, Any]:
 
 def from_row(row: dict[str, Any]) -> Record:
     """The record a journal row holds."""
-    values = {name: row[name] for name in _RECORD_COLUMNS}
+    values = {name: row[name] for name in _RECORD_COLUMNS if name != "seal"}
+    values["seal"] = row.get("seal") or ""
     if values["reasons"] is not None:
         values["reasons"] = tuple(json.loads(values["reasons"]))
     for name in _BOOL_COLUMNS:

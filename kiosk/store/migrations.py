@@ -101,11 +101,21 @@ def m004_outbox(db: Database) -> None:
     db["outbox_state"].create({"key": str, "value": str}, pk="key")
 
 
+def m005_sealing(db: Database) -> None:
+    """Forward-secure seals (``sync.seal``): each record's seal, and the
+    evolving key. ``seal_keys`` holds at most two rows: ``current`` (the key
+    of the next record to seal, overwritten by every append) and, until the
+    server has it, ``registration`` (the first key and its sequence number)."""
+    db["journal"].add_column("seal", str)
+    db["seal_keys"].create({"slot": str, "seq": int, "key": bytes}, pk="slot", not_null={"seq", "key"})
+
+
 STEPS: tuple[Callable[[Database], None], ...] = (
     m001_journal,
     m002_device,
     m003_shifts_audit_pins,
     m004_outbox,
+    m005_sealing,
 )
 """Every step, in the order it is applied; a step's name is its function's name."""
 

@@ -3,6 +3,7 @@
 Each part owns its tables and their SQL: :class:`~kiosk.store.journal.Journal`,
 :class:`~kiosk.store.shifts.ShiftLog`, :class:`~kiosk.store.audit.AuditTrail`,
 :class:`~kiosk.store.audit.PinStates`, :class:`~kiosk.store.outbox.OutboxLedger`,
+:class:`~kiosk.store.sealing.SealKeys`,
 and the read-only :class:`~kiosk.store.officer_day.OfficerDayReads`. The
 store opens the file once and hands the same connection to all of them.
 
@@ -26,6 +27,7 @@ from kiosk.store.export_rows import RatingsSnapshot
 from kiosk.store.journal import Journal
 from kiosk.store.officer_day import OfficerDayReads
 from kiosk.store.outbox import OutboxLedger
+from kiosk.store.sealing import SealKeys
 from kiosk.store.shifts import Shift, ShiftLog
 from sync.record import ChainFinding, Record
 
@@ -43,6 +45,7 @@ class Store:
         self.pin_states = PinStates(self.database)
         self.outbox_ledger = OutboxLedger(self.database)
         self.officer_days = OfficerDayReads(self.database)
+        self.seal_keys = SealKeys(self.database)
 
     @property
     def path(self) -> Path:

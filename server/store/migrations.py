@@ -51,6 +51,8 @@ def upgrade(engine: Engine) -> None:
     if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
         _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
+    for table, name in _SEAL_COLUMNS:
+        _add_column(engine, table, name)
     with engine.begin() as conn:
         stale = statistics.missing(conn)
     if stale:
@@ -140,6 +142,22 @@ def _old_rows(conn: Connection, name: str) -> Iterator[list[dict[str, Any]]]:
             return
         yield rows
         last = rows[-1]["id"]
+
+
+# Forward-secure seals (server.seals): the devices' keys and the records' seals.
+_SEAL_COLUMNS = ((tables.devices, "seal_first_seq"), (tables.devices, "seal_seq"), (tables.devices, "seal_key"),
+                 (tables.devices, "seal_key_id"), (tables.records, "seal"))
+
+
+def _add_column(engine: Engine, table: Table, name: str) -> None:
+    """Add a nullable column of ``table`` that an older database lacks (as
+    the ``resolved_at`` step above does)."""
+    if name in {column["name"] for column in inspect(engine).get_columns(table.name)}:
+        return
+    kind = table.c[name].type.compile(dialect=engine.dialect)
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {guard}{name} {kind}"))
 
 
 def _add_rating_indexes(engine: Engine) -> None:

@@ -17,14 +17,15 @@ from typing import Any
 from sqlalchemy import Column
 
 from server.store import tables
-from sync.record import COMMON_FIELDS, KIND_FIELDS, Record
+from sync.record import COMMON_FIELDS, KIND_FIELDS, SEALED_FROM_VERSION, Record
 
 __all__ = ["FIELD_COLUMNS", "columns_of_record", "record_of_row", "hash_bytes", "hash_text"]
 
-# The columns a record's fields live in (every field of every kind, but ``hash``).
+# The columns a record's fields live in (every field of every kind, ``hash`` and ``seal``).
 FIELD_COLUMNS: tuple[Column, ...] = tuple(
     tables.records.c[name]
-    for name in dict.fromkeys((*COMMON_FIELDS, *(f for fields in KIND_FIELDS.values() for f in fields), "hash"))
+    for name in dict.fromkeys(
+        (*COMMON_FIELDS, *(f for fields in KIND_FIELDS.values() for f in fields), "hash", "seal"))
 )
 
 
@@ -49,6 +50,7 @@ def columns_of_record(record: Record) -> dict[str, Any]:
         comment_token=record.comment_token, rating_uuid=record.rating_uuid,
         reasons=json.dumps(list(record.reasons), ensure_ascii=False) if record.reasons is not None else None,
         callback_phone=record.callback_phone, callback_consent=record.callback_consent,
+        seal=bytes.fromhex(record.seal) if record.seal else None,
     )
 
 
@@ -65,4 +67,8 @@ def record_of_row(row: Mapping[str, Any]) -> Record:
     for name in ("simulated", "burst", "callback_consent"):
         if name in values and values[name] is not None:
             values[name] = bool(values[name])
+    if values["v"] >= SEALED_FROM_VERSION:
+        # Format 2 always carries ``seal`` on the wire, empty when unsealed.
+        seal = row.get("seal")
+        values["seal"] = hash_text(seal) if seal is not None else ""
     return Record(**values, hash=hash_text(row["hash"]))

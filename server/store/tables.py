@@ -74,6 +74,13 @@ devices = Table(
     Column("head_boot_id", _text(MAX_FIELD_CHARS)),
     Column("head_monotonic_ns", BigInteger),
     Column("records_count", BigInteger, nullable=False, default=0),
+    # Forward-secure seals (server.seals): the first sealed sequence number,
+    # and the key of the record after the last verified one (never an older
+    # key); the first key's id recognises a repeated registration.
+    Column("seal_first_seq", BigInteger),
+    Column("seal_seq", BigInteger),
+    Column("seal_key", LargeBinary(32)),
+    Column("seal_key_id", _text(64)),
 )
 
 pairings = Table(
@@ -130,6 +137,7 @@ records = Table(
     Column("callback_phone", _text(MAX_FIELD_CHARS)),
     Column("callback_consent", Boolean),
     Column("callback_requested", Boolean),
+    Column("seal", LargeBinary(32)),  # format 2's seal (sync.seal), raw; NULL when unsealed
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
 )
 
