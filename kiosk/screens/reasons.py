@@ -15,12 +15,30 @@ class ReasonsScreen(KioskScreen):
     low = BooleanProperty(True)
     """A low rating: ask what went wrong and offer a call-back."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Chips are made once per reason and kept: building a widget from its
+        # kv rules costs about half a millisecond, which would otherwise be
+        # paid for every chip inside the tap that records a rating.
+        self._made: dict[str, Chip] = {}
+
     def show_reasons(self, reasons, label_for, low: bool) -> None:
         self.low = low
         grid = self.ids.chips
-        grid.clear_widgets()
-        for reason in reasons:
-            grid.add_widget(Chip(reason_id=reason.id, text=label_for(reason)))
+        wanted = [self._chip(reason.id) for reason in reasons]
+        for chip, reason in zip(wanted, reasons, strict=True):
+            chip.state = "normal"
+            chip.text = label_for(reason)
+        if self.chips() != wanted:
+            grid.clear_widgets()
+            for chip in wanted:
+                grid.add_widget(chip)
+
+    def _chip(self, reason_id: str) -> Chip:
+        chip = self._made.get(reason_id)
+        if chip is None:
+            chip = self._made[reason_id] = Chip(reason_id=reason_id)
+        return chip
 
     def chips(self) -> list[Chip]:
         return list(reversed(self.ids.chips.children))

@@ -4,6 +4,7 @@ crisp at any size (nearest-neighbour scaling of one pixel per module)."""
 from __future__ import annotations
 
 import qrcode
+from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.properties import ObjectProperty, StringProperty
 from kivy.uix.widget import Widget
@@ -44,5 +45,17 @@ class QrCode(Widget):
     texture = ObjectProperty(None, allownone=True)
     """The code's texture, rebuilt when ``data`` changes."""
 
+    def __init__(self, **kwargs):
+        self._encode_soon = Clock.create_trigger(self._encode)
+        super().__init__(**kwargs)
+
     def on_data(self, _instance: QrCode, data: str) -> None:
-        self.texture = matrix_texture(qr_matrix(data)) if data else None
+        # Encoding takes a millisecond or more of pure Python: it waits for
+        # the next frame, so the tap that sets the address is answered at
+        # once. The previous code never shows meanwhile.
+        self.texture = None
+        if data:
+            self._encode_soon()
+
+    def _encode(self, _dt: float = 0.0) -> None:
+        self.texture = matrix_texture(qr_matrix(self.data)) if self.data else None
