@@ -50,6 +50,9 @@ __all__ = ["EXIT_BY_TECHNICIAN", "KioskApp", "Visit", "load_kv"]
 # the kiosk after anything else (a crash), but not after this.
 EXIT_BY_TECHNICIAN = 64
 
+# The smallest target a finger taps, in millimetres on the glass.
+TAP_MM = 15.0
+
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
 IDLE_RECHECK_S = 20.0
@@ -60,6 +63,13 @@ class KioskApp(App):
 
     u = NumericProperty(8.0)
     """One percent of the window's short side, in pixels: the unit of every size in kv."""
+
+    mm = NumericProperty(96 / 25.4)
+    """Pixels per millimetre on this display: Kivy's density (``Metrics.dpi``),
+    or ``display.dpi`` when the settings give one."""
+
+    tap = NumericProperty(15 * 96 / 25.4)
+    """The smallest size of anything a finger taps (:data:`TAP_MM`), in pixels."""
 
     portrait = BooleanProperty(False)
     """The window is taller than wide."""
@@ -164,6 +174,14 @@ class KioskApp(App):
         width, height = size
         self.u = min(width, height) / 100.0
         self.portrait = height > width
+        self._measure_display()
+
+    def _measure_display(self) -> None:
+        from kivy.metrics import Metrics
+
+        dpi = self.settings.display_dpi or Metrics.dpi
+        self.mm = dpi / 25.4
+        self.tap = TAP_MM * self.mm
 
     def _stop_by_technician(self) -> None:
         # main.py exits with EXIT_BY_TECHNICIAN, which the service manager
@@ -222,6 +240,7 @@ class KioskApp(App):
             Cache.remove("kv.texture")
         self.settings = settings
         self.desk.settings = settings
+        self._measure_display()
         self.pins.attempts, self.pins.lockout_s = settings.pin_attempts, settings.pin_lockout_s
         self.commune_name, self.counter_name = settings.commune_name, settings.counter_name
         self.set_language(settings.language)

@@ -140,6 +140,9 @@ class Settings:
     public_url: str = ""
     """Where citizens' phones reach the commune server, as its roster says;
     the comment QR code points there (else at ``server_url``)."""
+    display_dpi: float | None = None
+    """``display.dpi``: the screen's dots per inch when the system reports it
+    wrongly (many touch PCs say 96); sizes in millimetres follow it."""
     raw: dict = field(default_factory=dict, repr=False)
 
     def officer(self, officer_id: str) -> Officer:
@@ -178,6 +181,13 @@ def parse_settings(data: Any, *, base_dir: Path, source: Path | None = None) -> 
         raise ConfigError.of(exc) from None
 
 
+def _optional_number(node: SettingsNode, key: str) -> float | None:
+    """A positive number that may be left out."""
+    if not isinstance(node.value, dict) or node.value.get(key) is None:
+        return None
+    return node.number(key, default=0.0, positive=True)
+
+
 def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
     root = SettingsNode(data if data is not None else {}, "")
     root.expect_mapping()
@@ -193,7 +203,7 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
     security = root.child("security", optional=True)
     counter.allow_only("id", "name")
     attribution.allow_only("mode", "officer")
-    display.allow_only("fullscreen", "orientation")
+    display.allow_only("fullscreen", "orientation", "dpi")
     server.allow_only("url")
     technician.allow_only("pin_hash")
     storage.allow_only("database")
@@ -240,5 +250,6 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         database=resolve_path(base_dir, storage.string("database", optional=True) or "data/hailong.db"),
         pin_attempts=int(security.number("pin_attempts", default=5, positive=True, integer=True)),
         pin_lockout_s=security.number("lockout_s", default=60.0, positive=True),
+        display_dpi=_optional_number(display, "dpi"),
         raw=data if isinstance(data, dict) else {},
     )
