@@ -228,7 +228,7 @@ class BatchIngest:
         head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                          device["head_monotonic_ns"])
         uuids, seqs = _places(batch)
-        by_uuid, by_seq = stored_batches.stored_refs(conn, batch.device_id, uuids, seqs)
+        by_uuid, by_seq, foreign = stored_batches.stored_refs(conn, batch.device_id, uuids, seqs)
         # Records of a boot that never sent a batch are shifted by the freshest offset we have.
         fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
 
@@ -240,7 +240,8 @@ class BatchIngest:
                                 record.monotonic_ns, anchors, fallback)
             return CorrectedTime(corrected.time.astimezone(UTC), corrected.method, corrected.offset_s)
 
-        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place)
+        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place,
+                          foreign=foreign)
         seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
         flags = final_flags(plan, self.clock_threshold_s)
         stamp = utc_text(received_at)
@@ -270,5 +271,7 @@ class BatchIngest:
                                               for o in plan.to_store])
         stored_batches.add_findings(conn, batch.device_id, plan.findings, stamp=stamp,
                                     batch_key=batch.idempotency_key)
+        for other, found in plan.foreign_findings:
+            stored_batches.add_findings(conn, other, [found], stamp=stamp, batch_key=batch.idempotency_key)
         stored_batches.add_conflicts(conn, batch.device_id, plan.conflicts, stamp=stamp)
         stored_batches.resolve_gaps(conn, batch.device_id, plan.filled, stamp)

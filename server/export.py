@@ -22,6 +22,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -75,51 +76,56 @@ class ExportRange:
 
 class _LocalTimes:
     """Stored UTC times as the commune's local times, worked out once per
-    minute: an export's ratings come a few a minute, and converting each one
-    through the time zone was a large share of the export's time.
+    hour: converting each rating's time through the time zone was a large
+    share of the export's time.
 
-    Only for the stored form (``…T17:00:05.123+00:00``) and a zone whose
-    offset is whole minutes (every zone's since 1972) are the seconds simply
-    carried over; anything else is converted in full."""
+    Only for the stored form (``…T17:00:05.123+00:00``) and an hour whose
+    local offset is whole hours and the same at both its ends (every hour of
+    Asia/Ho_Chi_Minh since 1975) are the minutes and seconds simply carried
+    over; anything else is converted in full."""
 
     _KEEP = 4_096
 
     def __init__(self, zone: ZoneInfo):
         self.zone = zone
-        # By the stored text's minute: the local minute (None: convert in full) and its text.
-        self._minutes: dict[str, tuple[datetime, str] | None] = {}
+        # By the stored text's hour: the local hour (None: convert in full) and its text.
+        self._hours: dict[str, tuple[datetime, str] | None] = {}
 
-    def _minute(self, stored: str) -> tuple[datetime, str] | None:
-        key = stored[:16]
+    def _hour(self, stored: str) -> tuple[datetime, str] | None:
+        key = stored[:13]
         try:
-            return self._minutes[key]
+            return self._hours[key]
         except KeyError:
             pass
         found: tuple[datetime, str] | None = None
-        if len(stored) == 29 and stored[16] == ":" and stored.endswith("+00:00") and stored[17:19].isdigit():
-            local = datetime.fromisoformat(key + ":00+00:00").astimezone(self.zone).replace(tzinfo=None)
-            if not local.second:
-                found = local, local.isoformat(" ", "minutes") + ":"
-        if len(self._minutes) >= self._KEEP:
-            # Ratings come in the order they were stored, so minutes seldom return: memory stays flat.
-            self._minutes.clear()
-        self._minutes[key] = found
+        if (len(stored) == 29 and stored[13] == ":" and stored[16] == ":" and stored.endswith("+00:00")
+                and stored[14:16].isdigit() and stored[17:19].isdigit()):
+            start = datetime.fromisoformat(key + ":00:00+00:00")
+            local = start.astimezone(self.zone)
+            end = (start + timedelta(seconds=3599)).astimezone(self.zone)
+            if not local.minute and not local.second and local.utcoffset() == end.utcoffset():
+                local = local.replace(tzinfo=None)
+                found = local, local.isoformat(" ", "hours")
+        if len(self._hours) >= self._KEEP:
+            # Ratings come in the order they were stored, so hours seldom return: memory stays flat.
+            self._hours.clear()
+        self._hours[key] = found
         return found
 
     def moment(self, stored: str) -> datetime:
         """The local time, to the second, as a naive ``datetime``."""
-        minute = self._minute(stored)
-        if minute is None:
+        hour = self._hour(stored)
+        if hour is None:
             return datetime.fromisoformat(stored).astimezone(self.zone).replace(tzinfo=None, microsecond=0)
-        return minute[0].replace(second=int(stored[17:19]))
+        return hour[0].replace(minute=int(stored[14:16]), second=int(stored[17:19]))
 
     def text(self, stored: str) -> str:
         """The local time as ``YYYY-MM-DD HH:MM:SS``."""
-        minute = self._minutes.get(stored[:16]) or self._minute(stored)
-        if minute is None:
+        hour = self._hours.get(stored[:13]) or self._hour(stored)
+        if hour is None:
             return datetime.fromisoformat(stored).astimezone(self.zone).replace(tzinfo=None).isoformat(
                 " ", "seconds")
-        return minute[1] + stored[17:19]
+        return hour[1] + stored[13:19]
 
 
 class _MayHaveDetails:
@@ -170,7 +176,7 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tu
         reasons: list[str] = []
         callback = False
         # In the order the details were stored, as the export always listed them.
-        for _uuid, _id, text, requested in sorted(found, key=lambda row: row[1]):
+        for _uuid, _id, text, requested, _device in sorted(found, key=lambda row: row[1]):
             if text:
                 given = parsed.get(text)
                 if given is None:
@@ -183,17 +189,28 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tu
             callback = callback or bool(requested)
         return reasons, callback
 
-    while after < last:
-        upto = min(after + WINDOW, last)
+    def window(after: int, upto: int) -> tuple[Sequence[Any], dict[tuple[str, str], list[Any]]]:
         with engine.begin() as conn:
             rows = stored_export.rating_window(conn, start, end, after, upto)
-            details: dict[str, list[Any]] = {}
+            # By device and rating UUID: a UUID is unique per device only.
+            details: dict[tuple[str, str], list[Any]] = {}
             for found in stored_export.details_of(conn, may_have.among(row[3] for row in rows)):
-                details.setdefault(found[0], []).append(found)
-        after = upto
-        for row in rows:
-            found = details.get(row[3])
-            yield (row, *reasons_of(found)) if found else (row, [], False)
+                details.setdefault((found[4], found[0]), []).append(found)
+        return rows, details
+
+    bounds = [(low, min(low + WINDOW, last)) for low in range(after, last, WINDOW)]
+    # The next window is read while this one is written out: SQLite lets go
+    # of the interpreter while it reads, so the two overlap. Two windows in
+    # memory at most.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader:
+        coming = reader.submit(window, *bounds[0])
+        for following in [*bounds[1:], None]:
+            rows, details = coming.result()
+            if following is not None:
+                coming = reader.submit(window, *following)
+            for row in rows:
+                found = details.get((row[1], row[3]))
+                yield (row, *reasons_of(found)) if found else (row, [], False)
 
 
 def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[list[Any]]:
@@ -208,9 +225,11 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
         counters = stored_ratings.counter_names(conn)
         # Findings are few (one per tampering or gap), unlike ratings.
         findings = stored_export.findings_by_place(conn)
+        received = stored_export.receipt_times(conn)
     for row, reasons, callback in _ratings(engine, chosen, zone):
         (_id, device_id, seq, uuid, officer_id, counter_id, score, scale, level, device_time,
-         corrected_time, time_method, clock_offset_s, received_at, flags) = row
+         corrected_time, time_method, clock_offset_s, receipt_id, flags) = row
+        received_at = received.get(receipt_id, "")
         found = findings.get((device_id, seq)) if findings else None
         if as_text:
             local: Any = times.text(corrected_time)

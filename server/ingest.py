@@ -30,6 +30,11 @@ The rules:
 * A record whose time cannot be placed on the server's clock (it would fall
   outside the calendar) is ``rejected`` like a malformed one.
 * A malformed record, or one of another device, is ``rejected`` (422).
+* A UUID belongs to the device that made it. A new record whose UUID another
+  device already holds (copied from a thank-you screen's QR code, say) is
+  not a duplicate or a conflict of that device's record: it is kept,
+  flagged ``uuid_reused``, and both devices get a finding naming the other,
+  so a tablet can neither claim nor block another's rating.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ FLAG_BAD_HASH = "bad_hash"
 FLAG_BROKEN_LINK = "broken_link"
 FLAG_LATE = "late"
 FLAG_TIME_REGRESSION = "time_regression"
+FLAG_UUID_REUSED = "uuid_reused"
 # Flags a stored record can carry because of what it says itself.
 FLAG_CLOCK_OFF = "clock_off"
 FLAG_BURST = "burst"
@@ -144,6 +150,9 @@ class IngestPlan:
     filled: list[int] = field(default_factory=list)
     """Sequence numbers of late records that link to the records on both
     sides of them: each closes (part of) a gap found earlier."""
+    foreign_findings: list[tuple[str, Finding]] = field(default_factory=list)
+    """Findings to note on other devices, each with the device's id (a UUID
+    they hold was used again by this one)."""
 
     @property
     def to_store(self) -> list[Outcome]:
@@ -294,11 +303,13 @@ def plan_batch(
     by_seq: Mapping[int, StoredRef],
     texts: Sequence[str] | None = None,
     place: Callable[[Record], Any] | None = None,
+    foreign: Mapping[str, str] | None = None,
 ) -> IngestPlan:
     """Decide what to do with every record of a batch.
 
-    ``by_uuid`` must hold whatever is stored under the batch's UUIDs (any
-    device); ``by_seq`` this device's stored records at the batch's sequence
+    ``by_uuid`` must hold what this device has stored under the batch's
+    UUIDs, and ``foreign`` which other device holds any of them (by UUID);
+    ``by_seq`` this device's stored records at the batch's sequence
     numbers and the ones just before and after them. ``texts``, when the
     caller has already encoded every item with :func:`item_text` (for the
     records digest), spares encoding the records again. ``place``, when
@@ -309,6 +320,8 @@ def plan_batch(
     """
     outcomes: list[Outcome | None] = [None] * len(items)
     findings: list[Finding] = []
+    foreign_findings: list[tuple[str, Finding]] = []
+    foreign = foreign or {}
     filled: list[int] = []
     parsed: list[tuple[int, Record]] = []
     for index, raw in enumerate(items):
@@ -330,7 +343,7 @@ def plan_batch(
         digest = content_digest(record, text)
         stored = known_uuid.get(record.uuid)
         if stored is not None:
-            if stored.digest == digest and stored.device_id == device_id:
+            if stored.digest == digest:
                 outcomes[index] = Outcome(index, RecordStatus.DUPLICATE, record.uuid, record.seq,
                                           detail="already stored")
             else:
@@ -404,6 +417,14 @@ def plan_batch(
             flags.append(FLAG_TIME_REGRESSION)
             findings.append(Finding(record.seq, "time_regression",
                                     "monotonic clock went backwards within one boot", record.uuid))
+        other = foreign.get(record.uuid)
+        if other is not None:
+            flags.append(FLAG_UUID_REUSED)
+            findings.append(Finding(record.seq, "uuid_reused",
+                                    f"this UUID is also used by device {other}", record.uuid))
+            foreign_findings.append((other, Finding(None, "uuid_reused",
+                                                    f"a record of device {device_id} (seq {record.seq}) "
+                                                    "uses a UUID of this device", record.uuid)))
         flag_tuple = tuple(sorted(set(flags)))
         outcomes[index] = Outcome(
             index, RecordStatus.STORED, record.uuid, record.seq,
@@ -413,7 +434,7 @@ def plan_batch(
         ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest, record.prev_hash)
         known_uuid[record.uuid] = ref
         known_seq[record.seq] = ref
-    return IngestPlan([o for o in outcomes if o is not None], findings, head, filled)
+    return IngestPlan([o for o in outcomes if o is not None], findings, head, filled, foreign_findings)
 
 
 def final_flags(plan: IngestPlan, clock_threshold_s: float) -> dict[int, tuple[str, ...]]:

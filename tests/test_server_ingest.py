@@ -76,11 +76,15 @@ def test_same_uuid_different_content_is_a_conflict_with_409():
     assert [f.problem for f in plan.findings] == ["conflict"]
 
 
-def test_a_uuid_of_another_device_is_a_conflict():
+def test_a_uuid_another_device_holds_is_kept_flagged_and_both_devices_are_told():
     records = chain(1)
-    ref = StoredRef("other", 1, records[0].uuid, records[0].hash, content_digest(records[0]), records[0].prev_hash)
-    plan = plan_batch(DEVICE, [records[0].to_dict()], ChainHead(), {records[0].uuid: ref}, {})
-    assert statuses(plan) == ["conflict"]
+    plan = plan_batch(DEVICE, [records[0].to_dict()], ChainHead(), {}, {}, foreign={records[0].uuid: "other"})
+    assert statuses(plan) == ["stored"]
+    assert plan.outcomes[0].flags == ("uuid_reused",)
+    assert [(f.problem, f.seq) for f in plan.findings] == [("uuid_reused", 1)]
+    assert "other" in plan.findings[0].detail
+    ((device, finding),) = plan.foreign_findings
+    assert device == "other" and finding.problem == "uuid_reused" and DEVICE in finding.detail
 
 
 def test_gap_is_a_finding_and_the_later_record_is_kept_flagged():

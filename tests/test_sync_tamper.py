@@ -154,3 +154,36 @@ def test_revoked_device_is_refused_with_a_reason_and_keeps_its_data(commune, tab
     answer = post(commune, credentials.device_id, credentials.secret, b"{}")
     assert answer.status_code == 403 and answer.json()["error"] == "device_revoked"
     assert "revoked" in answer.json()["detail"]
+
+
+def test_a_uuid_squatted_by_another_tablet_neither_claims_nor_blocks_the_owners_rating(commune, tablet, tmp_path):
+    """A second paired tablet uploads a record with the UUID of the first's
+    pending rating (it shows in the thank-you QR code): both are kept, each
+    on its own device, and each device's findings name the other."""
+    (pending,) = tablet.rate(1)
+    squatter = Tablet(tmp_path / "squatter", commune.url)
+    squatter.pair(commune)
+    try:
+        credentials = load_credentials(squatter.store.device_secret_path)
+        (own,) = squatter.rate(1)
+        forged = seal(replace(own, uuid=pending.uuid, hash=""))
+        body = build_batch_body(Batch("squat-0001", (forged,)), credentials.device_id,
+                                sent_at=squatter.clock.now().isoformat(timespec="milliseconds"),
+                                sent_monotonic_ns=squatter.clock.monotonic_ns(), boot_id=squatter.clock.boot(),
+                                app_version="0.1.0", pending=0)
+        answer = post(commune, credentials.device_id, credentials.secret, body)
+        assert answer.status_code == 200 and answer.json()["results"][0]["status"] == "stored"
+
+        # The owner uploads afterwards: its rating is stored as its own, not refused as a conflict.
+        assert tablet.uploader().run_once().pending == 0
+        assert [a["status"] for a in tablet.store.acks()] == ["stored"]
+        kept = stored(commune, tablet.store.device_id)
+        assert kept[1]["record"] == pending and "uuid_reused" in kept[1]["flags"]
+        assert stored(commune, credentials.device_id)[1]["record"] == forged
+        owner_findings = commune.registry.health(tablet.store.device_id)[0]["findings"]
+        squatter_findings = commune.registry.health(credentials.device_id)[0]["findings"]
+        assert any(f["problem"] == "uuid_reused" and credentials.device_id in f["detail"] for f in owner_findings)
+        assert any(f["problem"] == "uuid_reused" and tablet.store.device_id in f["detail"]
+                   for f in squatter_findings)
+    finally:
+        squatter.close()

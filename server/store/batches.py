@@ -120,12 +120,16 @@ def save_anchor(conn: Connection, device_id: str, anchor: BootAnchor) -> None:
 
 
 def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
-                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef]]:
-    """What is stored under these UUIDs (any device) and at these sequence
-    numbers of the device."""
+                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef], dict[str, str]]:
+    """What the device has stored under these UUIDs and at these sequence
+    numbers, and which other device holds any of these UUIDs (by UUID)."""
     by_uuid: dict[str, StoredRef] = {}
+    foreign: dict[str, str] = {}
     for chunk in _chunks(sorted(uuids)):
         for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}).mappings():
+            if row["device_id"] != device_id:
+                foreign.setdefault(row["uuid"], row["device_id"])
+                continue
             record = record_of_row(row)
             by_uuid[record.uuid] = StoredRef(record.device_id, record.seq, record.uuid, record.hash,
                                              content_digest(record), record.prev_hash)
@@ -141,7 +145,7 @@ def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
         for device, seq, uuid, hash_, prev_hash in conn.execute(query, parameters):
             # The content digest is not needed at a place in the chain: only the links are compared.
             by_seq[seq] = StoredRef(device, seq, uuid, hash_text(hash_), "", hash_text(prev_hash))
-    return by_uuid, by_seq
+    return by_uuid, by_seq, foreign
 
 
 # -- writing ---------------------------------------------------------------------

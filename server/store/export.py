@@ -14,8 +14,8 @@ from sqlalchemy import Connection, bindparam, func, literal_column, select
 
 from server.store import tables
 
-__all__ = ["findings_by_place", "id_span", "rating_window", "details_count", "details_rating_uuids", "details_of",
-           "RATING_COLUMNS"]
+__all__ = ["findings_by_place", "receipt_times", "id_span", "rating_window", "details_count", "details_rating_uuids",
+           "details_of", "RATING_COLUMNS"]
 
 # A bound parameter would hide from the database that these rows are in the
 # partial indexes on ratings and details (see tables.RATING_INDEXES).
@@ -24,9 +24,17 @@ _DETAILS = literal_column("'details'")
 
 RATING_COLUMNS = (
     "id", "device_id", "seq", "uuid", "officer_id", "counter_id", "score", "scale", "level", "device_time",
-    "corrected_time", "time_method", "clock_offset_s", "received_at", "flags",
+    "corrected_time", "time_method", "clock_offset_s", "receipt_id", "flags",
 )
-"""The columns of each row :func:`rating_window` returns first, in this order."""
+"""The columns of each row :func:`rating_window` returns first, in this order
+(the time the rating was received is its receipt's: :func:`receipt_times`)."""
+
+
+def receipt_times(conn: Connection) -> dict[int, str]:
+    """When each batch was received (UTC text), by receipt id: one per batch,
+    a few thousand a year, read once rather than joined to every rating."""
+    receipts = tables.receipts
+    return dict(conn.execute(select(receipts.c.id, receipts.c.received_at)).all())
 
 
 def findings_by_place(conn: Connection) -> dict[tuple[str, int], list[str]]:
@@ -76,11 +84,8 @@ def rating_window(conn: Connection, start: str, end: str, after_id: int, upto_id
     A window of row ids, not a count of rows, bounds the read: the table is
     read in its own order, with no sorting (far cheaper than in time order
     for a large export)."""
-    records, receipts = tables.records, tables.receipts
-    columns = [receipts.c.received_at if name == "received_at" else records.c[name] for name in RATING_COLUMNS]
-    # Receipts are one per batch: the join reads one small row for hundreds of ratings.
-    query = (select(*columns)
-             .select_from(records.join(receipts, receipts.c.id == records.c.receipt_id))
+    records = tables.records
+    query = (select(*(records.c[name] for name in RATING_COLUMNS))
              .where(records.c.kind == _RATING, records.c.id > after_id, records.c.id <= upto_id,
                     records.c.corrected_time >= start, records.c.corrected_time < end)
              .order_by(records.c.id))
@@ -92,10 +97,11 @@ def rating_window(conn: Connection, start: str, end: str, after_id: int, upto_id
 
 def details_of(conn: Connection, rating_uuids: Sequence[str], batch: int = 500) -> Sequence[Any]:
     """The details records added to these ratings, as (rating UUID, row id,
-    ``reasons`` JSON text, ``callback_requested``), found through their
-    covering index."""
+    ``reasons`` JSON text, ``callback_requested``, device id), found through
+    their covering index. A rating's details are those of its own device."""
     records = tables.records
-    query = (select(records.c.rating_uuid, records.c.id, records.c.reasons, records.c.callback_requested)
+    query = (select(records.c.rating_uuid, records.c.id, records.c.reasons, records.c.callback_requested,
+                    records.c.device_id)
              .where(records.c.kind == _DETAILS, records.c.rating_uuid.in_(bindparam("uuids", expanding=True))))
     found: list[Any] = []
     for first in range(0, len(rating_uuids), batch):

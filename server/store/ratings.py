@@ -167,6 +167,7 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
                 records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off]
             query = (select(*keys, func.count().label("n"))
                      .select_from(records.join(details, and_(details.c.rating_uuid == records.c.uuid,
+                                                             details.c.device_id == records.c.device_id,
                                                              details.c.kind == _DETAILS)))
                      .where(records.c.kind == _RATING, _in_bounds(records.c.corrected_time),
                             details.c.reasons.is_not(None))

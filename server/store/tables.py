@@ -109,7 +109,7 @@ records = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("device_id", _text(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
-    Column("uuid", _text(64), nullable=False, unique=True),
+    Column("uuid", _text(64), nullable=False),
     Column("kind", _text(16), nullable=False),
     Column("v", Integer, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
@@ -139,6 +139,10 @@ records = Table(
     Column("callback_requested", Boolean),
     Column("seal", LargeBinary(32)),  # format 2's seal (sync.seal), raw; NULL when unsealed
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
+    # A UUID belongs to the device that made it: another device's record
+    # with the same UUID is kept apart (and noted), never taken for it.
+    # The UUID first, so a rating is found by its UUID alone (the comment form).
+    UniqueConstraint("uuid", "device_id", name="uq_records_uuid_device"),
 )
 
 receipts = Table(
@@ -303,18 +307,20 @@ def _rating_indexes(dialect: str, wide: bool) -> tuple[Index, ...]:
     counted = [records.c[name] for name in _COUNTED] if wide else []
     where = {f"{dialect}_where": _RATING_ONLY}
     details_where = {f"{dialect}_where": _DETAILS_ONLY}
-    details = [records.c.reasons, records.c.callback_requested, records.c.kind] if wide else []
+    # The device too: a rating's details are its own device's (a UUID is unique per device).
+    details = [records.c.device_id, records.c.reasons, records.c.callback_requested, records.c.kind] if wide else []
     by_time = () if wide else (
         Index(f"ix_records_ratings_by_time_{dialect}", records.c.corrected_time, records.c.officer_id, **where),)
     return tuple(index.ddl_if(dialect=dialect) for index in (
         *by_time,
         Index(f"ix_records_ratings_by_officer_{dialect}", records.c.officer_id, records.c.corrected_time, *counted,
               **where),
-        Index(f"ix_records_details_by_rating_{dialect}", records.c.rating_uuid, *details, **details_where),
+        Index(f"ix_records_details_of_rating_{dialect}", records.c.rating_uuid, *details, **details_where),
     ))
 
 
-RETIRED_INDEXES = ("ix_records_ratings_by_time_sqlite",)
+RETIRED_INDEXES = ("ix_records_ratings_by_time_sqlite", "ix_records_details_by_rating_sqlite",
+                   "ix_records_details_by_rating_postgresql")
 """Indexes older versions made and this one drops (server.store.migrations)."""
 
 RATING_INDEXES = {"sqlite": _rating_indexes("sqlite", wide=True),
