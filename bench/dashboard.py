@@ -87,7 +87,7 @@ def build(db: Path, ratings: int) -> tuple[list[str], float]:
             conn.execute(tables.devices.insert().values(
                 device_id=device_id, label="bench", secret="x" * 64, status="active", head_hash=GENESIS_HASH,
                 clock_off=False, head_seq=0, records_count=0))
-        receipt = stored_batches.add_receipt(conn, device_id, "bench", RECEIVED)
+            receipt = stored_batches.add_receipt(conn, device_id, "bench", RECEIVED)
     prev = {f"bench-{d + 1}": GENESIS_HASH for d in range(DEVICES)}
     seqs = dict.fromkeys(prev, 0)
     rows: list[dict] = []
