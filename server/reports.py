@@ -28,11 +28,14 @@ due, until the period's evidence archive has been made.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server import letters
 from server.cases import CaseOutcome, CaseStatus, Cause
@@ -45,6 +48,8 @@ from server.scores import (
     Period,
     PeriodKind,
     Ranking,
+    RatingGroup,
+    ReasonGroup,
     ReasonTally,
     heading_counts,
     rank,
@@ -59,7 +64,7 @@ from server.store import reports as stored
 __all__ = [
     "REPORT_KINDS", "DEADLINES", "REMINDER_DAYS_BEFORE", "REMINDER_DAYS_AFTER", "FollowUp", "CommentText",
     "Comments", "Report", "build_report", "period_code", "parse_period", "period_label", "Reminder",
-    "due_reminder", "reminder_for",
+    "due_reminder", "reminder_for", "forget_counts",
 ]
 
 REPORT_KINDS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF, PeriodKind.YEAR,
@@ -160,9 +165,7 @@ def build_report(engine: Engine, period: Period, *, officer_id: str | None = Non
     now = now or utc_now()
     with engine.begin() as conn:
         chained = stored_ratings.open_chain_devices(conn)
-        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
-        reasons = stored.reason_totals(conn, period, officer_id=officer_id, chained=chained,
-                                       ratings=sum(g.count for g in groups))
+        groups, reasons = _counted(engine, conn, period, officer_id, frozenset(chained))
         names = stored_ratings.officer_names(conn)
         case_rows = stored.case_counts(conn, period, now_text=utc_text(now), officer_id=officer_id)
         comment_counts = stored.comment_counts(conn, period, officer_id=officer_id)
@@ -185,6 +188,90 @@ def build_report(engine: Engine, period: Period, *, officer_id: str | None = Non
                                     level=c["level"], text=c["text"]) for c in texts)),
         follow_up=_follow_up(case_rows, issued), with_comment_texts=with_comment_texts,
     )
+
+
+# -- the ratings and reasons counted, kept for the next report --------------------------
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """A report's ratings and reasons as counted up to the records' row ``last_id``."""
+
+    last_id: int
+    ratings: dict[tuple, int]
+    reasons: dict[tuple, int]
+
+
+_KEPT = 16
+"""Reports whose counts are kept per database (the most recently used)."""
+_kept: WeakKeyDictionary[Engine, OrderedDict[tuple, _Counted]] = WeakKeyDictionary()
+_kept_lock = threading.Lock()
+
+
+def forget_counts(engine: Engine | None = None) -> None:
+    """Drop the kept counts (of one database, or all): the next report counts afresh."""
+    with _kept_lock:
+        if engine is None:
+            _kept.clear()
+        else:
+            _kept.pop(engine, None)
+
+
+def _add_ratings(into: dict[tuple, int], groups: list[RatingGroup]) -> None:
+    for g in groups:
+        into[(g.officer_id, g.level, g.categories)] = into.get((g.officer_id, g.level, g.categories), 0) + g.count
+
+
+def _add_reasons(into: dict[tuple, int], groups: list[ReasonGroup]) -> None:
+    for g in groups:
+        key = (g.reasons, g.officer_id, g.level, g.categories)
+        into[key] = into.get(key, 0) + g.count
+
+
+def _counted(engine: Engine, conn: Connection, period: Period, officer_id: str | None,
+             chained: frozenset[str]) -> tuple[list[RatingGroup], list[ReasonGroup]]:
+    """The period's rating and reason groups (no days), in the caller's transaction.
+
+    A year of ratings takes a second or two to count, and leaders open the
+    page, then download the XLSX, the PDF, the archive. Stored records are
+    never changed nor deleted, and on SQLite (one writer at a time) their row
+    ids are committed in order: so the counts of a period are kept with the
+    last row id they include, and the next report of the same period adds
+    only the records stored since. Another set of devices with open chain
+    findings changes the categories: it counts afresh. On PostgreSQL row ids
+    may commit out of order, so every report counts afresh there."""
+    if conn.dialect.name != "sqlite":
+        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
+        return groups, stored.reason_totals(conn, period, officer_id=officer_id, chained=chained,
+                                            ratings=sum(g.count for g in groups))
+    key = (period.first, period.last, str(period.zone), officer_id, chained)
+    last = stored.last_record_id(conn)
+    with _kept_lock:
+        found = _kept.get(engine, {}).get(key)
+    if found is not None and found.last_id == last:
+        counted = found
+    elif found is not None and found.last_id < last:
+        ratings, reasons = dict(found.ratings), dict(found.reasons)
+        _add_ratings(ratings, stored.rating_delta(conn, period, after_id=found.last_id, officer_id=officer_id,
+                                                  chained=chained))
+        _add_reasons(reasons, stored.reason_delta(conn, period, after_id=found.last_id, officer_id=officer_id,
+                                                  chained=chained))
+        counted = _Counted(last, ratings, reasons)
+    else:
+        ratings, reasons = {}, {}
+        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
+        _add_ratings(ratings, groups)
+        _add_reasons(reasons, stored.reason_totals(conn, period, officer_id=officer_id, chained=chained,
+                                                   ratings=sum(g.count for g in groups)))
+        counted = _Counted(last, ratings, reasons)
+    with _kept_lock:
+        kept = _kept.setdefault(engine, OrderedDict())
+        kept[key] = counted
+        kept.move_to_end(key)
+        while len(kept) > _KEPT:
+            kept.popitem(last=False)
+    return ([RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in counted.ratings.items()],
+            [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in counted.reasons.items()])
 
 
 def _follow_up(rows: list[dict], issued: dict[str, int] | None) -> FollowUp:

@@ -35,12 +35,13 @@ from server.reports import (
     REMINDER_DAYS_BEFORE,
     build_report,
     due_reminder,
+    forget_counts,
     parse_period,
     period_code,
     reminder_for,
 )
 from server.roster import RosterStore
-from server.scores import Exclusions, Period, PeriodKind, wilson_interval
+from server.scores import Exclusions, Period, PeriodKind, ReasonTally, wilson_interval
 from server.settings import load_settings, save_setting
 from sync.record import KIND_RATING
 from tests.sync_support import Commune, ManualClock, Tablet
@@ -95,6 +96,8 @@ class Seeded:
     officers: list[str]
     names: dict[str, str]
     ratings: list[Rated]
+    tablet: Tablet
+    time: Steered
     cases: dict[str, int] = field(default_factory=dict)
 
 
@@ -154,7 +157,7 @@ def seed(tmp_path: Path, commune: Commune, clock: ManualClock) -> Seeded:
     leader = accounts.create("chu-tich", "chu-tich-mật-khẩu-đủ-dài", Role.LEADER, display_name="Chủ tịch xã")
     book = CaseBook(engine, accounts, clock=clock)
     desk = LetterDesk(engine, accounts, book, clock=clock)
-    seeded = Seeded(commune, clock, officers, names, ratings)
+    seeded = Seeded(commune, clock, officers, names, ratings, tablet, time)
     opened, _ = book.cases()
     by_rating = {c.rating_uuid: c.id for c in opened}
     seeded.cases["callback"] = by_rating[made[2].uuid]
@@ -188,7 +191,6 @@ def seed(tmp_path: Path, commune: Commune, clock: ManualClock) -> Seeded:
     book.move(case, CaseStatus.RESOLVED, leader)
     desk.thanks(suggestion, leader)
     time.to(REPORT_TIME)
-    tablet.close()
     return seeded
 
 
@@ -196,7 +198,9 @@ def seed(tmp_path: Path, commune: Commune, clock: ManualClock) -> Seeded:
 def seeded(tmp_path):
     clock = ManualClock()
     with Commune(tmp_path, clock=clock) as commune:
-        yield seed(tmp_path, commune, clock)
+        seeded = seed(tmp_path, commune, clock)
+        yield seeded
+        seeded.tablet.close()
 
 
 def expected_levels(ratings: list[Rated], period: Period, exclusions: Exclusions,
@@ -244,6 +248,30 @@ def test_the_report_counts_what_the_tablet_recorded(seeded) -> None:
     april = build_report(engine, Period.of(PeriodKind.MONTH, date(2026, 4, 1), HANOI), now=seeded.clock())
     assert april.follow_up.opened == 1 and april.figures.total == 2 and april.follow_up.letters == {
         "apology": 0, "thanks": 0}
+
+
+def test_a_report_again_adds_only_what_arrived_since(seeded) -> None:
+    engine = seeded.commune.engine
+    half = parse_period("2026-H1", HANOI)
+    forget_counts()
+    before = build_report(engine, half, now=seeded.clock())
+    again = build_report(engine, half, now=seeded.clock())
+    assert again.figures == before.figures and again.reasons == before.reasons
+    # New ratings arrive (one with reasons, one simulated): the next report adds them to what it kept.
+    seeded.time.to(REPORT_TIME + timedelta(hours=1))
+    low = seeded.tablet.desk.rate(seeded.officers[0], 1)
+    seeded.tablet.desk.add_details(low, ["waited_long", "come_back"])
+    seeded.time.to(REPORT_TIME + timedelta(hours=2))
+    seeded.tablet.desk.rate(seeded.officers[1], 3, simulated=True)
+    assert seeded.tablet.uploader().run_once().pending == 0
+    added = build_report(engine, half, now=seeded.clock())
+    forget_counts(engine)
+    fresh = build_report(engine, half, now=seeded.clock())
+    assert added.figures == fresh.figures and added.reasons == fresh.reasons and added.officers == fresh.officers
+    assert added.figures.total == before.figures.total + 2
+    assert added.figures.levels["dissatisfied"] == before.figures.levels["dissatisfied"] + 1
+    assert added.reasons["come_back"].faulted == before.reasons.get("come_back", ReasonTally()).faulted + 1
+    assert added.figures.apart["simulated"] == before.figures.apart["simulated"] + 1
 
 
 def test_an_officers_report_holds_only_their_figures(seeded) -> None:

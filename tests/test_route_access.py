@@ -85,3 +85,21 @@ def test_anonymous_callers_are_refused(commune, method: str, path: str) -> None:
         assert answer.status_code in (303, 401, 403), (method, path, answer.status_code)
         if answer.status_code == 303:
             assert answer.headers["location"].startswith("/login")
+
+
+# The periodic reports: each route is refused to anonymous callers above; these
+# name them, so a report route dropped from the dashboard (or made public) fails here.
+REPORT_ROUTES = {("GET", "/reports"), ("POST", "/reports/download"), ("POST", "/reports/archive")}
+
+
+def test_the_report_routes_are_listed_and_never_public() -> None:
+    assert REPORT_ROUTES <= set(ROUTES), REPORT_ROUTES - set(ROUTES)
+    assert not REPORT_ROUTES & set(PUBLIC)
+
+
+def test_an_anonymous_report_download_gets_no_file(commune) -> None:
+    for path, data in (("/reports/download", {"format": "xlsx", "kind": "year", "day": "2026-01-01"}),
+                       ("/reports/archive", {"kind": "half", "day": "2026-01-01"})):
+        answer = requests.post(commune.url + path, data=data, timeout=10, allow_redirects=False)
+        assert answer.status_code in (303, 401, 403), (path, answer.status_code)
+        assert not answer.content.startswith((b"PK", b"%PDF"))

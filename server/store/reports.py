@@ -30,7 +30,8 @@ from server.store.ratings import _categories, _flag_columns
 from sync.scale import SCALES
 
 __all__ = [
-    "ARCHIVE_SETTING_PREFIX", "rating_totals", "reason_totals", "case_counts", "comment_counts", "comment_texts",
+    "ARCHIVE_SETTING_PREFIX", "rating_totals", "reason_totals", "last_record_id", "rating_delta", "reason_delta",
+    "case_counts", "comment_counts", "comment_texts",
     "device_chains", "record_archive", "archives_made",
 ]
 
@@ -128,6 +129,66 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
             continue
         key = (reasons, row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
         merged[key] = merged.get(key, 0) + int(row[7])
+    return [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in merged.items()]
+
+
+def last_record_id(conn: Connection) -> int:
+    """The highest row id of ``records`` (0 when empty): records are never
+    changed nor deleted, so what is counted up to it stays counted."""
+    return int(conn.execute(select(func.max(tables.records.c.id))).scalar() or 0)
+
+
+def rating_delta(conn: Connection, period: Period, *, after_id: int, officer_id: str | None = None,
+                 chained: Collection[str] = ()) -> list[RatingGroup]:
+    """The period's ratings stored after row ``after_id`` (read by row id,
+    few), grouped as :func:`rating_totals` groups them."""
+    records = tables.records
+    simulated, burst, clock_off = _flag_columns(records)
+    # The unary + keep the time and officer indexes out: the new rows are found by their row id.
+    stamp = literal_column("+records.corrected_time")
+    keys = (records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off)
+    query = (select(*keys, func.count()).where(records.c.id > after_id, literal_column("+records.kind") == _RATING,
+                                              stamp >= utc_text(period.start_utc), stamp < utc_text(period.end_utc))
+             .group_by(*keys))
+    if officer_id is not None:
+        query = query.where(records.c.officer_id == officer_id)
+    groups: dict[tuple, int] = {}
+    for row in conn.execute(query):
+        key = (row[0], row[1] if row[1] in _LEVELS else None, _categories(row[3], row[4], row[5], row[2], chained))
+        groups[key] = groups.get(key, 0) + int(row[6])
+    return [RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in groups.items()]
+
+
+def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id: str | None = None,
+                 chained: Collection[str] = ()) -> list[ReasonGroup]:
+    """The reasons of the period's ratings that were not counted up to row
+    ``after_id``: details stored after it (whenever their rating was), and
+    ratings stored after it whose details came before (a gap filled late)."""
+    records = tables.records
+    rating, details = records.alias("r"), records.alias("d")
+    simulated, burst, clock_off = _flag_columns(rating)
+    keys = (details.c.reasons, rating.c.officer_id, rating.c.level, rating.c.device_id, simulated, burst, clock_off)
+    # Unary + keep SQLite off the indexes that would read the whole period:
+    # the new rows are found by row id, their partners by UUID.
+    stamp = literal_column("+r.corrected_time")
+    common = [details.c.reasons.is_not(None), stamp >= utc_text(period.start_utc), stamp < utc_text(period.end_utc)]
+    if officer_id is not None:
+        common.append(rating.c.officer_id == officer_id)
+    new_details = (select(*keys, func.count())
+                   .select_from(details.join(rating, rating.c.uuid == details.c.rating_uuid))
+                   .where(details.c.id > after_id, literal_column("+d.kind") == literal_column("'details'"),
+                          rating.c.kind == _RATING, *common).group_by(*keys))
+    new_ratings = (select(*keys, func.count())
+                   .select_from(rating.join(details, details.c.rating_uuid == literal_column("+r.uuid")))
+                   .where(rating.c.id > after_id, literal_column("+r.kind") == _RATING, details.c.id <= after_id,
+                          details.c.kind == literal_column("'details'"), *common).group_by(*keys))
+    merged: dict[tuple, int] = {}
+    for query in (new_details, new_ratings):
+        for row in conn.execute(query):
+            reasons = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
+            if reasons:
+                key = (reasons, row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+                merged[key] = merged.get(key, 0) + int(row[7])
     return [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in merged.items()]
 
 

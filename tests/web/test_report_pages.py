@@ -36,6 +36,7 @@ def reported(tmp_path):
         seeded = seed(tmp_path, commune, clock)
         make_accounts(commune.engine, seeded.officers[0])
         yield seeded
+        seeded.tablet.close()
 
 
 def _session(seeded, role: Role):
