@@ -172,6 +172,8 @@ def main() -> None:
     kiosk = HeadlessKiosk(settings, size=(width, height))
     kiosk.app.desk.sign_in(settings.officers[0].id)
     kiosk.app.visits.go_idle()
+    # The screens not needed at start are built in the frames after it.
+    kiosk.wait_until(lambda: kiosk.app.root.complete, timeout=30)
     kiosk.pump(5)
 
     frames: list[tuple[float, float]] = []

@@ -28,7 +28,7 @@ from kivy.properties import (
     ObjectProperty,
     StringProperty,
 )
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import ScreenManager
 
 from kiosk import i18n
 from kiosk.config import AttributionMode, Officer, Settings
@@ -36,7 +36,7 @@ from kiosk.desk import DeviceClock, RatingDesk
 from kiosk.link.credentials import pin_key
 from kiosk.navigator import ScreenNavigator
 from kiosk.pin import PinGuard
-from kiosk.screens import build_screens, load_kv
+from kiosk.screens import IDLE_FIRST, KioskScreens, load_kv
 from kiosk.staff import StaffFlow
 from kiosk.store import Store
 from kiosk.sync_control import ROSTER_REFRESH_S, SyncControl, cached_roster, with_roster
@@ -142,9 +142,10 @@ class KioskApp(App):
     def build(self) -> ScreenManager:
         Window.bind(size=self._on_window_size)
         self._on_window_size(Window, Window.size)
-        manager = ScreenManager(transition=NoTransition())
-        for screen in build_screens():
-            manager.add_widget(screen)
+        # The idle screens now; the others one per frame once the idle
+        # screen shows (see kiosk.screens.KioskScreens).
+        manager = KioskScreens()
+        manager.build(IDLE_FIRST)
         self.navigator.attach(manager)
         self._show_roster_and_scale()
         return manager
@@ -152,6 +153,7 @@ class KioskApp(App):
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close)
         self.visits.go_idle()
+        self.root.build_rest_soon()
         self.sync.start()
         self.sync.refresh_roster()
         self._timers = [
@@ -160,6 +162,7 @@ class KioskApp(App):
         ]
 
     def on_stop(self) -> None:
+        self.root.stop_building()
         for timer in self._timers:
             timer.cancel()
         self.sync.close()
