@@ -13,10 +13,10 @@ from tests.web.support import PASSWORDS, api_login
 
 # What each role's menu shows, and what it may not open.
 MENU = {
-    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings"},
-    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases"},
-    Role.OFFICER: {"/home", "/me", "/cases"},
-    Role.OBSERVER: {"/home", "/board"},
+    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings", "/reports"},
+    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases", "/reports"},
+    Role.OFFICER: {"/home", "/me", "/cases", "/reports"},
+    Role.OBSERVER: {"/home", "/board", "/reports"},
 }
 # Where each role lands after logging in (the officer's own page is under /officers/).
 LANDING = {Role.ADMIN: "/home", Role.LEADER: "/board", Role.OFFICER: "/officers/nguyen-van-an",
