@@ -9,14 +9,16 @@ carries the hash of the one before it (``prev_hash``) and its own ``hash``, the
 SHA-256 of its canonical encoding. Deleting, editing or inserting a record
 breaks the chain at that point, and :func:`verify_chain` says where and how.
 
-Format versions. Version 1 records carry their hash only. Version 2 (the
-current one) adds ``seal``: the forward-secure seal of :mod:`sync.seal`, made
-with the device's evolving key, or empty for a record made while the device
-was not paired ("unsealed"). The seal is outside the hash (the hash is what it
-covers). Both versions parse, hash and verify; a version 1 record keeps
-exactly its bytes.
+Format versions. Version 1 records carry their hash only. Version 2 adds
+``seal``: the forward-secure seal of :mod:`sync.seal`, made with the device's
+evolving key, or empty for a record made while the device was not paired
+("unsealed"). The seal is outside the hash (the hash is what it covers).
+Version 3 (the current one) adds the ``correction`` kind and, on ``rating``,
+``dossier_code``. Every version parses, hashes and verifies; an older record
+keeps exactly its fields and bytes: a field enters a kind's hashed fields only
+from the version that added it (:data:`FIELDS_SINCE`, :func:`kind_fields`).
 
-Two kinds of record exist:
+Three kinds of record exist:
 
 ``rating``
     the citizen's tap: which officer, at which counter, which level of which
@@ -25,6 +27,11 @@ Two kinds of record exist:
     what the citizen added afterwards to a rating (reasons, a call-back request).
     Written when they finish or when the screen times out. A rating without
     details is still a complete rating.
+``correction``
+    (from version 3) the citizen changed their tap within the short window the
+    tablet offers: it points at the rating (``rating_uuid``) and carries the
+    corrected ``score``, ``scale`` and ``level``. The rating itself stays in
+    the chain untouched; at most one correction per rating counts.
 """
 
 from __future__ import annotations
@@ -45,6 +52,11 @@ __all__ = [
     "GENESIS_HASH",
     "KIND_RATING",
     "KIND_DETAILS",
+    "KIND_CORRECTION",
+    "KIND_SINCE",
+    "FIELDS_SINCE",
+    "MAX_DOSSIER_CODE_CHARS",
+    "kind_fields",
     "Record",
     "RecordError",
     "ChainFinding",
@@ -54,13 +66,15 @@ __all__ = [
     "verify_chain",
 ]
 
-FORMAT_VERSION = 2
-FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+FORMAT_VERSIONS = (1, 2, 3)
 """Every version this code reads; records are written in :data:`FORMAT_VERSION`."""
 SEALED_FROM_VERSION = 2
 GENESIS_HASH = "0" * 64
 KIND_RATING = "rating"
 KIND_DETAILS = "details"
+KIND_CORRECTION = "correction"
+MAX_DOSSIER_CODE_CHARS = 64
 
 # Fields every record has, whatever its kind. ``hash`` is left out: it is the
 # digest of the others.
@@ -86,6 +100,7 @@ KIND_FIELDS = {
         "level",
         "burst",
         "comment_token",
+        "dossier_code",
     ),
     KIND_DETAILS: (
         "rating_uuid",
@@ -93,11 +108,41 @@ KIND_FIELDS = {
         "callback_phone",
         "callback_consent",
     ),
+    KIND_CORRECTION: (
+        "rating_uuid",
+        "score",
+        "scale",
+        "level",
+    ),
 }
+"""Every field a kind can carry, in the newest version; see :func:`kind_fields`."""
+KIND_SINCE = {KIND_CORRECTION: 3}
+"""The format version a kind first appears in (a kind not listed: version 1)."""
+FIELDS_SINCE: dict[str, dict[str, int]] = {
+    KIND_RATING: {"dossier_code": 3},
+}
+"""Per kind, the format version each later field was added in (a field not
+listed has been there since version 1). An older record never carries it."""
+
+
+def kind_fields(kind: str, version: int) -> tuple[str, ...]:
+    """The kind's own hashed fields in records of format ``version``.
+
+    Raises :class:`RecordError` for an unknown kind or a kind that did not
+    exist yet in that version."""
+    if kind not in KIND_FIELDS:
+        raise RecordError(f"kind: unknown record kind {kind!r}")
+    if version < KIND_SINCE.get(kind, 1):
+        raise RecordError(f"kind: a {kind} record needs format version {KIND_SINCE[kind]} or later")
+    since = FIELDS_SINCE.get(kind, {})
+    return tuple(name for name in KIND_FIELDS[kind] if since.get(name, 1) <= version)
+
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # ISO 8601 local time with milliseconds and the UTC offset the device had.
 _DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
+# A dossier code as a receipt's barcode or QR code gives it: visible characters, no spaces.
+_DOSSIER_CODE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,%d}$" % MAX_DOSSIER_CODE_CHARS)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -128,7 +173,9 @@ class Record:
     level: str | None = None
     burst: bool | None = None
     comment_token: str | None = None
-    # details
+    dossier_code: str | None = None
+    """Version 3: the dossier (mã hồ sơ) whose hand-over prompted the rating, or None."""
+    # details (``rating_uuid`` also on correction)
     rating_uuid: str | None = None
     reasons: tuple[str, ...] | None = None
     callback_phone: str | None = None
@@ -140,10 +187,8 @@ class Record:
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields covered by the hash, as plain JSON values."""
-        if self.kind not in KIND_FIELDS:
-            raise RecordError(f"kind: unknown record kind {self.kind!r}")
         out: dict[str, Any] = {}
-        for name in COMMON_FIELDS + KIND_FIELDS[self.kind]:
+        for name in COMMON_FIELDS + kind_fields(self.kind, self.v):
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -170,8 +215,11 @@ class Record:
         if kind not in KIND_FIELDS:
             raise RecordError(f"kind: must be one of {sorted(KIND_FIELDS)}")
         version = data.get("v")
+        known = type(version) is int and version in FORMAT_VERSIONS
         sealed = type(version) is int and version >= SEALED_FROM_VERSION
-        expected = set(COMMON_FIELDS + KIND_FIELDS[kind]) | ({"hash", "seal"} if sealed else {"hash"})
+        # An unknown version is refused by validate(); until then read it as the newest.
+        own = kind_fields(kind, version if known else FORMAT_VERSION)
+        expected = set(COMMON_FIELDS + own) | ({"hash", "seal"} if sealed else {"hash"})
         unknown = sorted(set(data) - expected)
         if unknown:
             raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
@@ -187,8 +235,9 @@ class Record:
 
     def validate(self) -> None:
         """Check types and formats; raise :class:`RecordError` on the first problem."""
+        own = kind_fields(self.kind, self.v if self.v in FORMAT_VERSIONS else FORMAT_VERSION)
         for name, expected in _TYPES.items():
-            if name not in COMMON_FIELDS + KIND_FIELDS.get(self.kind, ()) and name not in ("hash", "seal"):
+            if name not in COMMON_FIELDS + own and name not in ("hash", "seal"):
                 continue
             value = getattr(self, name)
             if name in _NULLABLE and value is None:
@@ -213,6 +262,16 @@ class Record:
         if not _DEVICE_TIME.match(self.device_time):
             raise RecordError("device_time: must look like 2026-01-31T08:00:00.000+07:00")
         if self.kind == KIND_RATING:
+            if self.scale not in (3, 4, 5):
+                raise RecordError("scale: must be 3, 4 or 5")
+            if not 1 <= self.score <= self.scale:
+                raise RecordError("score: must be between 1 and the scale")
+            if self.dossier_code is not None and not _DOSSIER_CODE.match(self.dossier_code):
+                raise RecordError(
+                    f"dossier_code: must be 1 to {MAX_DOSSIER_CODE_CHARS} printable characters without spaces")
+        elif self.kind == KIND_CORRECTION:
+            if not _UUID.match(self.rating_uuid):
+                raise RecordError("rating_uuid: must be a lower-case UUID")
             if self.scale not in (3, 4, 5):
                 raise RecordError("scale: must be 3, 4 or 5")
             if not 1 <= self.score <= self.scale:
@@ -245,6 +304,7 @@ _TYPES: dict[str, type] = {
     "level": str,
     "burst": bool,
     "comment_token": str,
+    "dossier_code": str,
     "rating_uuid": str,
     "reasons": tuple,
     "callback_phone": str,
@@ -252,7 +312,7 @@ _TYPES: dict[str, type] = {
     "hash": str,
     "seal": str,
 }
-_NULLABLE = {"callback_phone"}
+_NULLABLE = {"callback_phone", "dossier_code"}
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false", tuple: "a list"}
 
 

@@ -19,7 +19,16 @@ from kiosk.link.credentials import load_credentials
 from kiosk.store.journal import to_row
 from sync import seal as sealing
 from sync.protocol import API_PREFIX, DEVICE_HEADER, SIGNATURE_HEADER, sign
-from sync.record import GENESIS_HASH, KIND_RATING, Record, RecordError, canonical_bytes, seal, verify_chain
+from sync.record import (
+    FORMAT_VERSION,
+    GENESIS_HASH,
+    KIND_RATING,
+    Record,
+    RecordError,
+    canonical_bytes,
+    seal,
+    verify_chain,
+)
 from tests.sync_support import Commune, Tablet, as_attacker, findings, server_records, stored
 
 SEAL_FINDINGS = {"bad_seal", "unsealed_after_pairing"}
@@ -192,7 +201,7 @@ def test_a_tablet_paired_after_records_existed_reports_them_unsealed(tmp_path):
         try:
             assert not tablet.store.seal_keys.state().sealing  # the kiosk warns: unpaired, unsealed
             before = tablet.rate(5)
-            assert all(r.v == 2 and r.seal == "" for r in before)
+            assert all(r.v == FORMAT_VERSION and r.seal == "" for r in before)
             tablet.pair(commune)
             state = tablet.store.seal_keys.state()
             assert state.sealing and state.registered and state.first_seq is None  # none sealed yet
@@ -229,7 +238,7 @@ def test_an_old_journal_of_format_1_uploads_and_verifies(tmp_path):
             assert "seal" not in old[0].to_dict() and Record.from_dict(old[0].to_dict()) == old[0]
             tablet.pair(commune)
             new = tablet.rate(2)
-            assert [r.v for r in new] == [2, 2] and all(r.seal for r in new)
+            assert [r.v for r in new] == [FORMAT_VERSION] * 2 and all(r.seal for r in new)
             assert tablet.uploader().run_once().pending == 0
             device = tablet.store.device_id
             assert server_records(commune, device) == old + new  # rebuilt to the very records sent
@@ -271,7 +280,7 @@ def _rating(**changes: object) -> Record:
 
 
 def test_format_2_encoding_seal_and_key_evolution_are_pinned():
-    record = _rating()
+    record = _rating(v=2)
     assert canonical_bytes(record).endswith(b'"uuid":"00000000-0000-4000-8000-000000000001","v":2}')
     assert b"seal" not in canonical_bytes(record)  # outside the hash
     key = bytes(range(32))
@@ -290,7 +299,7 @@ def test_both_versions_parse_and_each_keeps_its_fields():
     assert "seal" not in v1.to_dict() and Record.from_dict(v1.to_dict()) == v1
     with pytest.raises(RecordError, match="seal"):
         Record.from_dict({**v1.to_dict(), "seal": ""})  # format 1 has no seal
-    v2 = _rating()
+    v2 = _rating(v=2)
     without = v2.to_dict()
     del without["seal"]
     with pytest.raises(RecordError, match="seal: missing"):
@@ -298,4 +307,4 @@ def test_both_versions_parse_and_each_keeps_its_fields():
     with pytest.raises(RecordError, match="seal"):
         Record.from_dict({**v2.to_dict(), "seal": "xyz"})
     with pytest.raises(RecordError, match="format version"):
-        Record.from_dict({**v2.to_dict(), "v": 3})
+        Record.from_dict({**v2.to_dict(), "v": 4})

@@ -115,6 +115,8 @@ def to_row(record: Record) -> dict[str, Any]:
         value = getattr(record, name)
         if name == "seal" and not value:
             continue  # unsealed: NULL, as in a file from before seals (whose journal may lack the column)
+        if name == "dossier_code" and value is None:
+            continue  # NULL, as in a file from before format 3 (whose journal may lack the column)
         if name == "reasons" and value is not None:
             value = json.dumps(list(value), ensure_ascii=False)
         elif name in _BOOL_COLUMNS and value is not None:
@@ -125,8 +127,9 @@ def to_row(record: Record) -> dict[str, Any]:
 
 def from_row(row: dict[str, Any]) -> Record:
     """The record a journal row holds."""
-    values = {name: row[name] for name in _RECORD_COLUMNS if name != "seal"}
+    values = {name: row[name] for name in _RECORD_COLUMNS if name not in ("seal", "dossier_code")}
     values["seal"] = row.get("seal") or ""
+    values["dossier_code"] = row.get("dossier_code")
     if values["reasons"] is not None:
         values["reasons"] = tuple(json.loads(values["reasons"]))
     for name in _BOOL_COLUMNS:

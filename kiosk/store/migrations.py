@@ -110,12 +110,18 @@ def m005_sealing(db: Database) -> None:
     db["seal_keys"].create({"slot": str, "seq": int, "key": bytes}, pk="slot", not_null={"seq", "key"})
 
 
+def m006_dossier_code(db: Database) -> None:
+    """Format 3: a rating's dossier code (a correction reuses the rating's columns)."""
+    db["journal"].add_column("dossier_code", str)
+
+
 STEPS: tuple[Callable[[Database], None], ...] = (
     m001_journal,
     m002_device,
     m003_shifts_audit_pins,
     m004_outbox,
     m005_sealing,
+    m006_dossier_code,
 )
 """Every step, in the order it is applied; a step's name is its function's name."""
 

@@ -51,7 +51,7 @@ def upgrade(engine: Engine) -> None:
     if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
         _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
-    for table, name in _SEAL_COLUMNS:
+    for table, name in _SEAL_COLUMNS + _FORMAT_3_COLUMNS:
         _add_column(engine, table, name)
     with engine.begin() as conn:
         stale = statistics.missing(conn)
@@ -147,6 +147,8 @@ def _old_rows(conn: Connection, name: str) -> Iterator[list[dict[str, Any]]]:
 # Forward-secure seals (server.seals): the devices' keys and the records' seals.
 _SEAL_COLUMNS = ((tables.devices, "seal_first_seq"), (tables.devices, "seal_seq"), (tables.devices, "seal_key"),
                  (tables.devices, "seal_key_id"), (tables.records, "seal"))
+# Format 3 (sync.record): a rating's dossier code; corrections reuse the rating's columns.
+_FORMAT_3_COLUMNS = ((tables.records, "dossier_code"),)
 
 
 def _add_column(engine: Engine, table: Table, name: str) -> None:

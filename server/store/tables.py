@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from sync.protocol import MAX_FIELD_CHARS
+from sync.record import MAX_DOSSIER_CODE_CHARS
 
 __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "receipts", "findings", "conflicts", "batches", "boots",
@@ -138,6 +139,7 @@ records = Table(
     Column("callback_consent", Boolean),
     Column("callback_requested", Boolean),
     Column("seal", LargeBinary(32)),  # format 2's seal (sync.seal), raw; NULL when unsealed
+    Column("dossier_code", _text(MAX_DOSSIER_CODE_CHARS)),  # format 3, on a rating
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
     # A UUID belongs to the device that made it: another device's record
     # with the same UUID is kept apart (and noted), never taken for it.
