@@ -219,6 +219,8 @@ def test_health_shows_an_intact_chain(make_kiosk):
     kiosk.screen.open_section("health")
     assert kiosk.wait_until(lambda: kiosk.app.tr("tech.chain_ok") in kiosk.screen.health_text, timeout=10)
     assert kiosk.app.tr("tech.records", count=1) in kiosk.screen.health_text
+    # Not paired: its records are not sealed, and the panel says so.
+    assert kiosk.app.tr("tech.unsealed_warning") in kiosk.screen.health_text
 
 
 def test_exit_only_from_the_technician_panel(make_kiosk):
@@ -259,12 +261,15 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
 
         open_tech(kiosk)
         kiosk.screen.open_section("pairing")
+        # Not paired yet: its records are not sealed, and the panel says so.
+        assert kiosk.app.tr("tech.unsealed_warning") in kiosk.screen.pairing_text
         kiosk.tap(kiosk.screen.ids.pair)
         assert kiosk.wait_until(lambda: kiosk.screen.pairing_url != "", timeout=10), kiosk.screen.pairing_text
         code = kiosk.screen.pairing_text.split(":")[1].split()[0]
         commune.registry.decide(code, approve=True)
         assert kiosk.wait_until(lambda: kiosk.app.commune_name == "UBND xã Tân Lập", timeout=20)
         assert kiosk.screen.pairing_text == kiosk.app.tr("tech.pair_done")
+        assert kiosk.app.store.seal_keys.state().registered  # the first sealing key reached the server
         assert [o.id for o in kiosk.app.settings.officers] == [o["id"] for o in tree["officers"]]
         assert kiosk.app.sync.roster_from_server
         kiosk.screen.open_section("officers")
@@ -276,6 +281,9 @@ def test_paired_tablet_applies_the_server_roster_without_restart(make_kiosk, tmp
         kiosk.app.desk.rate(tree["officers"][0]["id"], 3)
         kiosk.app.sync.sync_now()
         assert kiosk.wait_until(lambda: kiosk.app.store.pending_count() == 0, timeout=20)
+        assert kiosk.app.store.records()[-1].seal  # sealed, and the server found nothing wrong with it
+        health = commune.registry.health(kiosk.app.store.device_id)[0]
+        assert health["findings"] == [] and health["sealed_from_seq"] == 1
         kiosk.app.sync.stop()
 
 

@@ -59,9 +59,11 @@ def register_seal_key(store: Store, link: ServerLink, credentials: DeviceCredent
         log.warning("sealing key not registered yet: %s", exc.detail)
         return "not_now"
     try:
-        wire.parse(wire.SealKeyAnswer, answer)
+        taken = wire.parse(wire.SealKeyAnswer, answer)
     except wire.WireError:
-        raise TransportError(transport.RETRY, "the server's answer to the sealing key is malformed") from None
+        taken = None
+    if taken is None or taken.first_seq != first_seq:
+        raise TransportError(transport.RETRY, "the server's answer to the sealing key is malformed")
     store.seal_keys.registered()
     return "registered"
 
@@ -74,6 +76,9 @@ def seal_after_pairing(database: str | Path, credentials: DeviceCredentials, ser
     store = Store(database)
     link = ServerLink(server_url or credentials.server_url, credentials)
     try:
+        if credentials.callback_key:
+            # From now on the tablet may offer the call-back (kiosk.callback_box).
+            store.callback_keys.set_server_key(credentials.callback_key)
         return register_seal_key(store, link, credentials)
     except TransportError as exc:
         log.warning("sealing key not registered at pairing: %s", exc.detail)

@@ -152,6 +152,12 @@ class TechScreen(KioskScreen):
             self.pairing_text = app.tr("tech.pair_no_server")
         else:
             self.pairing_text = app.tr("tech.not_paired")
+        # Until the tablet is paired its records are not sealed: say so (kiosk.store.sealing).
+        sealing = app.store.seal_keys.state()
+        if not sealing.sealing:
+            self.pairing_text += "\n" + app.tr("tech.unsealed_warning")
+        elif not sealing.registered:
+            self.pairing_text += "\n" + app.tr("tech.seal_key_owed")
 
     def start_pairing(self) -> None:
         """Ask the server for a code, show it, wait for the technician's approval."""
@@ -302,6 +308,7 @@ class TechScreen(KioskScreen):
                 app.tr("tech.records", count=health.records),
                 app.tr("tech.version", version=health.app_version),
             ]
+            + ([] if app.store.seal_keys.state().sealing else [app.tr("tech.unsealed_warning")])
         )
         self.log_text = "\n".join(lines[-40:])
 
