@@ -308,3 +308,34 @@ def test_both_versions_parse_and_each_keeps_its_fields():
         Record.from_dict({**v2.to_dict(), "seal": "xyz"})
     with pytest.raises(RecordError, match="format version"):
         Record.from_dict({**v2.to_dict(), "v": 4})
+
+
+def test_the_devices_page_marks_unsealed_records(tmp_path):
+    from tests.web.support import logged_in_admin
+
+    with Commune(tmp_path) as commune:
+        early = Tablet(tmp_path / "early", commune.url)  # ratings before pairing
+        never = Tablet(tmp_path / "never", commune.url)  # paired, but no key ever reached the server
+        try:
+            early.rate(4)
+            early.pair(commune)
+            early.rate(2)
+            assert early.uploader().run_once().pending == 0
+            never.pair(commune)
+            with commune.engine.begin() as conn:
+                from sqlalchemy import update
+
+                from server.store import tables
+                conn.execute(update(tables.devices).where(tables.devices.c.device_id == never.store.device_id)
+                             .values(seal_first_seq=None, seal_seq=None, seal_key=None, seal_key_id=None))
+            session = logged_in_admin(commune)
+            page = session.get(f"{commune.url}/devices", timeout=10)
+            assert page.status_code == 200
+            rows = {row.split('"')[0]: row for row in page.text.split('<tr data-device="')[1:]}
+            assert "4 bản ghi chưa niêm phong" in rows[early.store.device_id]
+            assert "Chưa niêm phong" in rows[never.store.device_id]
+            api = session.get(f"{commune.url}{API_PREFIX}/devices/{early.store.device_id}", timeout=10).json()
+            assert (api["sealed_from_seq"], api["unsealed_count"]) == (5, 4)
+        finally:
+            early.close()
+            never.close()
