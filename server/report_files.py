@@ -31,7 +31,7 @@ from server.documents.model import (
 from server.documents.pdf import render_pdf
 from server.i18n import Translate, translator
 from server.reports import Report, period_label
-from server.scores import CATEGORIES, HEADINGS, REASON_HEADINGS, Exclusions, Figures
+from server.scores import CATEGORIES, HEADINGS, REASON_HEADINGS, Exclusions, Figures, PeriodKind
 from server.settings import ServerSettings
 from sync.scale import SCALES
 
@@ -217,17 +217,19 @@ def report_document(report: Report, settings: ServerSettings, *, day: date) -> A
     levels = _levels(report)
     subject = (t("reports.doc.subject_officer", name=report.officer_name, period=lower_label) if report.officer_id
                else t("reports.doc.subject", period=lower_label))
-    blocks: list[Block] = [Paragraph(t("reports.doc.intro", commune=commune, period=lower_label, first=first,
-                                       last=last))]
+    # A week's or a range's words already give their days.
+    dates = "" if report.period.kind in (PeriodKind.WEEK, PeriodKind.RANGE, PeriodKind.DAY) else t(
+        "reports.doc.dates", first=first, last=last)
+    blocks: list[Block] = [Paragraph(t("reports.doc.intro", commune=commune, period=lower_label, dates=dates))]
 
     blocks.append(Heading(t("reports.doc.s_results", n=_roman(1))))
     if rate.n:
-        blocks.append(Paragraph(t("reports.doc.summary", total=figures.total, counted=rate.n,
-                                  satisfied=rate.satisfied, rate=percent_text(rate.share),
+        blocks.append(Paragraph(t("reports.doc.summary", total=_count(figures.total), counted=_count(rate.n),
+                                  satisfied=_count(rate.satisfied), rate=percent_text(rate.share),
                                   low=percent_text(rate.low), high=percent_text(rate.high))))
     else:
-        blocks.append(Paragraph(t("reports.doc.no_ratings", total=figures.total)))
-    blocks.append(Paragraph(t("reports.doc.excluded", count=figures.excluded,
+        blocks.append(Paragraph(t("reports.doc.no_ratings", total=_count(figures.total))))
+    blocks.append(Paragraph(t("reports.doc.excluded", count=_count(figures.excluded),
                               which=_excluded_words(report.exclusions, t))))
     blocks.append(Table(
         header=(t("reports.col.level"), t("reports.col.count"), t("reports.col.share")),
@@ -235,7 +237,7 @@ def report_document(report: Report, settings: ServerSettings, *, day: date) -> A
                     percent_text(figures.levels.get(key, 0) / rate.n if rate.n else None)) for key in levels)
         + ((t("reports.doc.total_row"), rate.n, percent_text(1.0 if rate.n else None)),),
         widths=(3, 1.2, 1.2), numeric=(1, 2)))
-    apart = [f"{t(f'scores.apart.{c}')}: {figures.apart.get(c, 0)}" for c in CATEGORIES]
+    apart = [f"{t(f'scores.apart.{c}')}: {_count(figures.apart.get(c, 0))}" for c in CATEGORIES]
     blocks.append(Paragraph(t("reports.doc.apart", list="; ".join(apart))))
 
     number = 1
@@ -268,8 +270,8 @@ def report_document(report: Report, settings: ServerSettings, *, day: date) -> A
     number += 1
     blocks.append(Heading(t("reports.doc.s_comments", n=_roman(number))))
     comments = report.comments
-    blocks.append(Paragraph(t("reports.doc.comments", on_ratings=comments.on_ratings,
-                              suggestions=comments.suggestions)))
+    blocks.append(Paragraph(t("reports.doc.comments", on_ratings=_count(comments.on_ratings),
+                              suggestions=_count(comments.suggestions))))
     if report.with_comment_texts and comments.texts:
         blocks.append(Table(
             header=(t("reports.col.written_at"), t("reports.col.officer"), t("reports.col.text")),
@@ -302,6 +304,11 @@ def report_document(report: Report, settings: ServerSettings, *, day: date) -> A
 def render_report_pdf(report: Report, settings: ServerSettings, *, day: date) -> bytes:
     """The report as a PDF ready to sign."""
     return render_pdf(report_document(report, settings, day=day))
+
+
+def _count(number: int) -> str:
+    """A count as Vietnamese text writes it: ``1.234``."""
+    return f"{number:,}".replace(",", ".")
 
 
 def _roman(number: int) -> str:
