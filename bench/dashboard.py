@@ -39,7 +39,7 @@ from server.accounts import AccountBook, AccountError, Role  # noqa: E402
 from server.api import create_app  # noqa: E402
 from server.clock import CorrectedTime  # noqa: E402
 from server.figures import board, officer_history  # noqa: E402
-from server.ingest import Outcome, content_digest, wire_text  # noqa: E402
+from server.ingest import Outcome  # noqa: E402
 from server.roster import RosterStore, roster_document  # noqa: E402
 from server.runner import BackgroundServer  # noqa: E402
 from server.scores import Period, PeriodKind  # noqa: E402
@@ -93,9 +93,8 @@ def build(db: Path, ratings: int) -> tuple[list[str], float]:
     rows: list[dict] = []
 
     def keep(record: Record, when: datetime, flags: tuple[str, ...]) -> None:
-        text = wire_text(record)
-        outcome = Outcome(0, RecordStatus.STORED, record.uuid, record.seq, record=record, wire_text=text,
-                          digest=content_digest(record, text), placed=CorrectedTime(when, "monotonic", 0.0))
+        outcome = Outcome(0, RecordStatus.STORED, record.uuid, record.seq, record=record,
+                          placed=CorrectedTime(when, "monotonic", 0.0))
         rows.append(stored_batches.record_row(receipt, outcome, flags))
 
     def flush() -> None:

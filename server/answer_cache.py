@@ -21,7 +21,7 @@ from server.ingest import item_place
 from sync import wire
 from sync.protocol import RecordStatus
 
-__all__ = ["compact_answer", "compact_answer_json", "expand_answer"]
+__all__ = ["compact_answer", "compact_answer_of", "compact_answer_json", "expand_answer"]
 
 
 def _compact(received_at: str, clock_offset_s: float | None, rows: list[list[Any]]) -> bytes:
@@ -39,7 +39,11 @@ def compact_answer(answer: wire.BatchAnswer) -> bytes:
 def compact_answer_json(text: str) -> bytes:
     """The cache's form of an answer kept as whole JSON text by an older
     version (the upgrade of an existing database converts them)."""
-    answer = json.loads(text)
+    return compact_answer_of(json.loads(text))
+
+
+def compact_answer_of(answer: dict[str, Any]) -> bytes:
+    """The cache's form of an answer in its wire form (plain JSON values)."""
     return _compact(answer["received_at"], answer.get("clock_offset_s"),
                     [[r["status"], r.get("error"), r.get("detail", ""), list(r.get("flags", []))]
                      for r in answer["results"]])

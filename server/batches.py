@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine
 
-from server.answer_cache import compact_answer, expand_answer
+from server.answer_cache import compact_answer_of, expand_answer
 from server.cases import announce, open_cases_for_batch
 from server.clock import (
     BootAnchor,
@@ -61,16 +62,17 @@ class Batch:
 
 @dataclass(frozen=True)
 class BatchAnswer:
-    """The answer to a batch, both as the contract's shape and as the JSON
-    text that is kept for replays and sent back (encoded once)."""
+    """The answer to a batch as the JSON text that is sent back (encoded
+    once); :attr:`content` reads it as the contract's shape."""
 
-    content: wire.BatchAnswer
     text: str
+    replay: bool
+    """Whether this repeats the answer first given under the idempotency key."""
 
     @property
-    def replay(self) -> bool:
-        """Whether this repeats the answer first given under the idempotency key."""
-        return self.content.replay
+    def content(self) -> wire.BatchAnswer:
+        """The answer as :class:`sync.wire.BatchAnswer`."""
+        return wire.parse(wire.BatchAnswer, json.loads(self.text))
 
     @property
     def body(self) -> bytes:
@@ -78,41 +80,43 @@ class BatchAnswer:
         return self.text.encode("utf-8")
 
 
-def records_digest(records: list[Any], texts: Sequence[str] | None = None) -> str:
+def records_digest(records: list[Any]) -> str:
     """What an idempotency key is bound to: the records, not the envelope.
 
     A retry refreshes the envelope's device time (so the clock reading is
-    fresh) but must carry the same records under the same key.
+    fresh) but must carry the same records under the same key. The digest
+    is of the records list as compact JSON with sorted keys (orjson: the
+    json module took as long as the rest of the ingest); a list orjson
+    cannot encode (an integer beyond 64 bits) is digested as version 0.1 did."""
+    try:
+        return hashlib.sha256(orjson.dumps(records, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except (TypeError, orjson.JSONEncodeError):
+        return legacy_records_digest(records)
 
-    The digest is of the records list as compact JSON, keys sorted, ASCII
-    only; ``texts`` are its items already encoded with
-    :func:`server.ingest.item_text`, which the list's encoding is made of."""
-    if texts is None:
-        texts = [item_text(item) for item in records]
-    return hashlib.sha256(("[" + ",".join(texts) + "]").encode("ascii")).hexdigest()
+
+def legacy_records_digest(records: list[Any]) -> str:
+    """The records digest as version 0.1 made it (each item as ASCII JSON,
+    :func:`server.ingest.item_text`): answers it kept still match their retries."""
+    return hashlib.sha256(("[" + ",".join(item_text(item) for item in records) + "]").encode("ascii")).hexdigest()
 
 
 def answer_content(batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
-                   observation: ClockObservation, stamp: str) -> wire.BatchAnswer:
-    """The answer to a batch: one result per record, in the batch's order,
-    each with its final ``flags`` (from :func:`server.ingest.final_flags`)."""
-    counts = {status: 0 for status in RecordStatus.ALL}
+                   observation: ClockObservation, stamp: str) -> dict[str, Any]:
+    """The answer to a batch in its wire form (the JSON shape of
+    :class:`sync.wire.BatchAnswer`): one result per record, in the batch's
+    order, each with its final ``flags`` (from
+    :func:`server.ingest.final_flags`). Built as plain values: through the
+    dataclasses it cost more than storing the records."""
+    counts = dict.fromkeys(RecordStatus.ALL, 0)
     results = []
+    http = RecordStatus.HTTP
     for o in plan.outcomes:
         counts[o.status] += 1
-        results.append(wire.RecordResult(
-            index=o.index, uuid=o.uuid, seq=o.seq, status=o.status, http_status=o.http_status,
-            error=o.error, detail=o.detail, flags=list(flags[o.index]),
-        ))
-    return wire.BatchAnswer(
-        device_id=batch.device_id,
-        idempotency_key=batch.idempotency_key,
-        received_at=stamp,
-        clock_offset_s=observation.offset_s,
-        replay=False,
-        counts=counts,
-        results=results,
-    )
+        results.append({"index": o.index, "uuid": o.uuid, "seq": o.seq, "status": o.status,
+                        "http_status": http[o.status], "error": o.error, "detail": o.detail,
+                        "flags": list(flags[o.index])})
+    return {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key, "received_at": stamp,
+            "clock_offset_s": observation.offset_s, "replay": False, "counts": counts, "results": results}
 
 
 def _dumps(value: Any) -> str:
@@ -167,14 +171,13 @@ class BatchIngest:
         look alive. Raises :class:`IdempotencyKeyReused` when the key was
         seen with other records.
         """
-        texts = [item_text(item) for item in batch.records]
-        digest = records_digest(batch.records, texts)
+        digest = records_digest(batch.records)
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
         opened: list[int] = []
 
         def apply(conn: Connection) -> BatchAnswer:
             opened.clear()  # the transaction may run more than once: only the last run's cases were committed
-            return self._apply(conn, batch, texts, digest, observation, received_at, opened)
+            return self._apply(conn, batch, digest, observation, received_at, opened)
 
         answer = write_transaction(self.engine, apply)
         # Told once committed: an alert never announces a case that was rolled back.
@@ -197,18 +200,19 @@ class BatchIngest:
         days = load_settings(self.engine).answer_retention_days
         cutoff = utc_text(now - timedelta(days=days))
         write_transaction(self.engine, lambda conn: stored_batches.forget_answers(conn, cutoff))
+        # Call-back numbers past their retention are erased on the same hourly round.
         statistics.refresh(self.engine)
 
-    def _apply(self, conn: Connection, batch: Batch, texts: list[str], digest: str,
+    def _apply(self, conn: Connection, batch: Batch, digest: str,
                observation: ClockObservation, received_at: datetime, opened: list[int]) -> BatchAnswer:
         """:meth:`receive`'s work, inside its transaction (which may run it more than once)."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
         if cached is not None:
-            if cached[0] != digest:
+            if cached[0] != digest and cached[0] != legacy_records_digest(batch.records):
                 raise IdempotencyKeyReused()
             answer = expand_answer(cached[1], batch.device_id, batch.idempotency_key, batch.records)
-            return BatchAnswer(answer, _dumps(wire.to_wire(answer)))
+            return BatchAnswer(_dumps(wire.to_wire(answer)), replay=True)
 
         anchors: dict[str, BootAnchor] = stored_batches.boot_anchors(conn, batch.device_id, _boot_ids(batch))
         fresh = newer_anchor(anchors.get(batch.boot_id), observation)
@@ -240,12 +244,13 @@ class BatchIngest:
                                 record.monotonic_ns, anchors, fallback)
             return CorrectedTime(corrected.time.astimezone(UTC), corrected.method, corrected.offset_s)
 
-        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, texts, place=place,
+        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
                           foreign=foreign)
         seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
         flags = final_flags(plan, self.clock_threshold_s)
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
+        # After the records: a key is kept only for a details record stored with its number.
         # Follow-up cases open with their records (server.cases says why not later).
         opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
         device_values.update(
@@ -258,9 +263,9 @@ class BatchIngest:
         )
         stored_batches.update_device(conn, batch.device_id, device_values)
         answer = answer_content(batch, plan, flags, observation, stamp)
-        text = _dumps(wire.to_wire(answer))
-        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest, compact_answer(answer), stamp)
-        return BatchAnswer(answer, text)
+        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest,
+                                   compact_answer_of(answer), stamp)
+        return BatchAnswer(orjson.dumps(answer).decode("utf-8"), replay=False)
 
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
                stamp: str) -> None:

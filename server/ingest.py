@@ -15,7 +15,7 @@ The rules:
   (``conflict``, 409) and kept aside as evidence.
 * A new record at a place in the chain that another record already holds is a
   ``conflict`` too (a forged or rewritten record).
-* A new record after the head is checked with :func:`sync.record.verify_chain`
+* A new record after the head is checked as :func:`sync.record.verify_chain` would
   from the head: a gap (a deleted record), a bad hash (an edited record) or a
   broken link (a forged or rewritten one) becomes a finding on the device, and
   the record is still kept, flagged — a tablet's later, honest ratings must not
@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from server.clock import clock_is_off, parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
-from sync.record import GENESIS_HASH, KIND_RATING, Record, RecordError, verify_chain
+from sync.record import GENESIS_HASH, KIND_RATING, ChainFinding, Record, RecordError, compute_hash
 
 __all__ = [
     "ChainHead",
@@ -129,8 +131,8 @@ class Outcome:
     flags: tuple[str, ...] = ()
     record: Record | None = None
     raw: Any = None
-    wire_text: str = ""
-    """The record's wire form as canonical JSON (what is stored), for new records."""
+    canonical: bytes = b""
+    """The record's canonical encoding (what its hash and seal cover), for new records."""
     digest: str = ""
     placed: Any = None
     """What the caller's ``place`` returned for the record (its corrected time)."""
@@ -179,29 +181,41 @@ def wire_text(record: Record) -> str:
 
 def item_text(item: Any) -> str:
     """One wire item of a batch as compact JSON, keys sorted, ASCII only:
-    what a batch's records digest is made of."""
+    what a batch's records digest was made of by version 0.1 (still
+    recognised: :func:`server.batches.records_digest`)."""
     return _ITEM_ENCODER.encode(item)
 
 
-def _stored_text(record: Record, text_of_item: str | None) -> str:
-    """The record's :func:`wire_text`, reusing its item's :func:`item_text` when that is the same.
+def fast_canonical(record: Record) -> bytes:
+    """The record's canonical encoding (:func:`sync.record.canonical_bytes`),
+    made by orjson, several times faster than the json module.
 
-    Record.from_dict accepts an item only when it has exactly the fields of
-    ``record.to_dict()``, with the same JSON types, so both encode alike
-    except where the ASCII form escaped a character as ``\\uXXXX``; any such
-    escape (or a literal backslash-u) means the text is encoded afresh."""
-    if text_of_item is not None and "\\u" not in text_of_item:
-        return text_of_item
-    return wire_text(record)
+    For every value the wire admits the two encode alike (sorted keys,
+    compact, UTF-8, the same escapes: tests/test_ingest_encoding.py checks
+    it with generated values); and nothing rests on it alone: a hash or a
+    seal that does not match this encoding is checked again against the
+    contract's own (:func:`hash_matches`, :mod:`server.seals`)."""
+    return orjson.dumps(record.hashed_fields(), option=orjson.OPT_SORT_KEYS)
 
 
-def content_digest(record: Record, text: str | None = None) -> str:
-    """SHA-256 of a record's whole wire form, ``hash`` included.
+def hash_matches(record: Record, canonical: bytes) -> bool:
+    """Whether the record's ``hash`` is the SHA-256 of its content."""
+    if hashlib.sha256(canonical).hexdigest() == record.hash:
+        return True
+    return compute_hash(record) == record.hash
+
+
+def content_digest(record: Record, canonical: bytes | None = None) -> str:
+    """SHA-256 of everything a record says: its content, ``hash`` and
+    ``seal`` (``canonical``: its :func:`fast_canonical`, when already made).
 
     Two records with the same claimed ``hash`` but an edited field differ
     here, so an edit that did not recompute the hash is still a different
-    content."""
-    return hashlib.sha256((text if text is not None else wire_text(record)).encode("utf-8")).hexdigest()
+    content. Only ever compared with digests made by this same function."""
+    if canonical is None:
+        canonical = fast_canonical(record)
+    seal = getattr(record, "seal", "") or ""
+    return hashlib.sha256(b"%s\n%s\n%s" % (canonical, record.hash.encode("ascii"), seal.encode("ascii"))).hexdigest()
 
 
 def check_wire_limits(value: Any, name: str = "record") -> None:
@@ -295,13 +309,28 @@ def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record
     return None, record, None
 
 
+def _link_problems(record: Record, canonical: bytes, expected_seq: int, expected_prev: str) -> list[ChainFinding]:
+    """What :func:`sync.record.verify_chain` says of one parsed record placed
+    after ``expected_seq - 1`` (whose hash is ``expected_prev``): a gap
+    before it, a content that does not match its hash, a broken link. The
+    record is valid already (it was parsed), and its canonical encoding is
+    made once for the hash and the seal."""
+    problems = []
+    if record.seq > expected_seq:
+        problems.append(ChainFinding(expected_seq, "gap", f"records {expected_seq}..{record.seq - 1} are missing"))
+    if not hash_matches(record, canonical):
+        problems.append(ChainFinding(record.seq, "bad_hash", "content does not match its hash"))
+    if record.seq == expected_seq and record.prev_hash != expected_prev:
+        problems.append(ChainFinding(record.seq, "broken_link", "prev_hash does not match the record before"))
+    return problems
+
+
 def plan_batch(
     device_id: str,
     items: list[Any],
     head: ChainHead,
     by_uuid: Mapping[str, StoredRef],
     by_seq: Mapping[int, StoredRef],
-    texts: Sequence[str] | None = None,
     place: Callable[[Record], Any] | None = None,
     foreign: Mapping[str, str] | None = None,
 ) -> IngestPlan:
@@ -310,9 +339,7 @@ def plan_batch(
     ``by_uuid`` must hold what this device has stored under the batch's
     UUIDs, and ``foreign`` which other device holds any of them (by UUID);
     ``by_seq`` this device's stored records at the batch's sequence
-    numbers and the ones just before and after them. ``texts``, when the
-    caller has already encoded every item with :func:`item_text` (for the
-    records digest), spares encoding the records again. ``place``, when
+    numbers and the ones just before and after them. ``place``, when
     given, is called on every new record before it is accepted (the caller
     works out its corrected time there); if it raises ``OverflowError`` or
     ``ValueError`` the record is rejected, and what it returns is kept in
@@ -339,8 +366,8 @@ def plan_batch(
     # order the batch listed its records in.
     parsed.sort(key=lambda pair: pair[1].seq)
     for index, record in parsed:
-        text = _stored_text(record, texts[index] if texts is not None else None)
-        digest = content_digest(record, text)
+        canonical = fast_canonical(record)
+        digest = content_digest(record, canonical)
         stored = known_uuid.get(record.uuid)
         if stored is not None:
             if stored.digest == digest:
@@ -380,19 +407,19 @@ def plan_batch(
 
         flags: list[str] = []
         if record.seq > head.seq:
-            chain = verify_chain([record], start_seq=head.seq + 1, start_prev_hash=head.hash)
+            chain = _link_problems(record, canonical, head.seq + 1, head.hash)
             previous_boot, previous_mono = head.boot_id, head.monotonic_ns
             head = ChainHead(record.seq, record.hash, record.boot_id, record.monotonic_ns)
         else:
             # Filling a hole left earlier: check the link to the record before it when we hold it.
             before = known_seq.get(record.seq - 1)
             if record.seq == 1:
-                chain = verify_chain([record])
+                chain = _link_problems(record, canonical, 1, GENESIS_HASH)
             elif before is not None:
-                chain = verify_chain([record], start_seq=record.seq, start_prev_hash=before.hash)
+                chain = _link_problems(record, canonical, record.seq, before.hash)
             else:
                 # The record before is missing too: only its own hash can be checked.
-                chain = verify_chain([record], start_seq=record.seq, start_prev_hash=record.prev_hash)
+                chain = _link_problems(record, canonical, record.seq, record.prev_hash)
             previous_boot = previous_mono = None
             flags.append(FLAG_LATE)
             # The record after it was chained to the real one: a filler made
@@ -429,7 +456,7 @@ def plan_batch(
         outcomes[index] = Outcome(
             index, RecordStatus.STORED, record.uuid, record.seq,
             detail="stored" if not flag_tuple else "stored, flagged: " + ", ".join(flag_tuple),
-            flags=flag_tuple, record=record, wire_text=text, digest=digest, placed=placed,
+            flags=flag_tuple, record=record, canonical=canonical, digest=digest, placed=placed,
         )
         ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest, record.prev_hash)
         known_uuid[record.uuid] = ref

@@ -40,7 +40,7 @@ from sqlalchemy import Connection
 from server.ingest import Finding, IngestPlan
 from server.store import seals as stored_seals
 from sync.protocol import ErrorCode
-from sync.seal import MAX_STEPS, key_after, key_id, next_key, record_seal_matches
+from sync.seal import MAX_STEPS, key_after, key_id, next_key, record_seal_matches, seal_matches
 
 __all__ = [
     "BAD_SEAL",
@@ -144,7 +144,10 @@ def check_seals(key: SealKey | None, plan: IngestPlan) -> SealKey | None:
         else:
             cursor_key = key_after(cursor_key, record.seq - cursor_seq)
             cursor_seq = record.seq
-            if record_seal_matches(cursor_key, record):
+            # The canonical encoding the ingest made once (fast); should it ever
+            # differ from the contract's, the contract's own decides.
+            if ((outcome.canonical and seal_matches(cursor_key, outcome.canonical, record.hash, record.seal))
+                    or record_seal_matches(cursor_key, record)):
                 verified = SealKey(key.first_seq, record.seq + 1, next_key(cursor_key))
             else:
                 problem, detail = BAD_SEAL, "the seal is not the device's for this record at this place"

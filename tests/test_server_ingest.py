@@ -242,7 +242,7 @@ def test_final_flags_reach_the_answer_and_the_stored_row_whatever_the_order():
     observation = ClockObservation("boot-a", 1, sent_at, sent_at + timedelta(hours=1))
     # The answer first, before any row exists.
     answer = answer_content(batch, plan, flags, observation, "2026-03-02T02:00:00.000+00:00")
-    assert [r.flags for r in answer.results] == [["clock_off"], ["burst", "clock_off", "simulated"]]
+    assert [r["flags"] for r in answer["results"]] == [["clock_off"], ["burst", "clock_off", "simulated"]]
     rows = [record_row(1, o, flags[o.index]) for o in plan.to_store]
     assert [r["flags"] for r in rows] == ["clock_off", "burst clock_off simulated"]
     # The plan itself is left as planned: nothing depends on who read it first.

@@ -115,6 +115,8 @@ def _rebuild(engine: Engine, table: Table, convert: Callable[[Connection, dict[s
         table.create(conn)
         copied = 0
         for rows in _old_rows(conn, aside):
+            if not rows:
+                continue  # an empty list would make SQLAlchemy insert one row of defaults
             conn.execute(insert(table), [convert(conn, row) for row in rows])
             copied += len(rows)
             if copied % 100_000 < _COPY_CHUNK:
