@@ -40,10 +40,14 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def run(taps: int, folder: Path, warmup: int) -> dict[str, float]:
+def run(taps: int, folder: Path, warmup: int, *, sealed: bool = True) -> dict[str, float]:
     settings = load_settings(ROOT / "config.yaml")
-    settings = dataclasses.replace(settings, database=folder / "bench.db")
+    settings = dataclasses.replace(settings, database=folder / ("bench-sealed.db" if sealed else "bench.db"))
     store = Store(settings.database)
+    if sealed:
+        # As on a paired tablet: every tap also seals its record, moves the
+        # key on and empties the write-ahead log of the old one.
+        store.seal_keys.start()
     desk = RatingDesk(settings, store)
     if settings.mode == "counter" and desk.officer_on_duty() is None:
         desk.sign_in(settings.active_officers[0].id)
@@ -79,15 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, help="where to make the temporary database folder")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="hailong-bench-", dir=args.dir) as folder:
-        figures = run(args.taps, Path(folder), args.warmup)
-    verdict = "meets" if figures["p99"] < TARGET_P99_MS else "MISSES"
-    print(f"tap to committed rating, {args.taps} taps (WAL, synchronous=FULL):")
-    print(
-        f"  median {figures['median']:.2f} ms   p90 {figures['p90']:.2f} ms   "
-        f"p99 {figures['p99']:.2f} ms   max {figures['max']:.2f} ms   mean {figures['mean']:.2f} ms"
-    )
-    print(f"  p99 {verdict} the {TARGET_P99_MS:g} ms target; chain {'intact' if figures['intact'] else 'BROKEN'}")
+    for sealed in (True, False):
+        with tempfile.TemporaryDirectory(prefix="hailong-bench-", dir=args.dir) as folder:
+            figures = run(args.taps, Path(folder), args.warmup, sealed=sealed)
+        verdict = "meets" if figures["p99"] < TARGET_P99_MS else "MISSES"
+        kind = "paired tablet, sealed" if sealed else "unpaired tablet, unsealed"
+        print(f"tap to committed rating, {args.taps} taps ({kind}; WAL, synchronous=FULL):")
+        print(
+            f"  median {figures['median']:.2f} ms   p90 {figures['p90']:.2f} ms   "
+            f"p99 {figures['p99']:.2f} ms   max {figures['max']:.2f} ms   mean {figures['mean']:.2f} ms"
+        )
+        print(f"  p99 {verdict} the {TARGET_P99_MS:g} ms target; chain {'intact' if figures['intact'] else 'BROKEN'}")
     return 0
 
 

@@ -48,6 +48,9 @@ class TabletDatabase:
             # page: the sealing key of the record before must not survive
             # its replacement (kiosk.store.sealing).
             self.db.execute("PRAGMA secure_delete=ON")
+            # A log reused after a checkpoint is cut to what the new
+            # transaction wrote, so earlier page images (older keys) go.
+            self.db.execute("PRAGMA journal_size_limit=0")
             MIGRATIONS.apply(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc

@@ -9,9 +9,11 @@ without its record. The old key is overwritten, not left behind:
 * ``PRAGMA secure_delete=ON`` (set on every connection) makes SQLite zero what
   an overwritten or deleted row leaves in the page;
 * in WAL mode the page with the old key would also stay in the write-ahead
-  log until it is reused, so after a sealed append the log is checkpointed
-  into the database and truncated to nothing
-  (:meth:`SealKeys.forget_old_keys`).
+  log until the log is reused, so after a sealed append the log is
+  checkpointed into the database and truncated to nothing
+  (:func:`forget_old_keys`). That costs writes to the drive, so it runs on a
+  thread of its own right after the commit (:class:`KeyEraser`), not in the
+  tap's time: for those few milliseconds the previous key is still in the log.
 
 A file taken afterwards holds only the key of the *next* record.
 """
@@ -19,13 +21,16 @@ A file taken afterwards holds only the key of the *next* record.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from kiosk.store.database import TabletDatabase
 from sync.record import Record
 from sync.seal import MAX_STEPS, key_after, new_key, next_key, seal_record
 
-__all__ = ["SealKeys", "SealingState", "seal_in_transaction", "forget_old_keys"]
+__all__ = ["SealKeys", "SealingState", "KeyEraser", "seal_in_transaction", "forget_old_keys"]
 
 _CURRENT = "current"
 _REGISTRATION = "registration"
@@ -113,10 +118,78 @@ def seal_in_transaction(conn: sqlite3.Connection, record: Record) -> Record:
     return sealed
 
 
-def forget_old_keys(conn: sqlite3.Connection) -> bool:
-    """Move the write-ahead log into the database and truncate it, so no
-    earlier page image (holding an older key) stays in it. Returns whether
-    it was done whole; a reader holding an old snapshot can keep it from
-    that until the next append."""
-    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-    return busy == 0
+def forget_old_keys(conn: sqlite3.Connection) -> None:
+    """Have the write-ahead log emptied of older keys, right away but on
+    another thread (:class:`KeyEraser`): a citizen's tap must not wait for
+    the checkpoint's writes to the drive."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    if path:  # not an in-memory database
+        KeyEraser.poke(path)
+
+
+class KeyEraser(threading.Thread):
+    """Empties one database file's write-ahead log into the database and
+    truncates it (``wal_checkpoint(TRUNCATE)``) soon after each sealed
+    append, on its own connection and thread, so that no earlier page image
+    holding an older key stays in the log. It never makes a writer wait
+    long: it does not wait for locks itself (a busy attempt is tried again a
+    moment later), and it ends once its file has been quiet for a while."""
+
+    RETRY_S = 0.05
+    IDLE_S = 2.0
+    _running: dict[str, KeyEraser] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, path: str):
+        super().__init__(name="hailong-key-eraser", daemon=True)
+        self.path = path
+        self.wake = threading.Event()
+        self.done = threading.Event()
+
+    @classmethod
+    def poke(cls, path: str) -> None:
+        """Ask for the log of ``path`` to be emptied (starting an eraser if none runs)."""
+        with cls._lock:
+            eraser = cls._running.get(path)
+            if eraser is None:
+                eraser = cls._running[path] = cls(path)
+                eraser.start()
+            eraser.done.clear()
+            eraser.wake.set()
+
+    @classmethod
+    def wait(cls, path: str | Path, timeout: float = 5.0) -> bool:
+        """Wait until the log of ``path`` has been emptied since the last poke (for tests and shutdown)."""
+        with cls._lock:
+            eraser = cls._running.get(str(path))
+        return eraser is None or eraser.done.wait(timeout)
+
+    def run(self) -> None:
+        # timeout=0: never wait for a lock here; a writer waits for us only
+        # while the checkpoint itself runs.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=0, check_same_thread=False)
+        try:
+            while True:
+                if not self.wake.wait(self.IDLE_S):
+                    with self._lock:
+                        if not self.wake.is_set():
+                            del self._running[self.path]
+                            self.done.set()
+                            return
+                    continue
+                self.wake.clear()
+                if not self._checkpoint(conn):
+                    time.sleep(self.RETRY_S)
+                    self.wake.set()
+                elif not self.wake.is_set():
+                    self.done.set()
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> bool:
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # locked by a writer right now
+            return False
+        return busy == 0
