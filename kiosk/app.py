@@ -16,11 +16,12 @@ configured (see ``main.py``).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.core.window import Window
+from kivy.core.window import Keyboard, Window
 from kivy.properties import (
     AliasProperty,
     BooleanProperty,
@@ -33,6 +34,7 @@ from kivy.uix.screenmanager import ScreenManager
 from kiosk import i18n
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.desk import DeviceClock, RatingDesk
+from kiosk.handover import HandOverKeys
 from kiosk.link.credentials import pin_key
 from kiosk.navigator import ScreenNavigator
 from kiosk.pin import PinGuard
@@ -56,6 +58,8 @@ TAP_MM = 15.0
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
 IDLE_RECHECK_S = 20.0
+_KEY_NAMES = {code: name for name, code in Keyboard.keycodes.items()}
+"""Kivy's key names by key code (``f9``, ``enter``), as the settings name a hand-over key."""
 
 
 class KioskApp(App):
@@ -131,6 +135,7 @@ class KioskApp(App):
         i18n.set_language(settings.language)
         self.title = self.tr("app.title")
         self._timers: list = []
+        self._hand_over_keys: tuple | None = None
         self.exited_by_technician = False
 
     # -- Kivy lifecycle -------------------------------------------------------
@@ -152,6 +157,7 @@ class KioskApp(App):
 
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close)
+        Window.bind(on_key_down=self._on_key_down)
         self.visits.go_idle()
         self.root.build_rest_soon()
         self.sync.start()
@@ -168,6 +174,7 @@ class KioskApp(App):
         self.sync.close()
         Window.unbind(size=self._on_window_size)
         Window.unbind(on_request_close=self._refuse_close)
+        Window.unbind(on_key_down=self._on_key_down)
 
     def _refuse_close(self, *_args, **_kwargs) -> bool:
         # A citizen must not close the kiosk: only the technician's "exit" may.
@@ -191,6 +198,21 @@ class KioskApp(App):
         # does not restart.
         self.exited_by_technician = True
         self.stop()
+
+    # -- the officer's hand-over (kiosk.handover) ----------------------------------
+
+    def _on_key_down(self, _window, key: int, _scancode: int, codepoint: str | None, _modifiers) -> bool:
+        """A key press from a scanner, keypad or foot switch may trigger the
+        hand-over prompt; every press still goes on to the screen's widgets."""
+        settings = self.settings.handover
+        if self._hand_over_keys is None or self._hand_over_keys[0] is not settings:
+            self._hand_over_keys = (settings, HandOverKeys(scanner=settings.scanner, key=settings.key,
+                                                           scan_gap_ms=settings.scan_gap_ms))
+        name = _KEY_NAMES.get(key, "")
+        found = self._hand_over_keys[1].press(name, codepoint, time.monotonic())
+        if found is not None:
+            self.visits.hand_over(found.dossier_code)
+        return False
 
     # -- words ------------------------------------------------------------------
 

@@ -63,7 +63,8 @@ class AttributionMode(StrEnum):
 
 ATTRIBUTION_MODES = tuple(m.value for m in AttributionMode)
 ORIENTATIONS = ("auto", "landscape", "portrait")
-DEVICE_SECTIONS = ("counter", "attribution", "display", "server", "technician", "storage", "security")
+DEVICE_SECTIONS = ("counter", "attribution", "display", "server", "technician", "storage", "security", "correction",
+                   "handover")
 
 
 class ConfigError(SettingsError):
@@ -143,6 +144,11 @@ class Settings:
     display_dpi: float | None = None
     """``display.dpi``: the screen's dots per inch when the system reports it
     wrongly (many touch PCs say 96); sizes in millimetres follow it."""
+    correction_window_s: float = 5.0
+    """``correction.window_s``: seconds the tapped face stays shown with
+    "Chọn lại" after a tap (0: no confirmation, no correction)."""
+    handover: HandOverSettings = field(default_factory=lambda: HandOverSettings())
+    """``handover``: the prompt an officer triggers when handing the result over."""
     raw: dict = field(default_factory=dict, repr=False)
 
     def officer(self, officer_id: str) -> Officer:
@@ -179,6 +185,39 @@ def parse_settings(data: Any, *, base_dir: Path, source: Path | None = None) -> 
         return _parse(data, base_dir, source)
     except SettingsError as exc:
         raise ConfigError.of(exc) from None
+
+
+@dataclass(frozen=True)
+class HandOverSettings:
+    """Counter mode's prompt at the hand-over of a result (``handover`` section)."""
+
+    scanner: bool = True
+    """A USB barcode/QR scanner typing the dossier code and Enter triggers it."""
+    key: str = ""
+    """A key (a keypad's or a foot switch's, as Kivy names it, e.g. ``f9``) that
+    triggers it without a code; empty: none."""
+    without_trigger: bool = True
+    """Whether the faces wait at rest for anyone (``false``: only after a trigger)."""
+    prompt_s: float = 60.0
+    """Seconds the prompt waits for a tap before the counter rests again."""
+    scan_gap_ms: float = 50.0
+    """The longest pause between two characters a scanner types (people type slower)."""
+
+
+def _correction_window(node: SettingsNode) -> float:
+    node.allow_only("window_s")
+    return node.number("window_s", default=5.0, minimum=0)
+
+
+def _handover(node: SettingsNode) -> HandOverSettings:
+    node.allow_only("scanner", "key", "without_trigger", "prompt_s", "scan_gap_ms")
+    return HandOverSettings(
+        scanner=node.boolean("scanner", default=True),
+        key=(node.string("key", optional=True) or "").lower(),
+        without_trigger=node.boolean("without_trigger", default=True),
+        prompt_s=node.number("prompt_s", default=60.0, positive=True),
+        scan_gap_ms=node.number("scan_gap_ms", default=50.0, positive=True),
+    )
 
 
 def _optional_number(node: SettingsNode, key: str) -> float | None:
@@ -251,5 +290,7 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         pin_attempts=int(security.number("pin_attempts", default=5, positive=True, integer=True)),
         pin_lockout_s=security.number("lockout_s", default=60.0, positive=True),
         display_dpi=_optional_number(display, "dpi"),
+        correction_window_s=_correction_window(root.child("correction", optional=True)),
+        handover=_handover(root.child("handover", optional=True)),
         raw=data if isinstance(data, dict) else {},
     )

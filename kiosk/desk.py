@@ -19,10 +19,13 @@ from pathlib import Path
 from kiosk import __version__
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.store import Store, device_time_text, local_now
-from sync.record import KIND_DETAILS, KIND_RATING, Record
+from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING, Record
 from sync.scale import Scale, scale_for
 
-__all__ = ["RatingDesk", "CounterClosed", "boot_id", "is_valid_phone"]
+__all__ = ["RatingDesk", "CounterClosed", "CorrectionRefused", "boot_id", "is_valid_phone", "REPICK_S"]
+
+REPICK_S = 20.0
+"""Seconds a citizen has, after "Chọn lại" (within the window), to tap a face again."""
 
 CLOSED_NO_OFFICER = "no_officer"
 CLOSED_OUTSIDE_HOURS = "outside_hours"
@@ -34,6 +37,11 @@ class CounterClosed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class CorrectionRefused(Exception):
+    """A correction that may not be recorded: not this desk's latest rating,
+    corrected already, or too late."""
 
 
 def boot_id() -> str:
@@ -128,13 +136,15 @@ class RatingDesk:
 
     # -- recording ------------------------------------------------------------
 
-    def rate(self, officer_id: str, score: int, *, simulated: bool = False) -> Record:
+    def rate(self, officer_id: str, score: int, *, simulated: bool = False,
+             dossier_code: str | None = None) -> Record:
         """Record a tap durably and return the committed record.
 
         Raises :class:`CounterClosed` when the counter is closed, and
         ``KeyError`` for an officer who may not be rated now (not on the
         roster, inactive, or not the one on duty). A tap soon after the
         previous one is recorded and flagged ``burst``, never dropped.
+        ``dossier_code`` is the dossier whose hand-over prompted the rating.
         """
         reason = self.closed_reason()
         if reason is not None:
@@ -158,9 +168,39 @@ class RatingDesk:
             level=level.key,
             burst=burst,
             comment_token=secrets.token_urlsafe(12),
+            dossier_code=dossier_code,
         )
         self._last_rating = record
         return record
+
+    def correct(self, rating: Record, score: int) -> Record:
+        """Record the citizen's second choice for ``rating`` (a mis-tap), as an
+        append-only ``correction``; the rating stays in the chain as it was.
+
+        Only this desk's latest rating, once, and within the window plus
+        :data:`REPICK_S` (measured on the monotonic clock) may be corrected;
+        anything else raises :class:`CorrectionRefused`.
+        """
+        window = self.settings.correction_window_s
+        last = self._last_rating
+        if window <= 0 or last is None or last.uuid != rating.uuid:
+            raise CorrectionRefused(rating.uuid)
+        mono = self.clock.monotonic_ns()
+        if (mono - rating.monotonic_ns) > (window + REPICK_S) * 1e9 or rating.boot_id != self._boot_id:
+            raise CorrectionRefused(rating.uuid)
+        if self.store.journal.correction_of(rating.uuid) is not None:
+            raise CorrectionRefused(rating.uuid)
+        level = scale_for(rating.scale).level(score)
+        return self._append(
+            KIND_CORRECTION,
+            self.clock.now(),
+            mono,
+            rating.simulated,
+            rating_uuid=rating.uuid,
+            score=level.score,
+            scale=rating.scale,
+            level=level.key,
+        )
 
     def add_details(
         self,

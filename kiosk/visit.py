@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 from kiosk import i18n
 from kiosk.config import AttributionMode, Officer, Reason, Settings
-from kiosk.desk import CounterClosed, RatingDesk
+from kiosk.desk import REPICK_S, CorrectionRefused, CounterClosed, RatingDesk
 from kiosk.navigator import Navigator, Words
 from sync.record import Record
 
 __all__ = ["IDLE_SCREENS", "Visit", "VisitFlow", "reason_label"]
 
-# The screens a counter rests on when nobody is being served.
-IDLE_SCREENS = ("closed", "choose", "rate")
+# The screens a counter rests on when nobody is being served ("prompt" waits
+# for the officer's hand-over when ratings need one).
+IDLE_SCREENS = ("closed", "choose", "rate", "prompt")
 
 
 @dataclass
@@ -29,6 +30,12 @@ class Visit:
 
     officer: Officer
     rating: Record | None = None
+    correction: Record | None = None
+    """The citizen's second choice, made within the window (one at most)."""
+    correctable: bool = False
+    """The window for "Chọn lại" is still open."""
+    dossier_code: str | None = None
+    """The dossier handed over when the officer triggered the prompt."""
     reasons: list[str] = field(default_factory=list)
     phone: str = ""
     consent: bool = False
@@ -93,6 +100,10 @@ class VisitFlow:
             self.navigator.show("closed")
         elif settings.mode == AttributionMode.CHOOSE:
             self.navigator.show("choose")
+        elif not settings.handover.without_trigger:
+            # Ratings only after a hand-over: the counter waits for the officer.
+            self.navigator.screen("prompt").wait_for_handover(self.desk.officer_on_duty())
+            self.navigator.show("prompt")
         else:
             rate = self.navigator.screen("rate")
             rate.officer = self.desk.officer_on_duty()
@@ -115,22 +126,83 @@ class VisitFlow:
         rate.can_go_back = True
         self.navigator.show("rate")
 
+    def hand_over(self, dossier_code: str | None) -> bool:
+        """The officer hands a result over (a scanned receipt, or the
+        configured key): prompt the citizen to rate, for that dossier.
+
+        Only at a counter with one officer on duty (not ``choose`` mode), open,
+        and not while a citizen's rating is under way. Returns whether the
+        prompt shows."""
+        if self.navigator.current not in IDLE_SCREENS:
+            return False  # the technician's or an officer's screens, or a citizen typing a number
+        if self.desk.settings.mode == AttributionMode.CHOOSE or self.desk.closed_reason() is not None:
+            return False
+        if self.visit is not None and self.visit.rating is not None:
+            return False
+        officer = self.desk.officer_on_duty()
+        if officer is None:
+            return False
+        self.visit = Visit(officer, dossier_code=dossier_code)
+        self.navigator.screen("prompt").ask_for_rating(officer, dossier_code)
+        self.navigator.show("prompt")
+        return True
+
     def rate(self, score: int) -> None:
-        """A face was tapped: record the rating now, then ask for details."""
+        """A face was tapped: record the rating now (or, after "Chọn lại",
+        its correction), show what was recorded, then ask for details."""
+        if self.visit is not None and self.visit.rating is not None:
+            return self._correct(score)
         officer = self.visit.officer if self.visit else self.desk.officer_on_duty()
         if officer is None:
             self.go_idle()
             return
+        dossier = self.visit.dossier_code if self.visit else None
         try:
-            record = self.desk.rate(officer.id, score)
+            record = self.desk.rate(officer.id, score, dossier_code=dossier)
         except (CounterClosed, KeyError):
             # Closed meanwhile, or the officer left the roster: nothing to
             # record; the idle screen shows what is true now.
             self.go_idle()
             return
-        self.visit = Visit(officer, rating=record)
+        self.visit = Visit(officer, rating=record, dossier_code=dossier)
+        if self.desk.settings.correction_window_s > 0:
+            self.visit.correctable = True
+            self.navigator.screen("recorded").show_level(self.desk.scale.level(score), can_correct=True)
+            self.navigator.show("recorded")
+        else:
+            self._after_rating()
+
+    def choose_again(self) -> None:
+        """"Chọn lại" within the window: the faces again, for one new tap."""
+        visit = self.visit
+        if visit is None or not visit.correctable:
+            return self.recorded_done()
+        visit.correctable = False
+        self.navigator.screen("prompt").ask_again(visit.officer, REPICK_S)
+        self.navigator.show("prompt")
+
+    def recorded_done(self) -> None:
+        """The window is over (or the citizen went on): on to the details."""
+        if self.visit is None or self.visit.rating is None:
+            return self.go_idle()
+        self.visit.correctable = False
+        self._after_rating()
+
+    def _correct(self, score: int) -> None:
+        visit = self.visit
+        if visit.correction is None:
+            try:
+                visit.correction = self.desk.correct(visit.rating, score)
+            except (CorrectionRefused, KeyError):
+                pass  # too late or once already: the first choice stands
+        self._after_rating()
+
+    def _after_rating(self) -> None:
+        """Reasons for the level that stands (the corrected one, if any), or thanks."""
+        visit = self.visit
         settings = self.desk.settings
-        level = self.desk.scale.level(score)
+        standing = visit.correction or visit.rating
+        level = self.desk.scale.level(standing.score)
         if level.low and settings.low_reasons:
             self._ask_reasons(settings.low_reasons, low=True)
         elif not level.low and settings.reasons_on_high and settings.high_reasons:

@@ -49,6 +49,18 @@ class FakeScreen:
     def open_section(self, name: str) -> None:
         self.section = name
 
+    def show_level(self, level, can_correct: bool) -> None:
+        self.level, self.can_correct = level.key, can_correct
+
+    def ask_for_rating(self, officer, dossier_code) -> None:
+        self.officer, self.purpose, self.dossier_code = officer, "handover", dossier_code
+
+    def ask_again(self, officer, wait_s) -> None:
+        self.officer, self.purpose = officer, "again"
+
+    def wait_for_handover(self, officer) -> None:
+        self.officer, self.purpose = officer, "waiting"
+
 
 class FakeNavigator:
     """A :class:`kiosk.navigator.Navigator` over :class:`FakeScreen` objects."""

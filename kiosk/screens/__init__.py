@@ -25,8 +25,10 @@ from kiosk.screens.choose import ChooseScreen
 from kiosk.screens.closed import ClosedScreen
 from kiosk.screens.day import DayScreen
 from kiosk.screens.pin import PinScreen
+from kiosk.screens.prompt import PromptScreen
 from kiosk.screens.rate import RateScreen
 from kiosk.screens.reasons import ReasonsScreen
+from kiosk.screens.recorded import RecordedScreen
 from kiosk.screens.signin import SignInScreen
 from kiosk.screens.staff import StaffScreen
 from kiosk.screens.tech import TechScreen
@@ -40,6 +42,8 @@ SCREENS: tuple[tuple[str, type], ...] = (
     ("closed", ClosedScreen),
     ("choose", ChooseScreen),
     ("rate", RateScreen),
+    ("recorded", RecordedScreen),
+    ("prompt", PromptScreen),
     ("reasons", ReasonsScreen),
     ("callback", CallbackScreen),
     ("thanks", ThanksScreen),

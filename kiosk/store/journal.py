@@ -13,7 +13,7 @@ from typing import Any
 
 from kiosk.store.database import TabletDatabase
 from kiosk.store.sealing import forget_old_keys, seal_in_transaction
-from sync.record import GENESIS_HASH, KIND_RATING, ChainFinding, Record, seal, verify_chain
+from sync.record import GENESIS_HASH, KIND_CORRECTION, KIND_RATING, ChainFinding, Record, seal, verify_chain
 
 __all__ = ["Journal", "from_row", "to_row"]
 
@@ -93,6 +93,13 @@ class Journal:
                 "SELECT * FROM journal WHERE rating_uuid = ? ORDER BY seq", [rating_uuid]
             )
         ]
+
+    def correction_of(self, rating_uuid: str) -> Record | None:
+        """The first correction of a rating, if any (only the first counts)."""
+        rows = list(self.database.db.query(
+            "SELECT * FROM journal WHERE rating_uuid = ? AND kind = ? ORDER BY seq LIMIT 1",
+            [rating_uuid, KIND_CORRECTION]))
+        return from_row(rows[0]) if rows else None
 
     def count(self, kind: str | None = None) -> int:
         """How many records (of one kind) the journal holds."""

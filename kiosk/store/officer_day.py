@@ -6,7 +6,9 @@ starts with the date, a range of days is a range of strings, which SQLite
 answers from the journal's ``(kind, officer_id, device_time)`` index without
 reading other officers' rows; reasons and call-backs follow ``rating_uuid``'s
 index. A tablet with a hundred thousand ratings answers as fast as one with
-a hundred. Simulated ratings are never counted.
+a hundred. Simulated ratings are never counted. A rating the citizen
+corrected within the window counts at its corrected level (the first
+correction; the journal keeps both records).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from kiosk.store.database import TabletDatabase
-from sync.record import KIND_DETAILS, KIND_RATING
+from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING
 
 __all__ = ["DayLevelCount", "OfficerDayReads"]
 
@@ -24,6 +26,12 @@ __all__ = ["DayLevelCount", "OfficerDayReads"]
 _RANGE = (
     "r.kind = :rating AND r.officer_id = :officer "
     "AND r.device_time >= :start AND r.device_time < :end AND r.simulated = 0"
+)
+# The level that stands: the rating's first correction's, else its own (found
+# through the rating_uuid index, one row per rating).
+_LEVEL = (
+    "coalesce((SELECT c.level FROM journal c WHERE c.rating_uuid = r.uuid AND c.kind = :correction "
+    "ORDER BY c.seq LIMIT 1), r.level)"
 )
 
 
@@ -50,8 +58,8 @@ class OfficerDayReads:
         return [
             DayLevelCount(day, level, n, int(bursts))
             for day, level, n, bursts in self.database.conn.execute(
-                "SELECT substr(r.device_time, 1, 10) AS day, r.level, count(*), total(r.burst) "
-                f"FROM journal r WHERE {_RANGE} GROUP BY day, r.level",
+                f"SELECT substr(r.device_time, 1, 10) AS day, {_LEVEL} AS standing, count(*), total(r.burst) "
+                f"FROM journal r WHERE {_RANGE} GROUP BY day, standing",
                 _params(officer_id, start, end),
             ).fetchall()
         ]
@@ -95,6 +103,7 @@ def _params(officer_id: str, start: date, end: date) -> dict[str, Any]:
     return {
         "rating": KIND_RATING,
         "details": KIND_DETAILS,
+        "correction": KIND_CORRECTION,
         "officer": officer_id,
         "start": start.isoformat(),
         "end": end.isoformat(),
