@@ -141,6 +141,11 @@ class Settings:
     public_url: str = ""
     """Where citizens' phones reach the commune server, as its roster says;
     the comment QR code points there (else at ``server_url``)."""
+    leaders: str = ""
+    """``commune.leaders``: who calls citizens back, named in the consent text."""
+    callback_retention_months: int = 12
+    """Months the server keeps a call-back number after its case is resolved,
+    as its roster says; the consent text tells the citizen."""
     display_dpi: float | None = None
     """``display.dpi``: the screen's dots per inch when the system reports it
     wrongly (many touch PCs say 96); sizes in millimetres follow it."""
@@ -269,6 +274,7 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         source=source,
         commune_name=commune.name,
         hotline=commune.hotline,
+        leaders=commune.leaders,
         counter_id=counter.slug("id"),
         counter_name=counter.string("name"),
         mode=mode,

@@ -1,8 +1,9 @@
 """An officer's day: the figures an officer sees after entering their PIN.
 
 Today's count, satisfaction rate and distribution by level, the reasons
-citizens gave, the call-back requests, and one point per day for the last
-weeks' chart. Only that officer's ratings count, and never simulated ones.
+citizens gave, how many asked for a call-back (only the count: the rated
+officer never sees a number), and one point per day for the last weeks'
+chart. Only that officer's ratings count, and never simulated ones.
 
 "Today" is the calendar date of the tablet's own clock when each rating was
 taken: the date written at the start of the record's ``device_time``
@@ -54,8 +55,8 @@ class OfficerDay:
     a note that it rests on too few ratings."""
     reasons: list[tuple[str, int]] = field(default_factory=list)
     """Reason id and how many of today's ratings gave it, most frequent first."""
-    callbacks: list[tuple[str, str]] = field(default_factory=list)
-    """Today's call-back requests: the rating's device time and the phone number."""
+    callbacks: int = 0
+    """How many of today's ratings came with a call-back request (never who, nor a number)."""
     series: list[DayPoint] = field(default_factory=list)
     """One point per day, oldest first, ending today; days without ratings included."""
     burst: int = 0
@@ -124,7 +125,7 @@ def officer_day(store: Store, officer_id: str, today: date, days: int = 30) -> O
         )
 
     reasons = reads.reasons(officer_id, today, tomorrow)
-    callbacks = reads.callbacks(officer_id, today, tomorrow)
+    callbacks = reads.callback_count(officer_id, today, tomorrow)
 
     today_tally = Tally(per_day.get(today_text, {}))
     return OfficerDay(

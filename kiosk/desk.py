@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kiosk import __version__
+from kiosk.callback_box import read_public_key, seal_number
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.store import Store, device_time_text, local_now
+from kiosk.store.callback_keys import CallbackKeys
 from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING, Record
 from sync.scale import Scale, scale_for
 
@@ -211,24 +214,44 @@ class RatingDesk:
         consent: bool = False,
     ) -> Record | None:
         """Record what the citizen added to a rating. Nothing is written when
-        nothing was added. A phone number without consent is not kept."""
+        nothing was added. A phone number without consent is not kept, nor
+        one the tablet cannot seal to the server (it holds no key yet).
+
+        The number is never written in clear: it is encrypted under a fresh
+        key (:mod:`kiosk.callback_box`), the record carries the ciphertext,
+        and the key, sealed to the server, is kept beside the record in the
+        same transaction until the uploader has delivered it."""
         reasons = tuple(reasons)
         phone = callback_phone if (consent and callback_phone and is_valid_phone(callback_phone)) else None
-        if not reasons and phone is None:
+        sealed = None
+        if phone is not None:
+            server_key = read_public_key(self.store.callback_keys.server_key())
+            sealed = seal_number(phone, server_key) if server_key is not None else None
+        del phone  # only its sealed form goes on
+        if not reasons and sealed is None:
             return None
+        sealed_key = sealed.sealed_key if sealed is not None else None
         return self._append(
             KIND_DETAILS,
             self.clock.now(),
             self.clock.monotonic_ns(),
             rating.simulated,
+            beside=(lambda conn, record: CallbackKeys.add(conn, record.uuid, sealed_key)) if sealed_key else None,
             rating_uuid=rating.uuid,
             reasons=reasons,
-            callback_phone=phone,
-            callback_consent=phone is not None,
+            callback_box=sealed.box if sealed is not None else None,
+            callback_consent=sealed is not None,
         )
 
-    def _append(self, kind: str, now: datetime, mono: int, simulated: bool, **fields) -> Record:
-        """Chain a new record of ``kind`` with this device's common fields."""
+    def takes_callbacks(self) -> bool:
+        """Whether a call-back may be offered: the tablet holds the server's
+        key to seal the number to (received with pairing or the roster)."""
+        return read_public_key(self.store.callback_keys.server_key()) is not None
+
+    def _append(self, kind: str, now: datetime, mono: int, simulated: bool,
+                beside: Callable[[Any, Record], None] | None = None, **fields) -> Record:
+        """Chain a new record of ``kind`` with this device's common fields
+        (``beside``: what is written with it outside the chain)."""
         return self.store.append(
             lambda seq, prev_hash: Record(
                 kind=kind,
@@ -242,7 +265,8 @@ class RatingDesk:
                 app_version=__version__,
                 simulated=simulated,
                 **fields,
-            )
+            ),
+            beside,
         )
 
     def comment_url(self, rating: Record) -> str:

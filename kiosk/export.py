@@ -1,7 +1,7 @@
 """Export every rating on the tablet to CSV and Excel, e.g. on a USB stick.
 
-One row per rating, with what the citizen added afterwards (reasons, a
-call-back request) merged into it, and the fields that let the commune check
+One row per rating, with what the citizen added afterwards (reasons, whether
+a call-back was asked for: yes or no, never the number) merged into it, and the fields that let the commune check
 the file against the tablet later: sequence number, UUID and hash.
 
 * The export reads one snapshot of the database (one read transaction, see
@@ -52,8 +52,7 @@ COLUMNS = (
     "score",
     "scale",
     "reasons",
-    "callback_phone",
-    "callback_consent",
+    "callback_requested",
     "burst",
     "simulated",
     "device_id",
@@ -141,7 +140,8 @@ def export_ratings(
                 writers.append(_open_writer(fmt, final, headers, text.get("export.sheet")))
             _report(progress, 0, total)
             written = 0
-            for row in _rows(snapshot, level_labels):
+            yes_no = {True: text.get("export.yes"), False: text.get("export.no")}
+            for row in _rows(snapshot, level_labels, yes_no):
                 for writer in writers:
                     writer.write(row)
                 written += 1
@@ -175,17 +175,18 @@ def export_ratings(
 
 _LEVEL_KEYS = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 
-def _rows(snapshot: RatingsSnapshot, level_labels: dict[str, str]) -> Iterator[list[Any]]:
+def _rows(snapshot: RatingsSnapshot, level_labels: dict[str, str],
+          yes_no: dict[bool, str]) -> Iterator[list[Any]]:
     """One list of cell values per rating, in the order of :data:`COLUMNS`."""
     for rating in snapshot.rows():
         reasons: list[str] = []
-        phone, consent = None, False
+        requested = False
         for details in rating.details:  # in the order they were written
             for reason in details.reasons or ():
                 if reason not in reasons:
                     reasons.append(reason)
-            if details.callback_phone:  # the latest number given wins
-                phone, consent = details.callback_phone, bool(details.callback_consent)
+            # Whether a number was given with consent; never the number itself.
+            requested = requested or bool(details.callback_consent)
         yield [
             rating.seq,
             rating.uuid,
@@ -197,8 +198,7 @@ def _rows(snapshot: RatingsSnapshot, level_labels: dict[str, str]) -> Iterator[l
             rating.score,
             rating.scale,
             _REASON_SEPARATOR.join(reasons),
-            phone or "",
-            consent,
+            yes_no[requested],
             bool(rating.burst),
             bool(rating.simulated),
             rating.device_id,
@@ -252,7 +252,7 @@ class _CsvWriter(_Writer):
     def __init__(self, final: Path, headers: list[str]):
         super().__init__(final)
         # utf-8-sig: the byte-order mark tells Excel the file is UTF-8.
-        self._fh = open(self.partial, "x", encoding="utf-8-sig", newline="")
+        self._fh = open(_claim(self.partial), "w", encoding="utf-8-sig", newline="")
         self._csv = csv.writer(self._fh)
         self._csv.writerow(headers)
 
@@ -272,7 +272,7 @@ class _XlsxWriter(_Writer):
 
         super().__init__(final)
         # Claim the name now, as the CSV does, so two exports cannot collide.
-        open(self.partial, "x").close()
+        os.close(_claim(self.partial))
         # write_only streams rows to a temporary file instead of keeping a
         # cell object per value: 100,000 ratings stay within a tablet's memory.
         self._book = Workbook(write_only=True)
@@ -300,6 +300,13 @@ class _XlsxWriter(_Writer):
         writer = getattr(self._sheet, "_writer", None)  # openpyxl keeps no public handle on it
         if writer is not None:
             writer.cleanup()
+
+
+def _claim(path: Path) -> int:
+    """Create ``path`` (it must not exist) readable and writable by its owner
+    only, and return its descriptor: an export names officers and who asked
+    for a call-back, so other accounts on the machine must not read it."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 def _open_writer(fmt: str, final: Path, headers: list[str], sheet: str) -> _Writer:

@@ -30,7 +30,7 @@ def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings
     """
     tree = deepcopy(settings.raw)
     commune = roster.get("commune") or {}
-    tree["commune"] = {k: v for k, v in commune.items() if k in ("name", "hotline") and v}
+    tree["commune"] = {k: v for k, v in commune.items() if k in ("name", "hotline", "leaders") and v}
     officers = []
     for officer in roster.get("officers") or []:
         entry = {k: officer.get(k) for k in ("id", "name", "title", "active", "pin_hash", "counter")}
@@ -47,7 +47,9 @@ def settings_with_roster(settings: Settings, roster: dict[str, Any]) -> Settings
     base_dir = settings.source.parent if settings.source else Path.cwd()
     merged = parse_settings(tree, base_dir=base_dir, source=settings.source)
     # ``raw`` stays the tablet's own file: the roster is never written into it.
-    return replace(merged, raw=settings.raw, public_url=roster.get("public_url") or "")
+    months = roster.get("callback_retention_months")
+    return replace(merged, raw=settings.raw, public_url=roster.get("public_url") or "",
+                   callback_retention_months=months if type(months) is int and months > 0 else 12)
 
 
 def try_settings_with_roster(settings: Settings, roster: dict[str, Any] | None) -> tuple[Settings, ConfigError | None]:

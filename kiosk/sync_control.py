@@ -236,6 +236,9 @@ class SyncControl:
             Logger.warning("Kiosk: config.yaml no longer loads (%s); the roster waits", exc.line())
             return
         self.store.audit("roster_applied", actor="server", detail={"officers": len(roster.get("officers", []))})
+        if roster.get("callback_key"):
+            # Tablets paired before the server had a key learn it here.
+            self.store.callback_keys.set_server_key(roster["callback_key"])
         self.apply_settings(own)
 
     def _file_settings(self) -> Settings:

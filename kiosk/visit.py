@@ -40,6 +40,8 @@ class Visit:
     phone: str = ""
     consent: bool = False
     details_saved: bool = False
+    callback_noted: bool = False
+    """A number was given with consent and sealed into the details record."""
 
 
 def reason_label(settings: Settings, language: str, reason_id: str) -> str:
@@ -223,6 +225,8 @@ class VisitFlow:
         if self.visit is None:
             return self.go_idle()
         self.visit.reasons = list(reasons)
+        if not self.desk.takes_callbacks():
+            return self.reasons_done(reasons)
         self.navigator.screen("callback").reset()
         self.navigator.show("callback")
 
@@ -245,6 +249,8 @@ class VisitFlow:
     def _ask_reasons(self, reasons: Iterable[Reason], low: bool) -> None:
         screen = self.navigator.screen("reasons")
         screen.show_reasons(reasons, lambda r: r.label(self.words.language), low)
+        # A number can only be taken once it can be sealed to the server.
+        screen.offers_callback = low and self.desk.takes_callbacks()
         self.navigator.show("reasons")
 
     def _save_details(self) -> None:
@@ -252,8 +258,11 @@ class VisitFlow:
         visit = self.visit
         if visit is None or visit.rating is None or visit.details_saved:
             return
-        self.desk.add_details(visit.rating, visit.reasons, visit.phone or None, consent=visit.consent)
+        saved = self.desk.add_details(visit.rating, visit.reasons, visit.phone or None, consent=visit.consent)
         visit.details_saved = True
+        visit.callback_noted = saved is not None and saved.callback_box is not None
+        # Sealed for the server in the record: the tablet keeps no number in clear.
+        visit.phone = ""
 
     def _thank(self) -> None:
         thanks = self.navigator.screen("thanks")
@@ -261,5 +270,5 @@ class VisitFlow:
         thanks.comment_url = (
             self.desk.comment_url(visit.rating) if visit and visit.rating else ""
         )
-        thanks.callback_noted = bool(visit and visit.consent and visit.phone)
+        thanks.callback_noted = bool(visit and visit.callback_noted)
         self.navigator.show("thanks")

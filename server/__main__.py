@@ -14,7 +14,9 @@
     python -m server restore --db PATH --from FILE [--force]  put a backup in place (server stopped)
     python -m server create-admin --db PATH --username NAME [--password-stdin]
                                                               the first dashboard account
-    python -m server erase-expired --db PATH                  erase citizens' comments past their retention
+    python -m server erase-expired --db PATH                  erase citizens' comments and call-back numbers past
+                                                              their retention
+    python -m server erase-callback --db PATH --rating UUID   erase a rating's call-back number (citizen's request)
     python -m server archive --db PATH --period 2026-H1 --out FILE
                                                               a period's evidence archive (ZIP, SHA-256 manifest)
     python -m server verify-archive FILE                      check an evidence archive against its manifest
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 COMMANDS = ("approve", "deny", "revoke", "devices", "pairings", "export", "roster", "backup", "restore",
-            "create-admin", "erase-expired", "letter-templates", "archive", "verify-archive")
+            "create-admin", "erase-expired", "erase-callback", "letter-templates", "archive", "verify-archive")
 
 
 def _serve(argv: Sequence[str]) -> int:
@@ -155,8 +158,14 @@ def _command(argv: Sequence[str]) -> int:
     p.add_argument("--out", required=True, help="the folder to write them to (made if missing)")
     p.add_argument("--force", action="store_true", help="replace templates already there")
     p = sub.add_parser("erase-expired", help="erase the text and phone number of citizens' comments older than "
-                                             "the retention setting (comment_retention_days); run it daily")
+                                             "the retention setting (comment_retention_days), and the call-back "
+                                             "numbers of cases resolved over callback_retention_months ago; "
+                                             "run it daily")
     p.add_argument("--db", required=True)
+    p = sub.add_parser("erase-callback", help="erase the call-back number a citizen left on a tablet for a rating, "
+                                              "at their request (its key is destroyed; the records still verify)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--rating", required=True, help="the rating's UUID")
     p = sub.add_parser("archive", help="write a period's evidence archive: ratings CSV, devices' chain checks, "
                                        "the report (XLSX, PDF) and a SHA-256 manifest")
     p.add_argument("--db", required=True)
@@ -205,10 +214,23 @@ def _command(argv: Sequence[str]) -> int:
         elif args.command == "archive":
             return _archive(engine, args.period, args.out, parser)
         elif args.command == "erase-expired":
+            from server.callback_numbers import erase_expired as erase_expired_callbacks
             from server.clock import utc_now
             from server.comments import erase_expired
 
-            print(f"comments erased: {erase_expired(engine, utc_now())}")
+            now = utc_now()
+            print(f"comments erased: {erase_expired(engine, now)}")
+            print(f"call-back numbers erased: {erase_expired_callbacks(engine, now)}")
+        elif args.command == "erase-callback":
+            from server.callback_numbers import erase_for_rating
+
+            rating = args.rating.strip().lower()
+            if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", rating):
+                parser.error("--rating must be a rating's UUID")
+            count = erase_for_rating(engine, rating, None)  # the server's own operator: no account
+            print(f"call-back numbers erased: {count}")
+            if count == 0:
+                print("(no call-back number left for this rating, or it was erased before)", file=sys.stderr)
         elif args.command == "roster":
             from server.roster import RosterError, RosterStore
 

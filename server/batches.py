@@ -19,6 +19,8 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from server.answer_cache import compact_answer_of, expand_answer
+from server.callback_numbers import erase_expired as erase_expired_callbacks
+from server.callback_numbers import store_sealed_keys
 from server.cases import announce, open_cases_for_batch
 from server.clock import (
     BootAnchor,
@@ -58,6 +60,8 @@ class Batch:
     app_version: str
     pending: int
     records: list[Any]
+    callback_keys: tuple[wire.CallbackKey, ...] = ()
+    """Outside the chain: the sealed keys of call-back numbers (:mod:`server.callback_numbers`)."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ class BatchIngest:
         cutoff = utc_text(now - timedelta(days=days))
         write_transaction(self.engine, lambda conn: stored_batches.forget_answers(conn, cutoff))
         # Call-back numbers past their retention are erased on the same hourly round.
+        erase_expired_callbacks(self.engine, now)
         statistics.refresh(self.engine)
 
     def _apply(self, conn: Connection, batch: Batch, digest: str,
@@ -251,6 +256,7 @@ class BatchIngest:
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
         # After the records: a key is kept only for a details record stored with its number.
+        store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
         # Follow-up cases open with their records (server.cases says why not later).
         opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
         device_values.update(

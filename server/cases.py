@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from server import comments
+from server import callback_numbers, comments
 from server.accounts import Account, AccountBook, Role
 from server.clock import Clock, utc_now, utc_text
 from server.ingest import Outcome as StoredOutcome
@@ -267,7 +267,8 @@ def open_cases_for_batch(conn: Connection, outcomes: Sequence[StoredOutcome], st
         if record.kind == KIND_RATING:
             if (record.scale, record.level) in _UNSATISFIED:
                 low[record.uuid] = record
-        elif record.kind == KIND_DETAILS and record.callback_phone and record.callback_consent and record.rating_uuid:
+        elif (record.kind == KIND_DETAILS and (record.callback_phone or record.callback_box) and record.callback_consent
+              and record.rating_uuid):
             callbacks[record.rating_uuid] = record
     if not low and not callbacks:
         return []
@@ -466,8 +467,8 @@ class CaseBook:
             return None
         phone = None
         if case.rating_uuid is not None:
-            with self.engine.begin() as conn:
-                phone = stored.callback_phone(conn, case.rating_uuid)
+            # Opened with the server's key (server.callback_numbers); None once erased.
+            phone = callback_numbers.number_for_rating(self.engine, case.rating_uuid)
         if phone is None and case.comment_id is not None:
             phone = comments.callback_phone(self.engine, case.comment_id)
         return phone

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from server.callback_numbers import public_key_text
 from server.clock import Clock, utc_now, utc_text
 from server.seals import SEAL_PROBLEMS, register_key
 from server.store import devices as stored_devices
@@ -260,7 +261,9 @@ class DeviceRegistry:
             secret = stored_devices.device_secret(conn, row["device_id"]) if error is None else None
         if error is not None:
             raise PairingError(error, _POLL_DETAIL[error].format(interval=interval))
-        return {"device_id": row["device_id"], "device_secret": secret, "server_time": utc_text(now)}
+        # The key call-back numbers are sealed to: a tablet offers the call-back only once it holds it.
+        return {"device_id": row["device_id"], "device_secret": secret, "server_time": utc_text(now),
+                "callback_key": public_key_text(self.engine)}
 
     # -- devices ---------------------------------------------------------------
 

@@ -143,7 +143,7 @@ def roster_document(
         ))
     document = wire.RosterDocument(
         version=ROSTER_VERSION,
-        commune=wire.RosterCommune(name=commune.name, hotline=commune.hotline),
+        commune=wire.RosterCommune(name=commune.name, hotline=commune.hotline, leaders=commune.leaders),
         counters=[wire.RosterCounter(id=c["id"], name=c["name"]) for c in counters],
         officers=officers,
         reasons=deepcopy(tree.get("reasons")) or {},
@@ -152,14 +152,17 @@ def roster_document(
     return wire.to_wire(document), images
 
 
-def served_roster(body: str, device_secret: str, public_url: str | None = None) -> tuple[str, str]:
+def served_roster(body: str, device_secret: str, public_url: str | None = None,
+                  callback_key: str | None = None, callback_retention_months: int | None = None) -> tuple[str, str]:
     """The roster as one device receives it, and its ETag.
 
     Every officer's PIN verifier is keyed to that device's secret
     (:func:`sync.pin.key_pin_hash`) and the document's version says so
     (:data:`sync.wire.ROSTER_KEYED_PINS`): what travels lets only the tablet
     holding that secret check a PIN. The server's public address, when it
-    has one, goes with it (tablets point their comment QR codes there).
+    has one, goes with it (tablets point their comment QR codes there), and
+    so does the public key call-back numbers are sealed to
+    (:mod:`server.callback_numbers`), for tablets paired before it existed.
     """
     document = json.loads(body)
     key = device_pin_key(device_secret)
@@ -169,6 +172,10 @@ def served_roster(body: str, device_secret: str, public_url: str | None = None) 
     document["version"] = max(int(document.get("version") or 1), wire.ROSTER_KEYED_PINS)
     if public_url:
         document["public_url"] = public_url.rstrip("/")
+    if callback_key:
+        document["callback_key"] = callback_key
+    if callback_retention_months:
+        document["callback_retention_months"] = callback_retention_months
     served = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return served, etag_for(served)
 

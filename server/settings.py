@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "commune_name": "",
     "comment_days": 7,
     "comment_retention_days": 365,
+    # Months a call-back number is kept after its case is resolved (server.callback_numbers).
+    "callback_retention_months": 12,
     # Following up (server.cases) and its e-mail alerts (server.alerts).
     "case_levels": 1,
     "case_due_working_days": 2,
@@ -75,6 +77,9 @@ class ServerSettings:
     """Days after a rating during which its QR code's comment form is open."""
     comment_retention_days: int = DEFAULTS["comment_retention_days"]
     """Days a citizen's comment (text, phone number) is kept before it is erased."""
+    callback_retention_months: int = DEFAULTS["callback_retention_months"]
+    """Months a tablet's call-back number stays readable after its case is
+    resolved; then its key is destroyed (:mod:`server.callback_numbers`)."""
     case_levels: int = DEFAULTS["case_levels"]
     """How many of each scale's lowest levels open a follow-up case (1: only
     the worst). A level that counts as satisfied never does."""
@@ -122,7 +127,8 @@ def check_setting(key: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingError(key, "bad_timezone") from None
         return value
-    if key in ("rank_min_ratings", "comment_days", "comment_retention_days", "answer_retention_days"):
+    if key in ("rank_min_ratings", "comment_days", "comment_retention_days", "answer_retention_days",
+               "callback_retention_months"):
         try:
             count = int(value)
         except (TypeError, ValueError):

@@ -14,7 +14,11 @@ Format versions. Version 1 records carry their hash only. Version 2 adds
 evolving key, or empty for a record made while the device was not paired
 ("unsealed"). The seal is outside the hash (the hash is what it covers).
 Version 3 (the current one) adds the ``correction`` kind and, on ``rating``,
-``dossier_code``. Every version parses, hashes and verifies; an older record
+``dossier_code``; on ``details`` it replaces ``callback_phone`` (the number in
+clear) by ``callback_box``, the number encrypted under a key of its own that
+travels outside the chain, so the server can erase the number by destroying
+that key while the chain still verifies (:data:`FIELDS_UNTIL`). Every version
+parses, hashes and verifies; an older record
 keeps exactly its fields and bytes: a field enters a kind's hashed fields only
 from the version that added it (:data:`FIELDS_SINCE`, :func:`kind_fields`).
 
@@ -55,6 +59,8 @@ __all__ = [
     "KIND_CORRECTION",
     "KIND_SINCE",
     "FIELDS_SINCE",
+    "FIELDS_UNTIL",
+    "MAX_CALLBACK_BOX_CHARS",
     "MAX_DOSSIER_CODE_CHARS",
     "kind_fields",
     "Record",
@@ -106,6 +112,7 @@ KIND_FIELDS = {
         "rating_uuid",
         "reasons",
         "callback_phone",
+        "callback_box",
         "callback_consent",
     ),
     KIND_CORRECTION: (
@@ -120,9 +127,18 @@ KIND_SINCE = {KIND_CORRECTION: 3}
 """The format version a kind first appears in (a kind not listed: version 1)."""
 FIELDS_SINCE: dict[str, dict[str, int]] = {
     KIND_RATING: {"dossier_code": 3},
+    KIND_DETAILS: {"callback_box": 3},
 }
 """Per kind, the format version each later field was added in (a field not
 listed has been there since version 1). An older record never carries it."""
+FIELDS_UNTIL: dict[str, dict[str, int]] = {
+    KIND_DETAILS: {"callback_phone": 2},
+}
+"""Per kind, the last format version that carries a field since dropped: a
+newer record never carries it (format 3 details never hold a number in clear)."""
+MAX_CALLBACK_BOX_CHARS = 200
+"""The longest ``callback_box``: a phone number's ciphertext (24-byte nonce,
+16-byte tag) in base64 is under 80 characters."""
 
 
 def kind_fields(kind: str, version: int) -> tuple[str, ...]:
@@ -135,7 +151,8 @@ def kind_fields(kind: str, version: int) -> tuple[str, ...]:
     if version < KIND_SINCE.get(kind, 1):
         raise RecordError(f"kind: a {kind} record needs format version {KIND_SINCE[kind]} or later")
     since = FIELDS_SINCE.get(kind, {})
-    return tuple(name for name in KIND_FIELDS[kind] if since.get(name, 1) <= version)
+    until = FIELDS_UNTIL.get(kind, {})
+    return tuple(name for name in KIND_FIELDS[kind] if since.get(name, 1) <= version <= until.get(name, version))
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -144,6 +161,8 @@ _DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}
 # A dossier code as a receipt's barcode or QR code gives it: visible characters, no spaces.
 _DOSSIER_CODE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,%d}$" % MAX_DOSSIER_CODE_CHARS)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Standard base64, padded.
+_BOX = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 
 
 class RecordError(ValueError):
@@ -179,6 +198,10 @@ class Record:
     rating_uuid: str | None = None
     reasons: tuple[str, ...] | None = None
     callback_phone: str | None = None
+    """Formats 1 and 2: the call-back number in clear, or None."""
+    callback_box: str | None = None
+    """Format 3: the call-back number encrypted (base64), or None; its key is
+    sealed to the server and sent outside the chain."""
     callback_consent: bool | None = None
     hash: str = ""
     v: int = FORMAT_VERSION
@@ -236,6 +259,12 @@ class Record:
     def validate(self) -> None:
         """Check types and formats; raise :class:`RecordError` on the first problem."""
         own = kind_fields(self.kind, self.v if self.v in FORMAT_VERSIONS else FORMAT_VERSION)
+        if self.kind == KIND_DETAILS:
+            # Not hashed in this version, so never silently carried (a number
+            # in clear in format 3, a box in formats 1 and 2).
+            for name in ("callback_phone", "callback_box"):
+                if name not in own and getattr(self, name) is not None:
+                    raise RecordError(f"{name}: not a field of a format {self.v} details record")
         for name, expected in _TYPES.items():
             if name not in COMMON_FIELDS + own and name not in ("hash", "seal"):
                 continue
@@ -283,6 +312,11 @@ class Record:
                 raise RecordError("reasons: must be a list of strings")
             if self.callback_phone is not None and not self.callback_consent:
                 raise RecordError("callback_consent: a phone number needs the citizen's consent")
+            if self.callback_box is not None:
+                if not self.callback_consent:
+                    raise RecordError("callback_consent: a phone number needs the citizen's consent")
+                if len(self.callback_box) > MAX_CALLBACK_BOX_CHARS or not _BOX.match(self.callback_box):
+                    raise RecordError(f"callback_box: must be base64, at most {MAX_CALLBACK_BOX_CHARS} characters")
 
 
 _TYPES: dict[str, type] = {
@@ -308,11 +342,12 @@ _TYPES: dict[str, type] = {
     "rating_uuid": str,
     "reasons": tuple,
     "callback_phone": str,
+    "callback_box": str,
     "callback_consent": bool,
     "hash": str,
     "seal": str,
 }
-_NULLABLE = {"callback_phone", "dossier_code"}
+_NULLABLE = {"callback_phone", "callback_box", "dossier_code"}
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false", tuple: "a list"}
 
 

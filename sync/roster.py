@@ -187,6 +187,9 @@ class Commune:
     working_hours: WorkingHours
     timeouts: Timeouts
     language: str
+    leaders: str = ""
+    """Who calls citizens back, as the consent text names them (e.g. «Chủ tịch
+    UBND Nguyễn Văn A»); empty: the commune's leaders, by the commune's name."""
 
 
 def parse_commune(root: SettingsNode, base_dir: Path, *, reason_type: type[Reason] = Reason) -> Commune:
@@ -203,7 +206,7 @@ def parse_commune(root: SettingsNode, base_dir: Path, *, reason_type: type[Reaso
     reasons = root.child("reasons", optional=True)
     hours = root.child("working_hours", optional=True)
     timeouts = root.child("timeouts", optional=True)
-    commune.allow_only("name", "hotline")
+    commune.allow_only("name", "hotline", "leaders")
     officers = _officers(root.child("officers"), base_dir)
     if not any(o.active for o in officers):
         raise SettingsError("officers", "no_active_officer")
@@ -214,9 +217,11 @@ def parse_commune(root: SettingsNode, base_dir: Path, *, reason_type: type[Reaso
     hotline = commune.string("hotline", optional=True) or ""
     if hotline and not PHONE.match(hotline):
         raise SettingsError(commune.at("hotline"), "bad_phone")
+    leaders = " ".join((commune.string("leaders", optional=True) or "").split())
     return Commune(
         name=commune.string("name"),
         hotline=hotline,
+        leaders=leaders,
         officers=officers,
         scale=rating.choice("scale", SCALE_SIZES, default=3),
         burst_interval_s=rating.number("burst_interval_s", default=5.0, minimum=0),

@@ -42,6 +42,7 @@ __all__ = [
     "TokenRequest",
     "DeviceGrant",
     "BatchRequest",
+    "CallbackKey",
     "RecordResult",
     "BatchAnswer",
     "Finding",
@@ -102,6 +103,15 @@ DeviceId = Annotated[str, Pattern(ID_PATTERN), About("the tablet's own id (from 
 Count = Annotated[int, Range(0, MAX_INT)]
 AppVersion = Annotated[str, Size(max=50)]
 Status = Literal["stored", "duplicate", "conflict", "rejected"]
+# The server's public key for call-back numbers (a NaCl Curve25519 key, 32
+# bytes in standard base64), and a record's own key sealed to it (32 bytes in
+# a NaCl sealed box: 80 bytes).
+CallbackPublicKey = Annotated[
+    str | None,
+    Pattern(r"^[A-Za-z0-9+/]{43}=$"),
+    About("the server's public key that call-back numbers are sealed to (32 bytes, base64); "
+          "a tablet offers the call-back only once it holds it"),
+]
 
 
 # -- the shapes ----------------------------------------------------------------------------
@@ -151,6 +161,7 @@ class DeviceGrant:
     device_id: str
     device_secret: str
     server_time: str
+    callback_key: CallbackPublicKey = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,22 @@ class BatchRequest:
         Size(max=MAX_BATCH_RECORDS),
         About("records in the wire form of sync.record (rating or details), in sequence order"),
     ]
+    callback_keys: Annotated[
+        list[CallbackKey] | None,
+        Size(max=MAX_BATCH_RECORDS),
+        About("outside the chain: each call-back number's own key, sealed to the server's key, "
+              "for details records in this batch; erasing it on the server erases the number"),
+    ] = None
+
+
+@dataclass(frozen=True)
+class CallbackKey:
+    """The key that opens one details record's ``callback_box``, sealed to
+    the server's public key. It travels beside the records, never inside
+    one: the chain does not hash it, so the server can destroy it."""
+
+    record_uuid: Annotated[str, Pattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    sealed_key: Annotated[str, Pattern(r"^[A-Za-z0-9+/]{107}=$"), About("NaCl sealed box of 32 bytes, base64")]
 
 
 @dataclass(frozen=True)
@@ -305,6 +332,7 @@ class RosterCommune:
 
     name: str
     hotline: str
+    leaders: Annotated[str, About("who calls citizens back, named in the tablet's consent text")] = ""
 
 
 @dataclass(frozen=True)
@@ -329,6 +357,10 @@ class RosterDocument:
         Pattern(r"^https?://[^\s]+$"),
         About("where citizens' phones reach the server (its --public-url): the comment QR code points there"),
     ] = None
+    callback_key: CallbackPublicKey = None
+    callback_retention_months: Annotated[
+        int | None, Range(1, 1200), About("months a call-back number is kept after its case is resolved")
+    ] = None
 
 
 SHAPES: tuple[type, ...] = (
@@ -338,6 +370,7 @@ SHAPES: tuple[type, ...] = (
     TokenRequest,
     DeviceGrant,
     BatchRequest,
+    CallbackKey,
     RecordResult,
     BatchAnswer,
     Finding,

@@ -19,6 +19,7 @@ from kiosk.config import Settings, load_settings
 from kiosk.desk import CounterClosed, DeviceClock, RatingDesk, is_valid_phone
 from kiosk.store import Store
 from sync.record import KIND_DETAILS, KIND_RATING
+from tests.callback_support import give_server_key, open_number
 from tests.conftest import ROOT, write_config
 
 ICT = timezone(timedelta(hours=7))
@@ -106,12 +107,16 @@ def test_record_times_come_from_the_device_clock(config_path: Path, opened: list
 
 def test_details_are_linked_to_their_rating(config_path: Path, opened: list) -> None:
     desk = _desk(load_settings(config_path), opened)
+    give_server_key(desk.store)
     rating = desk.rate("tran-van-hung", 1)
     details = desk.add_details(rating, ["waited_long", "come_back"], "0912345678", consent=True)
     assert details is not None and details.kind == KIND_DETAILS
     assert details.rating_uuid == rating.uuid
     assert details.reasons == ("waited_long", "come_back")
-    assert (details.callback_phone, details.callback_consent) == ("0912345678", True)
+    # Sealed for the server: never in clear in the record.
+    assert (details.callback_phone, details.callback_consent) == (None, True)
+    sealed = desk.store.callback_keys.sealed_for([details.uuid])[details.uuid]
+    assert open_number(details, sealed) == "0912345678"
     assert desk.store.details_for(rating.uuid) == [details]
     assert details.seq == rating.seq + 1 and details.prev_hash == rating.hash
     assert desk.store.verify() == []
@@ -120,13 +125,14 @@ def test_details_are_linked_to_their_rating(config_path: Path, opened: list) -> 
 def test_phone_without_consent_is_not_kept(config_path: Path, opened: list) -> None:
     desk = _desk(load_settings(config_path), opened)
     rating = desk.rate("tran-van-hung", 1)
+    give_server_key(desk.store)
     details = desk.add_details(rating, ["late_result"], "0912345678", consent=False)
-    assert details.callback_phone is None and details.callback_consent is False
+    assert details.callback_box is None and details.callback_consent is False
     # Nothing at all to keep: nothing is written.
     assert desk.add_details(rating, [], "0912345678", consent=False) is None
     assert desk.store.count() == 2
     stored = desk.store.details_for(rating.uuid)
-    assert [d.callback_phone for d in stored] == [None]
+    assert [d.callback_box for d in stored] == [None] and desk.store.callback_keys.count() == 0
 
 
 @pytest.mark.parametrize("phone", ["12345", "0912 345 678", "+84912345678", "091234567", "09123456789012", ""])
@@ -135,7 +141,7 @@ def test_invalid_phone_is_not_kept(config_path: Path, opened: list, phone: str) 
     rating = desk.rate("tran-van-hung", 1)
     assert desk.add_details(rating, [], phone, consent=True) is None
     details = desk.add_details(rating, ["come_back"], phone, consent=True)
-    assert details.callback_phone is None and details.callback_consent is False
+    assert details.callback_box is None and details.callback_consent is False
 
 
 def test_phone_shape() -> None:

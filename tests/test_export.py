@@ -20,6 +20,7 @@ from kiosk.export import COLUMNS, ExportError, export_ratings
 from kiosk.i18n import catalogue
 from kiosk.store import Store
 from sync.record import KIND_RATING
+from tests.callback_support import give_server_key
 from tests.conftest import write_config
 
 ICT = timezone(timedelta(hours=7))
@@ -52,6 +53,7 @@ def _fill(settings: Settings, n: int, *, simulated_every: int = 0) -> None:
 
     store = Store(settings.database)
     desk = RatingDesk(settings, store, DeviceClock(now=lambda: wall[0], monotonic_ns=lambda: mono[0], boot=lambda: "b"))
+    give_server_key(store)  # the tablet may take call-back numbers
     try:
         for i in range(n):
             tick()
@@ -116,7 +118,7 @@ def test_rows_carry_the_records_with_details_merged(settings: Settings, usb: Pat
     col = {name: i for i, name in enumerate(COLUMNS)}
     for record, crow, xrow in zip(ratings, csv_rows, xlsx_rows, strict=True):
         merged = [reason for d in details[record.uuid] for reason in d.reasons]
-        phones = [d.callback_phone for d in details[record.uuid] if d.callback_phone]
+        asked = any(d.callback_consent for d in details[record.uuid])
         assert crow[col["uuid"]] == xrow[col["uuid"]] == record.uuid
         assert int(crow[col["seq"]]) == xrow[col["seq"]] == record.seq
         assert crow[col["hash"]] == xrow[col["hash"]] == record.hash
@@ -128,15 +130,14 @@ def test_rows_carry_the_records_with_details_merged(settings: Settings, usb: Pat
         assert crow[col["device_time"]] == xrow[col["device_time"]] == record.device_time
         assert crow[col["reasons"]] == "; ".join(merged)
         assert (xrow[col["reasons"]] or "") == "; ".join(merged)
-        assert crow[col["callback_phone"]] == (phones[-1] if phones else "")
-        assert crow[col["callback_consent"]] == ("1" if phones else "0")
-        assert xrow[col["callback_consent"]] is bool(phones)
+        # Yes or no, never the number.
+        assert crow[col["callback_requested"]] == xrow[col["callback_requested"]] == ("có" if asked else "không")
         assert crow[col["simulated"]] == ("1" if record.simulated else "0")
         assert xrow[col["simulated"]] is record.simulated
         assert xrow[col["burst"]] is record.burst
     # The data exercised what was checked.
     assert any(r[col["reasons"]] for r in csv_rows)
-    assert any(r[col["callback_phone"]] for r in csv_rows)
+    assert any(r[col["callback_requested"]] == "có" for r in csv_rows)
     assert any(r[col["simulated"]] == "1" for r in csv_rows)
 
 

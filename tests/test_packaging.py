@@ -10,7 +10,7 @@ from importlib import metadata
 from tests.conftest import ROOT
 
 # python-for-android recipes: built by p4a itself, with their own dependencies.
-RECIPES = {"python3", "kivy", "sqlite3", "pillow"}
+RECIPES = {"python3", "kivy", "sqlite3", "pillow", "pynacl"}
 # Dependencies deliberately left out of the APK, and why.
 LEFT_OUT = {
     "ruamel-yaml-clib": "a C extension; ruamel.yaml falls back to its pure-Python loader",

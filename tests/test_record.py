@@ -112,6 +112,7 @@ def test_wire_round_trip() -> None:
             seq=2, prev_hash=record.hash, device_time="2026-01-05T08:00:05.000+07:00",
             monotonic_ns=5, boot_id="boot-1", app_version="0.1.0", rating_uuid=record.uuid,
             reasons=("waited_long", "come_back"), callback_phone="0912345678", callback_consent=True,
+            v=2,  # a number in clear: formats 1 and 2 only
         )
     )
     again = Record.from_dict(json.loads(json.dumps(details.to_dict())))
@@ -137,7 +138,7 @@ def test_phone_needs_consent() -> None:
                 seq=2, prev_hash=GENESIS_HASH, device_time="2026-01-05T08:00:05.000+07:00",
                 monotonic_ns=5, boot_id="b", app_version="0.1.0",
                 rating_uuid="00000000-0000-4000-8000-000000000001", reasons=(),
-                callback_phone="0912345678", callback_consent=False,
+                callback_phone="0912345678", callback_consent=False, v=2,
             )
         )
 

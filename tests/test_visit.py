@@ -12,6 +12,7 @@ from kiosk.desk import DeviceClock
 from kiosk.navigator import CatalogueWords
 from kiosk.visit import VisitFlow, reason_label
 from sync.record import KIND_DETAILS, KIND_RATING
+from tests.callback_support import give_server_key
 from tests.kiosk_fakes import Counter, open_counter
 
 
@@ -64,6 +65,7 @@ def test_a_low_rating_asks_why_and_saves_the_reasons_once(counter):
 
 
 def test_a_call_back_needs_consent_to_keep_the_number(counter):
+    give_server_key(counter.store)
     flow = flow_for(counter)
     flow.choose_officer(counter.settings.officer("nguyen-thi-lan"))
     flow.rate(1)
@@ -73,19 +75,44 @@ def test_a_call_back_needs_consent_to_keep_the_number(counter):
     # The screen timed out with a number typed but the box not ticked.
     flow.callback_done("0912345678", False, thank=False)
     [details] = counter.store.details_for(counter.store.last_rating().uuid)
-    assert details.reasons == ("waited_long",) and details.callback_phone is None
+    assert details.reasons == ("waited_long",) and details.callback_box is None
     assert counter.navigator.current == "choose"
 
 
 def test_a_consented_call_back_is_noted_on_the_thank_you_screen(counter):
+    give_server_key(counter.store)
     flow = flow_for(counter)
     flow.choose_officer(counter.settings.officer("nguyen-thi-lan"))
     flow.rate(1)
     flow.request_callback([])
     flow.callback_done("0912345678", True)
     [details] = counter.store.details_for(counter.store.last_rating().uuid)
-    assert details.callback_phone == "0912345678" and details.callback_consent is True
+    assert details.callback_box is not None and details.callback_consent is True
+    assert details.callback_phone is None
     assert counter.navigator.screen("thanks").callback_noted is True
+    # The visit forgot the number once it was sealed.
+    assert flow.visit.phone == ""
+
+
+def test_no_call_back_is_offered_before_the_tablet_holds_the_servers_key(counter):
+    flow = flow_for(counter)
+    flow.choose_officer(counter.settings.officer("nguyen-thi-lan"))
+    flow.rate(1)
+    assert counter.navigator.current == "reasons"
+    assert counter.navigator.screen("reasons").offers_callback is False
+    # Asked anyway (an old screen): the reasons are kept, no number screen shows.
+    flow.request_callback(["waited_long"])
+    assert counter.navigator.current == "thanks"
+    [details] = counter.store.details_for(counter.store.last_rating().uuid)
+    assert details.reasons == ("waited_long",) and details.callback_box is None
+
+
+def test_the_call_back_is_offered_once_the_tablet_holds_the_servers_key(counter):
+    give_server_key(counter.store)
+    flow = flow_for(counter)
+    flow.choose_officer(counter.settings.officer("nguyen-thi-lan"))
+    flow.rate(1)
+    assert counter.navigator.screen("reasons").offers_callback is True
 
 
 def test_a_high_rating_without_high_reasons_goes_straight_to_thanks(tmp_path, demo_tree):

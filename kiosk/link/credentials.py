@@ -25,6 +25,9 @@ class DeviceCredentials:
     secret: str
     server_url: str
     paired_at: str
+    callback_key: str | None = None
+    """The server's public key call-back numbers are sealed to (base64), as
+    pairing gave it; the roster brings it to tablets paired before it existed."""
 
 
 def save_credentials(path: str | Path, credentials: DeviceCredentials) -> None:
@@ -38,7 +41,8 @@ def load_credentials(path: str | Path) -> DeviceCredentials | None:
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-        return DeviceCredentials(**{k: data[k] for k in ("device_id", "secret", "server_url", "paired_at")})
+        return DeviceCredentials(**{k: data[k] for k in ("device_id", "secret", "server_url", "paired_at")},
+                                 callback_key=data.get("callback_key"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

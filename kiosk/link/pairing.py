@@ -122,6 +122,7 @@ class PairingClient:
                     secret=grant.device_secret,
                     server_url=self.server_url,
                     paired_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                    callback_key=grant.callback_key,
                 )
             if error == ErrorCode.AUTHORIZATION_PENDING:
                 pass

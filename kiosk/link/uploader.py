@@ -10,6 +10,7 @@ a GUI wraps it to hop onto its own thread.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -29,6 +30,7 @@ from kiosk.store import Store
 from kiosk.store.outbox import Batch, Outbox
 from sync import wire
 from sync.protocol import API_PREFIX, MAX_BATCH_RECORDS, PROTOCOL_VERSION
+from sync.record import KIND_DETAILS
 
 __all__ = ["SyncStatus", "Uploader", "build_batch_body"]
 
@@ -61,8 +63,10 @@ class SyncStatus:
 
 
 def build_batch_body(batch: Batch, device_id: str, *, sent_at: str, sent_monotonic_ns: int, boot_id: str,
-                     app_version: str, pending: int) -> bytes:
-    """The JSON body of a batch: the envelope with the device's time now, and the records."""
+                     app_version: str, pending: int, callback_keys: dict[str, bytes] | None = None) -> bytes:
+    """The JSON body of a batch: the envelope with the device's time now, and
+    the records; beside them, outside the chain, the sealed keys of the
+    call-back numbers they carry (``callback_keys``: sealed key by record UUID)."""
     request = wire.BatchRequest(
         protocol=PROTOCOL_VERSION,
         device_id=device_id,
@@ -73,8 +77,16 @@ def build_batch_body(batch: Batch, device_id: str, *, sent_at: str, sent_monoton
         app_version=app_version,
         pending=pending,
         records=[r.to_dict() for r in batch.records],
+        callback_keys=[
+            wire.CallbackKey(record_uuid=uuid, sealed_key=base64.b64encode(sealed).decode("ascii"))
+            for uuid, sealed in sorted(callback_keys.items())
+        ] if callback_keys else None,
     )
-    return json.dumps(wire.to_wire(request), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    envelope = wire.to_wire(request)
+    if envelope["callback_keys"] is None:
+        # Left out when empty: a server older than the field refuses unknown ones.
+        del envelope["callback_keys"]
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class Uploader:
@@ -224,6 +236,9 @@ class Uploader:
                 except TransportError as exc:
                     return self._after_failure(store, outbox, exc)
                 summary = outbox.acknowledge(batch, answer, self._now())
+                # The server holds the numbers' keys of what it acknowledged:
+                # the tablet's copies go, so erasing on the server erases.
+                store.callback_keys.forget(set(summary.uuids))
                 self._failures = 0
                 store.set_outbox_state(_LAST_SUCCESS, self._now_text())
                 self._status = replace(
@@ -251,6 +266,8 @@ class Uploader:
             app_version=self.app_version,
             # What will still wait once this batch is in: 0 after the last one.
             pending=max(0, outbox.pending_count() - len(batch.records)),
+            callback_keys=outbox.store.callback_keys.sealed_for(
+                [r.uuid for r in batch.records if r.kind == KIND_DETAILS]),
         )
         return link.post_signed(f"{API_PREFIX}/batches", body)
 

@@ -18,10 +18,33 @@ class CallbackScreen(KioskScreen):
     message = StringProperty("")
     """What is missing before the request can be sent."""
 
+    def consent_words(self, language: str, settings) -> str:
+        """The consent text: who will call (``commune.leaders``, else the
+        commune's leaders), why, and how long the number is kept."""
+        app = App.get_running_app()
+        if settings.leaders:
+            who = settings.leaders
+        elif settings.commune_name:
+            who = app.tr("callback.who_commune", language, commune=settings.commune_name)
+        else:
+            who = app.tr("callback.who_default", language)
+        return app.tr("callback.consent", language, who=who, months=settings.callback_retention_months)
+
+    @staticmethod
+    def number_ok(number: str) -> bool:
+        """Whether the number typed so far is a whole phone number."""
+        return is_valid_phone(number)
+
     def reset(self) -> None:
+        """Empty the keypad and untick consent: no number stays on the screen
+        once the visit is over."""
         self.ids.keypad.clear()
         self.consent = False
         self.message = ""
+
+    def on_leave(self, *args) -> None:
+        super().on_leave(*args)
+        self.reset()
 
     @property
     def phone(self) -> str:

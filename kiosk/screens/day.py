@@ -27,7 +27,7 @@ class DayScreen(KioskScreen):
     """Reasons given today, most frequent first, one per line."""
 
     callbacks_text = StringProperty("")
-    """Call-back requests today, one per line."""
+    """How many call-backs were asked for today (never a number)."""
 
     def show(self, officer, day, levels, label_for, reason_label) -> None:
         """Fill the screen; ``levels`` best first."""
@@ -43,9 +43,9 @@ class DayScreen(KioskScreen):
             )
         app = App.get_running_app()
         self.reasons_text = "\n".join(f"{reason_label(r)}: {n}" for r, n in day.reasons) or app.tr("day.no_reasons")
-        self.callbacks_text = "\n".join(
-            f"{when[11:16]}  {app.format_phone(phone)}" for when, phone in day.callbacks
-        ) or app.tr("day.no_callbacks")
+        # Only the count: the rated officer never sees a citizen's number.
+        self.callbacks_text = (app.tr("day.callbacks_count", count=day.callbacks) if day.callbacks
+                               else app.tr("day.no_callbacks"))
 
     def chart_points(self, day, days) -> list:
         if day is None:

@@ -13,7 +13,11 @@ class ReasonsScreen(KioskScreen):
     """Asks why; ``low`` decides the question and offers the call-back."""
 
     low = BooleanProperty(True)
-    """A low rating: ask what went wrong and offer a call-back."""
+    """A low rating: ask what went wrong."""
+
+    offers_callback = BooleanProperty(False)
+    """Offer the call-back: a low rating, on a tablet holding the server's
+    key to seal the number to (:meth:`kiosk.desk.RatingDesk.takes_callbacks`)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

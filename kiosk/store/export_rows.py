@@ -27,7 +27,7 @@ __all__ = ["DetailsPart", "RatingRow", "RatingsSnapshot"]
 _ROWS_SQL = """
 SELECT r.seq, r.uuid, r.device_time, r.officer_id, r.counter_id, r.level, r.score,
        r.scale, r.burst, r.simulated, r.device_id, r.hash,
-       (SELECT json_group_array(json_array(d.seq, json(d.reasons), d.callback_phone, d.callback_consent))
+       (SELECT json_group_array(json_array(d.seq, json(d.reasons), d.callback_consent))
           FROM journal d WHERE d.rating_uuid = r.uuid AND d.kind = ?) AS details
   FROM journal r
  WHERE r.kind = ?
@@ -40,8 +40,8 @@ class DetailsPart(NamedTuple):
 
     seq: int
     reasons: list[str] | None
-    callback_phone: str | None
     callback_consent: int | None
+    """1 when a number was given with consent (the number is never read here)."""
 
 
 class RatingRow(NamedTuple):

@@ -7,6 +7,7 @@ the only write, one durable transaction per record.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -27,14 +28,17 @@ class Journal:
     def __init__(self, database: TabletDatabase):
         self.database = database
 
-    def append(self, build: Callable[[int, str], Record]) -> Record:
+    def append(self, build: Callable[[int, str], Record],
+               beside: Callable[[sqlite3.Connection, Record], None] | None = None) -> Record:
         """Append one record and commit it durably.
 
         ``build(seq, prev_hash)`` makes the unsealed record for the next place
         in the chain; it runs inside the write transaction, so two writers can
         never take the same place. Once the tablet is paired the record is
         sealed in the same transaction, which replaces the sealing key by the
-        next one (:mod:`kiosk.store.sealing`).
+        next one (:mod:`kiosk.store.sealing`). ``beside(conn, record)`` writes
+        what goes with the record outside the chain, in the same transaction
+        (a call-back number's sealed key, :mod:`kiosk.store.callback_keys`).
         """
         with self.database.write() as conn:
             last = conn.execute(
@@ -46,6 +50,8 @@ class Journal:
             columns = ", ".join(row)
             marks = ", ".join("?" for _ in row)
             conn.execute(f"INSERT INTO journal ({columns}) VALUES ({marks})", list(row.values()))
+            if beside is not None:
+                beside(conn, record)
         if record.seal:
             # The key just replaced may still sit in the write-ahead log.
             forget_old_keys(conn)
@@ -122,7 +128,7 @@ def to_row(record: Record) -> dict[str, Any]:
         value = getattr(record, name)
         if name == "seal" and not value:
             continue  # unsealed: NULL, as in a file from before seals (whose journal may lack the column)
-        if name == "dossier_code" and value is None:
+        if name in ("dossier_code", "callback_box") and value is None:
             continue  # NULL, as in a file from before format 3 (whose journal may lack the column)
         if name == "reasons" and value is not None:
             value = json.dumps(list(value), ensure_ascii=False)
@@ -134,9 +140,10 @@ def to_row(record: Record) -> dict[str, Any]:
 
 def from_row(row: dict[str, Any]) -> Record:
     """The record a journal row holds."""
-    values = {name: row[name] for name in _RECORD_COLUMNS if name not in ("seal", "dossier_code")}
+    values = {name: row[name] for name in _RECORD_COLUMNS if name not in ("seal", "dossier_code", "callback_box")}
     values["seal"] = row.get("seal") or ""
     values["dossier_code"] = row.get("dossier_code")
+    values["callback_box"] = row.get("callback_box")
     if values["reasons"] is not None:
         values["reasons"] = tuple(json.loads(values["reasons"]))
     for name in _BOOL_COLUMNS:

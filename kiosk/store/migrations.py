@@ -115,6 +115,15 @@ def m006_dossier_code(db: Database) -> None:
     db["journal"].add_column("dossier_code", str)
 
 
+def m007_callback_box(db: Database) -> None:
+    """Format 3: the call-back number encrypted in the details record, and
+    each number's own key sealed to the server, kept outside the chain until
+    the server has it (:mod:`kiosk.store.callback_keys`)."""
+    db["journal"].add_column("callback_box", str)
+    db["callback_keys"].create({"record_uuid": str, "sealed_key": bytes}, pk="record_uuid",
+                               not_null={"sealed_key"})
+
+
 STEPS: tuple[Callable[[Database], None], ...] = (
     m001_journal,
     m002_device,
@@ -122,6 +131,7 @@ STEPS: tuple[Callable[[Database], None], ...] = (
     m004_outbox,
     m005_sealing,
     m006_dossier_code,
+    m007_callback_box,
 )
 """Every step, in the order it is applied; a step's name is its function's name."""
 

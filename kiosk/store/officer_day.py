@@ -4,7 +4,7 @@ A rating's date is the start of its ``device_time``
 (``2026-01-05T08:00:00.000+07:00`` belongs to 5 January). Because that text
 starts with the date, a range of days is a range of strings, which SQLite
 answers from the journal's ``(kind, officer_id, device_time)`` index without
-reading other officers' rows; reasons and call-backs follow ``rating_uuid``'s
+reading other officers' rows; reasons and call-back counts follow ``rating_uuid``'s
 index. A tablet with a hundred thousand ratings answers as fast as one with
 a hundred. Simulated ratings are never counted. A rating the citizen
 corrected within the window counts at its corrected level (the first
@@ -83,20 +83,17 @@ class OfficerDayReads:
             ).fetchall()
         ]
 
-    def callbacks(self, officer_id: str, start: date, end: date) -> list[tuple[str, str]]:
-        """Call-back requests (with consent) on the officer's ratings in
-        ``[start, end)``: the rating's device time and the phone number."""
-        return [
-            (device_time, phone)
-            for device_time, phone in self.database.conn.execute(
-                "SELECT r.device_time, d.callback_phone "
-                "FROM journal r "
-                "CROSS JOIN journal d ON d.rating_uuid = r.uuid AND d.kind = :details "
-                f"WHERE {_RANGE} AND d.callback_phone IS NOT NULL AND d.callback_consent = 1 "
-                "ORDER BY r.device_time, d.seq",
-                _params(officer_id, start, end),
-            ).fetchall()
-        ]
+    def callback_count(self, officer_id: str, start: date, end: date) -> int:
+        """How many of the officer's ratings in ``[start, end)`` came with a
+        call-back request (a number given with consent). Only the count: the
+        rated officer never sees who asked, nor any number."""
+        return self.database.conn.execute(
+            "SELECT count(DISTINCT r.uuid) "
+            "FROM journal r "
+            "CROSS JOIN journal d ON d.rating_uuid = r.uuid AND d.kind = :details "
+            f"WHERE {_RANGE} AND d.callback_consent = 1",
+            _params(officer_id, start, end),
+        ).fetchone()[0]
 
 
 def _params(officer_id: str, start: date, end: date) -> dict[str, Any]:

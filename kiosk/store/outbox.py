@@ -135,6 +135,8 @@ class AckSummary:
     rejected: int
     unanswered: int
     """Records of the batch the answer did not mention: they stay pending."""
+    uuids: tuple[str, ...] = ()
+    """The UUIDs of the records acknowledged."""
 
 
 class Outbox:
@@ -206,6 +208,7 @@ class Outbox:
             acknowledged=len(acks), stored=counts[RecordStatus.STORED], duplicate=counts[RecordStatus.DUPLICATE],
             conflict=counts[RecordStatus.CONFLICT], rejected=counts[RecordStatus.REJECTED],
             unanswered=len(batch.records) - len(acks),
+            uuids=tuple(uuid for _seq, uuid, _status, _detail in acks),
         )
 
     def _inflight(self) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 Each part owns its tables and their SQL: :class:`~kiosk.store.journal.Journal`,
 :class:`~kiosk.store.shifts.ShiftLog`, :class:`~kiosk.store.audit.AuditTrail`,
 :class:`~kiosk.store.audit.PinStates`, :class:`~kiosk.store.outbox.OutboxLedger`,
-:class:`~kiosk.store.sealing.SealKeys`,
+:class:`~kiosk.store.sealing.SealKeys`, :class:`~kiosk.store.callback_keys.CallbackKeys`,
 and the read-only :class:`~kiosk.store.officer_day.OfficerDayReads`. The
 store opens the file once and hands the same connection to all of them.
 
@@ -15,6 +15,7 @@ page) use the parts directly.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from kiosk.store.audit import AuditTrail, PinStates
+from kiosk.store.callback_keys import CallbackKeys
 from kiosk.store.database import TabletDatabase
 from kiosk.store.export_rows import RatingsSnapshot
 from kiosk.store.journal import Journal
@@ -46,6 +48,7 @@ class Store:
         self.outbox_ledger = OutboxLedger(self.database)
         self.officer_days = OfficerDayReads(self.database)
         self.seal_keys = SealKeys(self.database)
+        self.callback_keys = CallbackKeys(self.database)
 
     @property
     def path(self) -> Path:
@@ -82,9 +85,10 @@ class Store:
 
     # -- journal -----------------------------------------------------------
 
-    def append(self, build: Callable[[int, str], Record]) -> Record:
+    def append(self, build: Callable[[int, str], Record],
+               beside: Callable[[sqlite3.Connection, Record], None] | None = None) -> Record:
         """Append one record and commit it durably (see :meth:`Journal.append`)."""
-        return self.journal.append(build)
+        return self.journal.append(build, beside)
 
     def records(self, after_seq: int = 0, limit: int | None = None) -> list[Record]:
         """Records in sequence order, after ``after_seq``."""

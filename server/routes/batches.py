@@ -30,6 +30,7 @@ from server.deps import (
 )
 from server.disk_alarm import DISK_FULL_RETRY_AFTER_S, DiskAlarm, is_disk_full
 from server.schemas import BatchIn, BatchOut
+from sync import wire
 from sync.protocol import API_PREFIX, REPLAY_HEADER, ErrorCode
 
 __all__ = ["router"]
@@ -103,6 +104,7 @@ def receive_batch(ingest: BatchIngest, device: AuthenticatedDevice, body: bytes,
         device_id=envelope.device_id, idempotency_key=envelope.idempotency_key, sent_at=sent_at,
         sent_monotonic_ns=envelope.sent_monotonic_ns, boot_id=envelope.boot_id,
         app_version=envelope.app_version, pending=envelope.pending, records=envelope.records,
+        callback_keys=tuple(wire.CallbackKey(k.record_uuid, k.sealed_key) for k in envelope.callback_keys or ()),
     )
     try:
         return ingest.receive(batch, received_at)

@@ -7,8 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from server.answers import ERROR_RESPONSES, SIGNED_GET_HEADERS, ApiError, etag_matches
+from server.callback_numbers import public_key_text
 from server.deps import AuthenticatedDevice, LaunchOptions, get_launch_options, get_rosters, signed_get_device
 from server.roster import RosterStore, served_roster
+from server.settings import load_settings
 from sync.protocol import API_PREFIX, SIGNATURE_HEADER, ErrorCode, sign
 
 __all__ = ["router"]
@@ -30,8 +32,10 @@ def get_roster(request: Request, device: AuthenticatedDevice = Depends(signed_ge
     if current is None:
         raise ApiError(404, ErrorCode.NO_ROSTER, "no roster has been imported on the server yet",
                        secret=device.secret)
-    # The ETag covers the device's own keyed verifiers and the public address.
-    body, etag = served_roster(current[0], device.secret, launch.public_url)
+    # The ETag covers the device's own keyed verifiers, the public address
+    # and the key call-back numbers are sealed to.
+    body, etag = served_roster(current[0], device.secret, launch.public_url, public_key_text(rosters.engine),
+                               load_settings(rosters.engine).callback_retention_months)
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag})
     content = body.encode("utf-8")

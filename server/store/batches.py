@@ -172,7 +172,7 @@ def record_row(receipt_id: int, outcome: Outcome, flags: Sequence[str]) -> dict[
     row.update(
         corrected_time=utc_text(corrected.time), time_method=corrected.method, clock_offset_s=corrected.offset_s,
         receipt_id=receipt_id, flags=" ".join(flags),
-        callback_requested=bool(record.callback_phone) if record.kind != KIND_RATING else None,
+        callback_requested=bool(record.callback_phone or record.callback_box) if record.kind != KIND_RATING else None,
     )
     return row
 

@@ -150,7 +150,7 @@ def _old_rows(conn: Connection, name: str) -> Iterator[list[dict[str, Any]]]:
 _SEAL_COLUMNS = ((tables.devices, "seal_first_seq"), (tables.devices, "seal_seq"), (tables.devices, "seal_key"),
                  (tables.devices, "seal_key_id"), (tables.records, "seal"))
 # Format 3 (sync.record): a rating's dossier code; corrections reuse the rating's columns.
-_FORMAT_3_COLUMNS = ((tables.records, "dossier_code"),)
+_FORMAT_3_COLUMNS = ((tables.records, "dossier_code"), (tables.records, "callback_box"))
 
 
 def _add_column(engine: Engine, table: Table, name: str) -> None:

@@ -49,7 +49,8 @@ def columns_of_record(record: Record) -> dict[str, Any]:
         score=record.score, scale=record.scale, level=record.level, burst=record.burst,
         comment_token=record.comment_token, rating_uuid=record.rating_uuid,
         reasons=json.dumps(list(record.reasons), ensure_ascii=False) if record.reasons is not None else None,
-        callback_phone=record.callback_phone, callback_consent=record.callback_consent,
+        callback_phone=record.callback_phone, callback_box=record.callback_box,
+        callback_consent=record.callback_consent,
         dossier_code=record.dossier_code,
         seal=bytes.fromhex(record.seal) if record.seal else None,
     )

@@ -33,6 +33,7 @@ __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "receipts", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
     "settings", "RATING_INDEXES", "RETIRED_INDEXES", "cases", "case_events", "comments", "comment_posts", "letters",
+    "server_keys", "callback_keys",
 ]
 
 metadata = MetaData()
@@ -138,6 +139,7 @@ records = Table(
     Column("callback_phone", _text(MAX_FIELD_CHARS)),
     Column("callback_consent", Boolean),
     Column("callback_requested", Boolean),
+    Column("callback_box", _text(200)),  # format 3: the number encrypted (server.callback_numbers)
     Column("seal", LargeBinary(32)),  # format 2's seal (sync.seal), raw; NULL when unsealed
     Column("dossier_code", _text(MAX_DOSSIER_CODE_CHARS)),  # format 3, on a rating
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
@@ -359,6 +361,38 @@ comment_posts = Table(
     Column("address_hash", _text(64), nullable=False),
     Column("at", TIME, nullable=False),
     Index("ix_comment_posts_address_at", "address_hash", "at"),
+)
+
+
+# -- call-back numbers, crypto-shredded (server.callback_numbers) -----------------
+
+server_keys = Table(
+    "server_keys",
+    metadata,
+    # The server's own key pairs, made once; the private half never leaves
+    # the database (owner-only on SQLite).
+    Column("name", _text(32), primary_key=True),  # callback
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("private_key", LargeBinary(32), nullable=False),
+    Column("created_at", TIME, nullable=False),
+)
+
+callback_keys = Table(
+    "callback_keys",
+    metadata,
+    # Each call-back number's own key, as the tablet sealed it to the
+    # server's public key: outside the chain, so destroying it (sealed_key
+    # set to NULL) erases the number while every record still verifies.
+    # The row stays as a tombstone: a replayed batch cannot bring the key back.
+    Column("record_uuid", _text(64), nullable=False),
+    Column("device_id", _text(64), nullable=False),
+    Column("rating_uuid", _text(64), nullable=False, index=True),
+    Column("sealed_key", LargeBinary(80)),  # None once erased
+    Column("received_at", TIME, nullable=False),
+    Column("erased_at", TIME),
+    Column("erased_by", _text(64)),  # the account, or None for the retention
+    Column("erase_reason", _text(16)),  # request | retention
+    PrimaryKeyConstraint("record_uuid", "device_id", name="pk_callback_keys"),
 )
 
 
