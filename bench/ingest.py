@@ -6,10 +6,13 @@ same tables and indexes, measured in the same run (target: at least 50% of
 it). The ratings are sealed as a tablet seals them, its first key registered
 with the server as at pairing.
 
-Each batch size is measured several times, each time with a new device and
-its own chain; the median is the figure, with the slowest and fastest run
-beside it (the fsync of every commit makes single runs vary a lot). Both
-sides commit once per batch, with SQLite's WAL and ``synchronous=FULL``.
+The server runs as ``python -m server`` in its own process, as deployed (the
+tablets' side — building, signing and reading the answers — stays out of
+its interpreter). Each batch size is measured several times, each time with
+a new device and its own chain; the median is the figure, with the slowest
+and fastest run beside it (the fsync of every commit makes single runs vary
+a lot). Both sides commit once per batch, with SQLite's WAL and
+``synchronous=FULL``.
 
     python bench/ingest.py [--ratings 20000] [--runs 5]
 """
@@ -18,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -34,11 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk.link.uploader import build_batch_body  # noqa: E402
 from kiosk.store import Batch  # noqa: E402
-from server.api import create_app  # noqa: E402
 from server.clock import CorrectedTime  # noqa: E402
 from server.ingest import Outcome  # noqa: E402
 from server.registry import DeviceRegistry  # noqa: E402
-from server.runner import BackgroundServer  # noqa: E402
 from server.store import batches as stored_batches  # noqa: E402
 from server.store import open_engine  # noqa: E402
 from sync import wire  # noqa: E402
@@ -138,6 +142,31 @@ def raw_rate(batch_size: int, ratings: int, folder: Path) -> float:
     return ratings / elapsed
 
 
+@contextmanager
+def server_process(db: Path):
+    """``python -m server`` on a free loopback port until the block ends; its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "server", "--db", str(db), "--port", str(port)],
+                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{url}{API_PREFIX}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=20_000, help="ratings per run")
@@ -145,16 +174,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_engine(Path(tmp) / "bench.db")
-        with BackgroundServer(create_app(engine)) as server:
+        with server_process(Path(tmp) / "bench.db") as url:
+            # Devices are paired straight in the shared database, as the CLI's approval does.
             registry = DeviceRegistry(engine)
             # One small unmeasured upload, so first-request costs (compiling
             # queries, building validators) are not charged to the first run.
-            run(100, 200, server.url, registry)
+            run(100, 200, url, registry)
             for batch_size in BATCH_SIZES:
                 # Interleaved, so both sides meet the same moments of a shared machine.
                 served, raw = [], []
                 for _ in range(args.runs):
-                    served.append(run(batch_size, args.ratings, server.url, registry))
+                    served.append(run(batch_size, args.ratings, url, registry))
                     raw.append(raw_rate(batch_size, args.ratings, Path(tmp)))
                 served.sort()
                 raw.sort()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 __all__ = [
     "Clock",
@@ -53,8 +54,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=4096)
 def parse_device_time(text: str) -> datetime:
-    """A record's or batch's device time as an aware datetime.
+    """A record's or batch's device time as an aware datetime (remembered
+    for a while: the ingest checks each record's, then places it).
 
     Raises ``ValueError`` for text that is not an ISO 8601 time with a UTC
     offset (a real date, a real offset), or whose moment in UTC falls outside

@@ -198,6 +198,15 @@ def fast_canonical(record: Record) -> bytes:
     return orjson.dumps(record.hashed_fields(), option=orjson.OPT_SORT_KEYS)
 
 
+def item_canonical(item: dict[str, Any]) -> bytes:
+    """:func:`fast_canonical` of a record straight from its wire item, once
+    :meth:`sync.record.Record.from_dict` has accepted it: the item then holds
+    exactly the hashed fields, with their very values, besides ``hash`` and
+    ``seal``."""
+    return orjson.dumps({k: v for k, v in item.items() if k != "hash" and k != "seal"},
+                        option=orjson.OPT_SORT_KEYS)
+
+
 def hash_matches(record: Record, canonical: bytes) -> bool:
     """Whether the record's ``hash`` is the SHA-256 of its content."""
     if hashlib.sha256(canonical).hexdigest() == record.hash:
@@ -366,7 +375,7 @@ def plan_batch(
     # order the batch listed its records in.
     parsed.sort(key=lambda pair: pair[1].seq)
     for index, record in parsed:
-        canonical = fast_canonical(record)
+        canonical = item_canonical(items[index])
         digest = content_digest(record, canonical)
         stored = known_uuid.get(record.uuid)
         if stored is not None:

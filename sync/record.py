@@ -45,6 +45,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -141,8 +142,10 @@ MAX_CALLBACK_BOX_CHARS = 200
 16-byte tag) in base64 is under 80 characters."""
 
 
+@lru_cache(maxsize=64)
 def kind_fields(kind: str, version: int) -> tuple[str, ...]:
-    """The kind's own hashed fields in records of format ``version``.
+    """The kind's own hashed fields in records of format ``version``
+    (worked out once per kind and version: every record asks).
 
     Raises :class:`RecordError` for an unknown kind or a kind that did not
     exist yet in that version."""
@@ -155,11 +158,31 @@ def kind_fields(kind: str, version: int) -> tuple[str, ...]:
     return tuple(name for name in KIND_FIELDS[kind] if since.get(name, 1) <= version <= until.get(name, version))
 
 
+@lru_cache(maxsize=64)
+def _hashed_names(kind: str, version: int) -> tuple[str, ...]:
+    """The names of every hashed field of a record of this kind and version."""
+    return COMMON_FIELDS + kind_fields(kind, version)
+
+
+@lru_cache(maxsize=64)
+def _wire_names(kind: str, version: int, sealed: bool) -> frozenset[str]:
+    """The names a record of this kind and version carries on the wire."""
+    return frozenset((*_hashed_names(kind, version), "hash", *(("seal",) if sealed else ())))
+
+
+@lru_cache(maxsize=64)
+def _typed_fields(kind: str, version: int) -> tuple[tuple[str, type, bool], ...]:
+    """The fields :meth:`Record.validate` checks the types of, in order:
+    (name, type, whether it may be null)."""
+    checked = {*_hashed_names(kind, version), "hash", "seal"}
+    return tuple((name, expected, name in _NULLABLE) for name, expected in _TYPES.items() if name in checked)
+
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # ISO 8601 local time with milliseconds and the UTC offset the device had.
 _DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
 # A dossier code as a receipt's barcode or QR code gives it: visible characters, no spaces.
-_DOSSIER_CODE = re.compile(r"^[^\s\x00-\x1f\x7f]{1,%d}$" % MAX_DOSSIER_CODE_CHARS)
+_DOSSIER_CODE = re.compile(rf"^[^\s\x00-\x1f\x7f]{{1,{MAX_DOSSIER_CODE_CHARS}}}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Standard base64, padded.
 _BOX = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
@@ -211,7 +234,7 @@ class Record:
     def hashed_fields(self) -> dict[str, Any]:
         """The fields covered by the hash, as plain JSON values."""
         out: dict[str, Any] = {}
-        for name in COMMON_FIELDS + kind_fields(self.kind, self.v):
+        for name in _hashed_names(self.kind, self.v):
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -241,18 +264,16 @@ class Record:
         known = type(version) is int and version in FORMAT_VERSIONS
         sealed = type(version) is int and version >= SEALED_FROM_VERSION
         # An unknown version is refused by validate(); until then read it as the newest.
-        own = kind_fields(kind, version if known else FORMAT_VERSION)
-        expected = set(COMMON_FIELDS + own) | ({"hash", "seal"} if sealed else {"hash"})
-        unknown = sorted(set(data) - expected)
-        if unknown:
-            raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
-        missing = sorted(expected - set(data))
-        if missing:
-            raise RecordError(f"{missing[0]}: missing")
-        values = dict(data)
-        if kind == KIND_DETAILS and isinstance(values.get("reasons"), list):
-            values["reasons"] = tuple(values["reasons"])
-        record = cls(**values)
+        expected = _wire_names(kind, version if known else FORMAT_VERSION, sealed)
+        present = data.keys()
+        if present != expected:
+            unknown = sorted(present - expected)
+            if unknown:
+                raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
+            raise RecordError(f"{sorted(expected - present)[0]}: missing")
+        if kind == KIND_DETAILS and isinstance(data.get("reasons"), list):
+            data = {**data, "reasons": tuple(data["reasons"])}
+        record = cls(**data)
         record.validate()
         return record
 
@@ -265,11 +286,10 @@ class Record:
             for name in ("callback_phone", "callback_box"):
                 if name not in own and getattr(self, name) is not None:
                     raise RecordError(f"{name}: not a field of a format {self.v} details record")
-        for name, expected in _TYPES.items():
-            if name not in COMMON_FIELDS + own and name not in ("hash", "seal"):
-                continue
+        for name, expected, nullable in _typed_fields(self.kind, self.v if self.v in FORMAT_VERSIONS
+                                                      else FORMAT_VERSION):
             value = getattr(self, name)
-            if name in _NULLABLE and value is None:
+            if nullable and value is None:
                 continue
             # bool is an int in Python; keep them apart on the wire.
             if expected is int and isinstance(value, bool):
