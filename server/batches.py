@@ -32,6 +32,7 @@ from server.clock import (
     parse_device_time,
     utc_text,
 )
+from server.corrections import apply_corrections, format_3_flags
 from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
 from server.seals import check_seals, device_columns, key_of_device
 from server.settings import load_settings
@@ -252,13 +253,15 @@ class BatchIngest:
         plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
                           foreign=foreign)
         seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
-        flags = final_flags(plan, self.clock_threshold_s)
+        # Format 3: a dossier rated before, a correction that cannot count (server.corrections).
+        flags = format_3_flags(conn, batch.device_id, plan, final_flags(plan, self.clock_threshold_s))
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
         # After the records: a key is kept only for a details record stored with its number.
         store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
         # Follow-up cases open with their records (server.cases says why not later).
         opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
+        opened.extend(apply_corrections(conn, batch.device_id, plan, stamp))
         device_values.update(
             head_seq=plan.head.seq,
             head_hash=plan.head.hash,

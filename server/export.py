@@ -45,8 +45,11 @@ EXPORT_COLUMNS = (
     "local_time", "officer_id", "officer_name", "counter_id", "counter_name", "level", "satisfied", "score",
     "scale", "flags", "reasons", "callback_requested", "findings",
     "device_id", "seq", "uuid", "device_time", "corrected_time", "time_method", "clock_offset_s", "received_at",
+    "dossier_code", "tapped_level",
 )
-"""The export's columns (the header row), in order."""
+"""The export's columns (the header row), in order. ``level``, ``satisfied``
+and ``score`` are the ones that stand: a rating the citizen corrected within
+the tablet's window has its first tap in ``tapped_level`` (empty otherwise)."""
 
 NUMBER_COLUMNS = frozenset({"score", "scale", "seq", "clock_offset_s"})
 """Columns written as numbers in a spreadsheet."""
@@ -228,7 +231,11 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
         received = stored_export.receipt_times(conn)
     for row, reasons, callback in _ratings(engine, chosen, zone):
         (_id, device_id, seq, uuid, officer_id, counter_id, score, scale, level, device_time,
-         corrected_time, time_method, clock_offset_s, receipt_id, flags) = row
+         corrected_time, time_method, clock_offset_s, receipt_id, flags, dossier_code, corrected_score,
+         corrected_level) = row
+        tapped_level = ""
+        if corrected_level is not None:
+            tapped_level, level, score = level, corrected_level, corrected_score
         received_at = received.get(receipt_id, "")
         found = findings.get((device_id, seq)) if findings else None
         if as_text:
@@ -244,6 +251,7 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
             level, "yes" if level in SATISFIED_LEVELS else "no", score, scale, flags,
             " ".join(reasons), "yes" if callback else "no", " | ".join(found) if found else "",
             device_id, seq, uuid, device_time, corrected_time, time_method, clock_offset_s, received_at,
+            dossier_code or "", tapped_level,
         ]
 
 

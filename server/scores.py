@@ -310,9 +310,11 @@ def _utc(timestamp: int) -> datetime:
 
 # -- exclusion switches and tallies --------------------------------------------------
 
-CATEGORIES = ("burst", "simulated", "clock_off", "chain")
+CATEGORIES = ("burst", "simulated", "clock_off", "chain", "repeat_dossier", "corrected")
 """Why a rating may be counted apart: a press in a burst, a simulated rating, a
-device clock too far off, a device with an open chain finding."""
+device clock too far off, a device with an open chain finding, a second
+rating of one dossier; and, counted apart but never left out, a rating the
+citizen corrected within the tablet's window (counted at its corrected level)."""
 
 SATISFIED_LEVELS = frozenset(level.key for scale in SCALES.values() for level in scale.levels if level.satisfied)
 """Level keys that count towards the satisfaction rate, on any scale."""
@@ -327,6 +329,9 @@ class Exclusions:
     simulated: bool = True
     clock_off: bool = False
     chain: bool = False
+    repeat_dossier: bool = False
+    corrected: bool = False
+    """Always counted (at the corrected level): the switch leaves it alone."""
 
     @classmethod
     def none(cls) -> Exclusions:
@@ -336,7 +341,7 @@ class Exclusions:
     @classmethod
     def all(cls) -> Exclusions:
         """The one switch: leave out every flagged rating."""
-        return cls(burst=True, simulated=True, clock_off=True, chain=True)
+        return cls(burst=True, simulated=True, clock_off=True, chain=True, repeat_dossier=True)
 
     def excludes(self, categories: Iterable[str]) -> bool:
         """Whether a rating carrying these categories is left out."""

@@ -149,7 +149,8 @@ def test_exclusion_switches() -> None:
     ]
     default = tally(groups, Exclusions())
     assert default.counted == 19 and default.excluded == 6 and default.total == 25
-    assert default.apart == {"burst": 4, "simulated": 6, "clock_off": 2, "chain": 2}
+    assert default.apart == {"burst": 4, "simulated": 6, "clock_off": 2, "chain": 2,
+                             "repeat_dossier": 0, "corrected": 0}
     assert default.rate == Rate(19, 10)
     assert tally(groups, Exclusions.none()).rate == Rate(25, 16)
     strict = tally(groups, Exclusions.all())

@@ -24,7 +24,8 @@ _DETAILS = literal_column("'details'")
 
 RATING_COLUMNS = (
     "id", "device_id", "seq", "uuid", "officer_id", "counter_id", "score", "scale", "level", "device_time",
-    "corrected_time", "time_method", "clock_offset_s", "receipt_id", "flags",
+    "corrected_time", "time_method", "clock_offset_s", "receipt_id", "flags", "dossier_code", "corrected_score",
+    "corrected_level",
 )
 """The columns of each row :func:`rating_window` returns first, in this order
 (the time the rating was received is its receipt's: :func:`receipt_times`)."""

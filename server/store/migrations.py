@@ -51,8 +51,10 @@ def upgrade(engine: Engine) -> None:
     if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
         _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
-    for table, name in _SEAL_COLUMNS + _FORMAT_3_COLUMNS:
+    for table, name in _SEAL_COLUMNS + _FORMAT_3_COLUMNS + _CORRECTION_COLUMNS:
         _add_column(engine, table, name)
+    if tables.DOSSIER_INDEX.name not in {index["name"] for index in inspect(engine).get_indexes("records")}:
+        tables.DOSSIER_INDEX.create(engine, checkfirst=True)
     with engine.begin() as conn:
         stale = statistics.missing(conn)
     if stale:
@@ -151,6 +153,8 @@ _SEAL_COLUMNS = ((tables.devices, "seal_first_seq"), (tables.devices, "seal_seq"
                  (tables.devices, "seal_key_id"), (tables.records, "seal"))
 # Format 3 (sync.record): a rating's dossier code; corrections reuse the rating's columns.
 _FORMAT_3_COLUMNS = ((tables.records, "dossier_code"), (tables.records, "callback_box"))
+# A rating's first correction, kept on the rating's row (server.corrections).
+_CORRECTION_COLUMNS = ((tables.records, "corrected_score"), (tables.records, "corrected_level"))
 
 
 def _add_column(engine: Engine, table: Table, name: str) -> None:

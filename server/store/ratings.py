@@ -33,6 +33,7 @@ __all__ = ["rating_groups", "reason_groups", "open_chain_devices", "officer_name
            "first_and_last_rating"]
 
 _RATING = literal_column("'rating'")
+_LEVEL = tables.standing_level(tables.records).label("level")
 _DETAILS = literal_column("'details'")
 
 
@@ -57,14 +58,24 @@ def _clock_off(column: Any) -> Any:
 
 
 def _flag_columns(records: Any) -> tuple[Any, Any, Any]:
-    """1 or 0 per rating for each flag counted apart: simulated, burst, clock off."""
+    """1 or 0 per rating for each flag counted apart: simulated, burst, clock off
+    (the clock-off column also says, as 2, 4 and 8 added on, a repeated
+    dossier and a correction, so the grouping keeps its width)."""
     burst = case((records.c.burst.is_(True), 1), (records.c.flags.like("%burst%"), 1), else_=0)
     simulated = case((records.c.simulated.is_(True), 1), else_=0)
-    return simulated, burst, _clock_off(records.c.flags)
+    marks = (_clock_off(records.c.flags) + case((records.c.flags.like("%repeat_dossier%"), 2), else_=0)
+             + case((records.c.corrected_level.is_not(None), 4), else_=0))
+    return simulated, burst, marks
 
 
-def _categories(simulated: Any, burst: Any, clock_off: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
+def _categories(simulated: Any, burst: Any, marks: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
     found = []
+    marks = int(marks or 0)
+    clock_off = marks & 1
+    if marks & 2:
+        found.append("repeat_dossier")
+    if marks & 4:
+        found.append("corrected")
     if burst:
         found.append("burst")
     if simulated:
@@ -121,9 +132,9 @@ def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = 
         # The same statement for every day of a stretch kind (SQLite's), built once.
         key = str(day_expr)
         if key not in queries:
-            keys = (day_expr.label("day"), records.c.officer_id, records.c.level, records.c.device_id,
+            keys = (day_expr.label("day"), records.c.officer_id, _LEVEL, records.c.device_id,
                     simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
-            group = ([] if day is not None else [day_expr]) + [records.c.officer_id, records.c.level,
+            group = ([] if day is not None else [day_expr]) + [records.c.officer_id, _LEVEL,
                                                               records.c.device_id, simulated, burst, clock_off]
             query = (select(*keys, func.count().label("n"))
                      .where(records.c.kind == _RATING, _in_bounds(records.c.corrected_time))
@@ -161,10 +172,10 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     for day_expr, bounds, day in stretches:
         key = str(day_expr)
         if key not in queries:
-            keys = (details.c.reasons, day_expr.label("day"), records.c.officer_id, records.c.level,
+            keys = (details.c.reasons, day_expr.label("day"), records.c.officer_id, _LEVEL,
                     records.c.device_id, simulated.label("sim"), burst.label("burst"), clock_off.label("clock_off"))
             group = [details.c.reasons] + ([] if day is not None else [day_expr]) + [
-                records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off]
+                records.c.officer_id, _LEVEL, records.c.device_id, simulated, burst, clock_off]
             query = (select(*keys, func.count().label("n"))
                      .select_from(records.join(details, and_(details.c.rating_uuid == records.c.uuid,
                                                              details.c.device_id == records.c.device_id,

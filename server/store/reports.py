@@ -57,7 +57,7 @@ def rating_totals(conn: Connection, period: Period, *, officer_id: str | None = 
     if officer_id is not None:
         where.append(records.c.officer_id == officer_id)
     # First pass: every rating, by officer and level (one column per known level).
-    level_columns = [func.sum(case((records.c.level == key, 1), else_=0)) for key in _LEVELS]
+    level_columns = [func.sum(case((tables.standing_level(records) == key, 1), else_=0)) for key in _LEVELS]
     totals: dict[tuple[str | None, str | None], int] = {}
     for row in conn.execute(select(records.c.officer_id, func.count(), *level_columns).where(*where)
                             .group_by(records.c.officer_id)):
@@ -73,7 +73,7 @@ def rating_totals(conn: Connection, period: Period, *, officer_id: str | None = 
     flagged = [records.c.simulated.is_(True), records.c.burst.is_(True), records.c.flags != ""]
     if chained:
         flagged.append(records.c.device_id.in_(sorted(chained)))
-    keys = (records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off)
+    keys = (records.c.officer_id, tables.standing_level(records), records.c.device_id, simulated, burst, clock_off)
     groups: dict[tuple, int] = {}
     for row in conn.execute(select(*keys, func.count()).where(*where, or_(*flagged)).group_by(*keys)):
         categories = _categories(row[3], row[4], row[5], row[2], chained)
@@ -109,7 +109,8 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
         from_details = with_reasons < ratings
     time_column: Any = literal_column("+r.corrected_time") if from_details else rating.c.corrected_time
     simulated, burst, clock_off = _flag_columns(rating)
-    keys = (details.c.reasons, rating.c.officer_id, rating.c.level, rating.c.device_id, simulated, burst, clock_off)
+    keys = (details.c.reasons, rating.c.officer_id, tables.standing_level(rating), rating.c.device_id,
+            simulated, burst, clock_off)
     where = [rating.c.kind == _RATING, time_column >= utc_text(period.start_utc),
              time_column < utc_text(period.end_utc), details.c.kind == literal_column("'details'"),
              details.c.reasons.is_not(None)]
@@ -146,7 +147,7 @@ def rating_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     simulated, burst, clock_off = _flag_columns(records)
     # The unary + keep the time and officer indexes out: the new rows are found by their row id.
     stamp = literal_column("+records.corrected_time")
-    keys = (records.c.officer_id, records.c.level, records.c.device_id, simulated, burst, clock_off)
+    keys = (records.c.officer_id, tables.standing_level(records), records.c.device_id, simulated, burst, clock_off)
     query = (select(*keys, func.count()).where(records.c.id > after_id, literal_column("+records.kind") == _RATING,
                                               stamp >= utc_text(period.start_utc), stamp < utc_text(period.end_utc))
              .group_by(*keys))
@@ -156,7 +157,35 @@ def rating_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     for row in conn.execute(query):
         key = (row[0], row[1] if row[1] in _LEVELS else None, _categories(row[3], row[4], row[5], row[2], chained))
         groups[key] = groups.get(key, 0) + int(row[6])
-    return [RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in groups.items()]
+    _corrected_since(conn, period, after_id, officer_id, chained, groups)
+    return [RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in groups.items() if n]
+
+
+def _corrected_since(conn: Connection, period: Period, after_id: int, officer_id: str | None,
+                     chained: Collection[str], groups: dict[tuple, int]) -> None:
+    """Ratings counted up to row ``after_id`` whose correction came after it
+    (server.corrections sets the rating's row then): moved from the level
+    they were counted at to the corrected one."""
+    records = tables.records
+    rating, correction = records.alias("r"), records.alias("c")
+    simulated, burst, marks = _flag_columns(rating)
+    stamp = literal_column("+r.corrected_time")
+    query = (select(rating.c.officer_id, rating.c.level, rating.c.corrected_level, rating.c.device_id,
+                    simulated, burst, marks)
+             .select_from(correction.join(rating, and_(rating.c.uuid == correction.c.rating_uuid,
+                                                       rating.c.device_id == correction.c.device_id)))
+             .where(correction.c.id > after_id, literal_column("+c.kind") == literal_column("'correction'"),
+                    correction.c.flags.not_like("%correction_refused%"), rating.c.id <= after_id,
+                    rating.c.kind == _RATING, rating.c.corrected_level == correction.c.level,
+                    stamp >= utc_text(period.start_utc), stamp < utc_text(period.end_utc)))
+    if officer_id is not None:
+        query = query.where(rating.c.officer_id == officer_id)
+    for officer, level, corrected, device, sim, bur, mark in conn.execute(query):
+        now = _categories(sim, bur, mark, device, chained)
+        before = (officer, level if level in _LEVELS else None, now - {"corrected"})
+        after = (officer, corrected if corrected in _LEVELS else None, now)
+        groups[before] = groups.get(before, 0) - 1
+        groups[after] = groups.get(after, 0) + 1
 
 
 def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id: str | None = None,
@@ -167,7 +196,8 @@ def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     records = tables.records
     rating, details = records.alias("r"), records.alias("d")
     simulated, burst, clock_off = _flag_columns(rating)
-    keys = (details.c.reasons, rating.c.officer_id, rating.c.level, rating.c.device_id, simulated, burst, clock_off)
+    keys = (details.c.reasons, rating.c.officer_id, tables.standing_level(rating), rating.c.device_id,
+            simulated, burst, clock_off)
     # Unary + keep SQLite off the indexes that would read the whole period:
     # the new rows are found by row id, their partners by UUID.
     stamp = literal_column("+r.corrected_time")
@@ -232,7 +262,8 @@ def comment_texts(conn: Connection, period: Period, *, officer_id: str | None = 
     Never the name, the phone number or the address digest."""
     comments, records = tables.comments, tables.records
     source, where = _comments_in(period, officer_id)
-    query = (select(comments.c.kind, comments.c.text, comments.c.created_at, records.c.officer_id, records.c.level)
+    query = (select(comments.c.kind, comments.c.text, comments.c.created_at, records.c.officer_id,
+                    tables.standing_level(records))
              .select_from(source).where(*where, comments.c.text.is_not(None))
              .order_by(comments.c.created_at, comments.c.id).limit(limit))
     return [dict(row) for row in conn.execute(query).mappings()]

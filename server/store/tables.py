@@ -23,8 +23,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
+from sqlalchemy.sql.expression import Alias, ColumnElement
 
 from sync.protocol import MAX_FIELD_CHARS
 from sync.record import MAX_DOSSIER_CODE_CHARS
@@ -33,7 +35,7 @@ __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "receipts", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
     "settings", "RATING_INDEXES", "RETIRED_INDEXES", "cases", "case_events", "comments", "comment_posts", "letters",
-    "server_keys", "callback_keys",
+    "server_keys", "callback_keys", "DOSSIER_INDEX", "standing_level",
 ]
 
 metadata = MetaData()
@@ -142,12 +144,27 @@ records = Table(
     Column("callback_box", _text(200)),  # format 3: the number encrypted (server.callback_numbers)
     Column("seal", LargeBinary(32)),  # format 2's seal (sync.seal), raw; NULL when unsealed
     Column("dossier_code", _text(MAX_DOSSIER_CODE_CHARS)),  # format 3, on a rating
+    # Not fields of the record: a rating's first correction (format 3), set
+    # when it arrives (server.corrections); every figure counts this level.
+    Column("corrected_score", Integer),
+    Column("corrected_level", _text(MAX_FIELD_CHARS)),
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
     # A UUID belongs to the device that made it: another device's record
     # with the same UUID is kept apart (and noted), never taken for it.
     # The UUID first, so a rating is found by its UUID alone (the comment form).
     UniqueConstraint("uuid", "device_id", name="uq_records_uuid_device"),
 )
+
+# A rating's dossier code, to find an earlier rating of the same dossier (server.dossiers).
+DOSSIER_INDEX = Index("ix_records_dossier_code", records.c.dossier_code,
+                      sqlite_where=text("dossier_code IS NOT NULL"),
+                      postgresql_where=text("dossier_code IS NOT NULL"))
+
+
+def standing_level(table: Table | Alias) -> ColumnElement:
+    """A rating's level as every figure counts it: its correction's, else its own."""
+    return func.coalesce(table.c.corrected_level, table.c.level).label("level")
+
 
 receipts = Table(
     "receipts",
