@@ -233,6 +233,7 @@ class KioskApp(App):
             self.navigator.screen("rate").relabel(self._level_label)
             for chip in self.navigator.screen("reasons").chips():
                 chip.text = reason_label(self.settings, language, chip.reason_id)
+            self.navigator.screen("closed").show_week()
 
     def _level_label(self, key: str) -> str:
         return self.tr(f"level.{key}")

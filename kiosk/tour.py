@@ -3,14 +3,17 @@
     python -m kiosk.tour OUT_DIR [--config config.yaml]
 
 drives the real app, headless, through every screen with simulated touches,
-in 1280x800 landscape and 800x1280 portrait, and saves one PNG per screen.
-The data goes to a temporary database, never to the tablet's own.
+in 1280x800 landscape, 800x1280 portrait and on a 7-inch 1024x600 tablet
+(170 dots per inch, so that 15 mm targets are as large as they are there),
+and saves one PNG per screen. The data goes to a temporary database, never
+to the tablet's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import sys
 import tempfile
 from datetime import datetime
@@ -18,19 +21,45 @@ from pathlib import Path
 
 from kiosk.headless import configure
 
-SIZES = {"landscape": (1280, 800), "portrait": (800, 1280)}
+SIZES = {"landscape": (1280, 800), "portrait": (800, 1280), "small": (1024, 600)}
+"""Window sizes by name, as the PNGs are named."""
+
+DPI = {"small": 170.0}
+"""The display density of a size, where the default (Kivy's) would not be
+the real one: a 7-inch 1024x600 tablet has about 170 dots per inch."""
+
+# The sample call-back number: not the commune's hotline, so that nobody
+# reading the pictures mistakes one for the other.
+SAMPLE_CALLBACK = "0987654321"
 
 
 def _find(screen, cls):
     return [w for w in screen.walk() if isinstance(w, cls)]
 
 
-def _sample_day(desk, officer_id: str) -> None:
-    """A plausible day for the officer's view: mostly satisfied, a few reasons."""
-    for score in (3, 3, 2, 3, 1, 3, 2, 3, 3, 1, 3, 2):
-        record = desk.rate(officer_id, score)
-        if score == 1:
-            desk.add_details(record, ["waited_long", "unclear_guidance"], "0912345678", consent=True)
+def _sample_days(desk, officer_id: str) -> None:
+    """A plausible fortnight for the officer's view: mostly satisfied, a few
+    reasons, some days without ratings, and today."""
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(7)
+    real_now = desk.clock.now
+    today = real_now()
+    try:
+        for back in range(13, -1, -1):
+            day = today - timedelta(days=back)
+            if back and day.weekday() == 6:
+                continue  # Sunday: closed
+            for i in range(rng.randint(4, 12) if back else 12):
+                at = day.replace(hour=8, minute=0) + timedelta(minutes=25 * i)
+                desk.clock.now = lambda at=at: at
+                score = rng.choices((3, 2, 1), (6, 3, 1))[0]
+                record = desk.rate(officer_id, score)
+                if score == 1:
+                    desk.add_details(record, ["waited_long", "unclear_guidance"])
+    finally:
+        desk.clock.now = real_now
 
 
 def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
@@ -43,6 +72,7 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     size = SIZES[orientation]
     shots: list[Path] = []
     work = Path(tempfile.mkdtemp(prefix="hailong-tour-"))
+    settings = dataclasses.replace(settings, display_dpi=DPI.get(orientation, settings.display_dpi))
 
     def shot(kiosk, name: str) -> None:
         path = out_dir / f"{orientation}-{len(shots) + 1:02d}-{name}.png"
@@ -72,13 +102,17 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         kiosk.tap(kiosk.screen.chips()[0])
         kiosk.tap(kiosk.screen.chips()[2])
         shot(kiosk, "reasons-low")
-        kiosk.tap(kiosk.screen.ids.callback)
-        kiosk.type_digits(kiosk.screen.ids.keypad, "0912345678")
-        kiosk.tap(kiosk.screen.ids.send)
-        shot(kiosk, "callback-needs-consent")
-        kiosk.tap(kiosk.screen.ids.consent)
-        shot(kiosk, "callback-ready")
-        kiosk.tap(kiosk.screen.ids.send)
+        if kiosk.screen.ids.callback.disabled:
+            # No call-back offer on this tablet (it cannot seal a number).
+            kiosk.tap(kiosk.screen.ids.done)
+        else:
+            kiosk.tap(kiosk.screen.ids.callback)
+            kiosk.type_digits(kiosk.screen.ids.keypad, SAMPLE_CALLBACK)
+            kiosk.tap(kiosk.screen.ids.send)
+            shot(kiosk, "callback-needs-consent")
+            kiosk.tap(kiosk.screen.ids.consent)
+            shot(kiosk, "callback-ready")
+            kiosk.tap(kiosk.screen.ids.send)
         shot(kiosk, "thanks")
         kiosk.app.visits.go_idle()
         kiosk.pump(2)
@@ -103,7 +137,7 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
     kiosk = HeadlessKiosk(staff, size=size)
     try:
         kiosk.app.desk.sign_in(settings.officers[0].id)
-        _sample_day(kiosk.app.desk, settings.officers[0].id)
+        _sample_days(kiosk.app.desk, settings.officers[0].id)
         kiosk.app.staff.open_staff()
         kiosk.pump(2)
         shot(kiosk, "staff-menu")
@@ -112,6 +146,8 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         kiosk.type_digits(kiosk.screen.ids.pin, "2468")
         kiosk.tap(kiosk.screen.ids.submit)
         shot(kiosk, "officer-day")
+        kiosk.tap(kiosk.screen.ids.days_30)
+        shot(kiosk, "officer-day-30")
         kiosk.app.staff.open_staff()
         kiosk.pump(2)
         kiosk.tap(kiosk.screen.ids.technician)
@@ -156,12 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: write the tour's PNGs into OUT_DIR."""
     parser = argparse.ArgumentParser(
         prog="python -m kiosk.tour",
-        description="Save a PNG of every kiosk screen in both orientations. "
+        description="Save a PNG of every kiosk screen in both orientations and at 1024x600. "
         "Example: python -m kiosk.tour tour",
     )
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--config", type=Path, default=Path("config.yaml"))
-    parser.add_argument("--orientation", choices=[*SIZES, "both"], default="both")
+    parser.add_argument("--orientation", choices=[*SIZES, "all", "both"], default="all",
+                        help="one size, or all of them (both: the same as all)")
     args = parser.parse_args(argv)
 
     configure()
@@ -173,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.line(), file=sys.stderr)
         return 2
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    orientations = list(SIZES) if args.orientation == "both" else [args.orientation]
+    orientations = list(SIZES) if args.orientation in ("all", "both") else [args.orientation]
     count = sum(len(tour(settings, args.out_dir, o)) for o in orientations)
+    # The closed kiosks' widgets are collected now, while Kivy's module state
+    # is whole: left to the interpreter's exit, each one's clean-up fails
+    # with a KeyError traceback.
+    gc.collect()
     print(f"{count} screens saved in {args.out_dir}")
     return 0
 

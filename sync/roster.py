@@ -163,9 +163,9 @@ class Timeouts:
     """Seconds each screen waits before going back to idle by itself."""
 
     rating: float = 45.0
-    reasons: float = 30.0
+    reasons: float = 15.0
     callback: float = 60.0
-    thanks: float = 10.0
+    thanks: float = 20.0
     signin: float = 30.0
 
 

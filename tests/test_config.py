@@ -39,7 +39,7 @@ def test_demo_config_loads() -> None:
         "fast", "listened", "clear_guidance", "respectful", "friendly", "on_time",
     ]
     assert settings.working_hours.enforce is False
-    assert settings.timeouts.thanks == 10.0
+    assert settings.timeouts.thanks == 20.0
 
 
 def test_defaults_fill_optional_sections(tmp_path: Path, demo_tree: dict) -> None:

@@ -263,7 +263,10 @@ def test_language_switch_is_for_one_visit(make_kiosk):
     kiosk.tap(kiosk.screen.ids.done)
     kiosk.app.visits.end_visit()
     kiosk.pump(2)
-    assert question[0].text == kiosk.app.tr("idle.question") == "Ông/Bà có hài lòng với sự phục vụ của cán bộ không?"
+    # Fixed phrases are joined by non-breaking spaces, so a line never breaks inside one.
+    assert question[0].text == kiosk.app.tr("idle.question") == (
+        "Ông/Bà có hài\u00a0lòng với sự phục\u00a0vụ của cán\u00a0bộ không?"
+    )
 
 
 def _outside_window(screen, window_size) -> list[str]:

@@ -1,11 +1,13 @@
 """What every kiosk screen shares: going back to idle by itself after a
-timeout, restarted by every touch."""
+timeout, restarted by every touch, and a countdown a screen may show."""
 
 from __future__ import annotations
 
+import math
+
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.properties import NumericProperty
+from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.screenmanager import Screen
 
 
@@ -15,20 +17,43 @@ class KioskScreen(Screen):
     timeout_s = NumericProperty(0)
     """Seconds without a touch before :meth:`on_timeout` runs."""
 
+    counts_down = BooleanProperty(False)
+    """Keep :attr:`seconds_left` up to date while the screen shows."""
+
+    seconds_left = NumericProperty(0)
+    """Whole seconds until the timeout, for a visible countdown."""
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._timer = None
+        self._ticker = None
+        self._deadline = 0.0
 
     def on_enter(self, *_args) -> None:
         self.restart_timer()
 
     def on_leave(self, *_args) -> None:
         self._cancel_timer()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
     def restart_timer(self) -> None:
         self._cancel_timer()
         if self.timeout_s > 0:
+            self._deadline = Clock.get_boottime() + self.timeout_s
             self._timer = Clock.schedule_once(self._fire, self.timeout_s)
+            self._tick()
+            if self.counts_down and self._ticker is None and self.manager is not None \
+                    and self.manager.current_screen is self:
+                self._ticker = Clock.schedule_interval(self._tick, 0.25)
+
+    def _tick(self, _dt: float = 0.0) -> None:
+        self.seconds_left = max(0, math.ceil(self._deadline - Clock.get_boottime()))
+        if self.seconds_left == 0 and self._ticker is not None:
+            # Nothing left to count (a touch starts it again).
+            self._ticker.cancel()
+            self._ticker = None
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

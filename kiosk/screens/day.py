@@ -48,9 +48,14 @@ class DayScreen(KioskScreen):
                                else app.tr("day.no_callbacks"))
 
     def chart_points(self, day, days) -> list:
+        """``(date, count, rate)`` of the chart's days, oldest first."""
         if day is None:
             return []
-        return [(p.count, p.rate) for p in day.series[-int(days):]]
+        return [(p.date, p.count, p.rate) for p in day.series[-int(days):]]
+
+    def rated_days(self, day, days) -> int:
+        """How many ratings the chart's days hold."""
+        return sum(count for _date, count, _rate in self.chart_points(day, days))
 
     def on_timeout(self) -> None:
         App.get_running_app().visits.go_idle()

@@ -13,7 +13,6 @@ from pathlib import Path
 from kivy.app import App
 from kivy.clock import Clock, mainthread
 from kivy.config import ConfigParser
-from kivy.metrics import Metrics
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.settings import SettingsWithSidebar
 
@@ -23,6 +22,18 @@ from kiosk.screens.base import KioskScreen
 from kiosk.widgets.card import OfficerRow
 
 SECTIONS = ("settings", "officers", "pairing", "sync", "data", "health", "exit")
+
+
+def folder_words(folder: str, tr) -> str:
+    """Where exports go, as a technician knows it: the USB drive's name, or
+    the folder's name on the tablet; never the raw path."""
+    path = Path(folder)
+    parts = path.parts
+    for media in (("/", "media"), ("/", "run", "media")):
+        # /media/<user>/<drive>/... or /run/media/<user>/<drive>/...
+        if parts[: len(media)] == media and len(parts) > len(media) + 1:
+            return tr("tech.export_usb", name=parts[len(media) + 1])
+    return tr("tech.export_home", name=path.name or str(path))
 
 
 def usb_folder() -> Path:
@@ -70,6 +81,12 @@ class TechScreen(KioskScreen):
     pairing = BooleanProperty(False)
     """A pairing is under way: the button waits for its outcome."""
 
+    paired = BooleanProperty(False)
+    """The tablet holds credentials from the commune server."""
+
+    ratings_text = StringProperty("")
+    """How many ratings the tablet holds, for the data section."""
+
     roster_locked = BooleanProperty(False)
     """The roster comes from the server: officers are read-only here."""
 
@@ -94,9 +111,6 @@ class TechScreen(KioskScreen):
         config = ConfigParser()
         for panel, items in settings_panel.values(app.settings).items():
             config.setdefaults(panel, items)
-        # Kivy's own settings widgets are sized in sp: scale them with the
-        # screen so a technician can read them on a large touch panel.
-        Metrics.density = max(1.0, app.u / 5.0)
         widget = SettingsWithSidebar()
         for _panel, title, data in settings_panel.panels(app.tr):
             widget.add_json_panel(title, config, data=data)
@@ -145,6 +159,7 @@ class TechScreen(KioskScreen):
     def _fill_pairing(self) -> None:
         app = App.get_running_app()
         credentials = app.sync.credentials()
+        self.paired = credentials is not None
         self.pairing_url = ""
         if credentials is not None:
             self.pairing_text = app.tr("tech.paired", device=credentials.device_id[:8])
@@ -218,7 +233,11 @@ class TechScreen(KioskScreen):
 
     def _fill_data(self) -> None:
         app = App.get_running_app()
-        self.export_text = app.tr("tech.ratings_on_tablet", count=app.store.count("rating"))
+        self.ratings_text = app.tr("tech.ratings_on_tablet", count=app.store.count("rating"))
+        self.export_text = ""
+
+    def _fill_sync(self) -> None:
+        self.paired = App.get_running_app().sync.credentials() is not None
 
     def choose_folder(self, folder: str) -> None:
         self.export_folder = folder
@@ -280,20 +299,22 @@ class TechScreen(KioskScreen):
             store = Store(db_path)
             try:
                 health = device_health(store, settings, log_dir)
+                ratings = store.count("rating")
             finally:
                 store.close()
         except Exception as exc:  # the panel must not stay on "…"
             self._health_failed(str(exc))
             return
         lines = recent_log_lines(log_dir) if log_dir else []
-        self._show_health(health, [human_bytes(health.free_disk_bytes), human_bytes(health.database_bytes)], lines)
+        self._show_health(health, [human_bytes(health.free_disk_bytes), human_bytes(health.database_bytes)], lines,
+                          ratings)
 
     @mainthread
     def _health_failed(self, problem: str) -> None:
         self.health_text = App.get_running_app().tr("tech.refused", problem=problem)
 
     @mainthread
-    def _show_health(self, health, sizes, lines) -> None:
+    def _show_health(self, health, sizes, lines, ratings: int = 0) -> None:
         app = App.get_running_app()
         chain = (
             app.tr("tech.chain_ok")
@@ -306,11 +327,12 @@ class TechScreen(KioskScreen):
                 app.tr("tech.db_size", size=sizes[1]),
                 chain,
                 app.tr("tech.records", count=health.records),
+                app.tr("tech.ratings_count", count=ratings),
                 app.tr("tech.version", version=health.app_version),
             ]
             + ([] if app.store.seal_keys.state().sealing else [app.tr("tech.unsealed_warning")])
         )
-        self.log_text = "\n".join(lines[-40:])
+        self.log_text = "\n".join(lines[-40:]) or app.tr("tech.no_log")
 
     def on_timeout(self) -> None:
         App.get_running_app().visits.go_idle()

@@ -1,18 +1,28 @@
-"""The thank-you screen: thanks, the leaders' hotline, and the QR code of the
-comment form for this very rating."""
+"""The thank-you screen: thanks, the leaders' hotline, the QR code of the
+comment form for this very rating, and "Xong" with a visible countdown."""
 
 from __future__ import annotations
 
+from kivy.app import App
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.screens.base import KioskScreen
 
 
 class ThanksScreen(KioskScreen):
-    """Shown after the rating is committed; goes back to idle by itself."""
+    """Shown after the rating is committed; goes back to idle by itself after
+    the countdown, or at once on "Xong"."""
 
     comment_url = StringProperty("")
     """``<server>/c/<rating-uuid>?t=<token>``, encoded in the QR code."""
 
     callback_noted = BooleanProperty(False)
     """The citizen left a number to be called back."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.counts_down = True
+
+    def done(self) -> None:
+        """The citizen is finished: back to the idle screen now."""
+        App.get_running_app().visits.end_visit()

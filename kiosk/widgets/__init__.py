@@ -18,10 +18,12 @@ def kv_files() -> list[Path]:
         charts,
         chip,
         dialogs,
+        heading,
         hidden,
         keypad,
         portrait,
         qr,
+        settings_menu,
         smiley,
     )
 
