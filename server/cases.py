@@ -66,6 +66,9 @@ __all__ = [
 
 log = logging.getLogger("hailong.server.cases")
 
+CALLBACK_ERASED = "callback_erased"
+"""The event of a number erased at the citizen's request (:meth:`CaseBook.erase_callback`)."""
+
 
 class CaseStatus(StrEnum):
     """Where a case is in its follow-up."""
@@ -546,6 +549,33 @@ class CaseBook:
 
         # The audit says a note was added, not what it says (it may name the citizen).
         return self._change(case_id, actor, address, "case.note", "", change, while_resolved=True)
+
+    def number_kept(self, case: Case) -> bool:
+        """Whether a number the citizen left on the tablet for this case can
+        still be opened (not erased), whoever may see it: it decides whether
+        a leader is offered to erase it."""
+        return case.callback and case.rating_uuid is not None and \
+            callback_numbers.number_for_rating(self.engine, case.rating_uuid) is not None
+
+    def erase_callback(self, case_id: int, actor: Account, address: str | None = None) -> int:
+        """Erase the number the citizen left on the tablet for this case's
+        rating, at their request: its key is destroyed
+        (:func:`server.callback_numbers.erase_for_rating`, audited as
+        ``callback.erase``) and the case's history says so, never with the
+        number. Leaders only, open or resolved. How many numbers were erased."""
+        if actor.role is not Role.LEADER:
+            raise CaseError("not_allowed")
+        case = self.get(case_id)
+        if case is None:
+            raise CaseError("no_case")
+        if case.rating_uuid is None or not case.callback:
+            return 0
+        erased = callback_numbers.erase_for_rating(self.engine, case.rating_uuid, actor.username,
+                                                   address=address, clock=self.clock)
+        stamp = utc_text(self.clock())
+        write_transaction(self.engine, lambda conn: stored.add_event(
+            conn, case_id=case_id, at=stamp, actor=actor.username, action=CALLBACK_ERASED, value=None, note=None))
+        return erased
 
     def _change(self, case_id: int, actor: Account, address: str | None, action: str, detail: str,
                 change: Callable[[Connection, Case, str], dict[str, Any]], *, while_resolved: bool = False) -> Case:

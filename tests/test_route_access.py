@@ -103,3 +103,9 @@ def test_an_anonymous_report_download_gets_no_file(commune) -> None:
         answer = requests.post(commune.url + path, data=data, timeout=10, allow_redirects=False)
         assert answer.status_code in (303, 401, 403), (path, answer.status_code)
         assert not answer.content.startswith((b"PK", b"%PDF"))
+
+
+def test_the_erase_callback_route_is_listed_and_never_public() -> None:
+    # A leader erases a citizen's number from the case page; refused to anonymous callers above.
+    route = ("POST", "/cases/{case_id}/erase-callback")
+    assert route in set(ROUTES) and route not in PUBLIC

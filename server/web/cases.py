@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, Role
-from server.cases import Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseView
+from server.cases import CALLBACK_ERASED, Case, CaseBook, CaseError, CaseEvent, CaseOutcome, CaseView
 from server.deps import AccessDenied
 from server.documents.pdf import render_pdf
 from server.documents.word import render_docx
@@ -47,6 +47,8 @@ READERS = Depends(require(Role.LEADER, Role.ADMIN, Role.OFFICER))
 PER_PAGE = 50
 ACTORS = Depends(require(Role.LEADER, Role.ADMIN))
 BOARD_LIMIT = 10
+ERASE_UNCONFIRMED = "erase_unconfirmed"
+"""The error shown when the erase form came without its confirmation box ticked."""
 """New cases listed on the board at most (the rest are a link away)."""
 
 
@@ -150,6 +152,7 @@ def _case_page(request: Request, case: Case, account: Account, book: CaseBook, *
                 phone=None if officer_view else book.callback_phone(case, account),
                 owners=owners, owner_name=owner_names.get(case.owner_id or 0),
                 officer_view=officer_view, may_act=may_act and case.is_open, may_note=may_act,
+                may_erase=account.role is Role.LEADER and book.number_kept(case),
                 outcomes=[o.value for o in CaseOutcome], done=done, error=error)
 
 
@@ -192,6 +195,21 @@ def set_outcome(request: Request, case_id: int = Path(ge=1, le=2**53), outcome: 
     """Record the case's outcome. (Leader.)"""
     return _act(request, case_id, account, book, "outcome",
                 lambda address: book.set_outcome(case_id, outcome, account, address))
+
+
+@router.post("/cases/{case_id}/erase-callback")
+def erase_callback(request: Request, case_id: int = Path(ge=1, le=2**53), confirm: str = Form("", max_length=10),
+                   account: Account = Depends(require(Role.LEADER)), _csrf: None = Depends(csrf_protect),
+                   book: CaseBook = Depends(get_cases)) -> Response:
+    """Erase the citizen's call-back number at their request: its key is
+    destroyed, the records stay verifiable. Needs the confirmation box. (Leader.)"""
+    if confirm != "yes":
+        case = book.get(case_id)
+        if case is None:
+            return page(request, "case_missing.html", status_code=404)
+        return _case_page(request, case, account, book, error=ERASE_UNCONFIRMED, status_code=422)
+    return _act(request, case_id, account, book, CALLBACK_ERASED,
+                lambda address: book.erase_callback(case_id, account, address))
 
 
 @router.post("/cases/{case_id}/notes")
