@@ -37,6 +37,7 @@ from server.scores import SATISFIED_LEVELS
 from server.settings import load_settings
 from server.store import export as stored_export
 from server.store import ratings as stored_ratings
+from server.store import read_transaction
 
 __all__ = ["EXPORT_COLUMNS", "NUMBER_COLUMNS", "ExportRange", "export_rows", "csv_chunks", "write_csv",
            "write_xlsx"]
@@ -167,7 +168,7 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tu
     window of row ids at a time. Details added after the export began are
     not looked for."""
     start, end = chosen.utc_bounds(zone)
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         span = stored_export.id_span(conn, start, end)
         if span is None:
             return
@@ -193,7 +194,7 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tu
         return reasons, callback
 
     def window(after: int, upto: int) -> tuple[Sequence[Any], dict[tuple[str, str], list[Any]]]:
-        with engine.begin() as conn:
+        with read_transaction(engine) as conn:
             rows = stored_export.rating_window(conn, start, end, after, upto)
             # By device and rating UUID: a UUID is unique per device only.
             details: dict[tuple[str, str], list[Any]] = {}
@@ -223,7 +224,7 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
     settings = load_settings(engine)
     zone = settings.zone
     times = _LocalTimes(zone)
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         officers = stored_ratings.officer_names(conn)
         counters = stored_ratings.counter_names(conn)
         # Findings are few (one per tampering or gap), unlike ratings.

@@ -31,6 +31,7 @@ from server.scores import (
 )
 from server.settings import ServerSettings, load_settings
 from server.store import ratings as stored_ratings
+from server.store import read_transaction
 
 __all__ = ["Board", "History", "board", "officer_history"]
 
@@ -71,7 +72,7 @@ def board(engine: Engine, period: Period, exclusions: Exclusions = Exclusions(),
           settings: ServerSettings | None = None) -> Board:
     """The board of ``period`` (``Period.today(settings.zone)`` for today's)."""
     settings = settings or load_settings(engine)
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         chained = stored_ratings.open_chain_devices(conn)
         groups = stored_ratings.rating_groups(conn, period, chained=chained)
         reasons = stored_ratings.reason_groups(conn, period, chained=chained, by_day=False)
@@ -90,7 +91,7 @@ def officer_history(engine: Engine, officer_id: str, period: Period, exclusions:
                     *, grain: Grain | None = None) -> History:
     """An officer's figures over ``period``, with the trend in ``grain``-wide
     buckets (the period's natural one by default)."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         chained = stored_ratings.open_chain_devices(conn)
         groups = stored_ratings.rating_groups(conn, period, officer_id=officer_id, chained=chained)
         reasons = stored_ratings.reason_groups(conn, period, officer_id=officer_id, chained=chained,

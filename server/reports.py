@@ -59,6 +59,7 @@ from server.scores import (
 )
 from server.settings import ServerSettings, load_settings
 from server.store import ratings as stored_ratings
+from server.store import read_transaction
 from server.store import reports as stored
 
 __all__ = [
@@ -163,7 +164,7 @@ def build_report(engine: Engine, period: Period, *, officer_id: str | None = Non
     one read transaction (and the letters' count for the commune's)."""
     settings = settings or load_settings(engine)
     now = now or utc_now()
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         chained = stored_ratings.open_chain_devices(conn)
         groups, reasons = _counted(engine, conn, period, officer_id, frozenset(chained))
         names = stored_ratings.officer_names(conn)

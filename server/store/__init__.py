@@ -10,6 +10,6 @@ No SQL is written outside this package. The query functions take an open
 ``Connection``: the services decide what one transaction holds.
 """
 
-from server.store.database import database_url, open_engine, write_transaction
+from server.store.database import database_url, open_engine, read_transaction, write_transaction
 
-__all__ = ["open_engine", "database_url", "write_transaction"]
+__all__ = ["open_engine", "database_url", "read_transaction", "write_transaction"]

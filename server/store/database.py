@@ -11,7 +11,8 @@ SQLite's one-writer-at-a-time locking never lets happen.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -89,8 +90,11 @@ def open_engine(db: str | Path, *, wait_s: float = DB_WAIT_S) -> Engine:
 
         event.listen(engine, "connect", connect)
         # Take the write lock when a transaction begins: two ingests never
-        # deadlock upgrading a read lock, they queue.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # deadlock upgrading a read lock, they queue. A transaction opened by
+        # read_transaction only reads: it takes no lock, and (WAL) reads a
+        # snapshot while batches are written.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN" if conn.info.get(_READ_ONLY) else "BEGIN IMMEDIATE"))
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_timeout=wait_s)
         if engine.dialect.name == "postgresql":
@@ -117,6 +121,26 @@ _WRITE_ATTEMPTS = 3
 def _lost_race(exc: DBAPIError) -> bool:
     orig = exc.orig
     return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _LOST_RACE
+
+
+_READ_ONLY = "hailong_read_only"
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction for work that only reads (the dashboard's figures, the
+    reports, the exports). On SQLite every other transaction takes the write
+    lock as it begins; this one takes none, so a year's report or a long
+    export never holds up the tablets' uploads, nor waits for them: it reads
+    a consistent snapshot (WAL). Writing inside it is a mistake SQLite may
+    refuse with "database is locked". Elsewhere it is a plain transaction."""
+    with engine.connect() as conn:
+        conn.info[_READ_ONLY] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop(_READ_ONLY, None)
 
 
 def write_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
