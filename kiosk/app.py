@@ -55,6 +55,9 @@ EXIT_BY_TECHNICIAN = 64
 # The smallest target a finger taps, in millimetres on the glass.
 TAP_MM = 15.0
 
+# A landscape window fewer than this many tap targets high is "compact".
+COMPACT_TAPS = 8
+
 # How often the idle screens look again at the clock and the shift (opening
 # hours begin and end while nobody touches the tablet).
 IDLE_RECHECK_S = 20.0
@@ -77,6 +80,11 @@ class KioskApp(App):
 
     portrait = BooleanProperty(False)
     """The window is taller than wide."""
+
+    compact = BooleanProperty(False)
+    """A landscape window short for its targets (a 7-inch 1024x600 tablet):
+    fewer than :data:`COMPACT_TAPS` 15 mm targets fit in its height, so the
+    screens move their buttons beside the content rather than under it."""
 
     language = StringProperty("vi")
     """The language shown now; back to the configured one after each visit."""
@@ -192,6 +200,8 @@ class KioskApp(App):
         dpi = self.settings.display_dpi or Metrics.dpi
         self.mm = dpi / 25.4
         self.tap = TAP_MM * self.mm
+        width, height = Window.size
+        self.compact = not self.portrait and height < COMPACT_TAPS * self.tap
 
     def _stop_by_technician(self) -> None:
         # main.py exits with EXIT_BY_TECHNICIAN, which the service manager

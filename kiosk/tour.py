@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import os
 import sys
 import tempfile
 from datetime import datetime
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="one size, or all of them (both: the same as all)")
     args = parser.parse_args(argv)
 
+    # No sound card is needed for pictures: SDL's silent driver, not ALSA's complaints.
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     configure()
     from kiosk.config import ConfigError, load_settings
 

@@ -14,6 +14,11 @@ from kivy.uix.screenmanager import Screen
 class KioskScreen(Screen):
     """A screen that times out. ``timeout_s`` of 0 means it stays."""
 
+    compact_moves: tuple[tuple[str, str, str], ...] = ()
+    """``(widget id, parent id when compact, parent id otherwise)``: widgets
+    that change places on a short landscape screen (``app.compact``), such as
+    the buttons under a keypad that would push it over the header band."""
+
     timeout_s = NumericProperty(0)
     """Seconds without a touch before :meth:`on_timeout` runs."""
 
@@ -28,6 +33,20 @@ class KioskScreen(Screen):
         self._timer = None
         self._ticker = None
         self._deadline = 0.0
+
+    def on_kv_post(self, base_widget) -> None:
+        super().on_kv_post(base_widget)
+        if self.compact_moves:
+            app = App.get_running_app()
+            app.bind(compact=self._place_for_size)
+            self._place_for_size(app, app.compact)
+
+    def _place_for_size(self, _app, compact: bool) -> None:
+        for widget_id, compact_parent, parent in self.compact_moves:
+            widget, target = self.ids[widget_id], self.ids[compact_parent if compact else parent]
+            if widget.parent is not target:
+                widget.parent.remove_widget(widget)
+                target.add_widget(widget)
 
     def on_enter(self, *_args) -> None:
         self.restart_timer()

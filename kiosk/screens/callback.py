@@ -12,6 +12,8 @@ from kiosk.screens.base import KioskScreen
 class CallbackScreen(KioskScreen):
     """Sends only with a valid number and the consent box ticked."""
 
+    compact_moves = (("actions", "left", "right"),)
+
     consent = BooleanProperty(False)
     """The citizen agreed to be called on this number."""
 
@@ -34,6 +36,18 @@ class CallbackScreen(KioskScreen):
     def number_ok(number: str) -> bool:
         """Whether the number typed so far is a whole phone number."""
         return is_valid_phone(number)
+
+    @staticmethod
+    def missing(number: str, consent: bool, language: str) -> str:
+        """Why «Gửi» is still disabled: a number that cannot be right (typed
+        out to 10 digits, or not starting with 0), then the consent box;
+        nothing while the citizen is still typing."""
+        app = App.get_running_app()
+        if number and not is_valid_phone(number) and (len(number) >= 10 or not number.startswith("0")):
+            return app.tr("callback.invalid", language)
+        if is_valid_phone(number) and not consent:
+            return app.tr("callback.need_consent", language)
+        return ""
 
     def reset(self) -> None:
         """Empty the keypad and untick consent: no number stays on the screen

@@ -23,6 +23,8 @@ PURPOSES = {
 class PinScreen(KioskScreen):
     """Asks for a PIN and hands it to the app, which knows what it is for."""
 
+    compact_moves = (("actions", "left", "right"),)
+
     officer = ObjectProperty(None, allownone=True)
     """The officer whose PIN is asked; ``None`` for the technician."""
 
