@@ -30,7 +30,7 @@ from server.scores import Period, RatingGroup, ReasonGroup
 from server.store import tables
 
 __all__ = ["rating_groups", "reason_groups", "open_chain_devices", "officer_names", "counter_names",
-           "first_and_last_rating"]
+           "first_and_last_rating", "flag_columns", "categories_of"]
 
 _RATING = literal_column("'rating'")
 _LEVEL = tables.standing_level(tables.records).label("level")
@@ -57,7 +57,7 @@ def _clock_off(column: Any) -> Any:
     return case((column.like("%clock_off%"), 1), else_=0)
 
 
-def _flag_columns(records: Any) -> tuple[Any, Any, Any]:
+def flag_columns(records: Any) -> tuple[Any, Any, Any]:
     """1 or 0 per rating for each flag counted apart: simulated, burst, clock off
     (the clock-off column also says, as 2, 4 and 8 added on, a repeated
     dossier and a correction, so the grouping keeps its width)."""
@@ -68,7 +68,10 @@ def _flag_columns(records: Any) -> tuple[Any, Any, Any]:
     return simulated, burst, marks
 
 
-def _categories(simulated: Any, burst: Any, marks: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
+def categories_of(simulated: Any, burst: Any, marks: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
+    """The categories a group of ratings is counted apart for, from the
+    :func:`flag_columns` of a row and its device (``chained``: the devices
+    with an open chain finding)."""
     found = []
     marks = int(marks or 0)
     clock_off = marks & 1
@@ -125,7 +128,7 @@ def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     records = tables.records
     if chained is None:
         chained = open_chain_devices(conn)
-    simulated, burst, clock_off = _flag_columns(records)
+    simulated, burst, clock_off = flag_columns(records)
     merged: dict[tuple, int] = {}
     queries: dict[str, Any] = {}
     for day_expr, bounds, day in _stretches(conn, period, records.c.corrected_time):
@@ -143,7 +146,7 @@ def rating_groups(conn: Connection, period: Period, *, officer_id: str | None = 
                 query = query.where(records.c.officer_id == officer_id)
             queries[key] = query
         for row in conn.execute(queries[key], bounds):
-            group_key = (_day_of(row[0], day), row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+            group_key = (_day_of(row[0], day), row[1], row[2], categories_of(row[4], row[5], row[6], row[3], chained))
             merged[group_key] = merged.get(group_key, 0) + row[7]
     return [RatingGroup(k[0], k[1], k[2], k[3], n) for k, n in merged.items()]
 
@@ -161,7 +164,7 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
     details = records.alias("details")
     if chained is None:
         chained = open_chain_devices(conn)
-    simulated, burst, clock_off = _flag_columns(records)
+    simulated, burst, clock_off = flag_columns(records)
     merged: dict[tuple, int] = {}
     queries: dict[str, Any] = {}
     # The same few reason lists come back in every group: each is read once.
@@ -193,7 +196,7 @@ def reason_groups(conn: Connection, period: Period, *, officer_id: str | None = 
             if not reasons:
                 continue
             group_key = (reasons, _day_of(row[1], day), row[2], row[3],
-                         _categories(row[5], row[6], row[7], row[4], chained))
+                         categories_of(row[5], row[6], row[7], row[4], chained))
             merged[group_key] = merged.get(group_key, 0) + row[8]
     return [ReasonGroup(k[0], k[1], k[2], k[3], k[4], n) for k, n in merged.items()]
 

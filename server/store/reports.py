@@ -26,7 +26,7 @@ from server.clock import utc_text
 from server.scores import Period, RatingGroup, ReasonGroup
 from server.store import settings as stored_settings
 from server.store import tables
-from server.store.ratings import _categories, _flag_columns
+from server.store.ratings import categories_of, flag_columns
 from sync.scale import SCALES
 
 __all__ = [
@@ -69,14 +69,14 @@ def rating_totals(conn: Connection, period: Period, *, officer_id: str | None = 
         if row[1] > known:  # a level no scale knows: counted as unknown
             totals[(row[0], None)] = int(row[1]) - known
     # Second pass: the flagged few, by everything the exclusions look at.
-    simulated, burst, clock_off = _flag_columns(records)
+    simulated, burst, clock_off = flag_columns(records)
     flagged = [records.c.simulated.is_(True), records.c.burst.is_(True), records.c.flags != ""]
     if chained:
         flagged.append(records.c.device_id.in_(sorted(chained)))
     keys = (records.c.officer_id, tables.standing_level(records), records.c.device_id, simulated, burst, clock_off)
     groups: dict[tuple, int] = {}
     for row in conn.execute(select(*keys, func.count()).where(*where, or_(*flagged)).group_by(*keys)):
-        categories = _categories(row[3], row[4], row[5], row[2], chained)
+        categories = categories_of(row[3], row[4], row[5], row[2], chained)
         level = row[1] if row[1] in _LEVELS else None
         if categories:
             groups[(row[0], level, categories)] = groups.get((row[0], level, categories), 0) + int(row[6])
@@ -108,7 +108,7 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
             details.c.kind == literal_column("'details'"), details.c.reasons.is_not(None))).scalar_one()
         from_details = with_reasons < ratings
     time_column: Any = literal_column("+r.corrected_time") if from_details else rating.c.corrected_time
-    simulated, burst, clock_off = _flag_columns(rating)
+    simulated, burst, clock_off = flag_columns(rating)
     keys = (details.c.reasons, rating.c.officer_id, tables.standing_level(rating), rating.c.device_id,
             simulated, burst, clock_off)
     where = [rating.c.kind == _RATING, time_column >= utc_text(period.start_utc),
@@ -128,7 +128,7 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
             reasons = parsed[row[0]] = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
         if not reasons:
             continue
-        key = (reasons, row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+        key = (reasons, row[1], row[2], categories_of(row[4], row[5], row[6], row[3], chained))
         merged[key] = merged.get(key, 0) + int(row[7])
     return [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in merged.items()]
 
@@ -144,7 +144,7 @@ def rating_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     """The period's ratings stored after row ``after_id`` (read by row id,
     few), grouped as :func:`rating_totals` groups them."""
     records = tables.records
-    simulated, burst, clock_off = _flag_columns(records)
+    simulated, burst, clock_off = flag_columns(records)
     # The unary + keep the time and officer indexes out: the new rows are found by their row id.
     stamp = literal_column("+records.corrected_time")
     keys = (records.c.officer_id, tables.standing_level(records), records.c.device_id, simulated, burst, clock_off)
@@ -155,7 +155,7 @@ def rating_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
         query = query.where(records.c.officer_id == officer_id)
     groups: dict[tuple, int] = {}
     for row in conn.execute(query):
-        key = (row[0], row[1] if row[1] in _LEVELS else None, _categories(row[3], row[4], row[5], row[2], chained))
+        key = (row[0], row[1] if row[1] in _LEVELS else None, categories_of(row[3], row[4], row[5], row[2], chained))
         groups[key] = groups.get(key, 0) + int(row[6])
     _corrected_since(conn, period, after_id, officer_id, chained, groups)
     return [RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in groups.items() if n]
@@ -168,7 +168,7 @@ def _corrected_since(conn: Connection, period: Period, after_id: int, officer_id
     they were counted at to the corrected one."""
     records = tables.records
     rating, correction = records.alias("r"), records.alias("c")
-    simulated, burst, marks = _flag_columns(rating)
+    simulated, burst, marks = flag_columns(rating)
     stamp = literal_column("+r.corrected_time")
     query = (select(rating.c.officer_id, rating.c.level, rating.c.corrected_level, rating.c.device_id,
                     simulated, burst, marks)
@@ -181,7 +181,7 @@ def _corrected_since(conn: Connection, period: Period, after_id: int, officer_id
     if officer_id is not None:
         query = query.where(rating.c.officer_id == officer_id)
     for officer, level, corrected, device, sim, bur, mark in conn.execute(query):
-        now = _categories(sim, bur, mark, device, chained)
+        now = categories_of(sim, bur, mark, device, chained)
         before = (officer, level if level in _LEVELS else None, now - {"corrected"})
         after = (officer, corrected if corrected in _LEVELS else None, now)
         groups[before] = groups.get(before, 0) - 1
@@ -195,7 +195,7 @@ def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     ratings stored after it whose details came before (a gap filled late)."""
     records = tables.records
     rating, details = records.alias("r"), records.alias("d")
-    simulated, burst, clock_off = _flag_columns(rating)
+    simulated, burst, clock_off = flag_columns(rating)
     keys = (details.c.reasons, rating.c.officer_id, tables.standing_level(rating), rating.c.device_id,
             simulated, burst, clock_off)
     # Unary + keep SQLite off the indexes that would read the whole period:
@@ -217,7 +217,7 @@ def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
         for row in conn.execute(query):
             reasons = tuple(r for r in json.loads(row[0] or "[]") if isinstance(r, str))
             if reasons:
-                key = (reasons, row[1], row[2], _categories(row[4], row[5], row[6], row[3], chained))
+                key = (reasons, row[1], row[2], categories_of(row[4], row[5], row[6], row[3], chained))
                 merged[key] = merged.get(key, 0) + int(row[7])
     return [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in merged.items()]
 
