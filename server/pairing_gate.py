@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sync.protocol import ErrorCode
+
 __all__ = [
     "Bucket",
     "PairingGate",
@@ -28,7 +30,7 @@ __all__ = [
     "SERVER_EVERY_S",
 ]
 
-RATE_LIMITED = "rate_limited"
+RATE_LIMITED = ErrorCode.RATE_LIMITED
 """The error code of a refused pairing request (HTTP 429)."""
 
 # Requests for a device code: 10 at once from one address, then one every 6 s.

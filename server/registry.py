@@ -46,7 +46,7 @@ SLOW_DOWN_STEP_S = 5
 # A resolved finding (a gap whose records all arrived) no longer counts.
 CHAIN_PROBLEMS = {"gap", "bad_hash", "broken_link", "duplicate_seq", "conflict", "time_regression",
                   *SEAL_PROBLEMS}
-DEVICE_ACTIVE = "device_active"
+DEVICE_ACTIVE = ErrorCode.DEVICE_ACTIVE
 """The refusal of an approval that would replace an active device's secret
 without the technician saying so."""
 # Characters that move a terminal's cursor, change its colours or reorder

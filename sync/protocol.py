@@ -112,6 +112,10 @@ class ErrorCode:
     SEAL_KEY_REFUSED = "seal_key_refused"
     """409: the device has another sealing key already, or records past the first sealed one."""
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    RATE_LIMITED = "rate_limited"
+    """429 with Retry-After: too many pairing requests from this address, or for the server."""
+    DEVICE_ACTIVE = "device_active"
+    """Approving a pairing that would replace an active device's secret, without saying so."""
     # The server's own state.
     BUSY = "busy"
     """503 with Retry-After: the database stayed locked past the server's wait."""
