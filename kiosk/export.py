@@ -351,3 +351,72 @@ def _as_export_error(exc: OSError, folder: Path) -> ExportError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENODEV, errno.EIO):
         return ExportError("not_writable", folder=folder)
     return ExportError("failed", folder=folder, problem=exc.strerror or exc)
+
+
+# -- command line ----------------------------------------------------------------
+
+
+def _parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kiosk.export",
+        description="Export every rating of the tablet named by a config file into one CSV or XLSX file. "
+        "Example: python -m kiosk.export --config config.yaml --out ratings.xlsx",
+    )
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="the tablet's config file")
+    parser.add_argument("--out", type=Path, required=True, help="the file to write (it must not exist yet)")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="csv or xlsx (default: from the file's ending, else csv)")
+    parser.add_argument("--language", choices=LANGUAGES, default="vi", help="headers' language (default vi)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out=None, err=None) -> int:
+    """Command line; returns the exit status: 0 written, 1 the export failed
+    (the reason on one line, in Vietnamese and English), 2 a broken config or
+    bad arguments."""
+    import sys
+    import tempfile
+
+    from kiosk.config import ConfigError, load_settings
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    target: Path = args.out
+    ending = target.suffix.lower().lstrip(".")
+    fmt = args.format or (ending if ending in FORMATS else "csv")
+    if args.format and ending in FORMATS and ending != args.format:
+        print(f"error: --out {target} ends in .{ending} but --format is {args.format}", file=err)
+        return 2
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(exc.line(), file=err)
+        return 2
+    if target.exists():
+        print(f"error: {target} exists already; choose another name", file=err)
+        return 2
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        # Written beside the target (same drive), then renamed: the name
+        # only ever holds a whole file.
+        with tempfile.TemporaryDirectory(prefix=".hailong-export-", dir=folder) as work:
+            result = export_ratings(settings.database, Path(work), formats=(fmt,),
+                                    counter=settings.counter_id, language=args.language)
+            os.replace(result.paths[0], target)
+    except ExportError as exc:
+        print(f"export failed: {exc.message('vi')} ({exc.message('en')})", file=err)
+        return 1
+    except OSError as exc:
+        error = _as_export_error(exc, folder)
+        print(f"export failed: {error.message('vi')} ({error.message('en')})", file=err)
+        return 1
+    sync_folder(folder)
+    print(f"exported {result.rows} ratings to {target}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,6 +22,12 @@ The simulator bypasses nothing silently:
   disk allows, so all but the first are flagged; ``--interval`` waits that many
   real seconds between taps (use the burst interval or more for a demo without
   flags). The summary says how many were flagged.
+* ``--days N`` spreads the ratings over the last N working days instead (the
+  days ``working_hours`` opens, today's only up to now), at times a counter
+  sees: inside the opening sessions, busier in the morning and early in each
+  session, a citizen every few minutes at most. Each record carries its
+  simulated time on a simulated clock (its own boot id), so the burst flag
+  follows the simulated gaps, as on a real day.
 
 ``--seed`` makes the choice of officers, scores, reasons and call-back
 requests reproducible; UUIDs, comment tokens and times are real, as on a
@@ -41,17 +47,19 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import TextIO
 
-from kiosk.config import AttributionMode, ConfigError, Officer, Settings, WorkingHours, load_settings
-from kiosk.desk import CounterClosed, RatingDesk
+from kiosk.config import WEEKDAYS, AttributionMode, ConfigError, Officer, Settings, WorkingHours, load_settings
+from kiosk.desk import CounterClosed, DeviceClock, RatingDesk
 from kiosk.i18n import catalogue
 from kiosk.store import Store, StoreError
 from sync.record import Record
 from sync.scale import Level
 
-__all__ = ["Simulator", "SimulationResult", "main"]
+__all__ = ["SimulatedClock", "Simulator", "SimulationResult", "main", "spread_times", "working_sessions"]
 
 # How often each level is tapped, before an officer's own bias. Public
 # one-stop reports show most citizens satisfied and a small, uneven tail of
@@ -77,6 +85,76 @@ HIGH_REASONS_SHARE = 0.35
 FAKE_PHONE_PREFIX = "0900000"
 # Below this many ratings a progress line is noise.
 PROGRESS_FROM = 200
+# The hours of a commune office when the settings name none: Monday to Friday.
+DEFAULT_SESSIONS = ((clock_time(7, 30), clock_time(11, 30)), (clock_time(13, 30), clock_time(17, 0)))
+# Mornings bring more citizens than afternoons to a one-stop counter.
+MORNING_WEIGHT = 1.4
+# The least time between two simulated citizens at one counter.
+MIN_GAP = timedelta(seconds=40)
+
+
+def working_sessions(hours: WorkingHours, day: datetime) -> tuple[tuple[clock_time, clock_time], ...]:
+    """The opening sessions of ``day``'s weekday; when the settings name no
+    session on any day, Monday to Friday 07:30-11:30 and 13:30-17:00."""
+    if any(hours.sessions.values()):
+        return tuple(hours.sessions.get(WEEKDAYS[day.weekday()], ()))
+    return DEFAULT_SESSIONS if day.weekday() < 5 else ()
+
+
+def spread_times(hours: WorkingHours, days: int, count: int, rng: random.Random, now: datetime) -> list[datetime]:
+    """``count`` moments over the last ``days`` working days up to ``now``
+    (today's sessions only up to ``now``), oldest first: each day gets a share
+    (some days busier than others), each moment falls inside a session,
+    mornings and the first part of a session weigh more, and two moments are
+    at least :data:`MIN_GAP` apart."""
+    windows: list[list[tuple[datetime, datetime]]] = []
+    day = now
+    for _ in range(366 * 2):  # look back at most two years for enough working days
+        if len(windows) == days:
+            break
+        spans = []
+        for start, end in working_sessions(hours, day):
+            a = day.replace(hour=start.hour, minute=start.minute, second=0, microsecond=0)
+            b = min(day.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0), now)
+            if b - a > MIN_GAP:
+                spans.append((a, b))
+        if spans:
+            windows.append(spans)
+        day -= timedelta(days=1)
+    if not windows or count <= 0:
+        return []
+    windows.reverse()
+    weights = [rng.uniform(0.7, 1.3) * sum((b - a).total_seconds() for a, b in spans) for spans in windows]
+    per_day = [0] * len(windows)
+    for index in rng.choices(range(len(windows)), weights, k=count):
+        per_day[index] += 1
+    moments: list[datetime] = []
+    for spans, n in zip(windows, per_day, strict=True):
+        span_weights = [(b - a).total_seconds() * (MORNING_WEIGHT if a.hour < 12 else 1.0) for a, b in spans]
+        picked = []
+        for a, b in rng.choices(spans, span_weights, k=n):
+            # Busiest a third of the way into a session, quiet at its end.
+            seconds = rng.triangular(0, (b - a).total_seconds(), (b - a).total_seconds() / 3)
+            picked.append(a + timedelta(seconds=seconds))
+        picked.sort()
+        for i in range(1, len(picked)):
+            picked[i] = max(picked[i], picked[i - 1] + MIN_GAP)
+        moments += picked
+    return moments
+
+
+class SimulatedClock:
+    """A :class:`kiosk.desk.DeviceClock` steered by the simulator: wall time
+    and monotonic time both follow :attr:`at`, on a boot of their own."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+        self.boot = f"simulated-{random.getrandbits(64):016x}"
+
+    def device_clock(self) -> DeviceClock:
+        """The desk's clock, reading this one."""
+        return DeviceClock(now=lambda: self.at, monotonic_ns=lambda: int(self.at.timestamp() * 1e9),
+                           boot=lambda: self.boot)
 
 
 @dataclasses.dataclass
@@ -238,6 +316,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="record even outside working_hours (said aloud, never silently)",
     )
+    parser.add_argument(
+        "--days",
+        type=_non_negative_int,
+        default=0,
+        help="spread the ratings over the last N working days at realistic times "
+        "(default 0: all now, one after the other)",
+    )
     parser.add_argument("--database", type=Path, help="write to this database file instead of storage.database")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
@@ -306,7 +391,19 @@ def _run(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    desk = RatingDesk(settings, store)
+    schedule: list[datetime] = []
+    simulated_clock = None
+    if args.days:
+        if args.interval:
+            print("error: --days spreads the ratings in simulated time; leave out --interval", file=err)
+            return 2
+        rng = random.Random(None if args.seed is None else args.seed + 1)
+        schedule = spread_times(settings.working_hours, args.days, args.count, rng, DeviceClock().now())
+        if len(schedule) < args.count:
+            print("error: working_hours opens no session on any day to spread ratings over", file=err)
+            return 2
+        simulated_clock = SimulatedClock(schedule[0])
+    desk = RatingDesk(settings, store, simulated_clock.device_clock() if simulated_clock else None)
     if not settings.working_hours.is_open(desk.clock.now()):
         print(_closed_line("outside_hours", settings, desk), file=err)
         return 1
@@ -345,6 +442,8 @@ def _run(
         for i in range(args.count):
             if i and args.interval:
                 time.sleep(args.interval)
+            if simulated_clock is not None:
+                simulated_clock.at = schedule[i]
             rating, details = simulator.tap()
             result.ratings.append(rating)
             if details is not None:
@@ -405,6 +504,10 @@ def _summary(
         f"; taps closer than {settings.burst_interval_s:g} s are flagged, "
         f"--interval {settings.burst_interval_s:g} spaces them"
     )
+    if args.days and result.ratings:
+        hint = ""
+        days = sorted({r.device_time[:10] for r in result.ratings})
+        print(f"  spread over {len(days)} working days, {days[0]} to {days[-1]}, inside working hours", file=out)
     print(f"  burst-flagged: {result.bursts}{hint}", file=out)
     findings = store.verify()
     chain = "intact" if not findings else f"{len(findings)} problems, first: {findings[0]}"
