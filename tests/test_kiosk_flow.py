@@ -13,9 +13,15 @@ from kiosk.desk import DeviceClock
 from kiosk.headless import HeadlessKiosk
 from kiosk.widgets.hidden import LongPressArea
 from sync.record import KIND_DETAILS, KIND_RATING
+from tests.callback_support import give_server_key
 from tests.conftest import write_config
 
 SIZES = [(1280, 800), (800, 1280)]
+
+
+def _shown(screen, text: str) -> bool:
+    """Whether a label on ``screen`` shows exactly ``text``."""
+    return any(getattr(w, "text", None) == text for w in screen.walk())
 
 
 @pytest.fixture
@@ -28,6 +34,8 @@ def make_kiosk(tmp_path: Path, demo_tree: dict) -> Callable[..., HeadlessKiosk]:
             change(demo_tree)
         settings = load_settings(write_config(tmp_path, demo_tree))
         kiosk = HeadlessKiosk(settings, size=size, clock=clock)
+        # As a paired tablet: it holds the server's key, so it offers the call-back.
+        give_server_key(kiosk.app.store)
         started.append(kiosk)
         return kiosk
 
@@ -103,17 +111,19 @@ def test_low_rating_saves_reasons_and_a_consented_call_back(make_kiosk):
     kiosk.tap(kiosk.screen.ids.callback)
     assert kiosk.screen.name == "callback"
     kiosk.type_digits(kiosk.screen.ids.keypad, "0987654321")
+    # Without consent «Gửi» stays disabled, nothing is sent and the citizen is told why.
+    assert kiosk.screen.ids.send.disabled
     kiosk.tap(kiosk.screen.ids.send)
-    # Without consent nothing is sent and the citizen is told why.
     assert kiosk.screen.name == "callback"
-    assert kiosk.screen.message == kiosk.app.tr("callback.need_consent")
+    assert _shown(kiosk.screen, kiosk.app.tr("callback.need_consent"))
     kiosk.tap(kiosk.screen.ids.consent)
+    assert not kiosk.screen.ids.send.disabled
     kiosk.tap(kiosk.screen.ids.send)
     assert kiosk.screen.name == "thanks"
     rating = kiosk.app.store.last_rating()
     [details] = kiosk.app.store.details_for(rating.uuid)
     assert details.reasons == (chips[0].reason_id, chips[4].reason_id)
-    assert details.callback_phone == "0987654321" and details.callback_consent is True
+    assert details.callback_box and details.callback_phone is None and details.callback_consent is True
     # The QR code points at this very rating's comment form.
     assert kiosk.screen.comment_url == f"http://hailong.local:8080/c/{rating.uuid}?t={rating.comment_token}"
     qr = kiosk.screen.ids.qr
@@ -128,9 +138,17 @@ def test_a_short_number_is_refused_with_a_message(make_kiosk):
     kiosk.tap(kiosk.screen.ids.callback)
     kiosk.type_digits(kiosk.screen.ids.keypad, "09123")
     kiosk.tap(kiosk.screen.ids.consent)
+    # Consent alone does not enable «Gửi»: the number is not whole yet (and, still typing, no scolding).
+    assert kiosk.screen.ids.send.disabled
     kiosk.tap(kiosk.screen.ids.send)
     assert kiosk.screen.name == "callback"
-    assert kiosk.screen.message == kiosk.app.tr("callback.invalid")
+    assert not _shown(kiosk.screen, kiosk.app.tr("callback.invalid"))
+    # A number that cannot be right is said so at once.
+    kiosk.screen.ids.keypad.clear()
+    kiosk.type_digits(kiosk.screen.ids.keypad, "1912345678")
+    kiosk.pump(2)
+    assert kiosk.screen.ids.send.disabled and _shown(kiosk.screen, kiosk.app.tr("callback.invalid"))
+    assert kiosk.app.store.details_for(kiosk.app.store.last_rating().uuid) == []
 
 
 def test_high_rating_asks_what_went_well_and_skip_keeps_the_rating(make_kiosk):
