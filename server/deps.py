@@ -136,7 +136,11 @@ async def arrival_time(clock: Clock = Depends(get_clock)) -> datetime:
 
 async def request_body(request: Request) -> bytes:
     """The request's body, refused with 413 beyond :data:`MAX_BODY_BYTES`
-    (before it is all read when the length is announced)."""
+    (before it is all read when the length is announced). Read once: a
+    signed route's device check reads it first (:func:`signed_device`)."""
+    kept = getattr(request.state, "body", None)
+    if kept is not None:
+        return kept
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise ApiError(413, ErrorCode.TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
@@ -146,21 +150,28 @@ async def request_body(request: Request) -> bytes:
         if size > MAX_BODY_BYTES:
             raise ApiError(413, ErrorCode.TOO_LARGE, f"the body is larger than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    request.state.body = b"".join(chunks)
+    return request.state.body
 
 
 # -- who is asking ----------------------------------------------------------------
 
 
-def _authenticate(registry: DeviceRegistry, device_id: str | None, message: bytes,
-                  signature: str | None) -> AuthenticatedDevice:
-    """The device once its signature over ``message`` is checked; raises ApiError otherwise."""
+def _credentials(registry: DeviceRegistry, device_id: str | None) -> tuple[str, str]:
+    """The secret and status of the device a request names; raises ApiError
+    when it names none or one this server does not know."""
     if not device_id:
         raise ApiError(401, ErrorCode.UNKNOWN_DEVICE, f"the {DEVICE_HEADER} header is missing")
     credentials = registry.credentials(device_id)
     if credentials is None:
         raise ApiError(401, ErrorCode.UNKNOWN_DEVICE, "this device is not paired with this server")
-    secret, status = credentials
+    return credentials
+
+
+def _authenticate(registry: DeviceRegistry, device_id: str | None, message: bytes,
+                  signature: str | None, credentials: tuple[str, str] | None = None) -> AuthenticatedDevice:
+    """The device once its signature over ``message`` is checked; raises ApiError otherwise."""
+    secret, status = credentials or _credentials(registry, device_id)
     if not verify(secret, message, signature):
         raise ApiError(401, ErrorCode.BAD_SIGNATURE,
                        "the authentication code does not match the body; nothing was stored")
@@ -171,14 +182,19 @@ def _authenticate(registry: DeviceRegistry, device_id: str | None, message: byte
     return AuthenticatedDevice(device_id, secret)
 
 
-async def signed_device(request: Request, body: bytes = Depends(request_body),
-                        registry: DeviceRegistry = Depends(get_registry)) -> AuthenticatedDevice:
+async def signed_device(request: Request, registry: DeviceRegistry = Depends(get_registry)) -> AuthenticatedDevice:
     """A tablet, signed: the device whose secret signed the request's body.
 
-    The signature is checked before the body is even parsed: a request that
-    is not the device's own is refused before its content is looked at."""
-    return await run_in_threadpool(_authenticate, registry, request.headers.get(DEVICE_HEADER), body,
-                                   request.headers.get(SIGNATURE_HEADER))
+    A request naming no device, or one this server does not know, is
+    refused before its body is read (an unknown caller cannot make the
+    server hold a batch-sized body); the signature is checked before the
+    body is parsed: a request that is not the device's own is refused before
+    its content is looked at."""
+    device_id = request.headers.get(DEVICE_HEADER)
+    credentials = await run_in_threadpool(_credentials, registry, device_id)
+    body = await request_body(request)
+    return await run_in_threadpool(_authenticate, registry, device_id, body,
+                                   request.headers.get(SIGNATURE_HEADER), credentials)
 
 
 def signed_get_device(request: Request, registry: DeviceRegistry = Depends(get_registry),

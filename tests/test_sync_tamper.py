@@ -187,3 +187,19 @@ def test_a_uuid_squatted_by_another_tablet_neither_claims_nor_blocks_the_owners_
                    for f in squatter_findings)
     finally:
         squatter.close()
+
+
+def test_an_unknown_device_is_refused_before_its_body_is_read(commune):
+    """A caller naming no paired device gets its 401 while its (batch-sized)
+    body is still on the way: the server does not hold it first."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(commune.url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as client:
+        client.sendall(b"POST /api/v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"X-Hailong-Device: nobody\r\nX-Hailong-Signature: sha256=00\r\n"
+                       b"Content-Length: 4000000\r\n\r\n" + b"[" * 1000)
+        answer = client.recv(4096)  # the rest of the body never comes
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:80]
+    assert b"unknown_device" in answer
