@@ -36,15 +36,16 @@ class KioskScreen(Screen):
 
     def on_kv_post(self, base_widget) -> None:
         super().on_kv_post(base_widget)
-        if self.compact_moves:
-            app = App.get_running_app()
+        app = App.get_running_app()
+        if self.compact_moves and app is not None:
             app.bind(compact=self._place_for_size)
             self._place_for_size(app, app.compact)
 
     def _place_for_size(self, _app, compact: bool) -> None:
         for widget_id, compact_parent, parent in self.compact_moves:
             widget, target = self.ids[widget_id], self.ids[compact_parent if compact else parent]
-            if widget.parent is not target:
+            # ids hold weak proxies: compare the widgets by their uid.
+            if widget.parent is None or widget.parent.uid != target.uid:
                 widget.parent.remove_widget(widget)
                 target.add_widget(widget)
 
