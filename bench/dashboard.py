@@ -55,6 +55,7 @@ LAST_DAY = date(2026, 3, 31)
 LEVELS = {1: "dissatisfied", 2: "satisfied", 3: "very_satisfied"}
 LOW = ("waited_long", "come_back", "unclear_guidance", "not_listening", "disrespectful")
 RECEIVED = "2026-04-01T00:00:00.000+00:00"
+CALLBACK_BOX = "A" * 76 + "AA=="
 HIGH = ("fast", "listened", "clear_guidance", "respectful", "friendly")
 LEADER = ("bench-leader", "bench-leader-mật-khẩu-dài")
 PAGE_LOADS = 5
@@ -134,7 +135,8 @@ def build(db: Path, ratings: int) -> tuple[list[str], float]:
                 seq=seqs[device_id], prev_hash=prev[device_id], device_time=when.isoformat(timespec="milliseconds"),
                 monotonic_ns=i * 10**9 + 1, boot_id="bench-boot", app_version="0.1.0", simulated=simulated,
                 rating_uuid=record.uuid, reasons=reasons,
-                callback_phone="0912345678" if score == 1 else None, callback_consent=score == 1,
+                # A call-back asked for, its number sealed as a tablet seals it (a stand-in box here).
+                callback_box=CALLBACK_BOX if score == 1 else None, callback_consent=score == 1,
             ))
             prev[device_id] = details.hash
             keep(details, (when + timedelta(seconds=20)).astimezone(UTC), flags)

@@ -321,7 +321,7 @@ _RATING_ONLY = text("kind = 'rating'")
 _DETAILS_ONLY = text("kind = 'details'")
 # ``kind`` last: SQLite reads the row to test a partial index's own
 # condition unless the index holds that column too.
-_COUNTED = ("level", "device_id", "simulated", "burst", "flags", "uuid", "kind")
+_COUNTED = ("level", "corrected_level", "device_id", "simulated", "burst", "flags", "uuid", "kind")
 
 
 def _rating_indexes(dialect: str, wide: bool) -> tuple[Index, ...]:
@@ -334,14 +334,15 @@ def _rating_indexes(dialect: str, wide: bool) -> tuple[Index, ...]:
         Index(f"ix_records_ratings_by_time_{dialect}", records.c.corrected_time, records.c.officer_id, **where),)
     return tuple(index.ddl_if(dialect=dialect) for index in (
         *by_time,
-        Index(f"ix_records_ratings_by_officer_{dialect}", records.c.officer_id, records.c.corrected_time, *counted,
+        Index(f"ix_records_ratings_of_officer_{dialect}", records.c.officer_id, records.c.corrected_time, *counted,
               **where),
         Index(f"ix_records_details_of_rating_{dialect}", records.c.rating_uuid, *details, **details_where),
     ))
 
 
 RETIRED_INDEXES = ("ix_records_ratings_by_time_sqlite", "ix_records_details_by_rating_sqlite",
-                   "ix_records_details_by_rating_postgresql")
+                   "ix_records_details_by_rating_postgresql", "ix_records_ratings_by_officer_sqlite",
+                   "ix_records_ratings_by_officer_postgresql")
 """Indexes older versions made and this one drops (server.store.migrations)."""
 
 RATING_INDEXES = {"sqlite": _rating_indexes("sqlite", wide=True),
