@@ -85,7 +85,7 @@ def test_an_empty_roster_is_not_published_until_it_can_serve(tmp_path: Path) -> 
         document = store.publish(tree, portraits)
     assert officer == "do-thi-ngoc-anh"
     assert document["counters"] == [{"id": "quay-so-1", "name": "Quầy số 1"}]
-    assert document["commune"] == {"name": "UBND xã Tân Phú", "hotline": "0912 000 111"}
+    assert document["commune"] == {"name": "UBND xã Tân Phú", "hotline": "0912 000 111", "leaders": ""}
 
 
 def test_an_edit_that_breaks_a_rule_is_refused_and_the_roster_kept(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_the_first_roster_is_made_in_one_form_and_settings_follow(commune, roles
     assert "notice=settings" in page.url
 
     roster = roster_sync(tablet, commune).fetch()
-    assert roster["commune"] == {"name": "UBND xã Tân Phú", "hotline": "0912 000 111"}
+    assert roster["commune"] == {"name": "UBND xã Tân Phú", "hotline": "0912 000 111", "leaders": ""}
     assert roster["counters"] == [{"id": "quay-so-1-mot-cua", "name": "Quầy số 1 — Một cửa"}]
     assert [o["name"] for o in roster["officers"]] == ["Đỗ Thị Ngọc Ánh"]
     assert roster["settings"]["rating"]["scale"] == 5
