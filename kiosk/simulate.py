@@ -495,7 +495,7 @@ def _summary(
         "  by officer: " + ", ".join(f"{oid} {n}" for oid, n in sorted(officers.items())),
         file=out,
     )
-    callbacks = sum(1 for d in result.details if d.callback_phone)
+    callbacks = sum(1 for d in result.details if d.callback_consent)  # sealed: counted, never read
     print(
         f"  details: {len(result.details)} records ({callbacks} call-back requests)",
         file=out,
