@@ -57,7 +57,7 @@ SCREENS: tuple[tuple[str, type], ...] = (
 IDLE_FIRST = ("closed", "choose", "rate")
 """The screens built at start: whichever the counter rests on shows first."""
 
-REST_AFTER_S = 0.5
+REST_AFTER_S = 2.0
 """Seconds after start before the other screens are built, one per frame."""
 
 _kv_loaded = False
