@@ -214,7 +214,9 @@ def main() -> None:
             handlers.append(time.perf_counter() - start)
         return run
 
-    def frame(before=None) -> tuple[float, float]:
+    kinds: list[str] = []
+
+    def frame(before=None, kind: str = "") -> tuple[float, float]:
         # Input handlers run inside the frame in a real run: time them with it.
         # Wall time, and the process's CPU time (which leaves out the time
         # the process waited for a core or the disk).
@@ -224,6 +226,7 @@ def main() -> None:
         EventLoop.idle()
         took = (time.perf_counter() - start, time.process_time() - cpu)
         frames.append(took)
+        kinds.append(kind)
         return took
 
     for _ in range(args.taps):
@@ -231,12 +234,12 @@ def main() -> None:
         face = kiosk.screen.faces()[0]
         x, y = face.to_window(*face.center)
         touch = UnitTestTouch(x, y)
-        frame(touch.touch_down)
+        frame(touch.touch_down, "finger down")
         raw.commit()  # the baseline, between the same two frames as the tap's commit
-        tap_frames.append(frame(timed(touch.touch_up)))  # the rating is committed in this frame
-        frame()
+        tap_frames.append(frame(timed(touch.touch_up), "finger up, rating committed"))
+        frame(kind="next screen drawn")
         kiosk.app.visits.go_idle()
-        frame()
+        frame(kind="idle screen drawn again")
     kiosk.close()
 
     def ms(values) -> list[float]:
@@ -262,6 +265,8 @@ def main() -> None:
     row("median frame, wall", statistics.median(wall), statistics.median(bare_wall))
     row("longest frame, wall", wall[-1], bare_wall[-1], verdict(wall[-1], TARGET_FRAME_MS))
     row("longest frame, CPU", cpu[-1], bare_cpu[-1], verdict(cpu[-1], TARGET_FRAME_MS) + " (waits left out)")
+    worst = max(range(len(frames)), key=lambda i: frames[i][1])
+    print(f"  {'':28s} the longest by CPU: {kinds[worst]}")
     row("tap frame, median, wall", statistics.median(tap_wall), statistics.median(bare_wall))
     print("  -- baseline: a raw SQLite insert and commit (WAL, synchronous=FULL), timed beside each tap")
     row("tap handler, median", statistics.median(hand), statistics.median(raw_ms),
