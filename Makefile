@@ -72,7 +72,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/drain.py
-	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/dashboard.py --keep .bench
+	$(BIN)/python bench/reports.py --keep .bench
+	$(BIN)/python bench/storage.py --keep .bench
 
 ## soak: the long runs, not part of `make test`: 2,000 kills, a 2,000-example API fuzz
 soak: $(STAMP)
@@ -80,4 +82,4 @@ soak: $(STAMP)
 	HAILONG_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -o addopts= tests/test_server_api.py -k fuzz
 
 clean:
-	rm -rf $(VENV) tour .pytest_cache
+	rm -rf $(VENV) tour .pytest_cache .bench
