@@ -54,9 +54,6 @@ class KioskScreen(Screen):
 
     def on_leave(self, *_args) -> None:
         self._cancel_timer()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
 
     def restart_timer(self) -> None:
         self._cancel_timer()
@@ -69,6 +66,9 @@ class KioskScreen(Screen):
                 self._ticker = Clock.schedule_interval(self._tick, 0.25)
 
     def _tick(self, _dt: float = 0.0) -> None:
+        if App.get_running_app() is None:  # the app stopped under a running countdown
+            self._cancel_timer()
+            return
         self.seconds_left = max(0, math.ceil(self._deadline - Clock.get_boottime()))
         if self.seconds_left == 0 and self._ticker is not None:
             # Nothing left to count (a touch starts it again).
@@ -76,9 +76,13 @@ class KioskScreen(Screen):
             self._ticker = None
 
     def _cancel_timer(self) -> None:
+        """Stop the timeout and the countdown (a touch or a new visit starts them again)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
     def _fire(self, _dt: float) -> None:
         self._timer = None
