@@ -22,7 +22,6 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -94,6 +93,9 @@ class _LocalTimes:
         self.zone = zone
         # By the stored text's hour: the local hour (None: convert in full) and its text.
         self._hours: dict[str, tuple[datetime, str] | None] = {}
+        self.hour_texts: dict[str, str] = {}
+        """The local hour's text (``YYYY-MM-DD HH``) by the stored time's hour,
+        for the hours whose minutes and seconds carry over (filled by :meth:`text`)."""
 
     def _hour(self, stored: str) -> tuple[datetime, str] | None:
         key = stored[:13]
@@ -113,7 +115,10 @@ class _LocalTimes:
         if len(self._hours) >= self._KEEP:
             # Ratings come in the order they were stored, so hours seldom return: memory stays flat.
             self._hours.clear()
+            self.hour_texts.clear()
         self._hours[key] = found
+        if found is not None:
+            self.hour_texts[key] = found[1]
         return found
 
     def moment(self, stored: str) -> datetime:
@@ -163,7 +168,8 @@ class _MayHaveDetails:
         return kept
 
 
-def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tuple[Any, list[str], bool]]:
+def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo, *,
+             as_text: bool = False) -> Iterator[tuple[Any, list[str], bool]]:
     """Every rating of the range with its reasons and call-back request, a
     window of row ids at a time. Details added after the export began are
     not looked for."""
@@ -195,26 +201,20 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo) -> Iterator[tu
 
     def window(after: int, upto: int) -> tuple[Sequence[Any], dict[tuple[str, str], list[Any]]]:
         with read_transaction(engine) as conn:
-            rows = stored_export.rating_window(conn, start, end, after, upto)
+            rows = stored_export.rating_window(conn, start, end, after, upto, as_text=as_text)
             # By device and rating UUID: a UUID is unique per device only.
             details: dict[tuple[str, str], list[Any]] = {}
             for found in stored_export.details_of(conn, may_have.among(row[3] for row in rows)):
                 details.setdefault((found[4], found[0]), []).append(found)
         return rows, details
 
-    bounds = [(low, min(low + WINDOW, last)) for low in range(after, last, WINDOW)]
-    # The next window is read while this one is written out: SQLite lets go
-    # of the interpreter while it reads, so the two overlap. Two windows in
-    # memory at most.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-read") as reader:
-        coming = reader.submit(window, *bounds[0])
-        for following in [*bounds[1:], None]:
-            rows, details = coming.result()
-            if following is not None:
-                coming = reader.submit(window, *following)
-            for row in rows:
-                found = details.get((row[1], row[3]))
-                yield (row, *reasons_of(found)) if found else (row, [], False)
+    while after < last:
+        upto = min(after + WINDOW, last)
+        rows, details = window(after, upto)
+        after = upto
+        for row in rows:
+            found = details.get((row[1], row[3]))
+            yield (row, *reasons_of(found)) if found else (row, [], False)
 
 
 def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[list[Any]]:
@@ -230,20 +230,22 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
         # Findings are few (one per tampering or gap), unlike ratings.
         findings = stored_export.findings_by_place(conn)
         received = stored_export.receipt_times(conn)
-    for row, reasons, callback in _ratings(engine, chosen, zone):
+    # The local hour's text by the stored time's hour: looked up here rather
+    # than through a call per rating (a million of them in a year's export).
+    hour_text = times.hour_texts
+    for row, reasons, callback in _ratings(engine, chosen, zone, as_text=as_text):
         (_id, device_id, seq, uuid, officer_id, counter_id, score, scale, level, device_time,
          corrected_time, time_method, clock_offset_s, receipt_id, flags, dossier_code, corrected_score,
          corrected_level) = row
         tapped_level = ""
         if corrected_level is not None:
-            tapped_level, level, score = level, corrected_level, corrected_score
+            tapped_level, level = level, corrected_level
+            score = corrected_score if not as_text or corrected_score is None else str(corrected_score)
         received_at = received.get(receipt_id, "")
-        found = findings.get((device_id, seq)) if findings else None
+        found = findings.get((device_id, int(seq))) if findings else None
         if as_text:
-            local: Any = times.text(corrected_time)
-            score = "" if score is None else str(score)
-            scale = "" if scale is None else str(scale)
-            seq = "" if seq is None else str(seq)
+            hour = hour_text.get(corrected_time[:13])
+            local: Any = hour + corrected_time[13:19] if hour is not None else times.text(corrected_time)
             clock_offset_s = "" if clock_offset_s is None else str(clock_offset_s)
         else:
             local = times.moment(corrected_time)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy import Connection, Text, bindparam, cast, func, literal_column, select
 
 from server.store import tables
 
@@ -77,16 +77,25 @@ def details_rating_uuids(conn: Connection, batch: int = 5_000) -> Iterator[str]:
             yield row[0]
 
 
-def rating_window(conn: Connection, start: str, end: str, after_id: int, upto_id: int) -> Sequence[Any]:
+# Whole numbers the CSV writes as text: the database turns them into text
+# (an empty one for a missing number) for less work per rating in Python.
+_AS_TEXT = ("seq", "score", "scale")
+
+
+def rating_window(conn: Connection, start: str, end: str, after_id: int, upto_id: int, *,
+                  as_text: bool = False) -> Sequence[Any]:
     """The ratings with a corrected time in ``[start, end)`` (UTC text) and a
     row id in ``(after_id, upto_id]``, in the order they were stored, as
-    :data:`RATING_COLUMNS`.
+    :data:`RATING_COLUMNS` (``as_text``: the sequence number, score and
+    scale as text, empty when missing).
 
     A window of row ids, not a count of rows, bounds the read: the table is
     read in its own order, with no sorting (far cheaper than in time order
     for a large export)."""
     records = tables.records
-    query = (select(*(records.c[name] for name in RATING_COLUMNS))
+    columns = [func.coalesce(cast(records.c[name], Text), "") if as_text and name in _AS_TEXT else records.c[name]
+               for name in RATING_COLUMNS]
+    query = (select(*columns)
              .where(records.c.kind == _RATING, records.c.id > after_id, records.c.id <= upto_id,
                     records.c.corrected_time >= start, records.c.corrected_time < end)
              .order_by(records.c.id))
