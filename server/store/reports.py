@@ -116,8 +116,10 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
              details.c.reasons.is_not(None)]
     if officer_id is not None:
         where.append(rating.c.officer_id == officer_id)
-    joined = (details.join(rating, rating.c.uuid == details.c.rating_uuid) if from_details
-              else rating.join(details, details.c.rating_uuid == rating.c.uuid))
+    # A rating's details are its own device's (a UUID is unique per device only).
+    own = rating.c.device_id == details.c.device_id
+    joined = (details.join(rating, (rating.c.uuid == details.c.rating_uuid) & own) if from_details
+              else rating.join(details, (details.c.rating_uuid == rating.c.uuid) & own))
     # The reasons' text last: sorting by the short keys first is cheaper.
     query = select(*keys, func.count()).select_from(joined).where(*where).group_by(*keys[1:], keys[0])
     parsed: dict[str | None, tuple[str, ...]] = {}
@@ -205,11 +207,13 @@ def reason_delta(conn: Connection, period: Period, *, after_id: int, officer_id:
     if officer_id is not None:
         common.append(rating.c.officer_id == officer_id)
     new_details = (select(*keys, func.count())
-                   .select_from(details.join(rating, rating.c.uuid == details.c.rating_uuid))
+                   .select_from(details.join(rating, (rating.c.uuid == details.c.rating_uuid)
+                                             & (rating.c.device_id == details.c.device_id)))
                    .where(details.c.id > after_id, literal_column("+d.kind") == literal_column("'details'"),
                           rating.c.kind == _RATING, *common).group_by(*keys))
     new_ratings = (select(*keys, func.count())
-                   .select_from(rating.join(details, details.c.rating_uuid == literal_column("+r.uuid")))
+                   .select_from(rating.join(details, (details.c.rating_uuid == literal_column("+r.uuid"))
+                                             & (details.c.device_id == rating.c.device_id)))
                    .where(rating.c.id > after_id, literal_column("+r.kind") == _RATING, details.c.id <= after_id,
                           details.c.kind == literal_column("'details'"), *common).group_by(*keys))
     merged: dict[tuple, int] = {}
