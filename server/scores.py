@@ -451,6 +451,7 @@ REASON_HEADINGS: dict[str, tuple[str, ...]] = {
     "late_result": ("aim_faster", "know_trust"),
     "extra_papers": ("aim_sensible",),
     "extra_money": ("know_trust", "aim_cheaper"),
+    "harassment": ("know_trust", "show_civility"),
     # what went well
     "fast": ("aim_faster",),
     "listened": ("know_listen",),

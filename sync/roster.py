@@ -72,6 +72,7 @@ DEFAULT_LOW_REASONS = (
     "late_result",
     "extra_papers",
     "extra_money",
+    "harassment",
 )
 DEFAULT_HIGH_REASONS = (
     "fast",
