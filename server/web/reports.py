@@ -95,6 +95,22 @@ def _choice(request: Request, settings: ServerSettings, kind: str | None, day: s
                          zone=settings.zone)
 
 
+def _asked(request: Request, account: Account, officer: str | None, kind: str | None, day: str | None,
+           first: str | None, last: str | None,
+           flagged: str | None) -> tuple[ServerSettings, dict[str, str], str | None, PeriodChoice] | Response:
+    """What a report's page or download asks for: the settings, the
+    officers' names, the officer in scope (as ``account`` may ask) and the
+    period; or the page saying the officer is unknown."""
+    settings = load_settings(request.app.state.engine)
+    with request.app.state.engine.begin() as conn:
+        names = officer_names(conn)
+    try:
+        officer_id = _scope(account, officer, names)
+    except _UnknownOfficer:
+        return page(request, "officer_missing.html", status_code=404)
+    return settings, names, officer_id, _choice(request, settings, kind, day, first, last, flagged)
+
+
 @router.get("/reports", response_class=HTMLResponse)
 def reports_page(request: Request, kind: str | None = Query(None, max_length=10),
                  day: str | None = Query(None, max_length=10), first: str | None = Query(None, max_length=10),
@@ -104,15 +120,11 @@ def reports_page(request: Request, kind: str | None = Query(None, max_length=10)
     """The report of a period for the commune or one officer, this month's
     by default, with its downloads. (Leader, observer, admin: any; officer:
     only their own, 403 for any other.)"""
+    asked = _asked(request, account, officer, kind, day, first, last, flagged)
+    if isinstance(asked, Response):
+        return asked
+    settings, names, officer_id, choice = asked
     engine = request.app.state.engine
-    settings = load_settings(engine)
-    with engine.begin() as conn:
-        names = officer_names(conn)
-    try:
-        officer_id = _scope(account, officer, names)
-    except _UnknownOfficer:
-        return page(request, "officer_missing.html", status_code=404)
-    choice = _choice(request, settings, kind, day, first, last, flagged)
     report = build_report(engine, choice.period, officer_id=officer_id, exclusions=choice.exclusions,
                           settings=settings, now=request.app.state.clock())
     lang = request_language(request)
@@ -143,15 +155,11 @@ def report_download(request: Request, kind: str = Form("month", max_length=10), 
     texts; observer, admin: without; officer: only their own.)"""
     if fmt not in ("xlsx", "pdf"):
         fmt = "xlsx"
+    asked = _asked(request, account, officer, kind, day, first, last, flagged)
+    if isinstance(asked, Response):
+        return asked
+    settings, _names, officer_id, choice = asked
     engine = request.app.state.engine
-    settings = load_settings(engine)
-    with engine.begin() as conn:
-        names = officer_names(conn)
-    try:
-        officer_id = _scope(account, officer, names)
-    except _UnknownOfficer:
-        return page(request, "officer_missing.html", status_code=404)
-    choice = _choice(request, settings, kind, day, first, last, flagged)
     now = request.app.state.clock()
     report = build_report(engine, choice.period, officer_id=officer_id, exclusions=choice.exclusions,
                           with_comment_texts=account.role is Role.LEADER, settings=settings, now=now)
