@@ -257,7 +257,8 @@ def test_slow_bodies_are_cut_off_within_the_timeout(server, known_device):
     answers, closed_at = dribble_until_closed(socks, b" ", BODY_TIMEOUT_S + 5)
     assert max(closed_at.values()) < BODY_TIMEOUT_S + 2
     assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers.values()), {a[:40] for a in answers.values()}
-    assert server.rss() - before < 8 * 1024 * 1024
+    # A few MiB: the interpreter and allocator move by that much with 100 connections open.
+    assert server.rss() - before < 12 * 1024 * 1024
     # And the server is as responsive as before.
     assert requests.get(f"{server.url}{API_PREFIX}/health", timeout=2).status_code == 200
 
