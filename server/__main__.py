@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -268,11 +269,14 @@ def _export(engine: Engine, args: argparse.Namespace, parser: argparse.ArgumentP
         if not args.out:
             parser.error("--format xlsx needs --out FILE")
         count = write_xlsx(engine, args.out, chosen)
-    elif args.out:
-        with open(args.out, "wb") as fh:
-            count = write_csv(engine, fh, chosen)
     else:
-        count = write_csv(engine, sys.stdout.buffer, chosen)
+        # A long range is written by one process per core (at most four).
+        workers = min(4, os.cpu_count() or 1)
+        if args.out:
+            with open(args.out, "wb") as fh:
+                count = write_csv(engine, fh, chosen, workers=workers)
+        else:
+            count = write_csv(engine, sys.stdout.buffer, chosen, workers=workers)
         sys.stdout.buffer.flush()
     if args.out:
         print(f"{count} ratings written to {args.out}", file=sys.stderr)

@@ -21,7 +21,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -168,15 +172,17 @@ class _MayHaveDetails:
         return kept
 
 
-def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo, *,
-             as_text: bool = False) -> Iterator[tuple[Any, list[str], bool]]:
-    """Every rating of the range with its reasons and call-back request, a
-    window of row ids at a time. Details added after the export began are
-    not looked for."""
+def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo, *, as_text: bool = False,
+             ids: tuple[int, int] | None = None) -> Iterator[tuple[Any, list[str], bool]]:
+    """Every rating of the range (and, given ``ids``, with a row id in that
+    closed interval) with its reasons and call-back request, a window of row
+    ids at a time. Details added after the export began are not looked for."""
     start, end = chosen.utc_bounds(zone)
     with read_transaction(engine) as conn:
         span = stored_export.id_span(conn, start, end)
-        if span is None:
+        if span is not None and ids is not None:
+            span = (max(span[0], ids[0]), min(span[1], ids[1]))
+        if span is None or span[0] > span[1]:
             return
         may_have = _MayHaveDetails(stored_export.details_rating_uuids(conn), stored_export.details_count(conn))
     after, last = span[0] - 1, span[1]
@@ -217,7 +223,8 @@ def _ratings(engine: Engine, chosen: ExportRange, zone: ZoneInfo, *,
             yield (row, *reasons_of(found)) if found else (row, [], False)
 
 
-def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[list[Any]]:
+def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool,
+          ids: tuple[int, int] | None = None) -> Iterator[list[Any]]:
     """The export's rows; ``as_text``: every value as the CSV writes it
     (numbers as text, a missing number as nothing), else numbers as numbers
     and the local time as a ``datetime``."""
@@ -233,7 +240,7 @@ def _rows(engine: Engine, chosen: ExportRange, *, as_text: bool) -> Iterator[lis
     # The local hour's text by the stored time's hour: looked up here rather
     # than through a call per rating (a million of them in a year's export).
     hour_text = times.hour_texts
-    for row, reasons, callback in _ratings(engine, chosen, zone, as_text=as_text):
+    for row, reasons, callback in _ratings(engine, chosen, zone, as_text=as_text, ids=ids):
         (_id, device_id, seq, uuid, officer_id, counter_id, score, scale, level, device_time,
          corrected_time, time_method, clock_offset_s, receipt_id, flags, dossier_code, corrected_score,
          corrected_level) = row
@@ -275,12 +282,24 @@ def _csv_pieces(engine: Engine, chosen: ExportRange, header: Sequence[str]) -> I
     Rows whose fields hold no comma, quote or line break are joined by hand,
     exactly as the csv module would write them (it quotes only such fields)
     and several times faster (:func:`_csv_text`)."""
+    yield _csv_head(header), 0
+    yield from _csv_body(engine, chosen)
+
+
+def _csv_head(header: Sequence[str]) -> bytes:
+    """The CSV's first bytes: the BOM (for Excel) and the header line."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(header)
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+def _csv_body(engine: Engine, chosen: ExportRange, ids: tuple[int, int] | None = None) -> Iterator[tuple[bytes, int]]:
+    """The CSV's rating lines (of the row ids ``ids`` when given) as UTF-8
+    pieces, each with how many ratings it holds."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    yield b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"), 0
     rows: list[list[Any]] = []
-    for row in _rows(engine, chosen, as_text=True):
+    for row in _rows(engine, chosen, as_text=True, ids=ids):
         rows.append(row)
         # Encoded a few thousand rows at a time: far cheaper than row by row.
         if len(rows) == 2_000:
@@ -317,13 +336,79 @@ def csv_chunks(engine: Engine, chosen: ExportRange = ExportRange(), *,
         yield piece
 
 
+SPLIT_FROM = 200_000
+"""The span of row ids from which :func:`write_csv` divides the work (below it,
+starting processes costs more than it saves)."""
+
 def write_csv(engine: Engine, out: IO[bytes], chosen: ExportRange = ExportRange(), *,
-              header: Sequence[str] = EXPORT_COLUMNS) -> int:
-    """Write the CSV export (UTF-8 with a BOM) to a binary stream; returns how many ratings."""
+              header: Sequence[str] = EXPORT_COLUMNS, workers: int = 1, split_from: int = SPLIT_FROM) -> int:
+    """Write the CSV export (UTF-8 with a BOM) to a binary stream; returns how many ratings.
+
+    With ``workers`` above 1 (the command line gives the machine's cores),
+    a range of more than ``split_from`` ratings on a SQLite file is cut into
+    that many stretches of row ids, each written by a process of its own
+    (forked: nothing is imported or opened again) to a file the parent then
+    copies out in order. The lines are the very ones a single process
+    writes; only the time is divided. The server's pages never split (no
+    process forks beside a running server's threads)."""
+    if workers > 1 and _splittable(engine):
+        with read_transaction(engine) as conn:
+            start, end = chosen.utc_bounds(load_settings(engine).zone)
+            span = stored_export.id_span(conn, start, end)
+        if span is not None and span[1] - span[0] >= split_from:
+            return _write_csv_split(engine, out, chosen, header, workers, span)
     count = 0
     for piece, rows in _csv_pieces(engine, chosen, header):
         out.write(piece)
         count += rows
+    return count
+
+
+# What the forked writers inherit: the engine and the range (set just before forking).
+_SPLIT_STATE: dict[str, Any] = {}
+
+
+def _splittable(engine: Engine) -> bool:
+    """Whether processes may share this database by forking: a SQLite file,
+    on a system that forks."""
+    return (engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def _write_csv_split(engine: Engine, out: IO[bytes], chosen: ExportRange, header: Sequence[str], workers: int,
+                     span: tuple[int, int]) -> int:
+    """:func:`write_csv`'s work, one stretch of row ids per forked process."""
+    width = (span[1] - span[0]) // workers + 1
+    stretches = [(low, min(low + width - 1, span[1])) for low in range(span[0], span[1] + 1, width)]
+    engine.dispose()  # no open connection crosses the fork
+    _SPLIT_STATE.update(engine=engine, chosen=chosen)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hai-long-export-") as folder, ProcessPoolExecutor(
+                len(stretches), mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = [Path(folder) / f"{n}.csv" for n in range(len(stretches))]
+            counted = [pool.submit(_write_stretch, stretch, str(part)) for stretch, part in zip(stretches, parts)]
+            out.write(_csv_head(header))
+            count = 0
+            for done, part in zip(counted, parts):
+                count += done.result()
+                with part.open("rb") as piece:
+                    shutil.copyfileobj(piece, out, 1 << 20)
+                part.unlink()
+            return count
+    finally:
+        _SPLIT_STATE.clear()
+
+
+def _write_stretch(ids: tuple[int, int], path: str) -> int:
+    """In a forked process: write the lines of the ratings with row ids in
+    ``ids`` to ``path``; how many."""
+    engine: Engine = _SPLIT_STATE["engine"]
+    engine.dispose(close=False)  # the parent's pool is the parent's
+    count = 0
+    with open(path, "wb") as part:
+        for piece, rows in _csv_body(engine, _SPLIT_STATE["chosen"], ids):
+            part.write(piece)
+            count += rows
     return count
 
 

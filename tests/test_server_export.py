@@ -102,3 +102,25 @@ def test_a_chosen_range_of_local_days_and_the_command(tmp_path, capsys) -> None:
     finally:
         tablet.close()
         commune.__exit__(None, None, None)
+
+
+def test_a_long_export_split_across_processes_writes_the_same_file(tmp_path) -> None:
+    """The command line's export of a long range is written by forked
+    processes, each a stretch of row ids: the file is the one a single
+    process writes, byte for byte, whatever the range."""
+    from server.store import open_engine
+
+    commune, tablet = _commune_with_ratings(tmp_path)
+    tablet.close()
+    commune.__exit__(None, None, None)
+    engine = open_engine(commune.db_path)
+    try:
+        ranges = (ExportRange(), ExportRange(date(2026, 3, 5), date(2026, 3, 6)), ExportRange(last=date(2026, 3, 4)))
+        for chosen in ranges:
+            alone, split = io.BytesIO(), io.BytesIO()
+            count = write_csv(engine, alone, chosen)
+            assert write_csv(engine, split, chosen, workers=3, split_from=0) == count
+            assert split.getvalue() == alone.getvalue()
+        assert count == 1
+    finally:
+        engine.dispose()
