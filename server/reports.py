@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from weakref import WeakKeyDictionary
@@ -260,10 +261,10 @@ def _counted(engine: Engine, conn: Connection, period: Period, officer_id: str |
         counted = _Counted(last, ratings, reasons)
     else:
         ratings, reasons = {}, {}
-        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
+        groups, parts = _count_afresh(engine, conn, period, officer_id, chained, last)
         _add_ratings(ratings, groups)
-        _add_reasons(reasons, stored.reason_totals(conn, period, officer_id=officer_id, chained=chained,
-                                                   ratings=sum(g.count for g in groups)))
+        for part in parts:
+            _add_reasons(reasons, part)
         counted = _Counted(last, ratings, reasons)
     with _kept_lock:
         kept = _kept.setdefault(engine, OrderedDict())
@@ -273,6 +274,28 @@ def _counted(engine: Engine, conn: Connection, period: Period, officer_id: str |
             kept.popitem(last=False)
     return ([RatingGroup(period.first, k[0], k[1], k[2], n) for k, n in counted.ratings.items()],
             [ReasonGroup(k[0], period.first, k[1], k[2], k[3], n) for k, n in counted.reasons.items()])
+
+
+def _count_afresh(engine: Engine, conn: Connection, period: Period, officer_id: str | None,
+                  chained: frozenset[str], last: int) -> tuple[list[RatingGroup], list[list[ReasonGroup]]]:
+    """The period's rating groups, counted on ``conn``, and its reasons in
+    two halves of the row ids up to ``last``, each on a connection of its
+    own in a thread, at the same time. SQLite does its work without the
+    interpreter's lock, so on two cores they run side by side (a year's
+    reasons look up 150,000 ratings one by one: the report's longest part).
+    Bounded by ``last``, the halves count what ``conn``'s snapshot holds."""
+    ratings = stored.rating_count(conn, period, officer_id=officer_id)
+    middle = last // 2
+
+    def half(ids: tuple[int, int]) -> list[ReasonGroup]:
+        with read_transaction(engine) as other:
+            return stored.reason_totals(other, period, officer_id=officer_id, chained=chained, ratings=ratings,
+                                        ids=ids)
+
+    with ThreadPoolExecutor(2, thread_name_prefix="report-reasons") as helpers:
+        halves = [helpers.submit(half, (0, middle)), helpers.submit(half, (middle + 1, last))]
+        groups = stored.rating_totals(conn, period, officer_id=officer_id, chained=chained)
+        return groups, [done.result() for done in halves]
 
 
 def _follow_up(rows: list[dict], issued: dict[str, int] | None) -> FollowUp:

@@ -30,7 +30,8 @@ from server.store.ratings import categories_of, flag_columns
 from sync.scale import SCALES
 
 __all__ = [
-    "ARCHIVE_SETTING_PREFIX", "rating_totals", "reason_totals", "last_record_id", "rating_delta", "reason_delta",
+    "ARCHIVE_SETTING_PREFIX", "rating_count", "rating_totals", "reason_totals", "last_record_id", "rating_delta",
+    "reason_delta",
     "case_counts", "comment_counts", "comment_texts",
     "device_chains", "record_archive", "archives_made",
 ]
@@ -45,6 +46,17 @@ ARCHIVE_SETTING_PREFIX = "evidence_archive:"
 
 def _bounds(column: Any, period: Period) -> Any:
     return and_(column >= utc_text(period.start_utc), column < utc_text(period.end_utc))
+
+
+def rating_count(conn: Connection, period: Period, *, officer_id: str | None = None) -> int:
+    """How many ratings the period holds (one officer's, when given), from
+    the ratings' covering index."""
+    records = tables.records
+    query = select(func.count()).select_from(records).where(records.c.kind == _RATING,
+                                                             _bounds(records.c.corrected_time, period))
+    if officer_id is not None:
+        query = query.where(records.c.officer_id == officer_id)
+    return conn.execute(query).scalar_one()
 
 
 def rating_totals(conn: Connection, period: Period, *, officer_id: str | None = None,
@@ -89,7 +101,8 @@ def rating_totals(conn: Connection, period: Period, *, officer_id: str | None = 
 
 
 def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = None,
-                  chained: Collection[str] = (), ratings: int | None = None) -> list[ReasonGroup]:
+                  chained: Collection[str] = (), ratings: int | None = None,
+                  ids: tuple[int, int] | None = None) -> list[ReasonGroup]:
     """The reasons given with the period's ratings (one officer's, when
     given), grouped by the details' reasons, the rating's officer, level and
     categories; each group's day is the period's first.
@@ -99,7 +112,11 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
     details; a long one from the details (far fewer than a year's ratings),
     each looking up its rating. SQLite would take the first way for both; on
     it the second is chosen by keeping the time index out of the join (a
-    unary ``+`` on the rating's time)."""
+    unary ``+`` on the rating's time).
+
+    ``ids`` (first and last, inclusive) counts only the details with a row
+    id in that stretch, and ratings up to its last: a caller can divide the
+    work, or count what one snapshot held."""
     records = tables.records
     rating, details = records.alias("r"), records.alias("d")
     from_details = False
@@ -116,6 +133,10 @@ def reason_totals(conn: Connection, period: Period, *, officer_id: str | None = 
              details.c.reasons.is_not(None)]
     if officer_id is not None:
         where.append(rating.c.officer_id == officer_id)
+    if ids is not None:
+        # Unary + keep SQLite on the details' covering index rather than a
+        # range of the table's rows.
+        where += [literal_column("+d.id").between(*ids), literal_column("+r.id") <= ids[1]]
     # A rating's details are its own device's (a UUID is unique per device only).
     own = rating.c.device_id == details.c.device_id
     joined = (details.join(rating, (rating.c.uuid == details.c.rating_uuid) & own) if from_details
