@@ -16,7 +16,7 @@ from server.__main__ import main
 from server.export import EXPORT_COLUMNS, ExportRange, csv_chunks, write_csv, write_xlsx
 from server.roster import RosterStore
 from sync.record import KIND_RATING
-from tests.sync_support import Commune, ManualClock, Tablet
+from tests.sync_support import Commune, ManualClock, Tablet, sqlite_only
 from tests.test_ratings_queries import SteeredTime, _tablet_changes
 
 PHONE = "0912345678"
@@ -104,6 +104,7 @@ def test_a_chosen_range_of_local_days_and_the_command(tmp_path, capsys) -> None:
         commune.__exit__(None, None, None)
 
 
+@sqlite_only  # the writers share a SQLite file; other databases are written by one process
 def test_a_long_export_split_across_processes_writes_the_same_file(tmp_path) -> None:
     """The command line's export of a long range is written by forked
     processes, each a stretch of row ids: the file is the one a single
