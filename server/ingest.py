@@ -223,8 +223,8 @@ def content_digest(record: Record, canonical: bytes | None = None) -> str:
     content. Only ever compared with digests made by this same function."""
     if canonical is None:
         canonical = fast_canonical(record)
-    seal = getattr(record, "seal", "") or ""
-    return hashlib.sha256(b"%s\n%s\n%s" % (canonical, record.hash.encode("ascii"), seal.encode("ascii"))).hexdigest()
+    return hashlib.sha256(b"%s\n%s\n%s" % (canonical, record.hash.encode("ascii"),
+                                             record.seal.encode("ascii"))).hexdigest()
 
 
 def check_wire_limits(value: Any, name: str = "record") -> None:

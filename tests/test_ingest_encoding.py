@@ -11,7 +11,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.ingest import fast_canonical, hash_matches
+from server.ingest import fast_canonical, hash_matches, item_canonical
 from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, canonical_bytes, seal
 
 # Any text the wire lets through: valid Unicode without NUL, control
@@ -29,6 +29,8 @@ def test_ratings_encode_alike(officer, counter, token, boot, app, seq, mono, sim
                     boot_id=boot, app_version=app, simulated=simulated, officer_id=officer, counter_id=counter,
                     score=2, scale=3, level="satisfied", burst=burst, comment_token=token)
     assert fast_canonical(record) == canonical_bytes(record)
+    # What the ingest encodes: the wire item as it came, hash and seal left out.
+    assert item_canonical(seal(record).to_dict()) == canonical_bytes(record)
 
 
 @settings(max_examples=200, deadline=None)
@@ -39,6 +41,7 @@ def test_details_encode_alike(reasons):
                     boot_id="b", app_version="0.1.0", rating_uuid=str(uuid_module.uuid4()), reasons=tuple(reasons),
                     callback_consent=False)
     assert fast_canonical(record) == canonical_bytes(record)
+    assert item_canonical(seal(record).to_dict()) == canonical_bytes(record)
 
 
 def test_a_hash_the_fast_encoding_misses_is_checked_with_the_contracts_own():
