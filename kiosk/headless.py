@@ -93,13 +93,20 @@ class HeadlessKiosk:
 
     def long_press(self, widget, seconds: float) -> None:
         """Hold a finger on ``widget`` for ``seconds``."""
+        from kivy.clock import Clock
         from kivy.tests.common import UnitTestTouch
 
         self.settle()
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)
         touch.touch_down()
-        self.wait(seconds)
+        self.pump()  # the frame that delivers the finger: the hold is timed from its tick
+        # Held for ``seconds`` of the Kivy clock, not only of the wall: on a loaded
+        # machine frames are slow, and a timer fires only at a tick past its time.
+        start = Clock.get_time()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end or Clock.get_time() - start < seconds:
+            self.pump()
         touch.touch_up()
         self.pump(2)
 
