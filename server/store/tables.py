@@ -36,6 +36,7 @@ __all__ = [
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
     "settings", "RATING_INDEXES", "RETIRED_INDEXES", "cases", "case_events", "comments", "comment_posts", "letters",
     "server_keys", "callback_keys", "DOSSIER_INDEX", "standing_level",
+    "questionnaires", "survey_campaigns", "survey_responses",
 ]
 
 metadata = MetaData()
@@ -474,4 +475,62 @@ letters = Table(
     UniqueConstraint("kind", "case_id", name="uq_letters_kind_case"),
     UniqueConstraint("kind", "comment_id", name="uq_letters_kind_comment"),
     Index("ix_letters_issued_at", "issued_at"),
+)
+
+
+# -- the Fatherland Front's surveys (server.store.surveys) -------------------------
+
+questionnaires = Table(
+    "questionnaires",
+    metadata,
+    # One row per version: once answers exist, an edit adds a version and
+    # the answers keep the one they were given under (sync.survey).
+    Column("id", _text(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the Questionnaire's plain form, JSON
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", Integer),  # an account
+    PrimaryKeyConstraint("id", "version", name="pk_questionnaires"),
+)
+
+survey_campaigns = Table(
+    "survey_campaigns",
+    metadata,
+    Column("id", _text(64), primary_key=True),
+    Column("title", _text(200), nullable=False),
+    Column("questionnaire_id", _text(64), nullable=False),
+    Column("questionnaire_version", Integer, nullable=False),  # the version it asks now
+    Column("starts_on", _text(10), nullable=False),  # local ISO dates, both included
+    Column("ends_on", _text(10), nullable=False),
+    Column("kiosk", Boolean, nullable=False, default=False),
+    Column("device_ids", Text),  # JSON list of the tablets that ask it; NULL: every tablet
+    Column("public_link", Boolean, nullable=False, default=False),
+    Column("public_token", _text(64), nullable=False, unique=True),
+    Column("paper", Boolean, nullable=False, default=False),
+    Column("target", Integer, nullable=False, default=0),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", Integer),  # an account
+)
+
+survey_responses = Table(
+    "survey_responses",
+    metadata,
+    # Anonymous: no address, no identity of who answered; entered_by is the
+    # account that typed a paper form in.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", _text(64), nullable=False),
+    Column("questionnaire_id", _text(64), nullable=False),
+    Column("questionnaire_version", Integer, nullable=False),
+    Column("channel", _text(8), nullable=False),  # kiosk | phone | paper
+    Column("answered_at", TIME, nullable=False),
+    Column("answers", Text, nullable=False),  # sync.survey.answers_text
+    Column("complete", Boolean, nullable=False),
+    Column("device_id", _text(64)),
+    Column("record_uuid", _text(64)),
+    Column("entered_by", Integer),
+    # A tablet's survey record is stored once, however often its batch is
+    # replayed (NULLs never collide: phone and paper answers have neither).
+    UniqueConstraint("device_id", "record_uuid", name="uq_survey_responses_record"),
+    Index("ix_survey_responses_campaign", "campaign_id", "answered_at"),
+    Index("ix_survey_responses_questionnaire", "questionnaire_id", "questionnaire_version"),
 )
