@@ -13,7 +13,7 @@ Format versions. Version 1 records carry their hash only. Version 2 adds
 ``seal``: the forward-secure seal of :mod:`sync.seal`, made with the device's
 evolving key, or empty for a record made while the device was not paired
 ("unsealed"). The seal is outside the hash (the hash is what it covers).
-Version 3 (the current one) adds the ``correction`` kind and, on ``rating``,
+Version 3 adds the ``correction`` kind and, on ``rating``,
 ``dossier_code``; on ``details`` it replaces ``callback_phone`` (the number in
 clear) by ``callback_box``, the number encrypted under a key of its own that
 travels outside the chain, so the server can erase the number by destroying
@@ -21,8 +21,13 @@ that key while the chain still verifies (:data:`FIELDS_UNTIL`). Every version
 parses, hashes and verifies; an older record
 keeps exactly its fields and bytes: a field enters a kind's hashed fields only
 from the version that added it (:data:`FIELDS_SINCE`, :func:`kind_fields`).
+Version 4 adds the ``survey`` kind and nothing else: a tablet writes each
+record in the oldest version that holds its kind (:func:`written_version`),
+so its ratings stay in version 3, which a server of the previous release
+still reads, and only survey records (which only a server that sent the
+tablet a campaign receives) are version 4.
 
-Three kinds of record exist:
+Four kinds of record exist:
 
 ``rating``
     the citizen's tap: which officer, at which counter, which level of which
@@ -36,6 +41,13 @@ Three kinds of record exist:
     tablet offers: it points at the rating (``rating_uuid``) and carries the
     corrected ``score``, ``scale`` and ``level``. The rating itself stays in
     the chain untouched; at most one correction per rating counts.
+``survey``
+    (from version 4) one citizen's answers to a questionnaire of the
+    Fatherland Front's survey campaign (:mod:`sync.survey`): the campaign,
+    the questionnaire's id and version, the answers as their canonical text
+    (:func:`sync.survey.answers_text`) and whether every required question
+    was answered. Anonymous: no officer, no counter; it is not a rating and
+    no figure of ratings counts it.
 """
 
 from __future__ import annotations
@@ -48,6 +60,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
 
+from sync.survey import SurveyError, answers_of_text, answers_text
+
 __all__ = [
     "FORMAT_VERSION",
     "FORMAT_VERSIONS",
@@ -58,12 +72,15 @@ __all__ = [
     "KIND_RATING",
     "KIND_DETAILS",
     "KIND_CORRECTION",
+    "KIND_SURVEY",
     "KIND_SINCE",
     "FIELDS_SINCE",
     "FIELDS_UNTIL",
     "MAX_CALLBACK_BOX_CHARS",
     "MAX_DOSSIER_CODE_CHARS",
+    "MAX_SURVEY_ANSWERS_CHARS",
     "kind_fields",
+    "written_version",
     "Record",
     "RecordError",
     "ChainFinding",
@@ -74,14 +91,19 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 3
-FORMAT_VERSIONS = (1, 2, 3)
-"""Every version this code reads; records are written in :data:`FORMAT_VERSION`."""
+"""The version records are written in, unless their kind is newer (see :func:`written_version`)."""
+FORMAT_VERSIONS = (1, 2, 3, 4)
+"""Every version this code reads."""
 SEALED_FROM_VERSION = 2
 GENESIS_HASH = "0" * 64
 KIND_RATING = "rating"
 KIND_DETAILS = "details"
 KIND_CORRECTION = "correction"
+KIND_SURVEY = "survey"
 MAX_DOSSIER_CODE_CHARS = 64
+MAX_SURVEY_ANSWERS_CHARS = 16000
+"""The longest ``answers`` text of a survey record (the other fields of a
+record stay under the wire's 500 characters each)."""
 
 # Fields every record has, whatever its kind. ``hash`` is left out: it is the
 # digest of the others.
@@ -122,9 +144,16 @@ KIND_FIELDS = {
         "scale",
         "level",
     ),
+    KIND_SURVEY: (
+        "campaign_id",
+        "questionnaire_id",
+        "questionnaire_version",
+        "answers",
+        "complete",
+    ),
 }
 """Every field a kind can carry, in the newest version; see :func:`kind_fields`."""
-KIND_SINCE = {KIND_CORRECTION: 3}
+KIND_SINCE = {KIND_CORRECTION: 3, KIND_SURVEY: 4}
 """The format version a kind first appears in (a kind not listed: version 1)."""
 FIELDS_SINCE: dict[str, dict[str, int]] = {
     KIND_RATING: {"dossier_code": 3},
@@ -158,6 +187,13 @@ def kind_fields(kind: str, version: int) -> tuple[str, ...]:
     return tuple(name for name in KIND_FIELDS[kind] if since.get(name, 1) <= version <= until.get(name, version))
 
 
+def written_version(kind: str) -> int:
+    """The format version a new record of ``kind`` is written in: the
+    current :data:`FORMAT_VERSION`, or the version that added the kind when
+    that is newer (a survey record is version 4, a rating stays version 3)."""
+    return max(FORMAT_VERSION, KIND_SINCE.get(kind, 1))
+
+
 @lru_cache(maxsize=64)
 def _hashed_names(kind: str, version: int) -> tuple[str, ...]:
     """The names of every hashed field of a record of this kind and version."""
@@ -185,6 +221,8 @@ _DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}
 _DOSSIER_CODE = re.compile(rf"^[^\s\x00-\x1f\x7f]{{1,{MAX_DOSSIER_CODE_CHARS}}}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Standard base64, padded.
+# A campaign's or questionnaire's id: 1 to 64 characters (as sync.survey keeps them), no control characters.
+_SURVEY_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 _BOX = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 
 
@@ -226,6 +264,15 @@ class Record:
     """Format 3: the call-back number encrypted (base64), or None; its key is
     sealed to the server and sent outside the chain."""
     callback_consent: bool | None = None
+    # survey (version 4)
+    campaign_id: str | None = None
+    questionnaire_id: str | None = None
+    questionnaire_version: int | None = None
+    answers: str | None = None
+    """The answers' canonical text (:func:`sync.survey.answers_text`): a JSON
+    object from question key to value, keys sorted, no spaces."""
+    complete: bool | None = None
+    """Every required question was answered."""
     hash: str = ""
     v: int = FORMAT_VERSION
     seal: str = ""
@@ -325,6 +372,8 @@ class Record:
                 raise RecordError("scale: must be 3, 4 or 5")
             if not 1 <= self.score <= self.scale:
                 raise RecordError("score: must be between 1 and the scale")
+        elif self.kind == KIND_SURVEY:
+            _check_survey(self)
         else:
             if not _UUID.match(self.rating_uuid):
                 raise RecordError("rating_uuid: must be a lower-case UUID")
@@ -337,6 +386,24 @@ class Record:
                     raise RecordError("callback_consent: a phone number needs the citizen's consent")
                 if len(self.callback_box) > MAX_CALLBACK_BOX_CHARS or not _BOX.match(self.callback_box):
                     raise RecordError(f"callback_box: must be base64, at most {MAX_CALLBACK_BOX_CHARS} characters")
+
+
+def _check_survey(record: Record) -> None:
+    """A survey record's own rules: ids as the campaign's, a version, and
+    answers in their canonical text (so the hash is one text's)."""
+    for name in ("campaign_id", "questionnaire_id"):
+        if not _SURVEY_ID.match(getattr(record, name)):
+            raise RecordError(f"{name}: must be 1 to 64 characters, none of them a control character")
+    if record.questionnaire_version < 1:
+        raise RecordError("questionnaire_version: must be 1 or more")
+    if len(record.answers) > MAX_SURVEY_ANSWERS_CHARS:
+        raise RecordError(f"answers: longer than {MAX_SURVEY_ANSWERS_CHARS} characters")
+    try:
+        canonical = answers_text(answers_of_text(record.answers))
+    except SurveyError:
+        raise RecordError("answers: must be a JSON object") from None
+    if canonical != record.answers:
+        raise RecordError("answers: must be in the canonical form (sorted keys, no spaces)")
 
 
 _TYPES: dict[str, type] = {
@@ -364,6 +431,11 @@ _TYPES: dict[str, type] = {
     "callback_phone": str,
     "callback_box": str,
     "callback_consent": bool,
+    "campaign_id": str,
+    "questionnaire_id": str,
+    "questionnaire_version": int,
+    "answers": str,
+    "complete": bool,
     "hash": str,
     "seal": str,
 }
