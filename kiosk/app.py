@@ -44,6 +44,7 @@ from kiosk.store import Store
 from kiosk.sync_control import ROSTER_REFRESH_S, SyncControl, cached_roster, with_roster
 from kiosk.technician import TechnicianPanel
 from kiosk.visit import Visit, VisitFlow, reason_label
+from kiosk.voice import Voice
 from sync.scale import MIN_RATINGS_TO_JUDGE
 
 __all__ = ["EXIT_BY_TECHNICIAN", "KioskApp", "Visit", "load_kv"]
@@ -117,6 +118,7 @@ class KioskApp(App):
         settings = with_roster(settings, roster)
         self.settings = settings
         self.desk = RatingDesk(settings, self.store, clock)
+        self.voice = Voice(settings.voice)
         self.pins = PinGuard(
             attempts=settings.pin_attempts,
             lockout_s=settings.pin_lockout_s,
@@ -276,6 +278,7 @@ class KioskApp(App):
             Cache.remove("kv.texture")
         self.settings = settings
         self.desk.settings = settings
+        self.voice.settings = settings.voice
         self._measure_display()
         self.pins.attempts, self.pins.lockout_s = settings.pin_attempts, settings.pin_lockout_s
         self.commune_name, self.counter_name = settings.commune_name, settings.counter_name

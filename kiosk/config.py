@@ -64,7 +64,7 @@ class AttributionMode(StrEnum):
 ATTRIBUTION_MODES = tuple(m.value for m in AttributionMode)
 ORIENTATIONS = ("auto", "landscape", "portrait")
 DEVICE_SECTIONS = ("counter", "attribution", "display", "server", "technician", "storage", "security", "correction",
-                   "handover")
+                   "handover", "voice")
 
 
 class ConfigError(SettingsError):
@@ -154,6 +154,8 @@ class Settings:
     "Chọn lại" after a tap (0: no confirmation, no correction)."""
     handover: HandOverSettings = field(default_factory=lambda: HandOverSettings())
     """``handover``: the prompt an officer triggers when handing the result over."""
+    voice: VoiceSettings = field(default_factory=lambda: VoiceSettings())
+    """``voice``: the spoken question and thanks."""
     raw: dict = field(default_factory=dict, repr=False)
 
     def officer(self, officer_id: str) -> Officer:
@@ -209,6 +211,18 @@ class HandOverSettings:
     """The longest pause between two characters a scanner types (people type slower)."""
 
 
+@dataclass(frozen=True)
+class VoiceSettings:
+    """The spoken prompts (``voice`` section): off unless a commune turns them on."""
+
+    enabled: bool = False
+    volume: int = 80
+    """Per cent of the tablet's own volume, 0–100."""
+    directory: Path | None = None
+    """A folder of the commune's own recordings, read before the placeholders
+    in ``assets/voice/`` (same names: ``vi/question.wav``, …)."""
+
+
 def _correction_window(node: SettingsNode) -> float:
     node.allow_only("window_s")
     return node.number("window_s", default=5.0, minimum=0)
@@ -222,6 +236,19 @@ def _handover(node: SettingsNode) -> HandOverSettings:
         without_trigger=node.boolean("without_trigger", default=True),
         prompt_s=node.number("prompt_s", default=60.0, positive=True),
         scan_gap_ms=node.number("scan_gap_ms", default=50.0, positive=True),
+    )
+
+
+def _voice(node: SettingsNode, base_dir: Path) -> VoiceSettings:
+    node.allow_only("enabled", "volume", "directory")
+    directory = node.string("directory", optional=True)
+    volume = int(node.number("volume", default=80, minimum=0, integer=True))
+    if volume > 100:
+        raise ConfigError(node.at("volume"), "not_percent")
+    return VoiceSettings(
+        enabled=node.boolean("enabled", default=False),
+        volume=volume,
+        directory=resolve_path(base_dir, directory) if directory else None,
     )
 
 
@@ -298,5 +325,6 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         display_dpi=_optional_number(display, "dpi"),
         correction_window_s=_correction_window(root.child("correction", optional=True)),
         handover=_handover(root.child("handover", optional=True)),
+        voice=_voice(root.child("voice", optional=True), base_dir),
         raw=data if isinstance(data, dict) else {},
     )

@@ -19,6 +19,7 @@ __all__ = ["configure", "HeadlessKiosk"]
 def configure(kivy_home: str | None = None) -> None:
     """Set the environment Kivy reads at import time for a headless run."""
     os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # sounds play, silently, to no device
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_HOME", kivy_home or tempfile.mkdtemp(prefix="hailong-kivy-"))
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")

@@ -66,6 +66,13 @@ ITEMS: tuple[Item, ...] = (
     Item("display", "language", "language", "options", "tech.language", LANGUAGES),
     Item("display", "orientation", "display.orientation", "options", "tech.orientation", ORIENTATIONS),
     Item("display", "server_url", "server.url", "string", "tech.server_url"),
+    Item("counter", "correction_window", "correction.window_s", "numeric", "tech.correction_window"),
+    Item("counter", "scanner", "handover.scanner", "bool", "tech.handover_scanner"),
+    Item("counter", "handover_key", "handover.key", "string", "tech.handover_key"),
+    Item("counter", "without_trigger", "handover.without_trigger", "bool", "tech.handover_without_trigger"),
+    Item("counter", "prompt_s", "handover.prompt_s", "numeric", "tech.handover_prompt_s"),
+    Item("counter", "voice", "voice.enabled", "bool", "tech.voice"),
+    Item("counter", "volume", "voice.volume", "numeric", "tech.voice_volume"),
 )
 
 PANEL_TITLES = {
@@ -74,6 +81,7 @@ PANEL_TITLES = {
     "hours": "tech.section_hours",
     "timeouts": "tech.section_timeouts",
     "display": "tech.section_display",
+    "counter": "tech.section_counter",
 }
 
 
@@ -110,6 +118,13 @@ def _current(settings: Settings, item: Item) -> Any:
         "language": lambda s: s.language,
         "display.orientation": lambda s: s.orientation,
         "server.url": lambda s: s.server_url,
+        "correction.window_s": lambda s: s.correction_window_s,
+        "handover.scanner": lambda s: s.handover.scanner,
+        "handover.key": lambda s: s.handover.key,
+        "handover.without_trigger": lambda s: s.handover.without_trigger,
+        "handover.prompt_s": lambda s: s.handover.prompt_s,
+        "voice.enabled": lambda s: s.voice.enabled,
+        "voice.volume": lambda s: s.voice.volume,
     }
     if item.kind == "hours":
         spans = settings.working_hours.sessions.get(item.key, ())
@@ -185,6 +200,6 @@ def to_change(panel: str, key: str, text: str) -> tuple[str, Any]:
     if item.kind == "hours":
         spans = [part.strip() for part in text.split(",") if part.strip()]
         return item.path, spans or None
-    if item.path == "attribution.officer":
+    if item.path in ("attribution.officer", "handover.key"):
         return item.path, text or None
     return item.path, text

@@ -184,6 +184,11 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
             if section == "health":
                 kiosk.wait_until(lambda: "…" not in kiosk.screen.health_text, timeout=10)
             shot(kiosk, f"technician-{section}")
+            if section == "settings":
+                # The last panel too: the hand-over, the second choice and the voice.
+                menu = kiosk.screen.ids.settings_holder.children[0].interface.menu
+                kiosk.tap(menu.buttons_layout.children[0])  # the sidebar lists the last panel first
+                shot(kiosk, "technician-settings-counter")
     finally:
         kiosk.close()
 

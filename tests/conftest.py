@@ -8,14 +8,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Kivy reads these at import time: no window system, no argv parsing, a private home.
+from kiosk.headless import configure
+
+# Kivy reads these at import time: no window system, silent audio, no argv
+# parsing, a private home.
 _KIVY_HOME = tempfile.mkdtemp(prefix="hailong-kivy-home-")
-os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
-os.environ["KIVY_NO_ARGS"] = "1"
 os.environ["KIVY_HOME"] = _KIVY_HOME
-os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-os.environ.setdefault("KIVY_NO_FILELOG", "1")
+configure(_KIVY_HOME)
 
 import pytest  # noqa: E402
 from ruamel.yaml import YAML  # noqa: E402

@@ -341,3 +341,16 @@ def test_technician_sets_a_portrait_from_a_file(make_kiosk, tmp_path):
     after = load_settings(tmp_path / "config.yaml").officer(officer_id).photo
     assert after.read_bytes() != before
     assert kiosk.screen.message == kiosk.app.tr("tech.saved")
+
+
+def test_the_voice_switch_on_the_panel_turns_the_spoken_prompts_on_at_once(make_kiosk, tmp_path):
+    kiosk = make_kiosk()
+    assert kiosk.app.voice.say("thanks", "vi") is False  # off by default
+    open_tech(kiosk)
+    item = setting_item(kiosk, "voice")
+    item.value = "1"  # what the switch does when flipped
+    kiosk.pump(2)
+    assert kiosk.screen.message == kiosk.app.tr("tech.saved")
+    assert load_settings(tmp_path / "config.yaml").voice.enabled is True
+    assert kiosk.app.voice.say("thanks", "vi") is True
+    kiosk.app.voice.stop()

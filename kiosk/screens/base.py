@@ -49,11 +49,23 @@ class KioskScreen(Screen):
                 widget.parent.remove_widget(widget)
                 target.add_widget(widget)
 
+    def spoken_prompt(self) -> str | None:
+        """The prompt read aloud when the screen shows (see kiosk.voice), if any."""
+        return None
+
     def on_enter(self, *_args) -> None:
         self.restart_timer()
+        prompt = self.spoken_prompt()
+        app = App.get_running_app()
+        if prompt is not None and app is not None:
+            app.voice.say(prompt, app.language)
 
     def on_leave(self, *_args) -> None:
         self._cancel_timer()
+        prompt = self.spoken_prompt()
+        app = App.get_running_app()
+        if prompt is not None and app is not None:
+            app.voice.stop(prompt)  # the words belonged to this screen
 
     def restart_timer(self) -> None:
         self._cancel_timer()

@@ -18,6 +18,9 @@ from kiosk.widgets.smiley import Smiley
 CHIME = Path(__file__).resolve().parents[2] / "assets" / "sounds" / "chime.wav"
 """The short sound of a hand-over (made offline; see assets/sounds/README.md)."""
 
+CHIME_S = 0.9
+"""The chime's length: the spoken question follows it."""
+
 _sound = None  # loaded once; False when this device has no audio
 
 
@@ -50,8 +53,10 @@ class PromptScreen(KioskScreen):
 
     def ask_for_rating(self, officer, dossier_code: str | None) -> None:
         """The hand-over: chime, and ask for this dossier."""
-        self._set("handover", officer, dossier_code or "", App.get_running_app().settings.handover.prompt_s)
-        play_chime()
+        app = App.get_running_app()
+        self._set("handover", officer, dossier_code or "", app.settings.handover.prompt_s)
+        chimed = play_chime()
+        app.voice.say("question", app.language, after_s=CHIME_S if chimed else 0)
 
     def ask_again(self, officer, wait_s: float) -> None:
         """After "Chọn lại": the faces again, for ``wait_s`` seconds."""
@@ -60,6 +65,10 @@ class PromptScreen(KioskScreen):
     def wait_for_handover(self, officer) -> None:
         """At rest where ratings need a hand-over: no faces until one."""
         self._set("waiting", officer, "", 0)
+
+    def on_leave(self, *args) -> None:
+        super().on_leave(*args)
+        App.get_running_app().voice.stop("question")  # a tap cuts the question short
 
     def _set(self, purpose: str, officer, dossier_code: str, wait_s: float) -> None:
         self.purpose, self.officer, self.dossier_code, self.wait_s = purpose, officer, dossier_code, wait_s

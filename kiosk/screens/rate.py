@@ -19,6 +19,11 @@ class RateScreen(KioskScreen):
     can_go_back = BooleanProperty(False)
     """``choose`` mode: a back button to the officer grid, and a timeout back to it."""
 
+    def spoken_prompt(self) -> str | None:
+        # At rest the question would be said to nobody: only once a citizen
+        # has picked who served them.
+        return "question" if self.can_go_back else None
+
     def show_scale(self, levels, label_for) -> None:
         """Lay out one face per level, best on the left."""
         row = self.ids.faces

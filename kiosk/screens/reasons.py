@@ -51,6 +51,9 @@ class ReasonsScreen(KioskScreen):
         """Ids of the chips that are on, in display order."""
         return [chip.reason_id for chip in self.chips() if chip.state == "down"]
 
+    def spoken_prompt(self) -> str | None:
+        return "reasons_low" if self.low else "reasons_high"
+
     def done(self) -> None:
         App.get_running_app().visits.reasons_done(self.chosen())
 

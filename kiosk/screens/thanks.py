@@ -23,6 +23,9 @@ class ThanksScreen(KioskScreen):
         super().__init__(**kwargs)
         self.counts_down = True
 
+    def spoken_prompt(self) -> str | None:
+        return "thanks"
+
     def done(self) -> None:
         """The citizen is finished: back to the idle screen now."""
         App.get_running_app().visits.end_visit()
