@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from server.scores import Bucket, Grain, Period, Rate
-from sync.survey import AGREEMENT_POINTS, CHANNELS, Question, Questionnaire
+from sync.survey import AGREEMENT_POINTS, CHANNELS, Campaign, Question, Questionnaire
 
 __all__ = [
     "AGREE_FROM",
@@ -66,6 +66,12 @@ __all__ = [
     "pooled_results",
     "over_time",
     "compare",
+    "MASK",
+    "CampaignReport",
+    "natural_grain",
+    "campaign_report",
+    "CampaignComparison",
+    "compare_campaigns",
 ]
 
 AGREE_FROM = 4
@@ -557,3 +563,88 @@ def compare(before: VersionResults, after: VersionResults) -> Comparison:
         if result.question.key not in taken:
             rows.append(QuestionComparison(result.question.key, result, None, "none"))
     return Comparison(before, after, tuple(rows))
+
+
+# -- what the pages and files show -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """Everything a campaign's results page or file shows: the results (under
+    the channel filter), each channel's figures, the answer sets over time."""
+
+    campaign: Campaign
+    results: CampaignResults
+    channels: tuple[tuple[str, VersionResults], ...]
+    """Each channel's pooled figures (all channels, whatever the filter)."""
+    timeline: tuple[TimeBucket, ...]
+    grain: Grain
+    zone: ZoneInfo
+    made_at: datetime
+
+    @property
+    def scale_questions(self) -> tuple[Question, ...]:
+        """The newest version's scale questions, in order."""
+        return tuple(q for q in self.campaign.questionnaire.questions if q.kind == "scale")
+
+
+def natural_grain(first: date, last: date) -> Grain:
+    """Weeks for a campaign of up to three months, months for a longer one."""
+    return Grain.WEEK if (last - first).days < 92 else Grain.MONTH
+
+
+def campaign_report(
+    campaign: Campaign,
+    questionnaires: Iterable[Questionnaire],
+    answer_sets: Iterable[Answered],
+    *,
+    zone: ZoneInfo,
+    made_at: datetime,
+    channel: str | None = None,
+    grain: Grain | str | None = None,
+) -> CampaignReport:
+    """A campaign's results, by channel and over its days (its first to its
+    last day, or to the last answer's day when answers came in later).
+    ``questionnaires`` are every version its answer sets name; the
+    campaign's own version is added when missing."""
+    versions = _by_version([*questionnaires, campaign.questionnaire])
+    every = list(answer_sets)
+    kept = [a for a in every if channel is None or a.channel == channel]
+    days = [local_day(a.answered_at, zone) for a in every]
+    first = min([campaign.starts_on, *days])
+    last = max([min(campaign.ends_on, made_at.astimezone(zone).date()), *days])
+    last = max(last, first)
+    chosen = Grain(grain) if grain else natural_grain(first, last)
+    return CampaignReport(
+        campaign=campaign,
+        results=campaign_results(versions.values(), every, channel=channel),
+        channels=tuple((c, pooled_results(versions.values(), [a for a in every if a.channel == c])) for c in CHANNELS),
+        timeline=tuple(over_time(versions.values(), kept, zone=zone, grain=chosen, first=first, last=last)),
+        grain=chosen,
+        zone=zone,
+        made_at=made_at,
+    )
+
+
+@dataclass(frozen=True)
+class CampaignComparison:
+    """Two campaigns compared (``before`` e.g. the baseline, ``after`` the latest)."""
+
+    before: Campaign
+    after: Campaign
+    comparison: Comparison
+    made_at: datetime
+
+
+def compare_campaigns(
+    before: tuple[Campaign, Iterable[Questionnaire], Iterable[Answered]],
+    after: tuple[Campaign, Iterable[Questionnaire], Iterable[Answered]],
+    *,
+    made_at: datetime,
+) -> CampaignComparison:
+    """Each campaign's answer sets pooled over the versions that ask alike
+    (:func:`pooled_results`), then :func:`compare`."""
+    pooled = []
+    for campaign, questionnaires, answer_sets in (before, after):
+        pooled.append(pooled_results([*questionnaires, campaign.questionnaire], answer_sets))
+    return CampaignComparison(before[0], after[0], compare(pooled[0], pooled[1]), made_at)

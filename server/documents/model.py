@@ -23,7 +23,8 @@ from server.settings import ServerSettings
 
 __all__ = [
     "NATIONAL_TITLE", "NATIONAL_MOTTO", "Issuer", "Signature", "Paragraph", "Heading", "Table", "Block",
-    "AdministrativeDocument", "Letterhead", "letterhead", "place_date_line", "document_number",
+    "AdministrativeDocument", "Letterhead", "letterhead", "front_issuer", "unit_name", "place_date_line",
+    "document_number",
 ]
 
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
@@ -151,6 +152,18 @@ def letterhead(settings: ServerSettings) -> Letterhead:
                             name=settings.leader_name),
         commune=commune,
     )
+
+
+def unit_name(commune_name: str) -> str:
+    """The commune's name without «UBND» (``phường Hòa Bình``)."""
+    return _unit_name(commune_name)
+
+
+def front_issuer(settings: ServerSettings) -> Issuer:
+    """The commune's Fatherland Front committee as an issuing body, from the
+    commune's name: «ỦY BAN MTTQ VIỆT NAM» over «PHƯỜNG HÒA BÌNH»."""
+    unit = _unit_name(settings.commune_name)
+    return Issuer(name="ỦY BAN MTTQ VIỆT NAM" + (f"\n{unit.upper()}" if unit else ""))
 
 
 def place_date_line(place: str, day: date) -> str:

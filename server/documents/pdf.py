@@ -13,6 +13,7 @@ same on any computer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fpdf import FPDF, FontFace
@@ -29,10 +30,12 @@ from server.documents.model import (
     place_date_line,
 )
 
-__all__ = ["render_pdf", "FONTS_DIR"]
+__all__ = ["render_pdf", "FONTS_DIR", "FONT", "line_height", "room_left", "ensure_room"]
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 _FONT = "LiberationSerif"
+FONT = _FONT
+"""The embedded font's family name, for a body drawn by a caller."""
 _STYLES = {"": "Regular", "B": "Bold", "I": "Italic", "BI": "BoldItalic"}
 _PT = 25.4 / 72  # millimetres in a point
 
@@ -40,6 +43,21 @@ _PT = 25.4 / 72  # millimetres in a point
 def _line(size_pt: float) -> float:
     """The height of a line of text at ``size_pt``, in millimetres."""
     return size_pt * _PT * L.LINE_SPACING
+
+
+line_height = _line
+
+
+def room_left(pdf: FPDF) -> float:
+    """Millimetres left above the bottom margin of the current page."""
+    return pdf.h - L.MARGIN_BOTTOM_MM - pdf.get_y()
+
+
+def ensure_room(pdf: FPDF, height: float) -> None:
+    """Start a new page unless ``height`` mm still fit on this one (so a
+    heading never stands alone at the foot of a page)."""
+    if room_left(pdf) < height:
+        pdf.add_page()
 
 
 class _Page(FPDF):
@@ -54,8 +72,13 @@ class _Page(FPDF):
         self.set_xy(L.MARGIN_LEFT_MM, L.MARGIN_TOP_MM)
 
 
-def render_pdf(doc: AdministrativeDocument) -> bytes:
-    """The document as a PDF (A4, fonts embedded); its title and author in the metadata."""
+def render_pdf(doc: AdministrativeDocument, *, body: Callable[[FPDF], None] | None = None) -> bytes:
+    """The document as a PDF (A4, fonts embedded); its title and author in the metadata.
+
+    ``body``, when given, draws more of the body after the blocks (a form's
+    questions, say) on the page as it stands. A document with no signer
+    (an empty :class:`Signature`) and no «Nơi nhận» ends there. A heading
+    starts a new page rather than stand alone at the foot of one."""
     pdf = _Page(orientation="P", unit="mm", format="A4")
     for style, name in _STYLES.items():
         pdf.add_font(_FONT, style, str(FONTS_DIR / f"LiberationSerif-{name}.ttf"))
@@ -73,15 +96,39 @@ def render_pdf(doc: AdministrativeDocument) -> bytes:
     _header(pdf, doc)
     _title(pdf, doc)
     _recipients(pdf, doc)
-    for block in doc.blocks:
+    for index, block in enumerate(doc.blocks):
         if isinstance(block, Paragraph):
             _paragraph(pdf, block.text, bold=False)
         elif isinstance(block, Heading):
+            following = doc.blocks[index + 1] if index + 1 < len(doc.blocks) else None
+            ensure_room(pdf, _heading_height(pdf, block.text) + _start_height(following))
             _paragraph(pdf, block.text, bold=True)
         elif isinstance(block, Table):
             _table(pdf, block)
-    _closing(pdf, doc)
+    if body is not None:
+        body(pdf)
+    signature = doc.signature
+    if any(part.strip() for part in (signature.capacity, signature.title, signature.name)) or doc.copies_to:
+        _closing(pdf, doc)
     return bytes(pdf.output())
+
+
+def _heading_height(pdf: FPDF, text: str) -> float:
+    """The height a heading takes, with the space above and after it."""
+    pdf.set_font(_FONT, "B", L.BODY_PT)
+    lines = pdf.multi_cell(L.TEXT_WIDTH_MM - L.FIRST_LINE_INDENT_MM, _line(L.BODY_PT), L.plain(text).strip(),
+                           dry_run=True, output="LINES")
+    return len(lines) * _line(L.BODY_PT) + 2 * L.PARAGRAPH_AFTER_PT * _PT
+
+
+def _start_height(block: object) -> float:
+    """What of the block after a heading must share its page: two lines of
+    a paragraph, or a table's header and first rows."""
+    if isinstance(block, Table):
+        return 4 * _line(L.TABLE_PT) + 4
+    if isinstance(block, Paragraph):
+        return 2 * _line(L.BODY_PT)
+    return 0.0
 
 
 # -- the parts ------------------------------------------------------------------
@@ -132,8 +179,12 @@ def _header(pdf: FPDF, doc: AdministrativeDocument) -> None:
     _rule(pdf, right_x + right_w / 2, y + 0.3, pdf.get_string_width(NATIONAL_MOTTO))
     right_bottom = y + 2.5
 
-    # «Số» and the place-date line stand on the same line, under their columns.
+    # «Số» and the place-date line stand on the same line, under their columns
+    # (a form has neither).
     row = max(left_bottom, right_bottom) + 1.5
+    if not doc.number.strip() and not doc.place.strip():
+        pdf.set_y(row + 6)
+        return
     pdf.set_y(row)
     number_end = _centred(pdf, left_x, left_w, L.plain(doc.number), "", L.NUMBER_PT)
     pdf.set_y(row)
