@@ -7,7 +7,8 @@ controllers that draw nothing themselves:
 * :class:`kiosk.visit.VisitFlow` -- the citizen's visit (``app.visits``);
 * :class:`kiosk.staff.StaffFlow` -- sign-in, shifts, the officer's day (``app.staff``);
 * :class:`kiosk.technician.TechnicianPanel` -- the technician's actions (``app.technician``);
-* :class:`kiosk.sync_control.SyncControl` -- uploader and server roster (``app.sync``).
+* :class:`kiosk.sync_control.SyncControl` -- uploader and server roster (``app.sync``);
+* :class:`kiosk.survey_flow.SurveyFlow` -- a running survey's invitation and questions (``app.surveys``).
 
 The rules (who is rated, is the counter open, how a tap is recorded) live in
 :class:`kiosk.desk.RatingDesk`. Import this module only after Kivy is
@@ -41,6 +42,8 @@ from kiosk.pin import PinGuard
 from kiosk.screens import IDLE_FIRST, KioskScreens, load_kv
 from kiosk.staff import StaffFlow
 from kiosk.store import Store
+from kiosk.survey_desk import SurveyDesk
+from kiosk.survey_flow import SurveyFlow
 from kiosk.sync_control import ROSTER_REFRESH_S, SyncControl, cached_roster, with_roster
 from kiosk.technician import TechnicianPanel
 from kiosk.visit import Visit, VisitFlow, reason_label
@@ -130,6 +133,12 @@ class KioskApp(App):
         )
         self.navigator = ScreenNavigator()
         self.visits = VisitFlow(self.desk, self.navigator, self, on_idle=self._before_idle)
+        self.survey_desk = SurveyDesk(self.desk)
+        # A survey a stop cut short is recorded before anything shows: no answer is lost.
+        self.survey_desk.recover()
+        self.surveys = SurveyFlow(self.survey_desk, self.navigator, invite=lambda: self.settings.survey_invite,
+                                  go_rest=self.visits.go_idle)
+        self.visits.surveys = self.surveys
         self.technician = TechnicianPanel(
             self.desk, self.navigator, self, self.apply_settings,
             roster_locked=lambda: self.sync.roster_from_server, stop=self._stop_by_technician,
@@ -138,6 +147,7 @@ class KioskApp(App):
         self.sync = SyncControl(
             self.store, lambda: self.settings, self, self.visits, self.apply_settings,
             show_status=lambda text: setattr(self, "sync_text", text), roster=roster,
+            keep_campaigns=self.survey_desk.keep_campaigns,
         )
         self.commune_name = settings.commune_name
         self.counter_name = settings.counter_name

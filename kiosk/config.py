@@ -64,7 +64,10 @@ class AttributionMode(StrEnum):
 ATTRIBUTION_MODES = tuple(m.value for m in AttributionMode)
 ORIENTATIONS = ("auto", "landscape", "portrait")
 DEVICE_SECTIONS = ("counter", "attribution", "display", "server", "technician", "storage", "security", "correction",
-                   "handover", "voice")
+                   "handover", "voice", "survey")
+SURVEY_INVITES = ("after_thanks", "only", "off")
+"""``survey.invite``: when the tablet invites citizens to a running survey
+campaign — after the thank-you screen, as its only use (a survey tablet), or never."""
 
 
 class ConfigError(SettingsError):
@@ -156,6 +159,8 @@ class Settings:
     """``handover``: the prompt an officer triggers when handing the result over."""
     voice: VoiceSettings = field(default_factory=lambda: VoiceSettings())
     """``voice``: the spoken question and thanks."""
+    survey_invite: str = "after_thanks"
+    """``survey.invite``: see :data:`SURVEY_INVITES`."""
     raw: dict = field(default_factory=dict, repr=False)
 
     def officer(self, officer_id: str) -> Officer:
@@ -252,6 +257,11 @@ def _voice(node: SettingsNode, base_dir: Path) -> VoiceSettings:
     )
 
 
+def _survey_invite(node: SettingsNode) -> str:
+    node.allow_only("invite")
+    return node.choice("invite", SURVEY_INVITES, default="after_thanks")
+
+
 def _optional_number(node: SettingsNode, key: str) -> float | None:
     """A positive number that may be left out."""
     if not isinstance(node.value, dict) or node.value.get(key) is None:
@@ -326,5 +336,6 @@ def _parse(data: Any, base_dir: Path, source: Path | None) -> Settings:
         correction_window_s=_correction_window(root.child("correction", optional=True)),
         handover=_handover(root.child("handover", optional=True)),
         voice=_voice(root.child("voice", optional=True), base_dir),
+        survey_invite=_survey_invite(root.child("survey", optional=True)),
         raw=data if isinstance(data, dict) else {},
     )

@@ -149,11 +149,15 @@ class RatingDesk:
         previous one is recorded and flagged ``burst``, never dropped.
         ``dossier_code`` is the dossier whose hand-over prompted the rating.
         """
-        reason = self.closed_reason()
-        if reason is not None:
-            raise CounterClosed(reason)
+        # What closed_reason() and may_rate() check, with the shift looked up once.
+        if not self.settings.working_hours.is_open(self.clock.now()):
+            raise CounterClosed(CLOSED_OUTSIDE_HOURS)
+        choose = self.settings.mode == AttributionMode.CHOOSE
+        on_duty = None if choose else self.officer_on_duty()
+        if not choose and on_duty is None:
+            raise CounterClosed(CLOSED_NO_OFFICER)
         officer = self.settings.officer(officer_id)
-        if not self.may_rate(officer):
+        if not officer.active or (on_duty is not None and on_duty.id != officer.id):
             raise KeyError(officer_id)
         level = self.scale.level(score)
         now = self.clock.now()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.config import ATTRIBUTION_MODES, ORIENTATIONS, WEEKDAYS, Settings
+from kiosk.config import ATTRIBUTION_MODES, ORIENTATIONS, SURVEY_INVITES, WEEKDAYS, Settings
 from sync.roster import COMMUNE_KEYS, LANGUAGES
 
 __all__ = ["Item", "ITEMS", "panels", "values", "to_change", "item_for", "decided_by_roster"]
@@ -73,6 +73,7 @@ ITEMS: tuple[Item, ...] = (
     Item("counter", "prompt_s", "handover.prompt_s", "numeric", "tech.handover_prompt_s"),
     Item("counter", "voice", "voice.enabled", "bool", "tech.voice"),
     Item("counter", "volume", "voice.volume", "numeric", "tech.voice_volume"),
+    Item("counter", "survey_invite", "survey.invite", "options", "survey.setting_invite", SURVEY_INVITES),
 )
 
 PANEL_TITLES = {
@@ -125,6 +126,7 @@ def _current(settings: Settings, item: Item) -> Any:
         "handover.prompt_s": lambda s: s.handover.prompt_s,
         "voice.enabled": lambda s: s.voice.enabled,
         "voice.volume": lambda s: s.voice.volume,
+        "survey.invite": lambda s: s.survey_invite,
     }
     if item.kind == "hours":
         spans = settings.working_hours.sessions.get(item.key, ())

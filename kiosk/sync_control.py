@@ -70,6 +70,7 @@ class SyncControl:
         *,
         roster: dict | None = None,
         hand_over: Callable[[Callable[[], None]], None] = on_ui_thread,
+        keep_campaigns: Callable[[list], None] | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -86,6 +87,9 @@ class SyncControl:
         self._roster_link = None
         self._roster_fetching = False
         self._closed = False
+        self.keep_campaigns = keep_campaigns
+        """Keeps the survey campaigns the server sent (fetched with the roster)."""
+        self._campaigns_etag: str | None = None
 
     @property
     def roster_from_server(self) -> bool:
@@ -187,26 +191,43 @@ class SyncControl:
         if self._roster_link is None or self._roster_link[0] != key:
             self._roster_link = (key, ServerLink(server_url, credentials))
         self._roster_fetching = True
-        args = (self.store.path, self._roster_link[1])
+        args = (self.store.path, self._roster_link[1], self._campaigns_etag)
         threading.Thread(target=self._fetch_roster, args=args, name="hailong-roster", daemon=True).start()
 
-    def _fetch_roster(self, db_path: Path, link: Any) -> None:
-        # On the worker thread: only the fetch; the result goes to the UI thread.
+    def _fetch_roster(self, db_path: Path, link: Any, campaigns_etag: str | None = None) -> None:
+        # On the worker thread: only the fetches; the results go to the UI thread.
         from kiosk.link.roster import RosterError, RosterSync, roster_directory
+        from kiosk.link.surveys import SurveyFetch, SurveyFetchError
         from kiosk.link.transport import TransportError
 
-        roster = None
+        roster = campaigns = None
         try:
-            roster = RosterSync(roster_directory(db_path), link).fetch()
-        except (TransportError, RosterError) as exc:
-            Logger.info("Kiosk: roster not fetched (%s); the last copy stays", exc)
+            try:
+                roster = RosterSync(roster_directory(db_path), link).fetch()
+            except (TransportError, RosterError) as exc:
+                Logger.info("Kiosk: roster not fetched (%s); the last copy stays", exc)
+            try:
+                # The survey campaigns alongside (an older server has none: kept as they were).
+                campaigns = SurveyFetch(link).fetch(campaigns_etag) if self.keep_campaigns is not None else None
+            except (TransportError, SurveyFetchError) as exc:
+                Logger.info("Kiosk: survey campaigns not fetched (%s); the kept ones stay", exc)
         finally:
-            self.hand_over(lambda: self._roster_fetched(roster))
+            self.hand_over(lambda: self._roster_fetched(roster, campaigns))
 
-    def _roster_fetched(self, roster: dict | None) -> None:
+    def _roster_fetched(self, roster: dict | None, campaigns: tuple | None = None) -> None:
         self._roster_fetching = False
         if roster is not None:
             self.roster_arrived(roster)
+        if campaigns is not None and not self._closed:
+            self.campaigns_arrived(*campaigns)
+
+    def campaigns_arrived(self, campaigns: list, etag: str | None = None) -> None:
+        """The survey campaigns from the server: kept, and the rest screen
+        shown again when the tablet rests (a survey tablet's may change)."""
+        self._campaigns_etag = etag
+        self.keep_campaigns(campaigns)
+        if self.visits.at_rest:
+            self.visits.go_idle(keep_language=True)
 
     def roster_arrived(self, roster: dict) -> None:
         """A newer roster from the server: applied now, or when the visit ends."""

@@ -76,6 +76,9 @@ class VisitFlow:
         self.words = words
         self.on_idle = on_idle or (lambda _keep_language: None)
         self.visit: Visit | None = None
+        self.surveys = None
+        """The survey's flow (:class:`kiosk.survey_flow.SurveyFlow`), when the
+        app has one: it may invite after a visit, or be the rest screen."""
 
     @property
     def in_progress(self) -> bool:
@@ -85,16 +88,22 @@ class VisitFlow:
     @property
     def at_rest(self) -> bool:
         """Nobody is being served and an idle screen shows."""
-        return self.visit is None and self.navigator.current in IDLE_SCREENS
+        if self.visit is not None:
+            return False
+        return self.navigator.current in IDLE_SCREENS or (self.surveys is not None and self.surveys.resting())
 
     # -- idle ---------------------------------------------------------------------
 
     def go_idle(self, *, keep_language: bool = False) -> None:
         """Back to the idle screen the counter's state calls for."""
         self.visit = None
+        if self.surveys is not None:
+            self.surveys.forget()  # a survey still open is recorded before the rest screen
         self.on_idle(keep_language)
         settings = self.desk.settings
         reason = self.desk.closed_reason()
+        if self.surveys is not None and self.surveys.rests_on_invitation():
+            return  # a survey tablet rests on the invitation while a campaign runs
         if reason is not None:
             closed = self.navigator.screen("closed")
             closed.reason = reason
@@ -239,9 +248,15 @@ class VisitFlow:
         self._thank() if thank else self.go_idle()
 
     def end_visit(self) -> None:
-        """A screen timed out: keep what was tapped, then back to idle."""
+        """A screen timed out (or the thank-you screen was left): keep what was
+        tapped, then back to idle, or on to a running survey's invitation."""
+        thanked = self.navigator.current == "thanks"
         if self.visit is not None:
             self._save_details()
+        if thanked and self.surveys is not None:
+            self.visit = None
+            if self.surveys.invite_after_visit():
+                return
         self.go_idle()
 
     # -- steps ----------------------------------------------------------------------

@@ -52,11 +52,12 @@ Four kinds of record exist:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -470,9 +471,12 @@ def seal(record: Record) -> Record:
 
 
 def _replace(record: Record, **changes: Any) -> Record:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    values.update(changes)
-    return Record(**values)
+    # A shallow copy with a field or two set: no __init__ to run again (a
+    # record is sealed at every tap, and checked at every verification).
+    copied = copy.copy(record)
+    for name, value in changes.items():
+        object.__setattr__(copied, name, value)
+    return copied
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,34 @@ def test_rows_carry_the_records_with_details_merged(settings: Settings, usb: Pat
     assert any(r[col["simulated"]] == "1" for r in csv_rows)
 
 
+def test_a_corrected_rating_is_exported_at_the_level_chosen_again(settings: Settings, usb: Path) -> None:
+    settings = settings.__class__(**{**settings.__dict__, "correction_window_s": 30.0})
+    wall = [datetime(2026, 3, 1, 8, 0, tzinfo=ICT)]
+    mono = [10**9]
+    store = Store(settings.database)
+    desk = RatingDesk(settings, store, DeviceClock(now=lambda: wall[0], monotonic_ns=lambda: mono[0], boot=lambda: "b"))
+    try:
+        kept = desk.rate(OFFICERS[0], 3)
+        wall[0] += timedelta(minutes=5)
+        mono[0] += 300 * 10**9
+        mistap = desk.rate(OFFICERS[1], 1)  # the frown, by mistake
+        mono[0] += 2 * 10**9
+        desk.correct(mistap, 3)  # chosen again within the window
+    finally:
+        store.close()
+    result = export_ratings(settings.database, usb, now=NOW)
+    labels = catalogue("vi")
+    col = {name: i for i, name in enumerate(COLUMNS)}
+    for rows in (_csv_rows(result.paths[0])[1:], _xlsx_rows(result.paths[1])[1:]):
+        assert len(rows) == 2  # the correction is not a rating of its own
+        by_uuid = {row[col["uuid"]]: row for row in rows}
+        assert by_uuid[mistap.uuid][col["level"]] == "very_satisfied"
+        assert str(by_uuid[mistap.uuid][col["score"]]) == "3"
+        assert by_uuid[mistap.uuid][col["tapped_level_label"]] == labels.get("level.dissatisfied")
+        assert by_uuid[kept.uuid][col["level"]] == "very_satisfied"
+        assert by_uuid[kept.uuid][col["tapped_level_label"]] in ("", None)
+
+
 def test_vietnamese_survives_in_both_files(settings: Settings, usb: Path) -> None:
     _fill(settings, 4)
     result = export_ratings(settings.database, usb, now=NOW)

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from kiosk import export, simulate
 from kiosk.config import WEEKDAYS, WorkingHours, load_settings
+from kiosk.export import COLUMNS
 from kiosk.store import Store
 from tests.conftest import ROOT, write_config
 
@@ -105,7 +106,8 @@ def test_export_command_writes_one_csv_and_one_xlsx_with_every_rating(config: Pa
     rows = list(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 1 + 37
     assert rows[0][0] == "Số thứ tự"
-    assert Counter(r[12] for r in rows[1:]) == Counter({"1": 37})  # every row flagged simulated
+    simulated = COLUMNS.index("simulated")
+    assert Counter(r[simulated] for r in rows[1:]) == Counter({"1": 37})  # every row flagged simulated
     assert csv_file.stat().st_mode & 0o077 == 0, "owner-only"
 
     done = _run("kiosk.export", "--config", str(config), "--out", str(xlsx_file), "--format", "xlsx",

@@ -298,7 +298,7 @@ def test_migration_steps_keep_their_names_and_order() -> None:
     """A file on a tablet remembers its steps by name: renaming or reordering
     one would run it a second time on that file."""
     expected = ["m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox", "m005_sealing",
-                "m006_dossier_code", "m007_callback_box"]
+                "m006_dossier_code", "m007_callback_box", "m008_surveys"]
     assert [step.__name__ for step in STEPS] == expected
     assert [m.name for m in MIGRATIONS.pending(Database(memory=True))] == expected
     assert MIGRATIONS.name == "hailong-kiosk"
@@ -379,7 +379,7 @@ def test_a_file_from_the_field_opens_and_works(tmp_path: Path) -> None:
         assert MIGRATIONS.pending(store.db) == []
         # Nothing ran again but the step that came after the file was made (seals).
         assert [m.name for m in MIGRATIONS.applied(store.db)][4:] == ["m005_sealing", "m006_dossier_code",
-                                                                        "m007_callback_box"]
+                                                                        "m007_callback_box", "m008_surveys"]
         assert store.device_id == "field-tablet"
         assert store.records() == written and _problems(store) == []
         assert store.current_shift("quay-1").officer_id == "tran-van-hung"

@@ -17,12 +17,14 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.files import write_atomically
-from kiosk.link.transport import ServerLink
 from sync import wire
 from sync.protocol import API_PREFIX
+
+if TYPE_CHECKING:  # requests is imported only once the tablet talks to a server (cold start)
+    from kiosk.link.transport import ServerLink
 
 __all__ = ["RosterSync", "RosterError", "roster_directory"]
 

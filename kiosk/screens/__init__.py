@@ -31,6 +31,9 @@ from kiosk.screens.reasons import ReasonsScreen
 from kiosk.screens.recorded import RecordedScreen
 from kiosk.screens.signin import SignInScreen
 from kiosk.screens.staff import StaffScreen
+from kiosk.screens.survey_invite import SurveyInviteScreen
+from kiosk.screens.survey_question import SurveyQuestionScreen
+from kiosk.screens.survey_thanks import SurveyThanksScreen
 from kiosk.screens.tech import TechScreen
 from kiosk.screens.thanks import ThanksScreen
 
@@ -47,6 +50,9 @@ SCREENS: tuple[tuple[str, type], ...] = (
     ("reasons", ReasonsScreen),
     ("callback", CallbackScreen),
     ("thanks", ThanksScreen),
+    ("survey_invite", SurveyInviteScreen),
+    ("survey_question", SurveyQuestionScreen),
+    ("survey_thanks", SurveyThanksScreen),
     ("signin", SignInScreen),
     ("pin", PinScreen),
     ("staff", StaffScreen),

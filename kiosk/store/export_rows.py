@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from kiosk.store.database import StoreError, TabletDatabase
-from sync.record import KIND_DETAILS, KIND_RATING
+from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING
 
 __all__ = ["DetailsPart", "RatingRow", "RatingsSnapshot"]
 
@@ -24,9 +24,13 @@ __all__ = ["DetailsPart", "RatingRow", "RatingsSnapshot"]
 # subquery follows the rating_uuid index, one short look-up per rating, and
 # the outer query walks the journal by its primary key: no sorting, no table
 # of all details held in memory.
+# A corrected rating (the citizen's "Chọn lại") counts at its correction's
+# level; there is at most one correction per rating.
 _ROWS_SQL = """
 SELECT r.seq, r.uuid, r.device_time, r.officer_id, r.counter_id, r.level, r.score,
        r.scale, r.burst, r.simulated, r.device_id, r.hash,
+       (SELECT json_array(c.level, c.score)
+          FROM journal c WHERE c.rating_uuid = r.uuid AND c.kind = ? ORDER BY c.seq LIMIT 1) AS correction,
        (SELECT json_group_array(json_array(d.seq, json(d.reasons), d.callback_consent))
           FROM journal d WHERE d.rating_uuid = r.uuid AND d.kind = ?) AS details
   FROM journal r
@@ -53,6 +57,7 @@ class RatingRow(NamedTuple):
     officer_id: str | None
     counter_id: str | None
     level: str | None
+    """The level that counts: the correction's, if the citizen chose again."""
     score: int | None
     scale: int | None
     burst: int | None
@@ -60,6 +65,8 @@ class RatingRow(NamedTuple):
     device_id: str | None
     hash: str
     details: list[DetailsPart]
+    tapped_level: str | None = None
+    """The first tap's level when a correction replaced it, else None."""
 
 
 class RatingsSnapshot:
@@ -99,9 +106,14 @@ class RatingsSnapshot:
     def rows(self) -> Iterator[RatingRow]:
         """Every rating in sequence order, streamed."""
         with _read_errors():
-            for *columns, details in self._conn.execute(_ROWS_SQL, [KIND_DETAILS, KIND_RATING]):
+            params = [KIND_CORRECTION, KIND_DETAILS, KIND_RATING]
+            for *columns, correction, details in self._conn.execute(_ROWS_SQL, params):
                 parts = [DetailsPart(*part) for part in sorted(json.loads(details or "[]"))]
-                yield RatingRow(*columns, parts)
+                row = RatingRow(*columns, parts)
+                if correction is not None:
+                    level, score = json.loads(correction)
+                    row = row._replace(level=level, score=score, tapped_level=row.level)
+                yield row
 
 
 @contextmanager

@@ -19,7 +19,11 @@ from sync.record import GENESIS_HASH, KIND_CORRECTION, KIND_RATING, ChainFinding
 __all__ = ["Journal", "from_row", "to_row"]
 
 _RECORD_COLUMNS = [f.name for f in fields(Record)]
-_BOOL_COLUMNS = {"simulated", "burst", "callback_consent"}
+_BOOL_COLUMNS = {"simulated", "burst", "callback_consent", "complete"}
+# Columns added after the first journal (format 3's, format 4's survey
+# fields): a file written before them may lack them, and reads them as NULL.
+_LATER_COLUMNS = ("dossier_code", "callback_box", "campaign_id", "questionnaire_id", "questionnaire_version",
+                  "answers", "complete")
 
 
 class Journal:
@@ -128,8 +132,8 @@ def to_row(record: Record) -> dict[str, Any]:
         value = getattr(record, name)
         if name == "seal" and not value:
             continue  # unsealed: NULL, as in a file from before seals (whose journal may lack the column)
-        if name in ("dossier_code", "callback_box") and value is None:
-            continue  # NULL, as in a file from before format 3 (whose journal may lack the column)
+        if name in _LATER_COLUMNS and value is None:
+            continue  # NULL, as in a file from before formats 3 and 4 (whose journal may lack the column)
         if name == "reasons" and value is not None:
             value = json.dumps(list(value), ensure_ascii=False)
         elif name in _BOOL_COLUMNS and value is not None:
@@ -140,10 +144,10 @@ def to_row(record: Record) -> dict[str, Any]:
 
 def from_row(row: dict[str, Any]) -> Record:
     """The record a journal row holds."""
-    values = {name: row[name] for name in _RECORD_COLUMNS if name not in ("seal", "dossier_code", "callback_box")}
+    values = {name: row[name] for name in _RECORD_COLUMNS if name != "seal" and name not in _LATER_COLUMNS}
     values["seal"] = row.get("seal") or ""
-    values["dossier_code"] = row.get("dossier_code")
-    values["callback_box"] = row.get("callback_box")
+    for name in _LATER_COLUMNS:
+        values[name] = row.get(name)
     if values["reasons"] is not None:
         values["reasons"] = tuple(json.loads(values["reasons"]))
     for name in _BOOL_COLUMNS:

@@ -124,6 +124,24 @@ def m007_callback_box(db: Database) -> None:
                                not_null={"sealed_key"})
 
 
+def m008_surveys(db: Database) -> None:
+    """Format 4: the survey record's columns in the journal; the campaigns
+    last received from the server (one row, so the tablet knows them
+    offline); and the survey being answered now, one answer at a time, until
+    its record is chained (:mod:`kiosk.store.surveys`)."""
+    for name, kind in (("campaign_id", str), ("questionnaire_id", str), ("questionnaire_version", int),
+                       ("answers", str), ("complete", int)):
+        db["journal"].add_column(name, kind)
+    db["survey_campaigns"].create({"slot": str, "body": str, "received_at": str}, pk="slot",
+                                  not_null={"body", "received_at"})
+    db["survey_drafts"].create(
+        {"id": int, "campaign_id": str, "questionnaire_id": str, "questionnaire_version": int, "answers": str,
+         "started_at": str, "updated_at": str},
+        pk="id",
+        not_null={"campaign_id", "questionnaire_id", "questionnaire_version", "answers", "started_at", "updated_at"},
+    )
+
+
 STEPS: tuple[Callable[[Database], None], ...] = (
     m001_journal,
     m002_device,
@@ -132,6 +150,7 @@ STEPS: tuple[Callable[[Database], None], ...] = (
     m005_sealing,
     m006_dossier_code,
     m007_callback_box,
+    m008_surveys,
 )
 """Every step, in the order it is applied; a step's name is its function's name."""
 

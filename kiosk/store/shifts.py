@@ -30,13 +30,13 @@ class ShiftLog:
 
     def current(self, counter_id: str) -> Shift | None:
         """The open shift at a counter, if an officer is signed in."""
-        rows = list(
-            self.database.db.query(
-                "SELECT * FROM shifts WHERE counter_id = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
-                [counter_id],
-            )
-        )
-        return Shift(**rows[0]) if rows else None
+        # Asked at every tap: one plain statement (no savepoint around it).
+        row = self.database.conn.execute(
+            "SELECT id, officer_id, counter_id, started_at, ended_at FROM shifts"
+            " WHERE counter_id = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1",
+            [counter_id],
+        ).fetchone()
+        return Shift(*row) if row else None
 
     def start(self, officer_id: str, counter_id: str, at: datetime) -> Shift:
         """Sign an officer in, ending whoever's shift was open at that counter."""

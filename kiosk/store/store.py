@@ -4,7 +4,7 @@ Each part owns its tables and their SQL: :class:`~kiosk.store.journal.Journal`,
 :class:`~kiosk.store.shifts.ShiftLog`, :class:`~kiosk.store.audit.AuditTrail`,
 :class:`~kiosk.store.audit.PinStates`, :class:`~kiosk.store.outbox.OutboxLedger`,
 :class:`~kiosk.store.sealing.SealKeys`, :class:`~kiosk.store.callback_keys.CallbackKeys`,
-and the read-only :class:`~kiosk.store.officer_day.OfficerDayReads`. The
+the survey tables (:mod:`kiosk.store.surveys`), and the read-only :class:`~kiosk.store.officer_day.OfficerDayReads`. The
 store opens the file once and hands the same connection to all of them.
 
 The short methods on :class:`Store` are what the kiosk calls every day
@@ -31,6 +31,7 @@ from kiosk.store.officer_day import OfficerDayReads
 from kiosk.store.outbox import OutboxLedger
 from kiosk.store.sealing import SealKeys
 from kiosk.store.shifts import Shift, ShiftLog
+from kiosk.store.surveys import SurveyCampaignCache, SurveyDrafts
 from sync.record import ChainFinding, Record
 
 __all__ = ["Store"]
@@ -49,6 +50,8 @@ class Store:
         self.officer_days = OfficerDayReads(self.database)
         self.seal_keys = SealKeys(self.database)
         self.callback_keys = CallbackKeys(self.database)
+        self.survey_campaigns = SurveyCampaignCache(self.database)
+        self.survey_drafts = SurveyDrafts(self.database)
 
     @property
     def path(self) -> Path:

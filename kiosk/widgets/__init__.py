@@ -1,5 +1,5 @@
 """Reusable widgets of the kiosk: smiley faces, portraits, chips, the keypad,
-the QR code and the hidden long-press entry. Their look is in ``widgets.kv``;
+the letters keyboard, the QR code and the hidden long-press entry. Their look is in ``widgets.kv``;
 the dialogs' in ``dialogs.kv``."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def kv_files() -> list[Path]:
         heading,
         hidden,
         keypad,
+        letters,
         portrait,
         qr,
         settings_menu,
