@@ -22,7 +22,7 @@ from kiosk.callback_box import read_public_key, seal_number
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.store import Store, device_time_text, local_now
 from kiosk.store.callback_keys import CallbackKeys
-from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING, Record
+from sync.record import KIND_CORRECTION, KIND_DETAILS, KIND_RATING, Record, written_version
 from sync.scale import Scale, scale_for
 
 __all__ = ["RatingDesk", "CounterClosed", "CorrectionRefused", "boot_id", "is_valid_phone", "REPICK_S"]
@@ -251,6 +251,12 @@ class RatingDesk:
         """Whether a call-back may be offered: the tablet holds the server's
         key to seal the number to (received with pairing or the roster)."""
         return read_public_key(self.store.callback_keys.server_key()) is not None
+
+    def append_other(self, kind: str, beside: Callable[[Any, Record], None] | None = None, **fields) -> Record:
+        """Chain a record of a kind that rates nobody (a survey's answers),
+        now, in the format version its kind needs (:func:`sync.record.written_version`)."""
+        return self._append(kind, self.clock.now(), self.clock.monotonic_ns(), False, beside,
+                            v=written_version(kind), **fields)
 
     def _append(self, kind: str, now: datetime, mono: int, simulated: bool,
                 beside: Callable[[Any, Record], None] | None = None, **fields) -> Record:
