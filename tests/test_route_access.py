@@ -28,6 +28,9 @@ PUBLIC = {
     ("POST", "/c/{rating_uuid}"): "a citizen's comment: the rating's token, a form cookie, limited per address",
     ("GET", "/gop-y"): "the electronic suggestion box, for any citizen",
     ("POST", "/gop-y"): "a citizen's suggestion: a form cookie, limited per address",
+    ("GET", "/s/{token}"): "a survey campaign's public link (its QR code): only while the campaign takes answers",
+    ("POST", "/s/{token}"): "a citizen's survey answers: the link's token, a form cookie, limited per address",
+    ("GET", "/s/{token}/officers/{officer_id}"): "an officer's small portrait, for an open survey that asks who served",
 }
 
 # Routes tablets call: refused without the device's signature.
@@ -36,6 +39,7 @@ SIGNED = {
     ("POST", f"{API_PREFIX}/seal-key"),
     ("GET", f"{API_PREFIX}/roster"),
     ("GET", f"{API_PREFIX}/roster/portraits/{{officer_id}}"),
+    ("GET", f"{API_PREFIX}/surveys"),
 }
 
 

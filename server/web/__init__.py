@@ -37,6 +37,8 @@ from server.web import (
     reports,
     roster,
     server_settings,
+    survey_form,
+    surveys,
 )
 from server.web.render import STATIC_DIR
 
@@ -44,7 +46,8 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
-                comments.router, cases.router, reports.router)
+                comments.router, cases.router, reports.router,
+                surveys.router, survey_form.router)
 """Every page router of the dashboard."""
 
 
