@@ -38,6 +38,7 @@ from server.seals import check_seals, device_columns, key_of_device
 from server.settings import load_settings
 from server.store import batches as stored_batches
 from server.store import statistics, write_transaction
+from server.survey_records import count_survey_answers
 from sync import wire
 from sync.protocol import MAX_INT, RecordStatus
 from sync.record import Record
@@ -255,6 +256,8 @@ class BatchIngest:
         seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
         # Format 3: a dossier rated before, a correction that cannot count (server.corrections).
         flags = format_3_flags(conn, batch.device_id, plan, final_flags(plan, self.clock_threshold_s))
+        # Format 4: a survey record's answers join the survey's, in this transaction (server.survey_records).
+        flags = count_survey_answers(conn, batch.device_id, plan, flags)
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
         # After the records: a key is kept only for a details record stored with its number.

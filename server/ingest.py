@@ -49,7 +49,15 @@ import orjson
 
 from server.clock import clock_is_off, parse_device_time
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
-from sync.record import GENESIS_HASH, KIND_RATING, ChainFinding, Record, RecordError, compute_hash
+from sync.record import (
+    GENESIS_HASH,
+    KIND_RATING,
+    MAX_SURVEY_ANSWERS_CHARS,
+    ChainFinding,
+    Record,
+    RecordError,
+    compute_hash,
+)
 
 __all__ = [
     "ChainHead",
@@ -251,8 +259,11 @@ def _check(value: Any, name: str, depth: int) -> None:
     if depth > 3:
         raise RecordError(f"{name}: nested too deeply")
     if isinstance(value, str):
-        if len(value) > MAX_FIELD_CHARS:
-            raise RecordError(f"{name}: longer than {MAX_FIELD_CHARS} characters")
+        # A survey record's answers (format 4) are one text of many answers;
+        # the record checks their own limit and form.
+        limit = MAX_SURVEY_ANSWERS_CHARS if depth == 1 and name == "answers" else MAX_FIELD_CHARS
+        if len(value) > limit:
+            raise RecordError(f"{name}: longer than {limit} characters")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

@@ -51,7 +51,7 @@ def upgrade(engine: Engine) -> None:
     if "response" in {column["name"] for column in inspect(engine).get_columns("batches")}:
         _rebuild(engine, tables.batches, _answer_columns)
     _add_rating_indexes(engine)
-    for table, name in _SEAL_COLUMNS + _FORMAT_3_COLUMNS + _CORRECTION_COLUMNS:
+    for table, name in _SEAL_COLUMNS + _FORMAT_3_COLUMNS + _CORRECTION_COLUMNS + _SURVEY_COLUMNS:
         _add_column(engine, table, name)
     if tables.DOSSIER_INDEX.name not in {index["name"] for index in inspect(engine).get_indexes("records")}:
         tables.DOSSIER_INDEX.create(engine, checkfirst=True)
@@ -155,6 +155,9 @@ _SEAL_COLUMNS = ((tables.devices, "seal_first_seq"), (tables.devices, "seal_seq"
 _FORMAT_3_COLUMNS = ((tables.records, "dossier_code"), (tables.records, "callback_box"))
 # A rating's first correction, kept on the rating's row (server.corrections).
 _CORRECTION_COLUMNS = ((tables.records, "corrected_score"), (tables.records, "corrected_level"))
+# Format 4 (sync.record): a survey record's fields.
+_SURVEY_COLUMNS = tuple((tables.records, name) for name in
+                        ("campaign_id", "questionnaire_id", "questionnaire_version", "answers", "complete"))
 
 
 def _add_column(engine: Engine, table: Table, name: str) -> None:

@@ -53,6 +53,8 @@ def columns_of_record(record: Record) -> dict[str, Any]:
         callback_consent=record.callback_consent,
         dossier_code=record.dossier_code,
         seal=bytes.fromhex(record.seal) if record.seal else None,
+        campaign_id=record.campaign_id, questionnaire_id=record.questionnaire_id,
+        questionnaire_version=record.questionnaire_version, answers=record.answers, complete=record.complete,
     )
 
 
@@ -66,7 +68,7 @@ def record_of_row(row: Mapping[str, Any]) -> Record:
         values["reasons"] = tuple(json.loads(values["reasons"]))
     # SQLite hands booleans back as 0/1 only when they were stored through
     # a Boolean column; a row read with plain SQL may carry ints.
-    for name in ("simulated", "burst", "callback_consent"):
+    for name in ("simulated", "burst", "callback_consent", "complete"):
         if name in values and values[name] is not None:
             values[name] = bool(values[name])
     if values["v"] >= SEALED_FROM_VERSION:

@@ -149,6 +149,12 @@ records = Table(
     # when it arrives (server.corrections); every figure counts this level.
     Column("corrected_score", Integer),
     Column("corrected_level", _text(MAX_FIELD_CHARS)),
+    # Format 4, a survey record (sync.record; its answer set also goes to survey_responses).
+    Column("campaign_id", _text(64)),
+    Column("questionnaire_id", _text(64)),
+    Column("questionnaire_version", Integer),
+    Column("answers", Text),  # sync.survey.answers_text, as the tablet hashed it
+    Column("complete", Boolean),
     UniqueConstraint("device_id", "seq", name="uq_records_device_seq"),
     # A UUID belongs to the device that made it: another device's record
     # with the same UUID is kept apart (and noted), never taken for it.
