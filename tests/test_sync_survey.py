@@ -25,20 +25,40 @@ from tests.sync_support import findings, post, server_records, stored
 
 def _campaign(commune) -> str:
     today = datetime.now(UTC).date()
-    plain = {"title": "Phiếu khảo sát", "sections": [
-        {"title": "Chung", "questions": [
-            {"key": "q1", "kind": "scale", "text": "Nơi chờ sạch sẽ", "required": True},
-            {"key": "q2", "kind": "single", "text": "Biết thủ tục qua đâu?",
-             "options": [{"key": "a", "text": "Cổng dịch vụ công"}, {"key": "b", "text": "Người quen"}]},
-            {"key": "q3", "kind": "text", "text": "Góp ý"},
-            {"key": "q4", "kind": "officer", "text": "Công chức tiếp nhận", "required": True},
-        ]}]}
+    plain = {
+        "title": "Phiếu khảo sát",
+        "sections": [
+            {
+                "title": "Chung",
+                "questions": [
+                    {"key": "q1", "kind": "scale", "text": "Nơi chờ sạch sẽ", "required": True},
+                    {
+                        "key": "q2",
+                        "kind": "single",
+                        "text": "Biết thủ tục qua đâu?",
+                        "options": [{"key": "a", "text": "Cổng dịch vụ công"}, {"key": "b", "text": "Người quen"}],
+                    },
+                    {"key": "q3", "kind": "text", "text": "Góp ý"},
+                    {"key": "q4", "kind": "officer", "text": "Công chức tiếp nhận", "required": True},
+                ],
+            }
+        ],
+    }
     with commune.engine.begin() as conn:
         qid = surveys.save_questionnaire(conn, plain, by_account=None).id
         return surveys.create_campaign(
-            conn, title="Khảo sát năm 2026", questionnaire_id=qid, starts_on=today - timedelta(days=1),
-            ends_on=today + timedelta(days=30), kiosk=True, public_link=False, paper=False, target=100,
-            by_account=None, device_ids=None)
+            conn,
+            title="Khảo sát năm 2026",
+            questionnaire_id=qid,
+            starts_on=today - timedelta(days=1),
+            ends_on=today + timedelta(days=30),
+            kiosk=True,
+            public_link=False,
+            paper=False,
+            target=100,
+            by_account=None,
+            device_ids=None,
+        )
 
 
 def _fetched_desk(tablet) -> SurveyDesk:
@@ -88,7 +108,11 @@ def test_a_survey_record_lands_once_in_the_survey_answers_and_never_in_the_ratin
     assert len(responses) == 1
     answer = responses[0]
     assert (answer["campaign_id"], answer["channel"], answer["device_id"], answer["record_uuid"]) == (
-        campaign_id, "kiosk", device, record.uuid)
+        campaign_id,
+        "kiosk",
+        device,
+        record.uuid,
+    )
     assert json.loads(answer["answers"]) == {"q1": 4, "q3": "Nên có thêm ghế chờ", "q4": "tran-van-hung"}
     assert answer["complete"] and answer["questionnaire_version"] == record.questionnaire_version
 
@@ -117,16 +141,29 @@ def test_a_replayed_and_a_forged_survey_record_add_no_answer_set(commune, tablet
 
     # The same record under a new batch key: a duplicate, no second answer set.
     credentials = load_credentials(tablet.store.device_secret_path)
-    body = {"protocol": 1, "device_id": credentials.device_id, "idempotency_key": "replay-of-a-survey-1",
-            "sent_at": record.device_time, "sent_monotonic_ns": record.monotonic_ns, "boot_id": record.boot_id,
-            "app_version": "0.1.0", "pending": 0, "records": [record.to_dict()]}
+    body = {
+        "protocol": 1,
+        "device_id": credentials.device_id,
+        "idempotency_key": "replay-of-a-survey-1",
+        "sent_at": record.device_time,
+        "sent_monotonic_ns": record.monotonic_ns,
+        "boot_id": record.boot_id,
+        "app_version": "0.1.0",
+        "pending": 0,
+        "records": [record.to_dict()],
+    }
     answer = post(commune, credentials.device_id, credentials.secret, json.dumps(body).encode())
     assert answer.json()["results"][0]["status"] == "duplicate"
     assert len(_responses(commune)) == 1
 
     # An edited answer under the same hash, at the next place: kept as evidence, not counted.
-    forged = {**record.to_dict(), "uuid": "00000000-0000-4000-8000-00000000f00d", "seq": record.seq + 1,
-              "prev_hash": record.hash, "answers": '{"q1":5}'}
+    forged = {
+        **record.to_dict(),
+        "uuid": "00000000-0000-4000-8000-00000000f00d",
+        "seq": record.seq + 1,
+        "prev_hash": record.hash,
+        "answers": '{"q1":5}',
+    }
     body.update(idempotency_key="forged-survey-2", records=[forged])
     result = post(commune, credentials.device_id, credentials.secret, json.dumps(body).encode()).json()["results"][0]
     assert result["status"] == "stored" and "survey_not_counted" in result["flags"] and "bad_hash" in result["flags"]
