@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,6 +191,23 @@ class BatchIngest:
         self._housekeeping(received_at)
         return answer
 
+    def apply_own(self, conn: Connection, device_id: str, build: Callable[[Mapping[str, Any]], Batch],
+                  received_at: datetime, opened: list[int], *, flags: Sequence[str] = ()) -> BatchAnswer:
+        """Store records the server writes itself, for a source of its own
+        (the ratings given at home, :mod:`server.home_visits`), inside the
+        caller's transaction and by the very rules a tablet's batch meets:
+        chain, seals, flags, call-back keys, cases.
+
+        ``build`` makes the batch from the source's row once it is locked
+        (its chain head and sealing key), so two writers never take the same
+        place in the chain; ``flags`` are added to every record it stores.
+        The ids of the cases opened are added to ``opened``: announce them
+        (:func:`server.cases.announce`) once the transaction has committed."""
+        batch = build(stored_batches.lock_device(conn, device_id))
+        observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
+        return self._apply(conn, batch, records_digest(batch.records), observation, received_at, opened,
+                           extra_flags=tuple(flags))
+
     def _housekeeping(self, now: datetime) -> None:
         """At most once every :attr:`HOUSEKEEPING_EVERY` on the server's
         clock: forget the answers kept longer than the
@@ -210,9 +227,10 @@ class BatchIngest:
         erase_expired_callbacks(self.engine, now)
         statistics.refresh(self.engine)
 
-    def _apply(self, conn: Connection, batch: Batch, digest: str,
-               observation: ClockObservation, received_at: datetime, opened: list[int]) -> BatchAnswer:
-        """:meth:`receive`'s work, inside its transaction (which may run it more than once)."""
+    def _apply(self, conn: Connection, batch: Batch, digest: str, observation: ClockObservation,
+               received_at: datetime, opened: list[int], *, extra_flags: tuple[str, ...] = ()) -> BatchAnswer:
+        """:meth:`receive`'s work, inside its transaction (which may run it more
+        than once); ``extra_flags`` are added to every record it stores."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
         if cached is not None:
@@ -258,6 +276,9 @@ class BatchIngest:
         flags = format_3_flags(conn, batch.device_id, plan, final_flags(plan, self.clock_threshold_s))
         # Format 4: a survey record's answers join the survey's, in this transaction (server.survey_records).
         flags = count_survey_answers(conn, batch.device_id, plan, flags)
+        if extra_flags:
+            for outcome in plan.to_store:
+                flags[outcome.index] = tuple(sorted({*flags[outcome.index], *extra_flags}))
         stamp = utc_text(received_at)
         self._store(conn, batch, plan, flags, stamp)
         # After the records: a key is kept only for a details record stored with its number.

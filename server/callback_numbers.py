@@ -41,8 +41,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from nacl.exceptions import CryptoError
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
+from nacl.utils import random
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -54,8 +55,8 @@ from server.store import write_transaction
 from sync import wire
 
 __all__ = [
-    "KEY_NAME", "public_key", "public_key_text", "store_sealed_keys", "number_for_rating", "erase_for_rating",
-    "erase_expired", "months_before",
+    "KEY_NAME", "public_key", "public_key_text", "seal_number", "store_sealed_keys", "number_for_rating",
+    "erase_for_rating", "erase_expired", "months_before",
 ]
 
 log = logging.getLogger("hailong.server.callback_numbers")
@@ -91,6 +92,19 @@ def public_key(engine: Engine) -> bytes:
 def public_key_text(engine: Engine) -> str:
     """The public key as the wire carries it (standard base64)."""
     return base64.b64encode(public_key(engine)).decode("ascii")
+
+
+def seal_number(engine: Engine, number: str) -> tuple[str, str]:
+    """Encrypt a number the way a tablet does at the tap, for a details
+    record the server writes itself (a rating given at home): under a fresh
+    key of its own, that key sealed to the server's public key. Returns the
+    record's ``callback_box`` and the sealed key (both base64), which then
+    travel and are kept, erased and expired exactly as a tablet's; the
+    fresh key is not kept in clear anywhere."""
+    record_key = random(SecretBox.KEY_SIZE)
+    box = SecretBox(record_key).encrypt(number.encode("ascii"))
+    sealed = SealedBox(PublicKey(public_key(engine))).encrypt(record_key)
+    return base64.b64encode(bytes(box)).decode("ascii"), base64.b64encode(bytes(sealed)).decode("ascii")
 
 
 def store_sealed_keys(conn: Connection, device_id: str, keys: Sequence[wire.CallbackKey] | None, stamp: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine
 
@@ -21,7 +22,10 @@ from server.scores import (
     Grain,
     HeadingCount,
     Period,
+    Place,
     Ranking,
+    RatingGroup,
+    ReasonGroup,
     ReasonTally,
     heading_counts,
     rank,
@@ -34,6 +38,8 @@ from server.store import ratings as stored_ratings
 from server.store import read_transaction
 
 __all__ = ["Board", "History", "board", "officer_history"]
+
+G = TypeVar("G", RatingGroup, ReasonGroup)
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,14 @@ class History:
 
 
 def board(engine: Engine, period: Period, exclusions: Exclusions = Exclusions(), *,
-          settings: ServerSettings | None = None) -> Board:
-    """The board of ``period`` (``Period.today(settings.zone)`` for today's)."""
+          settings: ServerSettings | None = None, place: Place = Place.ALL) -> Board:
+    """The board of ``period`` (``Period.today(settings.zone)`` for today's),
+    of the ratings given at ``place`` (every place by default)."""
     settings = settings or load_settings(engine)
     with read_transaction(engine) as conn:
         chained = stored_ratings.open_chain_devices(conn)
-        groups = stored_ratings.rating_groups(conn, period, chained=chained)
-        reasons = stored_ratings.reason_groups(conn, period, chained=chained, by_day=False)
+        groups = _at(place, stored_ratings.rating_groups(conn, period, chained=chained))
+        reasons = _at(place, stored_ratings.reason_groups(conn, period, chained=chained, by_day=False))
         names = stored_ratings.officer_names(conn)
     officers = {oid: Figures() for oid in names}
     officers.update(tally_by(groups, lambda g: g.officer_id, exclusions))
@@ -88,14 +95,15 @@ def board(engine: Engine, period: Period, exclusions: Exclusions = Exclusions(),
 
 
 def officer_history(engine: Engine, officer_id: str, period: Period, exclusions: Exclusions = Exclusions(),
-                    *, grain: Grain | None = None) -> History:
+                    *, grain: Grain | None = None, place: Place = Place.ALL) -> History:
     """An officer's figures over ``period``, with the trend in ``grain``-wide
-    buckets (the period's natural one by default)."""
+    buckets (the period's natural one by default), of the ratings given at
+    ``place`` (every place by default)."""
     with read_transaction(engine) as conn:
         chained = stored_ratings.open_chain_devices(conn)
-        groups = stored_ratings.rating_groups(conn, period, officer_id=officer_id, chained=chained)
-        reasons = stored_ratings.reason_groups(conn, period, officer_id=officer_id, chained=chained,
-                                                by_day=False)
+        groups = _at(place, stored_ratings.rating_groups(conn, period, officer_id=officer_id, chained=chained))
+        reasons = _at(place, stored_ratings.reason_groups(conn, period, officer_id=officer_id, chained=chained,
+                                                          by_day=False))
         names = stored_ratings.officer_names(conn)
     buckets = period.buckets(grain)
     starts = {day: bucket for bucket in buckets for day in _days(bucket)}
@@ -108,6 +116,13 @@ def officer_history(engine: Engine, officer_id: str, period: Period, exclusions:
         days=tally_by(groups, lambda g: g.day, exclusions),
         reasons=counts, headings=heading_counts(counts),
     )
+
+
+def _at(place: Place, groups: list[G]) -> list[G]:
+    """The groups of ratings given at ``place`` (every group for every place)."""
+    if place is Place.ALL:
+        return groups
+    return [group for group in groups if place.admits(group.categories)]
 
 
 def _days(bucket: Bucket) -> list[date]:

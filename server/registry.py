@@ -25,6 +25,7 @@ from server.seals import SEAL_PROBLEMS, register_key
 from server.store import devices as stored_devices
 from server.store import seals as stored_seals
 from server.store import write_transaction
+from server.store.home_visits import HOME_DEVICE_ID
 from sync import wire
 from sync.protocol import ErrorCode
 
@@ -148,7 +149,10 @@ class DeviceRegistry:
     # -- pairing ---------------------------------------------------------------
 
     def request_code(self, device_id: str, label: str | None, app_version: str | None) -> DeviceCode:
-        """Open a pairing request for a device (RFC 8628 §3.1–3.2)."""
+        """Open a pairing request for a device (RFC 8628 §3.1–3.2). The id of
+        the server's own source of home ratings is never a tablet's."""
+        if device_id == HOME_DEVICE_ID:
+            raise PairingError(ErrorCode.MALFORMED, "this device id is reserved for the server's own records")
         now = self.clock()
         device_code = secrets.token_urlsafe(32)
         # A user code drawn by another request at the same moment fails the
@@ -273,7 +277,10 @@ class DeviceRegistry:
             return stored_devices.credentials(conn, device_id)
 
     def revoke(self, device_id: str, reason: str = "") -> None:
-        """Refuse the device's uploads from now on. What it sent stays stored."""
+        """Refuse the device's uploads from now on. What it sent stays stored.
+        (The server's own source of home ratings is no tablet: not found.)"""
+        if device_id == HOME_DEVICE_ID:
+            raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
         with self.engine.begin() as conn:
             done = stored_devices.revoke_device(conn, device_id, at=utc_text(self.clock()), reason=reason or None)
         if not done:
@@ -287,14 +294,17 @@ class DeviceRegistry:
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
         """Each device's health (the contract's :class:`sync.wire.DeviceHealth`,
         as sent): last seen, app version, pending count, clock offset, chain
-        status and findings."""
+        status and findings. Tablets only: the server's own source of home
+        ratings is left out."""
         with self.engine.begin() as conn:
             rows = stored_devices.device_rows(conn, device_id)
             counts = stored_devices.findings_counts(conn)
             chain_counts = stored_devices.findings_counts(conn, CHAIN_PROBLEMS)
             unsealed = stored_seals.unsealed_counts(conn, device_id)
             out = []
-            for row in rows:
+            # The server's own source of home ratings is no tablet: its chain
+            # is shown apart (server.home_visits), never as a silent tablet.
+            for row in (r for r in rows if r["device_id"] != HOME_DEVICE_ID):
                 findings = [] if not with_findings else [
                     wire.Finding(**{k: f[k] for k in ("seq", "uuid", "problem", "detail", "found_at", "resolved_at")})
                     for f in stored_devices.device_findings(conn, row["device_id"], limit=200)

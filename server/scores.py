@@ -12,6 +12,8 @@
 * Ratings flagged ``burst``, ``simulated`` or ``clock_off``, or coming from a
   device with an open chain finding, are counted apart and can be excluded
   (:class:`Exclusions`; by default only simulated ones are).
+* Ratings given at home carry the category ``at_home``: counted with the
+  rest, and shown apart on request (:class:`Place`).
 * Reasons are counted under the plans' headings: "5 biết", "3 thể hiện" and
   the 4 aims (:data:`HEADINGS`, :data:`REASON_HEADINGS`).
 
@@ -34,7 +36,7 @@ from sync.scale import SCALES
 __all__ = [
     "Z_95", "wilson_interval", "Rate", "RankedOfficer", "Ranking", "rank",
     "PeriodKind", "Grain", "Bucket", "Segment", "Period",
-    "CATEGORIES", "Exclusions", "RatingGroup", "Figures", "tally", "tally_by", "SATISFIED_LEVELS",
+    "CATEGORIES", "AT_HOME", "Place", "Exclusions", "RatingGroup", "Figures", "tally", "tally_by", "SATISFIED_LEVELS",
     "HEADING_GROUPS", "HEADINGS", "REASON_HEADINGS", "ReasonGroup", "ReasonTally", "HeadingCount",
     "reason_counts", "heading_counts",
 ]
@@ -316,6 +318,34 @@ device clock too far off, a device with an open chain finding, a second
 rating of one dossier; and, counted apart but never left out, a rating the
 citizen corrected within the tablet's window (counted at its corrected level)."""
 
+AT_HOME = "at_home"
+"""The category of a rating given at home, on the citizen's phone (:mod:`server.home_visits`):
+counted with the rest, never left out by a switch, its number shown; :class:`Place` shows it apart."""
+
+
+class Place(StrEnum):
+    """Where the ratings a page counts were given: everywhere, at the counter
+    (the tablets) or at home (the citizen's phone, after a visit)."""
+
+    ALL = "all"
+    COUNTER = "counter"
+    HOME = "home"
+
+    @classmethod
+    def of(cls, text: str | None) -> Place:
+        """The place a page's query names; anything else is every place."""
+        try:
+            return cls(text or cls.ALL)
+        except ValueError:
+            return cls.ALL
+
+    def admits(self, categories: Iterable[str]) -> bool:
+        """Whether a rating carrying these categories was given at this place."""
+        if self is Place.ALL:
+            return True
+        return (AT_HOME in categories) == (self is Place.HOME)
+
+
 SATISFIED_LEVELS = frozenset(level.key for scale in SCALES.values() for level in scale.levels if level.satisfied)
 """Level keys that count towards the satisfaction rate, on any scale."""
 
@@ -345,7 +375,8 @@ class Exclusions:
 
     def excludes(self, categories: Iterable[str]) -> bool:
         """Whether a rating carrying these categories is left out."""
-        return any(getattr(self, category) for category in categories)
+        # Where a rating was given is no reason to leave it out (a place is chosen apart).
+        return any(getattr(self, category) for category in categories if category != AT_HOME)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "alert_to": [],
     # Days the answer to a batch is kept for the tablet's retries (server.batches).
     "answer_retention_days": 30,
+    # Hours a home visit's one-time rating link stays open (server.home_visits).
+    "home_visit_hours": 24,
     # The letterhead of letters and reports (server.documents): Decree 30/2020.
     "issuing_parent": "",
     "issuing_body": "",
@@ -97,6 +99,8 @@ class ServerSettings:
     answer_retention_days: int = DEFAULTS["answer_retention_days"]
     """Days a batch's answer is kept for replays; a retry after that is
     acknowledged record by record as duplicates (nothing is stored twice)."""
+    home_visit_hours: int = DEFAULTS["home_visit_hours"]
+    """Hours a home visit's one-time link stays open for the citizen's rating."""
     issuing_parent: str = DEFAULTS["issuing_parent"]
     """The body above the commune on the letterhead (cơ quan chủ quản); usually empty."""
     issuing_body: str = DEFAULTS["issuing_body"]
@@ -127,6 +131,10 @@ def check_setting(key: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingError(key, "bad_timezone") from None
         return value
+    if key == "home_visit_hours":
+        if isinstance(value, bool) or str(value).strip() not in {str(n) for n in range(1, 24 * 14 + 1)}:
+            raise SettingError(key, "not_a_count")
+        return int(value)
     if key in ("rank_min_ratings", "comment_days", "comment_retention_days", "answer_retention_days",
                "callback_retention_months"):
         try:

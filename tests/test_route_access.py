@@ -31,6 +31,12 @@ PUBLIC = {
     ("GET", "/s/{token}"): "a survey campaign's public link (its QR code): only while the campaign takes answers",
     ("POST", "/s/{token}"): "a citizen's survey answers: the link's token, a form cookie, limited per address",
     ("GET", "/s/{token}/officers/{officer_id}"): "an officer's small portrait, for an open survey that asks who served",
+    ("GET", "/h/{token}"): "a citizen's rating after a visit at home: opens only with the visit's one-time token",
+    ("POST", "/h/{token}"): "a citizen's tap after a visit at home: the visit's token, once, a form cookie, "
+                            "limited per address",
+    ("GET", "/h/{token}/chi-tiet"): "the reasons after that tap: only the browser that rated (a key in its cookie)",
+    ("POST", "/h/{token}/chi-tiet"): "the reasons and call-back after that tap: the rater's key, once, a form "
+                                     "cookie, limited per address",
 }
 
 # Routes tablets call: refused without the device's signature.
@@ -113,3 +119,15 @@ def test_the_erase_callback_route_is_listed_and_never_public() -> None:
     # A leader erases a citizen's number from the case page; refused to anonymous callers above.
     route = ("POST", "/cases/{case_id}/erase-callback")
     assert route in set(ROUTES) and route not in PUBLIC
+
+
+# Ratings at home: the officer's pages, each refused to anonymous callers above;
+# who among the logged-in may use them is proved in tests/web/test_home_visits.py.
+HOME_VISIT_ROUTES = {("GET", "/home-visits"): "officer, leader, admin",
+                     ("POST", "/home-visits"): "officer (for themselves), leader, admin (for anyone)",
+                     ("GET", "/home-visits/{visit_id}"): "its maker, its officer, leader, admin; with its token"}
+
+
+def test_the_home_visit_routes_are_listed_and_never_public() -> None:
+    assert set(HOME_VISIT_ROUTES) <= set(ROUTES), set(HOME_VISIT_ROUTES) - set(ROUTES)
+    assert not set(HOME_VISIT_ROUTES) & set(PUBLIC)

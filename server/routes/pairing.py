@@ -54,7 +54,10 @@ def device_code(body: DeviceCodeIn, request: Request, registry: DeviceRegistry =
     Rate-limited per address and for the server (429 with ``Retry-After``).
     (Anyone: a tablet that is not paired yet.)"""
     _admit(request, poll=False)
-    code = registry.request_code(body.device_id, body.label, body.app_version)
+    try:
+        code = registry.request_code(body.device_id, body.label, body.app_version)
+    except PairingError as exc:  # a reserved device id (the wire's pattern already keeps it out)
+        raise ApiError(422, exc.code, exc.detail) from None
     uri = f"{server_url}/pair"
     return DeviceCodeOut(
         device_code=code.device_code, user_code=code.user_code, verification_uri=uri,

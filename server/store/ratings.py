@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import TIMESTAMP, Connection, and_, bindparam, case, cast, func, literal_column, select
 
 from server.clock import utc_text
-from server.scores import Period, RatingGroup, ReasonGroup
+from server.scores import AT_HOME, Period, RatingGroup, ReasonGroup
 from server.store import tables
+from server.store.home_visits import HOME_DEVICE_ID
 
 __all__ = ["rating_groups", "reason_groups", "open_chain_devices", "officer_names", "counter_names",
            "first_and_last_rating", "flag_columns", "categories_of"]
@@ -71,7 +72,8 @@ def flag_columns(records: Any) -> tuple[Any, Any, Any]:
 def categories_of(simulated: Any, burst: Any, marks: Any, device_id: str, chained: Collection[str]) -> frozenset[str]:
     """The categories a group of ratings is counted apart for, from the
     :func:`flag_columns` of a row and its device (``chained``: the devices
-    with an open chain finding)."""
+    with an open chain finding; the reserved source of home visits gives
+    ``at_home``)."""
     found = []
     marks = int(marks or 0)
     clock_off = marks & 1
@@ -87,6 +89,8 @@ def categories_of(simulated: Any, burst: Any, marks: Any, device_id: str, chaine
         found.append("clock_off")
     if device_id in chained:
         found.append("chain")
+    if device_id == HOME_DEVICE_ID:
+        found.append(AT_HOME)
     return frozenset(found)
 
 

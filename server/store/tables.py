@@ -35,7 +35,7 @@ __all__ = [
     "metadata", "TIME", "devices", "pairings", "records", "receipts", "findings", "conflicts", "batches", "boots",
     "roster", "portraits", "accounts", "sessions", "login_attempts", "audit_log",
     "settings", "RATING_INDEXES", "RETIRED_INDEXES", "cases", "case_events", "comments", "comment_posts", "letters",
-    "server_keys", "callback_keys", "DOSSIER_INDEX", "standing_level",
+    "server_keys", "callback_keys", "DOSSIER_INDEX", "standing_level", "home_visits",
     "questionnaires", "survey_campaigns", "survey_responses",
 ]
 
@@ -458,6 +458,31 @@ case_events = Table(
     Column("action", _text(16), nullable=False),  # opened | callback | comment | assigned | status | outcome | note
     Column("value", _text(200)),  # the new status, outcome or owner's username
     Column("note", Text),  # a note's text (never shown to the officer)
+)
+
+
+# -- ratings given at home, on the citizen's own phone (server.home_visits) ----------
+
+home_visits = Table(
+    "home_visits",
+    metadata,
+    # One visit an officer made to settle a dossier at a citizen's home: a
+    # one-time link for the citizen's phone. Only the token's digest is kept:
+    # a copy of the database opens no visit.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_digest", _text(64), nullable=False, unique=True),
+    Column("officer_id", _text(200), nullable=False),
+    Column("dossier_code", _text(MAX_DOSSIER_CODE_CHARS), nullable=False),
+    Column("created_by", _text(64), nullable=False),  # the account's username
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("used_at", TIME),  # when the citizen rated: the link is spent
+    Column("rating_uuid", _text(64)),  # the rating record the server wrote
+    # The rater's browser holds the key to add reasons (and a call-back) once,
+    # after the rating; only its digest is kept, emptied once they are added.
+    Column("details_digest", _text(64)),
+    Column("details_at", TIME),
+    Index("ix_home_visits_officer", "officer_id", "created_at"),
 )
 
 

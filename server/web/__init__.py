@@ -33,6 +33,8 @@ from server.web import (
     devices,
     exports,
     home,
+    home_rating,
+    home_visits,
     officers,
     reports,
     roster,
@@ -46,7 +48,7 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
-                comments.router, cases.router, reports.router,
+                comments.router, cases.router, reports.router, home_visits.router, home_rating.router,
                 surveys.router, survey_form.router)
 """Every page router of the dashboard."""
 

@@ -23,7 +23,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.accounts import Account, Role
 from server.figures import board
 from server.i18n import Translate, translator
-from server.scores import CATEGORIES, HEADINGS, REASON_HEADINGS, Exclusions, Figures, Grain, Period, PeriodKind
+from server.scores import (
+    AT_HOME,
+    CATEGORIES,
+    HEADINGS,
+    REASON_HEADINGS,
+    Exclusions,
+    Figures,
+    Grain,
+    Period,
+    PeriodKind,
+    Place,
+)
 from server.settings import ServerSettings, load_settings
 from server.web.auth import require
 from server.web.render import page, register_nav, request_language
@@ -53,6 +64,8 @@ class PeriodChoice:
     today: date
     grain: Grain | None = None
     """The width of a trend's buckets when chosen (an officer's page), else the period's own."""
+    place: Place = Place.ALL
+    """Where the ratings counted were given: everywhere (the default), at the counter or at home."""
 
     @property
     def exclusions(self) -> Exclusions:
@@ -71,6 +84,8 @@ class PeriodChoice:
             values["flagged"] = "exclude"
         if self.grain is not None:
             values["grain"] = self.grain.value
+        if self.place is not Place.ALL:
+            values["place"] = self.place.value
         values.update(extra)
         return urlencode(values)
 
@@ -121,7 +136,8 @@ def _parse_day(text: str | None) -> date | None:
 
 
 def choose_period(kind: str | None, day: str | None, first: str | None, last: str | None,
-                  flagged: str | None, *, today: date, zone: ZoneInfo, grain: str | None = None) -> PeriodChoice:
+                  flagged: str | None, *, today: date, zone: ZoneInfo, grain: str | None = None,
+                  place: str | None = None) -> PeriodChoice:
     """The period a page's query asks for; anything unreadable falls back to
     today's day (a page of figures never fails on a mistyped date).
 
@@ -129,7 +145,8 @@ def choose_period(kind: str | None, day: str | None, first: str | None, last: st
     the period (today by default); a range takes ``first`` and ``last``
     (swapped when reversed, cut to :data:`MAX_RANGE_DAYS`); ``flagged=exclude``
     turns the one switch on; ``grain`` (``day``, ``week``, ``month``) sets a
-    trend's buckets."""
+    trend's buckets; ``place`` (``counter``, ``home``) shows only the ratings
+    given there (every place by default)."""
     try:
         period_kind = PeriodKind(kind or PeriodKind.DAY)
     except ValueError:
@@ -147,7 +164,7 @@ def choose_period(kind: str | None, day: str | None, first: str | None, last: st
         trend_grain = Grain(grain) if grain else None
     except ValueError:
         trend_grain = None
-    return PeriodChoice(period, flagged == "exclude", today, trend_grain)
+    return PeriodChoice(period, flagged == "exclude", today, trend_grain, Place.of(place))
 
 
 def percent(value: float | None, lang: str) -> str:
@@ -173,6 +190,8 @@ def figures_context(choice: PeriodChoice, settings: ServerSettings, lang: str, t
         "period_label": choice.label(t),
         "kinds": [kind.value for kind in PeriodKind],
         "categories": CATEGORIES,
+        "places": [p.value for p in Place],
+        "at_home": AT_HOME,
         "heading_groups": HEADINGS,
         "level_order": LEVEL_ORDER,
         "min_ratings": settings.rank_min_ratings,
@@ -195,7 +214,7 @@ def today_in(request: Request, settings: ServerSettings) -> date:
 def board_page(request: Request, kind: str | None = Query(None, max_length=10),
                day: str | None = Query(None, max_length=10), first: str | None = Query(None, max_length=10),
                last: str | None = Query(None, max_length=10),
-               flagged: str | None = Query(None, max_length=10),
+               flagged: str | None = Query(None, max_length=10), place: str | None = Query(None, max_length=10),
                account: Account = Depends(require(Role.LEADER, Role.OBSERVER, Role.ADMIN, Role.OFFICER))
                ) -> Response:
     """The commune's board for a period, today's by default. (Leader,
@@ -205,8 +224,9 @@ def board_page(request: Request, kind: str | None = Query(None, max_length=10),
         return RedirectResponse("/me" + (f"?{query}" if query else ""), status_code=303)
     engine = request.app.state.engine
     settings = load_settings(engine)
-    choice = choose_period(kind, day, first, last, flagged, today=today_in(request, settings), zone=settings.zone)
-    figures = board(engine, choice.period, choice.exclusions, settings=settings)
+    choice = choose_period(kind, day, first, last, flagged, today=today_in(request, settings), zone=settings.zone,
+                           place=place)
+    figures = board(engine, choice.period, choice.exclusions, settings=settings, place=choice.place)
     lang = request_language(request)
     t = translator(lang)
     everyone = [figures.commune, *figures.officers.values()]

@@ -21,6 +21,7 @@ from server.accounts import Account, AccountBook, Role
 from server.deps import get_registry
 from server.registry import DeviceRegistry, PairingError, visible_text
 from server.web.auth import client_address, csrf_protect, get_accounts, require
+from server.web.home_visits import home_visits
 from server.web.render import page, register_nav
 
 __all__ = ["router"]
@@ -47,7 +48,8 @@ def _devices_page(request: Request, registry: DeviceRegistry, account: Account, 
     if account.role is not Role.ADMIN:
         pairings = []
     return page(request, "devices.html", status_code=status_code, devices=devices, pairings=pairings,
-                notice=notice if notice in _NOTICES else None, error=error, disk=request.app.state.disk_alarm.state())
+                notice=notice if notice in _NOTICES else None, error=error, disk=request.app.state.disk_alarm.state(),
+                home_source=home_visits(request).source_health())
 
 
 @router.get("/devices", response_class=HTMLResponse)

@@ -94,6 +94,7 @@ def officer_page(request: Request, officer_id: str = Path(max_length=100),
                  kind: str | None = Query(None, max_length=10), day: str | None = Query(None, max_length=10),
                  first: str | None = Query(None, max_length=10), last: str | None = Query(None, max_length=10),
                  flagged: str | None = Query(None, max_length=10), grain: str | None = Query(None, max_length=10),
+                 place: str | None = Query(None, max_length=10),
                  account: Account = Depends(require(Role.LEADER, Role.OBSERVER, Role.ADMIN, Role.OFFICER))
                  ) -> HTMLResponse:
     """One officer's history, this month by default. (Leader, observer,
@@ -103,8 +104,9 @@ def officer_page(request: Request, officer_id: str = Path(max_length=100),
     engine = request.app.state.engine
     settings = load_settings(engine)
     choice = choose_period(kind or "month", day, first, last, flagged, today=today_in(request, settings),
-                           zone=settings.zone, grain=grain)
-    history = officer_history(engine, officer_id, choice.period, choice.exclusions, grain=choice.grain)
+                           zone=settings.zone, grain=grain, place=place)
+    history = officer_history(engine, officer_id, choice.period, choice.exclusions, grain=choice.grain,
+                              place=choice.place)
     lang = request_language(request)
     t = translator(lang)
     # An officer always has their own page, even before the roster names them.
