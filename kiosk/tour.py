@@ -38,6 +38,42 @@ def _find(screen, cls):
     return [w for w in screen.walk() if isinstance(w, cls)]
 
 
+def sample_campaign(today) -> dict:
+    """A survey campaign of the Fatherland Front running ``today``, with one
+    question of every kind (the pictures' demo; a commune's come from its server)."""
+    from datetime import timedelta
+
+    return {
+        "id": "mttq-2026-dot-1", "title": "Khảo sát sự hài lòng của người dân năm 2026", "kiosk": True,
+        "target": 300, "starts_on": (today - timedelta(days=3)).isoformat(),
+        "ends_on": (today + timedelta(days=27)).isoformat(),
+        "questionnaire": {
+            "id": "mttq-sipas", "version": 1, "title": "Phiếu lấy ý kiến người dân",
+            "intro": "Ủy ban MTTQ phường lắng nghe ý kiến của Ông/Bà về bộ phận một cửa.",
+            "sections": [
+                {"title": "Tiếp cận dịch vụ", "questions": [
+                    {"key": "cho-ngoi", "kind": "scale", "required": True,
+                     "text": "Nơi ngồi chờ có đủ chỗ ngồi, sạch sẽ và thoáng mát"},
+                    {"key": "biet-qua", "kind": "single", "text": "Ông/Bà biết đến thủ tục này qua đâu?",
+                     "options": [{"key": "cong-dvc", "text": "Cổng dịch vụ công"},
+                                 {"key": "nguoi-quen", "text": "Người thân, người quen"},
+                                 {"key": "loa", "text": "Loa phát thanh của phường"},
+                                 {"key": "can-bo", "text": "Cán bộ hướng dẫn tại quầy"}]},
+                    {"key": "giay-to", "kind": "multiple", "text": "Ông/Bà đã phải nộp những giấy tờ nào?",
+                     "options": [{"key": "ban-sao", "text": "Bản sao có chứng thực"},
+                                 {"key": "ban-chinh", "text": "Bản chính để đối chiếu"},
+                                 {"key": "to-khai", "text": "Tờ khai theo mẫu"},
+                                 {"key": "anh", "text": "Ảnh thẻ"}]}]},
+                {"title": "Công chức", "questions": [
+                    {"key": "cong-chuc", "kind": "officer", "required": True,
+                     "text": "Công chức nào đã tiếp nhận hồ sơ của Ông/Bà?"}]},
+                {"title": "Góp ý", "questions": [
+                    {"key": "gop-y", "kind": "text", "text": "Ông/Bà có góp ý gì để phường phục vụ tốt hơn?"}]},
+            ],
+        },
+    }
+
+
 def _sample_days(desk, officer_id: str) -> None:
     """A plausible fortnight for the officer's view: mostly satisfied, a few
     reasons, some days without ratings, and today."""
@@ -199,6 +235,43 @@ def tour(settings, out_dir: Path, orientation: str) -> list[Path]:
         shot(kiosk, "choose-officer")
         kiosk.tap(kiosk.screen.cards()[2])
         shot(kiosk, "rate-chosen-officer")
+    finally:
+        kiosk.close()
+
+    # The Fatherland Front's survey, after a rating's thank-you: every kind of question.
+    survey = dataclasses.replace(settings, mode=AttributionMode.CHOOSE, database=work / "survey.db",
+                                 survey_invite="after_thanks")
+    kiosk = HeadlessKiosk(survey, size=size)
+    try:
+        kiosk.app.sync.campaigns_arrived([sample_campaign(kiosk.app.desk.clock.now().date())])
+        kiosk.pump(2)
+        kiosk.tap(kiosk.screen.cards()[0])
+        kiosk.tap(kiosk.screen.faces()[0])
+        if kiosk.screen.name == "recorded":
+            kiosk.tap(kiosk.screen.ids.go_on)
+        if kiosk.screen.name == "reasons":
+            kiosk.tap(kiosk.screen.ids.done)
+        kiosk.tap(kiosk.screen.ids.done)
+        shot(kiosk, "survey-invite")
+        kiosk.tap(kiosk.screen.ids.accept)
+        shot(kiosk, "survey-scale")
+        kiosk.tap(kiosk.screen.option_buttons()[3])
+        shot(kiosk, "survey-single")
+        kiosk.tap(kiosk.screen.option_buttons()[3])
+        for chip in kiosk.screen.option_buttons()[:2]:
+            kiosk.tap(chip)
+        shot(kiosk, "survey-multiple")
+        kiosk.tap(kiosk.screen.ids.go_on)
+        shot(kiosk, "survey-officer")
+        kiosk.tap(kiosk.screen.option_buttons()[1])
+        keys = kiosk.screen.letter_keys().keys()
+        from kiosk.widgets.letters import TONES
+
+        for key in ("t", "h", "ê", "m", "space", "g", "h", "ê", TONES[0], "space", "c", "h", "ơ", TONES[1]):
+            kiosk.tap(keys[key], frames=1)
+        shot(kiosk, "survey-text")
+        kiosk.tap(kiosk.screen.ids.go_on)
+        shot(kiosk, "survey-thanks")
     finally:
         kiosk.close()
 
