@@ -131,3 +131,20 @@ HOME_VISIT_ROUTES = {("GET", "/home-visits"): "officer, leader, admin",
 def test_the_home_visit_routes_are_listed_and_never_public() -> None:
     assert set(HOME_VISIT_ROUTES) <= set(ROUTES), set(HOME_VISIT_ROUTES) - set(ROUTES)
     assert not set(HOME_VISIT_ROUTES) & set(PUBLIC)
+
+
+# The survey results: each route is refused to anonymous callers above; that an
+# officer is refused every one (403) is proved in tests/web/test_survey_results_pages.py.
+SURVEY_RESULTS_ROUTES = {
+    ("GET", "/survey-results"): "admin, observer, leader",
+    ("GET", "/survey-results/compare"): "admin, observer, leader",
+    ("GET", "/survey-results/compare.{fmt}"): "admin, observer, leader (audited)",
+    ("GET", "/survey-results/{campaign_id}"): "admin, observer, leader; citizens' texts for observer and leader",
+    ("GET", "/survey-results/{campaign_id}/results.{fmt}"): "admin, observer, leader (audited); texts likewise",
+    ("GET", "/survey-results/{campaign_id}/questionnaire.pdf"): "admin, observer, leader (audited)",
+}
+
+
+def test_the_survey_results_routes_are_listed_and_never_public() -> None:
+    assert set(SURVEY_RESULTS_ROUTES) <= set(ROUTES), set(SURVEY_RESULTS_ROUTES) - set(ROUTES)
+    assert not set(SURVEY_RESULTS_ROUTES) & set(PUBLIC)

@@ -40,6 +40,7 @@ from server.web import (
     roster,
     server_settings,
     survey_form,
+    survey_results,
     surveys,
 )
 from server.web.render import STATIC_DIR
@@ -49,7 +50,7 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
                 comments.router, cases.router, reports.router, home_visits.router, home_rating.router,
-                surveys.router, survey_form.router)
+                surveys.router, survey_form.router, survey_results.router)
 """Every page router of the dashboard."""
 
 
