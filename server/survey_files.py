@@ -899,7 +899,7 @@ class _Form:
     def question(self, number: int, question: Question, *, draw: bool) -> float:
         pdf, t = self.pdf, self.t
         height = 0.0
-        hint = t(f"survey_results.form.hint.{question.kind}")
+        hint = t(f"survey_results.form.hint.{question.kind}") if question.kind != "text" else ""
         text = t("survey_results.form.question", number=number, text=L.plain(question.text))
         if question.required:
             text += " (*)"
