@@ -372,3 +372,19 @@ def test_a_kill_during_a_survey_loses_no_answered_question(tmp_path, demo_tree):
         assert kiosk.screen.name == "choose"
     finally:
         kiosk.close()
+
+
+def test_the_invitation_setting_is_in_the_technicians_panel_and_checked(tmp_path, demo_tree):
+    from kiosk import settings_panel
+    from kiosk.config import ConfigError
+    from kiosk.config_file import ConfigFile
+
+    config = write_config(tmp_path, demo_tree)
+    item = settings_panel.item_for("counter", "survey_invite")
+    assert item.path == "survey.invite" and item.options == ("after_thanks", "only", "off")
+    assert settings_panel.values(load_settings(config))["counter"]["survey_invite"] == "after_thanks"
+    written = ConfigFile(config).set_values(dict([settings_panel.to_change("counter", "survey_invite", "only")]))
+    assert written.survey_invite == "only" and load_settings(config).survey_invite == "only"
+    demo_tree["survey"] = {"invite": "sometimes"}
+    with pytest.raises(ConfigError, match=r"survey\.invite"):
+        load_settings(write_config(tmp_path, demo_tree))
