@@ -121,6 +121,36 @@ class RawSqlite:
         self.db.close()
 
 
+class CollectionWatch:
+    """Times the garbage collector's passes (a full pass over a big heap is a
+    long frame of its own; the app keeps its long-lived objects out of them)."""
+
+    def __init__(self) -> None:
+        self.passes: list[tuple[int, float]] = []
+        self._began = 0.0
+
+    def _on_pass(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.passes.append((info["generation"], (time.perf_counter() - self._began) * 1000))
+
+    def start(self) -> None:
+        import gc
+
+        gc.callbacks.append(self._on_pass)
+
+    def stop(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._on_pass)
+
+    def summary(self) -> str:
+        full = [ms for generation, ms in self.passes if generation == 2]
+        longest = max((ms for _g, ms in self.passes), default=0.0)
+        return f"{len(self.passes)} passes, {len(full)} full, the longest {longest:.1f} ms"
+
+
 def _hanging_server(settings) -> str:
     """A loopback listener that never answers, and this tablet paired with it."""
     import socket
@@ -190,6 +220,7 @@ def main() -> None:
         building.append(time.perf_counter() - start)
     kiosk.pump(5)
 
+    collections = CollectionWatch()
     frames: list[tuple[float, float]] = []
     tap_frames: list[tuple[float, float]] = []
     handlers: list[float] = []
@@ -229,6 +260,7 @@ def main() -> None:
         kinds.append(kind)
         return took
 
+    collections.start()
     for _ in range(args.taps):
         kiosk.settle()
         face = kiosk.screen.faces()[0]
@@ -240,6 +272,7 @@ def main() -> None:
         frame(kind="next screen drawn")
         kiosk.app.visits.go_idle()
         frame(kind="idle screen drawn again")
+    collections.stop()
     kiosk.close()
 
     def ms(values) -> list[float]:
@@ -275,6 +308,7 @@ def main() -> None:
     others = statistics.median((h - c) * 1000 for h, c in zip(handlers, commits, strict=True))
     row("  the rest (screen change)", others, 0.0)
     row("tap handler, longest", hand[-1], raw_ms[-1])
+    print(f"  -- the garbage collector during the taps: {collections.summary()}")
     build = sorted(b * 1000 for b in building)
     if build:
         print("  -- once after start, at rest: the screens not needed at start, one per frame")

@@ -39,7 +39,7 @@ from kiosk.handover import HandOverKeys
 from kiosk.link.credentials import pin_key
 from kiosk.navigator import ScreenNavigator
 from kiosk.pin import PinGuard
-from kiosk.screens import IDLE_FIRST, KioskScreens, load_kv
+from kiosk.screens import IDLE_FIRST, KioskScreens, keep_out_of_collections, load_kv
 from kiosk.staff import StaffFlow
 from kiosk.store import Store
 from kiosk.survey_desk import SurveyDesk
@@ -179,6 +179,7 @@ class KioskApp(App):
         Window.bind(on_request_close=self._refuse_close)
         Window.bind(on_key_down=self._on_key_down)
         self.visits.go_idle()
+        keep_out_of_collections()  # what start-up made; the rest once built (kiosk.screens)
         self.root.build_rest_soon()
         self.sync.start()
         self.sync.refresh_roster()

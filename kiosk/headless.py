@@ -7,6 +7,7 @@ Call :func:`configure` before anything imports Kivy.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import time
@@ -153,4 +154,8 @@ class HeadlessKiosk:
         # App.stop() asks a main loop we never started to stop; forget it.
         EventLoop.stopping = False
         app.store.close()
+        # The app froze its objects out of the collector's view (one app runs
+        # for the life of a tablet); here many run in one process, one after
+        # another: give the finished one back, so that its cycles are freed.
+        gc.unfreeze()
         self.pump(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -184,10 +185,17 @@ def test_timeouts_return_to_idle_and_keep_what_was_tapped(make_kiosk):
     [details] = kiosk.app.store.details_for(rating.uuid)
     assert details.reasons == (kiosk.app.settings.low_reasons[1].id,)
     # The thank-you screen also goes back by itself.
+    # The reasons screen now waits (a loaded machine may take 0.4 s between
+    # two frames), and every screen shown is noted: the 0.4 s thank-you
+    # screen may come and go between two polls.
+    settings = kiosk.app.settings
+    kiosk.app.apply_settings(replace(settings, timeouts=replace(settings.timeouts, reasons=30)))
+    shown: list[str] = []
+    kiosk.app.root.bind(current=lambda _manager, name: shown.append(name))
     kiosk.tap(kiosk.screen.faces()[-1])
     kiosk.tap(kiosk.screen.ids.done)
-    assert kiosk.screen.name == "thanks"
-    assert kiosk.wait_until(lambda: kiosk.screen.name == "rate", timeout=5)
+    assert kiosk.wait_until(lambda: shown[-2:] == ["thanks", "rate"], timeout=10), shown
+    assert shown == ["reasons", "thanks", "rate"]
     assert kiosk.app.store.count(KIND_RATING) == 2
 
 
