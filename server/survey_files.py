@@ -353,14 +353,14 @@ def write_results_xlsx(
                 for answer in result.texts:
                     texts.append(
                         [
-                            _local(answer.answered_at, report.zone),
+                            answer.answered_at.astimezone(report.zone).date(),
                             t(f"survey_results.channel.{answer.channel}"),
                             version.version,
                             result.question.text,
                             masked_text(answer.text),
                         ]
                     )
-                    _formats(texts, {1: _TIME})
+                    _formats(texts, {1: _DATE})
                     texts.cell(row=texts.max_row, column=5).alignment = Alignment(wrap_text=True, vertical="top")
     book.save(out)
 
