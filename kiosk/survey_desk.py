@@ -87,34 +87,42 @@ class SurveyDesk:
         return self.drafts.start(campaign.id, questionnaire.id, questionnaire.version,
                                  device_time_text(self.desk.clock.now()))
 
-    def answer(self, draft: Draft, question: Question, value: Any) -> Draft:
+    def answer(self, draft: Draft, question: Question, value: Any, campaign: Campaign | None = None) -> Draft:
         """Keep one answer now (``None`` or an empty value clears it), checked
-        by the contract's rules; raises :class:`sync.survey.SurveyError` for a
-        value the question does not take."""
-        campaign = self._campaign(draft.campaign_id, draft.questionnaire_version)
+        by the contract's rules against ``campaign``'s questionnaire (the one
+        on the screen; else the kept campaign of the draft); raises
+        :class:`sync.survey.SurveyError` for a value the question does not take."""
+        campaign = campaign or self._campaign(draft.campaign_id, draft.questionnaire_version)
         normal = None
-        if campaign is not None and value not in (None, "", []):
+        if value not in (None, "", []):
             if question.kind == "text" and isinstance(value, str):
                 value = value[:TEXT_ANSWER_CHARS]
-            checked = check_answers(campaign.questionnaire, {question.key: value}, self.officer_ids())
+            # The questionnaire on the screen decides; one the server has
+            # replaced meanwhile is checked again when the draft is chained.
+            questionnaire = campaign.questionnaire if campaign is not None else None
+            checked = check_answers(questionnaire, {question.key: value}, self.officer_ids()) \
+                if questionnaire is not None else {question.key: value}
             normal = checked.get(question.key)
         answers = self.drafts.answer(draft.id, question.key, normal, device_time_text(self.desk.clock.now()))
         return Draft(draft.id, draft.campaign_id, draft.questionnaire_id, draft.questionnaire_version, answers,
                      draft.started_at)
 
-    def finish(self, draft: Draft, *, cut_short: bool = False) -> Record | None:
+    def finish(self, draft: Draft, *, cut_short: bool = False, campaign: Campaign | None = None) -> Record | None:
         """Chain the draft's answers as one ``survey`` record and delete the
         draft in the same transaction. ``complete`` is false when a required
         question is unanswered, or when the survey was ``cut_short`` (a draft
         found at start-up: the app stopped under it). A draft without a single
-        answer is discarded: there is nothing to record."""
+        answer is discarded: there is nothing to record. ``campaign``: the
+        one the citizen answered (else the kept campaign of the draft)."""
         current = self.drafts.get(draft.id)
         if current is None:
             return None  # recorded already
         if not current.answers:
             self.drafts.discard(current.id)
             return None
-        campaign = self._campaign(current.campaign_id, current.questionnaire_version)
+        if campaign is None or (campaign.id, campaign.questionnaire.version) != (
+                current.campaign_id, current.questionnaire_version):
+            campaign = self._campaign(current.campaign_id, current.questionnaire_version)
         answers = dict(current.answers)
         if campaign is not None:
             answers = _checked_or_kept(campaign, answers)

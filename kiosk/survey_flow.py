@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.desk import CLOSED_OUTSIDE_HOURS
 from kiosk.navigator import Navigator
 from kiosk.store.surveys import Draft
 from kiosk.survey_desk import SurveyDesk
@@ -61,8 +62,11 @@ class SurveyFlow:
         return self.draft is None and self.navigator.current == "survey_invite" and self.invite() == "only"
 
     def rests_on_invitation(self) -> bool:
-        """Show the invitation as the rest screen now (``only``, a campaign running)."""
+        """Show the invitation as the rest screen now (``only``, a campaign
+        running, within working hours when the tablet keeps them)."""
         if self.invite() != "only" or self.desk.campaign_today() is None:
+            return False
+        if self.desk.desk.closed_reason() == CLOSED_OUTSIDE_HOURS:
             return False
         self._show_invitation(at_rest=True)
         return True
@@ -123,7 +127,7 @@ class SurveyFlow:
         if self.draft is None or question is None:
             return
         try:
-            self.draft = self.desk.answer(self.draft, question, value)
+            self.draft = self.desk.answer(self.draft, question, value, self.campaign)
         except SurveyError:
             pass  # a value the question does not take is not kept (the screen offers only valid ones)
 
@@ -176,10 +180,10 @@ class SurveyFlow:
 
     def _record(self) -> bool:
         """Chain the draft (if any answer was given); returns whether one was."""
-        draft, self.draft, self.campaign = self.draft, None, None
+        draft, campaign, self.draft, self.campaign = self.draft, self.campaign, None, None
         if draft is None:
             return False
-        record = self.desk.finish(draft)
+        record = self.desk.finish(draft, campaign=campaign)
         if record is not None:
             self.last_record = record
         return record is not None

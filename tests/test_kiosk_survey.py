@@ -388,3 +388,19 @@ def test_the_invitation_setting_is_in_the_technicians_panel_and_checked(tmp_path
     demo_tree["survey"] = {"invite": "sometimes"}
     with pytest.raises(ConfigError, match=r"survey\.invite"):
         load_settings(write_config(tmp_path, demo_tree))
+
+
+def test_a_campaign_replaced_during_a_survey_keeps_the_answers_given_under_it(make_kiosk):
+    kiosk = make_kiosk()
+    rate_and_thank(kiosk)
+    kiosk.tap(kiosk.screen.ids.accept)
+    kiosk.tap(kiosk.screen.option_buttons()[0])  # q1: 1
+    newer = campaign()
+    newer["questionnaire"] = {**newer["questionnaire"], "version": 4}
+    kiosk.app.sync.campaigns_arrived([newer])  # the server edited the questionnaire meanwhile
+    kiosk.pump(2)
+    assert kiosk.screen.name == "survey_question"  # never taken from under the citizen's fingers
+    kiosk.tap(kiosk.screen.option_buttons()[2])  # q2: c
+    kiosk.tap(kiosk.screen.ids.leave)
+    [record] = surveys(kiosk)
+    assert record.questionnaire_version == 3 and answers_of_text(record.answers) == {"q1": 1, "q2": "c"}

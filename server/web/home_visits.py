@@ -67,9 +67,9 @@ def qr_svg(text: str) -> str:
     return _SIZE.sub("", svg, count=2).replace("<svg ", '<svg class="qr" role="img" ', 1)
 
 
-def invitation(officer: str, dossier: str, link: str) -> str:
+def invitation(commune: str, officer: str, dossier: str, link: str) -> str:
     """The text the officer sends by SMS or Zalo: always in Vietnamese (it is the citizen's)."""
-    return translator("vi")("home_visit.invitation", officer=officer, dossier=dossier, link=link)
+    return translator("vi")("home_visit.invitation", commune=commune, officer=officer, dossier=dossier, link=link)
 
 
 def _names(visits: HomeVisits) -> dict[str, str]:
@@ -129,8 +129,10 @@ def visit_page(request: Request, visit_id: int = Path(ge=1, le=2**62), t: str = 
         return page(request, "home_visit_missing.html", status_code=404)
     link = visit_link(request, t)
     officer = _names(visits).get(visit.officer_id, visit.officer_id)
-    zone = load_settings(request.app.state.engine).zone
+    settings = load_settings(request.app.state.engine)
+    commune = settings.commune_name or translator("vi")("home_visit.commune_fallback")
+    zone = settings.zone
     return page(request, "home_visit.html", visit=visit, state=visit.state(request.app.state.clock()),
                 officer=officer, link=link, qr=qr_svg(link),
-                text=invitation(officer, visit.dossier_code, link),
+                text=invitation(commune, officer, visit.dossier_code, link),
                 expires=local_time(visit.expires_at, zone))

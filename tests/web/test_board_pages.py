@@ -243,7 +243,7 @@ def test_an_officer_sees_only_their_own_page_on_a_phone(rated, browser):
         mine = f"{commune.url}/officers/{officers[0]}"
         assert phone.url == mine  # the officer's home is their own page
         menu = set(phone.eval_on_selector_all("nav.menu a", "links => links.map(a => a.getAttribute('href'))"))
-        assert menu == {"/home", "/me", "/cases", "/reports"}
+        assert menu == {"/home", "/me", "/cases", "/reports", "/home-visits"}
         assert phone.locator("a[href^='/board']").count() == 0
         assert names[officers[0]] in phone.locator("h1").inner_text()
         # This month, by day: the table carries the figures, the chart the same ones.

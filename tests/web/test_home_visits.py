@@ -144,7 +144,7 @@ def test_an_officer_makes_a_visit_and_the_citizen_rates_at_home_on_a_phone(site,
         box = officer.locator(".qr-box svg").bounding_box()
         assert box["width"] >= 300, box  # large enough to scan from another phone
         text = officer.input_value("#invitation")
-        assert text.startswith("UBND xã mời Ông/Bà đánh giá cán bộ Nguyễn Thị Lan") and text.endswith(link)
+        assert text.startswith("UBND phường Hòa Bình mời Ông/Bà đánh giá cán bộ Nguyễn Thị Lan") and text.endswith(link)
         assert "H01.12-2026-0001" in text
         officer.click("button.copy")
         assert officer.locator("button.copy").inner_text() == "Đã sao chép"
