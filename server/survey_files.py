@@ -73,9 +73,13 @@ __all__ = [
     "render_questionnaire_pdf",
     "percent",
     "interval_text",
+    "PDF_TEXTS",
 ]
 
 _PERCENT = "0.0%"
+PDF_TEXTS = 300
+"""The citizens' texts a PDF lists per question, the first ones answered
+(a long list would make a report of hundreds of pages; the workbook has them all)."""
 _DATE = "DD/MM/YYYY"
 _TIME = "DD/MM/YYYY HH:MM"
 
@@ -563,12 +567,15 @@ def _question_blocks(
     else:
         blocks.append(Paragraph(t("survey_results.doc.texts", n=_count(result.answered))))
         if with_texts and result.texts:
+            listed = result.texts[:PDF_TEXTS]
+            if len(result.texts) > PDF_TEXTS:
+                blocks.append(
+                    Paragraph(t("survey_results.doc.texts_cut", shown=_count(PDF_TEXTS), n=_count(len(result.texts))))
+                )
             blocks.append(
                 Table(
                     header=(t("survey_results.col.answered_at"), t("survey_results.col.text")),
-                    rows=tuple(
-                        (f"{a.answered_at.astimezone(zone):%d/%m/%Y}", masked_text(a.text)) for a in result.texts
-                    ),
+                    rows=tuple((f"{a.answered_at.astimezone(zone):%d/%m/%Y}", masked_text(a.text)) for a in listed),
                     widths=(1.4, 6),
                 )
             )

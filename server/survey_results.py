@@ -33,6 +33,7 @@ Answer sets come from the store as any object with the attributes of
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -410,9 +411,14 @@ def over_time(
     asking = {
         q.key: {v for v, old in versions.items() if (o := old.question(q.key)) and _same_question(o, q)} for q in scales
     }
+    buckets = Period.between(first, last, zone).buckets(grain)
+    starts = [b.first for b in buckets]
+    grouped: list[list[Answered]] = [[] for _ in buckets]
+    for day, answer_set in every:
+        if first <= day <= last:
+            grouped[bisect_right(starts, day) - 1].append(answer_set)
     result = []
-    for bucket in Period.between(first, last, zone).buckets(grain):
-        inside = [a for d, a in every if d in bucket]
+    for bucket, inside in zip(buckets, grouped, strict=True):
         channels = Counter(a.channel for a in inside)
         rates = []
         for q in scales:

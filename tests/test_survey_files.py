@@ -25,7 +25,7 @@ from server.survey_files import (
     write_results_xlsx,
 )
 from server.survey_results import campaign_report, compare_campaigns
-from tests.survey_samples import BASELINE, LATEST, OFFICERS, QUESTIONNAIRE, baseline_sets, latest_sets
+from tests.survey_samples import BASELINE, COMMENTS, LATEST, OFFICERS, QUESTIONNAIRE, baseline_sets, latest_sets
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
@@ -206,3 +206,47 @@ def _no_heading_at_a_page_foot(pages: list[str], headings: list[str] = ()) -> No
         # A question's heading ends «(n = 180)»; a table row has its cells apart.
         assert not (re.search(r"\(n = [\d.]+\)$", last) and "   " not in last), lines[-3:]
         assert last not in headings, lines[-3:]
+
+
+def test_a_campaign_without_answers_still_writes_its_files(tmp_path):
+    empty = campaign_report(LATEST, [QUESTIONNAIRE], [], zone=ZONE, made_at=NOW)
+    assert empty.results.respondents == 0 and sum(b.respondents for b in empty.timeline) == 0
+    assert (empty.timeline[0].bucket.first, empty.timeline[-1].bucket.last) == (LATEST.starts_on, LATEST.ends_on)
+    path = tmp_path / "empty.xlsx"
+    write_results_xlsx(empty, path, commune="x", names=OFFICERS, with_texts=True)
+    summary = {r[0]: r[1] for r in load_workbook(path)["Tổng hợp"].iter_rows(values_only=True)}
+    assert summary["Số phiếu trả lời"] == 0
+    text = flat(
+        " ".join(
+            pdf_pages(
+                render_results_pdf(empty, SETTINGS, day=date(2026, 6, 1), names=OFFICERS, with_texts=True), tmp_path
+            )
+        )
+    )
+    assert "Tổng số phiếu thu về: 0" in text and "(n = 0)" in text
+    nothing = compare_campaigns((BASELINE, [QUESTIONNAIRE], []), (LATEST, [QUESTIONNAIRE], latest_sets()), made_at=NOW)
+    assert "Chưa khác" in flat(
+        " ".join(pdf_pages(render_comparison_pdf(nothing, SETTINGS, day=date(2026, 6, 1)), tmp_path))
+    )
+
+
+def test_a_long_list_of_texts_is_cut_in_the_pdf_and_whole_in_the_workbook(report, tmp_path, monkeypatch):
+    import server.survey_files as files
+
+    monkeypatch.setattr(files, "PDF_TEXTS", 4)
+    count = sum(1 for s in latest_sets() if "idea" in s.answers)
+    assert count > 4
+    text = flat(
+        " ".join(
+            pdf_pages(
+                files.render_results_pdf(report, SETTINGS, day=date(2026, 6, 1), names=OFFICERS, with_texts=True),
+                tmp_path,
+            )
+        )
+    )
+    assert f"Dưới đây là 4 ý kiến đầu tiên trong tổng số {count} ý kiến" in text
+    listed = sum(text.count(comment.replace("0912 345 678", "•••")) for comment in COMMENTS)
+    assert listed == 4
+    path = tmp_path / "all.xlsx"
+    files.write_results_xlsx(report, path, commune="x", names=OFFICERS, with_texts=True)
+    assert load_workbook(path)["Ý kiến người dân"].max_row == count + 1

@@ -100,8 +100,7 @@ def render_pdf(doc: AdministrativeDocument, *, body: Callable[[FPDF], None] | No
         if isinstance(block, Paragraph):
             _paragraph(pdf, block.text, bold=False)
         elif isinstance(block, Heading):
-            following = doc.blocks[index + 1] if index + 1 < len(doc.blocks) else None
-            ensure_room(pdf, _heading_height(pdf, block.text) + _start_height(following))
+            ensure_room(pdf, _heading_height(pdf, block.text) + _start_height(pdf, doc.blocks[index + 1:index + 3]))
             _paragraph(pdf, block.text, bold=True)
         elif isinstance(block, Table):
             _table(pdf, block)
@@ -121,12 +120,21 @@ def _heading_height(pdf: FPDF, text: str) -> float:
     return len(lines) * _line(L.BODY_PT) + 2 * L.PARAGRAPH_AFTER_PT * _PT
 
 
-def _start_height(block: object) -> float:
-    """What of the block after a heading must share its page: two lines of
-    a paragraph, or a table's header and first rows."""
-    if isinstance(block, Table):
+def _start_height(pdf: FPDF, following: tuple[object, ...]) -> float:
+    """What of the blocks after a heading must share its page: two lines of
+    a paragraph, or a table's header and first rows; a short note between a
+    heading and its table (up to three lines) goes with both."""
+    if not following:
+        return 0.0
+    first = following[0]
+    if isinstance(first, Table):
         return 4 * _line(L.TABLE_PT) + 4
-    if isinstance(block, Paragraph):
+    if isinstance(first, Paragraph):
+        pdf.set_font(_FONT, "", L.BODY_PT)
+        lines = len(pdf.multi_cell(L.TEXT_WIDTH_MM - L.FIRST_LINE_INDENT_MM, _line(L.BODY_PT),
+                                   L.plain(first.text).strip(), dry_run=True, output="LINES"))
+        if lines <= 3 and len(following) > 1 and isinstance(following[1], Table):
+            return lines * _line(L.BODY_PT) + L.PARAGRAPH_AFTER_PT * _PT + 4 * _line(L.TABLE_PT) + 4
         return 2 * _line(L.BODY_PT)
     return 0.0
 

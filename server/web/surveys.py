@@ -135,6 +135,7 @@ def _designer(
     error: str | None = None,
     notice: str | None = None,
     status_code: int = 200,
+    versions: list[dict[str, Any]] | None = None,
 ) -> HTMLResponse:
     return page(
         request,
@@ -148,6 +149,7 @@ def _designer(
         options_text=options_text,
         was_of=was_of,
         kinds=("scale", "single", "multiple", "text", "officer"),
+        versions=versions or [],
     )
 
 
@@ -186,7 +188,14 @@ def questionnaire_page(
             latest=latest,
         )
     notice = request_t(request)("surveys.designer.saved", title=found.title, version=found.version) if saved else None
-    return _designer(request, found.to_dict(), answered=desk.answered(found.id), version=found.version, notice=notice)
+    return _designer(
+        request,
+        found.to_dict(),
+        answered=desk.answered(found.id),
+        version=found.version,
+        notice=notice,
+        versions=versions,
+    )
 
 
 def _missing(request: Request) -> HTMLResponse:

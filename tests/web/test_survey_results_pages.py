@@ -204,3 +204,28 @@ def test_results_and_comparison_in_chromium(surveyed, page) -> None:
     page.click(".compare-form button[type=submit]")
     page.wait_for_load_state()
     assert "direction-down" in page.locator("section.compared[data-key='wait'] tr.change").get_attribute("class")
+
+
+def test_answers_of_an_older_version_are_shown_under_its_own_questions(surveyed) -> None:
+    latest = surveyed.ids[LATEST.id]
+    changed = plain_questionnaire()
+    changed["sections"][0]["questions"][0]["text"] = "Thời gian chờ đợi không quá 15 phút"
+    with surveyed.engine.begin() as conn:
+        v2 = stored.save_questionnaire(conn, changed, by_account=None)
+        assert v2.version == 2  # answered already: the edit is a new version
+        for value in (5, 4, 1):
+            stored.add_response(
+                conn,
+                campaign_id=latest,
+                questionnaire_id=v2.id,
+                questionnaire_version=2,
+                channel="paper",
+                answered_at="2026-05-10T03:00:00+00:00",
+                answers={"wait": value},
+                complete=True,
+            )
+    html = _session(surveyed, Role.OBSERVER).get(f"{surveyed.url}/survey-results/{latest}", timeout=30).text
+    assert "Phiếu phiên bản 2 (3 phiếu)" in html and "Phiếu phiên bản 1 (180 phiếu)" in html
+    assert html.index("Thời gian chờ đợi không quá 15 phút") < html.index("Phiếu phiên bản 1")
+    assert html.index("Phiếu phiên bản 1") < html.index("Thời gian chờ đợi đến lượt được giải quyết là hợp lý")
+    assert "Đồng ý (mức 4–5): 66,7%" in html  # 2 of the 3 under version 2
