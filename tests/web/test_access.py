@@ -13,9 +13,11 @@ from tests.web.support import PASSWORDS, api_login
 
 # What each role's menu shows, and what it may not open.
 MENU = {
-    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings", "/reports"},
-    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases", "/reports"},
-    Role.OFFICER: {"/home", "/me", "/cases", "/reports"},
+    Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings", "/reports",
+                 "/home-visits"},
+    Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases", "/reports",
+                  "/home-visits"},
+    Role.OFFICER: {"/home", "/me", "/cases", "/reports", "/home-visits"},
     Role.OBSERVER: {"/home", "/board", "/reports"},
 }
 # Where each role lands after logging in (the officer's own page is under /officers/).
