@@ -14,11 +14,11 @@ from tests.web.support import PASSWORDS, api_login
 # What each role's menu shows, and what it may not open.
 MENU = {
     Role.ADMIN: {"/home", "/board", "/devices", "/accounts", "/audit", "/roster", "/settings", "/reports",
-                 "/home-visits"},
+                 "/home-visits", "/surveys", "/survey-results"},
     Role.LEADER: {"/home", "/board", "/exports", "/devices", "/roster", "/comments", "/cases", "/reports",
-                  "/home-visits"},
+                  "/home-visits", "/surveys", "/survey-results"},
     Role.OFFICER: {"/home", "/me", "/cases", "/reports", "/home-visits"},
-    Role.OBSERVER: {"/home", "/board", "/reports"},
+    Role.OBSERVER: {"/home", "/board", "/reports", "/surveys", "/survey-results"},
 }
 # Where each role lands after logging in (the officer's own page is under /officers/).
 LANDING = {Role.ADMIN: "/home", Role.LEADER: "/board", Role.OFFICER: "/officers/nguyen-van-an",
