@@ -337,9 +337,11 @@ def remove_counter(tree: dict[str, Any], counter_id: str) -> None:
             del officer["counter"]
 
 
-def set_commune(tree: dict[str, Any], name: str, hotline: str) -> None:
-    """The commune's name and the leaders' hotline."""
-    tree["commune"] = {k: v.strip() for k, v in (("name", name), ("hotline", hotline)) if v.strip()}
+def set_commune(tree: dict[str, Any], name: str, hotline: str, leaders: str = "") -> None:
+    """The commune's name, the leaders' hotline, and who calls citizens back
+    (named in the tablet's consent text; empty: "the commune's leaders")."""
+    pairs = (("name", name), ("hotline", hotline), ("leaders", " ".join(leaders.split())))
+    tree["commune"] = {k: v.strip() for k, v in pairs if v.strip()}
 
 
 def set_setting(tree: dict[str, Any], section: str, key: str | None, value: Any) -> None:
@@ -426,7 +428,7 @@ def _flat(tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> d
         return json.dumps(value, ensure_ascii=False)
 
     flat: dict[str, str] = {}
-    for key in ("name", "hotline"):
+    for key in ("name", "hotline", "leaders"):
         if (tree.get("commune") or {}).get(key):
             flat[f"commune.{key}"] = text(tree["commune"][key])
     for counter in tree.get("counters") or []:

@@ -315,19 +315,20 @@ def _refused(request: Request, rosters: RosterStore, account: Account, form: str
 
 @router.post("/roster/commune")
 def roster_commune(request: Request, commune_name: str = Form("", max_length=_TEXT),
-                   hotline: str = Form("", max_length=40), account: Account = ADMIN,
+                   hotline: str = Form("", max_length=40), leaders: str = Form("", max_length=_TEXT),
+                   account: Account = ADMIN,
                    _csrf: None = Depends(csrf_protect), rosters: RosterStore = Depends(get_rosters),
                    accounts: AccountBook = Depends(get_accounts)) -> Response:
-    """The commune's name and the leaders' hotline. (Admin.)"""
+    """The commune's name, the leaders' hotline and who calls back. (Admin.)"""
     tree, portraits, before = _editable(rosters)
     try:
-        editing.set_commune(tree, commune_name, hotline)
+        editing.set_commune(tree, commune_name, hotline, leaders)
         if not commune_name.strip():
             raise RosterError("commune.name: empty", "commune.name", "empty")
         changed = _publish(request, rosters, accounts, account, "roster.commune", "commune", before, tree, portraits)
     except RosterError as error:
         return _refused(request, rosters, account, "commune", error,
-                        {"commune_name": commune_name, "hotline": hotline})
+                        {"commune_name": commune_name, "hotline": hotline, "leaders": leaders})
     return RedirectResponse(f"/roster?notice={'commune' if changed else 'unchanged'}#commune", status_code=303)
 
 

@@ -267,3 +267,26 @@ def test_the_audit_lines_name_what_changed_and_never_a_pin() -> None:
         "reasons.low: — → waited_long, extra_money",
     ]
     assert not any(PIN in line or "scrypt" in line for line in lines)
+
+
+def test_the_leaders_who_call_back_are_named_on_the_web_and_reach_the_tablet(commune, roles, tablet, page):
+    """The consent text on the tablet names who will call the citizen back:
+    the admin writes it on the roster page, editing the commune keeps it, and
+    the tablet's settings carry it after the next roster sync."""
+    RosterStore(commune.engine).import_file(roster_file(tablet))
+    sync = roster_sync(tablet, commune)
+    login_as(page, commune.url, Role.ADMIN)
+    page.goto(f"{commune.url}/roster")
+    page.fill("#commune-leaders", "  Chủ tịch UBND   Nguyễn Văn An ")
+    page.click("#commune form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.input_value("#commune-leaders") == "Chủ tịch UBND Nguyễn Văn An"
+    # A later edit of the hotline alone keeps the leaders' names.
+    page.fill("#commune-hotline", "0912 000 222")
+    page.click("#commune form button[type=submit]")
+    page.wait_for_load_state()
+    roster = sync.fetch()
+    assert roster["commune"]["leaders"] == "Chủ tịch UBND Nguyễn Văn An"
+    assert roster["commune"]["hotline"] == "0912 000 222"
+    assert settings_with_roster(tablet.settings, roster).leaders == "Chủ tịch UBND Nguyễn Văn An"
+    assert ("roster.commune", "commune") in [(a, t) for a, t, _ in audit_details(commune)]
