@@ -12,7 +12,9 @@ Fields (``i`` a section's place, ``j`` a question's place in it, from 0):
 ``id``, ``title``, ``intro``; ``s{i}.title``; ``s{i}.q{j}.key`` (hidden),
 ``.kind``, ``.text``, ``.required`` (a checkbox), ``.options`` (one option
 per line) and ``.was`` (hidden: the options' keys and texts as last shown,
-so an option keeps its key while its text is corrected).
+so an option keeps its key while its text is corrected); ``reserved``
+(hidden: the question keys of the questionnaire's stored versions, never
+given to a new question).
 """
 
 from __future__ import annotations
@@ -62,11 +64,15 @@ def draft_of_form(field: Callable[[str], str]) -> dict[str, Any]:
     """The draft in the posted fields (``field(name)`` gives a field's value,
     ``""`` when absent), in the plain form of :class:`sync.survey.Questionnaire`
     less its version. Blank texts are kept (the contract refuses them on save)."""
+    # A key an earlier version gave a question is never given to a new one:
+    # results compare versions by key.
+    reserved = sorted({k.strip() for k in field("reserved").split(",") if k.strip()})[:1000]
     draft: dict[str, Any] = {
         "id": field("id").strip()[:64],
         "title": field("title"),
         "intro": field("intro"),
         "sections": [],
+        "reserved": reserved,
     }
     taken: set[str] = set()
     for i in range(_MAX_SECTIONS):
@@ -80,7 +86,7 @@ def draft_of_form(field: Callable[[str], str]) -> dict[str, Any]:
                 break
             key = field(f"{q}.key").strip()
             if not key or key in taken:
-                key = _next_key("q", taken)
+                key = _next_key("q", taken | set(reserved))
             taken.add(key)
             kind = field(f"{q}.kind")
             question: dict[str, Any] = {
@@ -103,7 +109,7 @@ def apply_action(draft: dict[str, Any], action: str) -> dict[str, Any]:
     name, _, rest = action.partition(":")
     places = [int(p) for p in rest.split(":") if p.isdigit()]
     sections = draft["sections"]
-    taken = {q["key"] for s in sections for q in s["questions"]}
+    taken = {q["key"] for s in sections for q in s["questions"]} | set(draft.get("reserved", ()))
     if name == "s_add" and len(sections) < _MAX_SECTIONS:
         sections.append({"title": "", "questions": [new_question(taken)]})
     elif name in ("s_remove", "s_up", "s_down") and places and 0 <= places[0] < len(sections):
@@ -114,7 +120,7 @@ def apply_action(draft: dict[str, Any], action: str) -> dict[str, Any]:
             sections[i - 1], sections[i] = sections[i], sections[i - 1]
         elif name == "s_down" and i < len(sections) - 1:
             sections[i + 1], sections[i] = sections[i], sections[i + 1]
-    elif name == "q_add" and places and 0 <= places[0] < len(sections) and len(taken) < MAX_QUESTIONS:
+    elif name == "q_add" and places and 0 <= places[0] < len(sections) and _count(sections) < MAX_QUESTIONS:
         sections[places[0]]["questions"].append(new_question(taken))
     elif name in ("q_remove", "q_up", "q_down") and len(places) == 2 and 0 <= places[0] < len(sections):
         questions = sections[places[0]]["questions"]
@@ -192,6 +198,10 @@ def _options(text: str, was: str) -> list[dict[str, str]]:
 def was_of(question: Mapping[str, Any]) -> str:
     """The hidden ``.was`` field of a question: its options' keys and texts."""
     return json.dumps([[o["key"], o["text"]] for o in question.get("options", [])], ensure_ascii=False)
+
+
+def _count(sections: list[dict[str, Any]]) -> int:
+    return sum(len(section["questions"]) for section in sections)
 
 
 def _next_key(prefix: str, taken: set[str]) -> str:

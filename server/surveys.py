@@ -108,6 +108,17 @@ class SurveyDesk:
         with read_transaction(self.engine) as conn:
             return stored.questionnaire_versions(conn, questionnaire_id)
 
+    def used_keys(self, questionnaire_id: str) -> list[str]:
+        """Every question key any stored version of a questionnaire has given."""
+        with read_transaction(self.engine) as conn:
+            keys = {
+                question.key
+                for row in stored.questionnaire_versions(conn, questionnaire_id)
+                if (version := stored.questionnaire(conn, questionnaire_id, row["version"])) is not None
+                for question in version.questions
+            }
+        return sorted(keys)
+
     def answered(self, questionnaire_id: str) -> int:
         """How many answer sets the latest version of a questionnaire has
         (an edit then makes a new version)."""

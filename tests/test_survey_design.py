@@ -133,3 +133,13 @@ def test_answers_are_read_from_the_forms_fields():
         "kq3": "hai-lan",
     }
     assert json.dumps(answers_of_form(questionnaire, lambda name: []), ensure_ascii=False) == "{}"
+
+
+def test_a_key_an_earlier_version_gave_is_never_given_again():
+    fields = _fields(template_questionnaire(translator("vi")))
+    fields["reserved"] = "tc1,q1,q2"  # q1 and q2 were questions of an earlier version, since removed
+    draft = apply_action(_read(fields), "q_add:0")
+    assert draft["sections"][0]["questions"][-1]["key"] == "q3"
+    fields["s0.q1.key"] = ""
+    assert _read(fields)["sections"][0]["questions"][1]["key"] == "q3"
+    assert "reserved" not in plain_of_draft(draft)

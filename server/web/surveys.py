@@ -188,9 +188,10 @@ def questionnaire_page(
             latest=latest,
         )
     notice = request_t(request)("surveys.designer.saved", title=found.title, version=found.version) if saved else None
+    draft = {**found.to_dict(), "reserved": desk.used_keys(found.id)}
     return _designer(
         request,
-        found.to_dict(),
+        draft,
         answered=desk.answered(found.id),
         version=found.version,
         notice=notice,

@@ -143,6 +143,15 @@ def test_every_survey_page_refuses_officers_and_leaders_only_read(surveyed):
     with surveyed.engine.begin() as conn:
         assert len(stored.questionnaires(conn)) == 1 and len(stored.campaigns(conn)) == 1
         assert stored.responses(conn, cid) == []
+    # Vietnamese by default, English one switch away (the template too).
+    assert "Khảo sát của Mặt trận Tổ quốc" in leader.get(surveyed.url + "/surveys").text
+    leader.cookies.set("lang", "en")
+    assert "Fatherland Front surveys" in leader.get(surveyed.url + "/surveys").text
+    observer = _session(surveyed, Role.OBSERVER)
+    observer.cookies.set("lang", "en")
+    assert (
+        'value="I. Access to the service"' in observer.get(surveyed.url + "/surveys/questionnaires/new?template=1").text
+    )
     anonymous = requests.get(surveyed.url + "/surveys", allow_redirects=False, timeout=10)
     assert anonymous.status_code in (303, 307) and anonymous.headers["location"].startswith("/login")
 
