@@ -20,7 +20,7 @@ from server.export import export_rows
 from server.store import surveys, tables
 from sync.record import KIND_RATING, KIND_SURVEY, verify_chain
 from sync.survey import answers_of_text
-from tests.sync_support import findings, post, server_records, stored
+from tests.sync_support import findings, post, server_records, stored, wait_for
 
 
 def _campaign(commune) -> str:
@@ -169,3 +169,33 @@ def test_a_replayed_and_a_forged_survey_record_add_no_answer_set(commune, tablet
     assert result["status"] == "stored" and "survey_not_counted" in result["flags"] and "bad_hash" in result["flags"]
     responses = _responses(commune)
     assert len(responses) == 1 and answers_of_text(responses[0]["answers"]) == {"q1": 2}
+
+
+def test_the_tablet_fetches_its_campaigns_with_the_roster_and_keeps_them_offline(commune, tablet):
+    from kiosk.navigator import CatalogueWords
+    from kiosk.sync_control import SyncControl
+    from kiosk.visit import VisitFlow
+    from tests.kiosk_fakes import FakeNavigator
+
+    campaign_id = _campaign(commune)
+    desk = SurveyDesk(tablet.desk)
+    handed: list = []
+    visits = VisitFlow(tablet.desk, FakeNavigator(), CatalogueWords("vi"))
+    sync = SyncControl(
+        tablet.store,
+        lambda: tablet.settings,
+        CatalogueWords("vi"),
+        visits,
+        lambda _own: None,
+        show_status=lambda _text: None,
+        hand_over=handed.append,
+        keep_campaigns=desk.keep_campaigns,
+    )
+    assert desk.campaign_today() is None
+    sync.refresh_roster()  # on a worker thread; what it found comes back through hand_over
+    assert wait_for(lambda: handed, timeout=10)
+    handed.pop()()
+    assert desk.campaign_today().id == campaign_id
+    # Kept in the tablet's database: a tablet started afresh, offline, still asks it.
+    assert SurveyDesk(tablet.desk).campaign_today().id == campaign_id
+    sync.close()
