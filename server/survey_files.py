@@ -174,7 +174,7 @@ def _question_rows(
     if q.kind == "scale" and result.scale:
         scale = result.scale
         rows: list[tuple[str, int | None, int, float | None, float | None, float | None]] = [
-            (t(f"survey_results.point.{p}"), scale.count(p), result.answered, scale.share(p), None, None)
+            (f"{p}. " + t(f"survey_results.point.{p}"), scale.count(p), result.answered, scale.share(p), None, None)
             for p in range(1, AGREEMENT_POINTS + 1)
         ]
         agreeing = scale.agreeing
@@ -523,7 +523,7 @@ def _question_blocks(
     elif q.kind == "scale" and result.scale:
         scale = result.scale
         rows: list[tuple[str | int | float, ...]] = [
-            (t(f"survey_results.point.{p}"), scale.count(p), percent(scale.share(p)), "")
+            (f"{p}. " + t(f"survey_results.point.{p}"), scale.count(p), percent(scale.share(p)), "")
             for p in range(AGREEMENT_POINTS, 0, -1)
         ]
         rows.append(

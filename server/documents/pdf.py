@@ -254,9 +254,10 @@ def _table(pdf: FPDF, table: Table) -> None:
     pdf.set_font(_FONT, "", L.TABLE_PT)
     pdf.ln(1)
     heading = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
-    with pdf.table(col_widths=widths, width=L.TEXT_WIDTH_MM, text_align=aligns, line_height=_line(L.TABLE_PT),
-                   headings_style=heading, repeat_headings=1, padding=(0.8, 1.2), v_align=VAlign.M,
-                   cell_fill_mode=TableCellFillMode.NONE, first_row_as_headings=True) as drawn:
+    # Aligned with the text at the left margin (fpdf2 centres a table on the page by default).
+    with pdf.table(col_widths=widths, width=L.TEXT_WIDTH_MM, align=Align.L, text_align=aligns,
+                   line_height=_line(L.TABLE_PT), headings_style=heading, repeat_headings=1, padding=(0.8, 1.2),
+                   v_align=VAlign.M, cell_fill_mode=TableCellFillMode.NONE, first_row_as_headings=True) as drawn:
         head = drawn.row()
         for title in table.header:
             head.cell(L.plain(str(title)), align=Align.C)
