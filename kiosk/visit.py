@@ -144,7 +144,9 @@ class VisitFlow:
         Only at a counter with one officer on duty (not ``choose`` mode), open,
         and not while a citizen's rating is under way. Returns whether the
         prompt shows."""
-        if self.navigator.current not in IDLE_SCREENS:
+        # The invitation to a survey nobody has accepted yet gives way to the next citizen.
+        inviting = self.navigator.current == "survey_invite" and not (self.surveys and self.surveys.in_progress)
+        if self.navigator.current not in IDLE_SCREENS and not inviting:
             return False  # the technician's or an officer's screens, or a citizen typing a number
         if self.desk.settings.mode == AttributionMode.CHOOSE or self.desk.closed_reason() is not None:
             return False

@@ -404,3 +404,31 @@ def test_a_campaign_replaced_during_a_survey_keeps_the_answers_given_under_it(ma
     kiosk.tap(kiosk.screen.ids.leave)
     [record] = surveys(kiosk)
     assert record.questionnaire_version == 3 and answers_of_text(record.answers) == {"q1": 1, "q2": "c"}
+
+
+def test_the_next_citizens_hand_over_takes_over_from_an_unanswered_invitation(make_kiosk):
+    def counter(tree: dict) -> None:
+        tree["attribution"]["mode"] = "counter"
+
+    kiosk = make_kiosk(change=counter)
+    kiosk.app.desk.sign_in("tran-van-hung")
+    kiosk.app.visits.go_idle()
+    kiosk.pump(2)
+    kiosk.tap(kiosk.screen.faces()[0])
+    if kiosk.screen.name == "reasons":
+        kiosk.tap(kiosk.screen.ids.done)
+    kiosk.tap(kiosk.screen.ids.done)
+    assert kiosk.screen.name == "survey_invite"
+    assert kiosk.app.visits.hand_over("H12-260105-0042")
+    kiosk.pump(2)
+    assert kiosk.screen.name == "prompt" and kiosk.screen.dossier_code == "H12-260105-0042"
+    # A survey under way is never interrupted by a scan.
+    kiosk.app.visits.go_idle()
+    kiosk.pump(2)
+    kiosk.tap(kiosk.screen.faces()[0])
+    if kiosk.screen.name == "reasons":
+        kiosk.tap(kiosk.screen.ids.done)
+    kiosk.tap(kiosk.screen.ids.done)
+    kiosk.tap(kiosk.screen.ids.accept)
+    assert not kiosk.app.visits.hand_over("H12-260105-0043")
+    assert kiosk.screen.name == "survey_question"
