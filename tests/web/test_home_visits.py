@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,8 +27,12 @@ from server.accounts import Role
 from server.callback_numbers import erase_for_rating, number_for_rating
 from server.comments import POSTS_PER_HOUR
 from server.evidence import device_checks
+from server.export import EXPORT_COLUMNS, export_rows
 from server.registry import PairingError
+from server.reports import build_report
 from server.roster import RosterStore
+from server.scores import Period
+from server.settings import load_settings
 from server.store import tables
 from server.store.home_visits import HOME_DEVICE_ID
 from server.web.home_visits import qr_svg
@@ -333,6 +338,30 @@ def test_the_link_refuses_a_second_use_and_a_good_rating_skips_the_call_back(sit
     assert "Đánh giá đã được ghi nhận" in again.text
 
 
+def test_posts_at_the_same_moment_rate_once_and_chain_in_turn(site):
+    commune, _ = site
+    http, made = make_visit(commune)
+    shared = link_of(http, commune, made)
+    others = [link_of(http, commune, make_visit(commune, dossier_code=f"H01.12-2026-01{i}")[1]) for i in range(3)]
+    # Each phone has its form open; then all post at once: one link twice, three others once each.
+    posts = []
+    for link in (shared, shared, *others):
+        phone = requests.Session()
+        csrf = form_token(phone.get(local_link(commune, link), timeout=10).text)
+        posts.append((phone, link, csrf))
+    with ThreadPoolExecutor(len(posts)) as pool:
+        answers = list(pool.map(lambda p: p[0].post(local_link(commune, p[1]), timeout=30, allow_redirects=False,
+                                                      data={"csrf": p[2], "level": "satisfied"}), posts))
+    assert sorted(a.status_code for a in answers[:2]) == [303, 409]
+    assert [a.status_code for a in answers[2:]] == [303, 303, 303]
+    ratings = home_records(commune)
+    assert [r["seq"] for r in ratings] == [1, 2, 3, 4] and len({r["uuid"] for r in ratings}) == 4
+    assert verify_chain(server_records(commune, HOME_DEVICE_ID)) == []
+    with commune.engine.begin() as conn:
+        assert conn.execute(select(tables.findings)).all() == []
+        assert conn.execute(select(tables.conflicts)).all() == []
+
+
 def test_an_expired_or_unknown_link_is_refused_and_guessing_is_limited(site):
     commune, clock = site
     http, made = make_visit(commune)
@@ -423,7 +452,7 @@ def test_who_may_make_and_see_a_visit(site):
 
 
 def test_the_reserved_source_cannot_be_paired_and_is_not_a_tablet(site):
-    commune, _ = site
+    commune, clock = site
     http, made = make_visit(commune)
     assert rate(commune, link_of(http, commune, made), "satisfied").status_code == 303
     asked = requests.post(f"{commune.url}{API_PREFIX}/pair/device-code", timeout=10,
@@ -442,3 +471,11 @@ def test_the_reserved_source_cannot_be_paired_and_is_not_a_tablet(site):
     assert check["result"] == "intact" and check["stored_records"] >= 1
     records = server_records(commune, HOME_DEVICE_ID)
     assert verify_chain(records) == [] and all(r.seal for r in records)
+    # The export and the periodic report count it as they count a tablet's rating.
+    [row] = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in export_rows(commune.engine)]
+    assert (row["officer_id"], row["device_id"], row["level"], row["dossier_code"]) == (
+        OFFICER, HOME_DEVICE_ID, "satisfied", "H01.12-2026-0001")
+    assert "at_home" in row["flags"].split() and row["callback_requested"] == "no"
+    zone = load_settings(commune.engine).zone
+    report = build_report(commune.engine, Period.today(zone, clock()), officer_id=OFFICER)
+    assert report.figures.counted == 1 and report.figures.apart.get("at_home") == 1
