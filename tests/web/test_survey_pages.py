@@ -242,6 +242,25 @@ def test_the_observer_builds_a_questionnaire_from_the_template_and_runs_a_campai
         actions = [row.action for row in conn.execute(select(tables.audit_log.c.action))]
     assert actions.count("survey.questionnaire.create") == 1 and "survey.questionnaire.edit" in actions
     assert "survey.campaign.create" in actions
+    # Changed: every tablet now, a later last day; a wrong period is refused with what was typed kept.
+    page.click("#edit summary")
+    page.check("#edit #tablets-all")
+    page.fill("#edit #ends_on", (today - timedelta(days=1)).isoformat())
+    page.click("#edit button[type=submit]")
+    page.wait_for_load_state()
+    assert "Ngày kết thúc phải từ ngày bắt đầu trở đi" in page.inner_text("#error")
+    assert page.is_checked("#edit #tablets-all")
+    page.fill("#edit #ends_on", (today + timedelta(days=20)).isoformat())
+    page.click("#edit button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#notice").is_visible()
+    with surveyed.engine.begin() as conn:
+        changed = stored.campaign(conn, campaign.id)
+        edits = conn.execute(
+            select(tables.audit_log.c.detail).where(tables.audit_log.c.action == "survey.campaign.edit")
+        ).all()
+    assert changed.device_ids is None and changed.contract.ends_on == today + timedelta(days=20)
+    assert changed.public_token == campaign.public_token and len(edits) == 1 and "tablets=all" in edits[0][0]
     page.goto(f"{surveyed.url}/surveys/campaigns/{campaign.id}/poster")
     assert page.locator(".qr svg").count() == 1
     page.pdf(path=str(shots / "survey-poster.pdf"), format="A4")
