@@ -34,6 +34,8 @@ from kiosk.desk import DeviceClock
 from kiosk.link.pairing import PairingClient
 from server.accounts import AccountBook, Role
 from server.roster import RosterStore
+from server.store import surveys as stored_surveys
+from tests.survey_samples import COMMENTS, plain_questionnaire
 from tests.sync_support import Commune, ManualClock, Tablet, roster_file
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, login
 from tests.web.support import PASSWORDS, make_accounts
@@ -167,6 +169,40 @@ def _upload(tablet: Tablet) -> None:
     raise RuntimeError("the tablet could not upload its ratings")
 
 
+def _surveys(commune: Commune, now: datetime, rng: random.Random) -> None:
+    """The Front's baseline survey nine weeks ago and the campaign of the
+    last four weeks, answered on the tablets, on phones and on paper."""
+    today = now.date()
+    with commune.engine.begin() as conn:
+        questionnaire = stored_surveys.save_questionnaire(conn, plain_questionnaire(), by_account=None)
+        for title, first, days, count, agree in (
+                ("Khảo sát đầu kỳ (trước khi áp dụng mô hình)", today - timedelta(weeks=9), 14, 60, 0.4),
+                ("Khảo sát định kỳ quý này", today - timedelta(weeks=4), 28, 150, 0.75)):
+            campaign = stored_surveys.create_campaign(
+                conn, title=title, questionnaire_id=questionnaire.id, starts_on=first,
+                ends_on=first + timedelta(days=days - 1), kiosk=True, device_ids=None, public_link=True, paper=True,
+                target=count, by_account=None)
+            for _ in range(count):
+                answers: dict = {"wait": 5 if rng.random() < agree else rng.choice([2, 3, 4]),
+                                 "place": rng.choice([2, 3, 4, 5]), "attitude": rng.choice([3, 4, 4, 5, 5]),
+                                 "heard": rng.choice(["portal", "friend", "board", "loa"]),
+                                 "money": "no" if rng.random() < 0.95 else "yes"}
+                if rng.random() < 0.6:
+                    answers["papers"] = [k for k in ("copy", "confirm", "none") if rng.random() < 0.5] or ["none"]
+                if rng.random() < 0.8:
+                    answers["who"] = rng.choice(list(OFFICERS))
+                if rng.random() < 0.12:
+                    answers["idea"] = rng.choice(COMMENTS)
+                day = first + timedelta(days=rng.randrange(days))
+                moment = datetime.combine(day, rng.choice(OPENING)[0], tzinfo=ZONE) + timedelta(
+                    minutes=rng.randrange(200))
+                channel = rng.choice(["kiosk", "kiosk", "phone", "paper"])
+                stored_surveys.add_response(
+                    conn, campaign_id=campaign, questionnaire_id=questionnaire.id,
+                    questionnaire_version=questionnaire.version, channel=channel, answered_at=min(moment, now),
+                    answers=answers, complete=True)
+
+
 @dataclass
 class Communes:
     """The tour's servers: the lived-in commune and an empty one (first-time setup)."""
@@ -201,6 +237,7 @@ def communes(work: Path, *, seed: int = 8) -> Iterator[Communes]:
         # A new tablet at the third counter asks to be paired; nobody has answered yet.
         PairingClient(commune.url).start(str(uuid.uuid4()), "Quầy số 3", "0.1.0")
         make_accounts(commune.engine, OFFICER)
+        _surveys(commune, now, rng)
         AccountBook(empty.engine).create(Role.ADMIN.value, PASSWORDS[Role.ADMIN], Role.ADMIN,
                                          display_name="Kỹ thuật viên")
         try:
@@ -289,6 +326,14 @@ def shots(today: date) -> list[Shot]:
         Shot("observer", "officer-month", f"{other}?{month}"),
         Shot("observer", "reports", "/reports"),
         Shot("observer", "forbidden", "/roster"),
+        Shot("observer", "surveys", "/surveys"),
+        Shot("observer", "survey-designer-template", "/surveys/questionnaires/new?template=1"),
+        Shot("observer", "survey-campaign", action="latest-survey-campaign"),
+        Shot("leader", "surveys-en", "/surveys", lang="en"),
+        Shot("observer", "survey-results", "/survey-results"),
+        Shot("observer", "survey-results-campaign", action="latest-survey-results"),
+        Shot("observer", "survey-results-compare", "/survey-results/compare"),
+        Shot("leader", "survey-results-compare-en", "/survey-results/compare", lang="en"),
     ]
 
 
@@ -302,6 +347,14 @@ def _act(page, base_url: str, shot: Shot) -> None:
     """Reach a page that is the answer to something done, not an address."""
     if shot.action == "wrong-password":
         login(page, base_url, "leader", "không phải mật khẩu")
+    elif shot.action == "latest-survey-campaign":
+        # The campaign's id is made by the server: open it from the survey list.
+        page.goto(f"{base_url}/surveys")
+        page.click("tr.campaign a >> nth=0")
+    elif shot.action == "latest-survey-results":
+        # The campaign's id is made by the server: open its results from the list.
+        page.goto(f"{base_url}/survey-results")
+        page.click("tr.result-campaign a >> nth=0")
     elif shot.action == "locked-out":
         # Five wrong passwords lock the username; the sixth attempt is refused for a while.
         for _ in range(6):
