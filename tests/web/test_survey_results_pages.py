@@ -229,3 +229,34 @@ def test_answers_of_an_older_version_are_shown_under_its_own_questions(surveyed)
     assert html.index("Thời gian chờ đợi không quá 15 phút") < html.index("Phiếu phiên bản 1")
     assert html.index("Phiếu phiên bản 1") < html.index("Thời gian chờ đợi đến lượt được giải quyết là hợp lý")
     assert "Đồng ý (mức 4–5): 66,7%" in html  # 2 of the 3 under version 2
+
+
+def test_a_campaign_nobody_answered_yet_has_its_pages_and_files(surveyed) -> None:
+    from datetime import date
+
+    with surveyed.engine.begin() as conn:
+        questionnaire = stored.questionnaire(conn, LATEST.questionnaire.id) or stored.questionnaires(conn)[0]
+        fresh = stored.create_campaign(
+            conn,
+            title="Khảo sát quý IV",
+            questionnaire_id=questionnaire.id,
+            starts_on=date(2026, 10, 1),
+            ends_on=date(2026, 12, 31),
+            kiosk=False,
+            device_ids=None,
+            public_link=True,
+            paper=True,
+            target=0,
+            by_account=None,
+        )
+    http = _session(surveyed, Role.LEADER)
+    page = http.get(f"{surveyed.url}/survey-results/{fresh}", timeout=30)
+    assert page.status_code == 200 and '<span class="rate-value" id="respondents">0</span>' in page.text
+    for suffix in ("results.xlsx", "results.pdf", "questionnaire.pdf"):
+        answer = http.get(f"{surveyed.url}/survey-results/{fresh}/{suffix}", timeout=30)
+        assert answer.status_code == 200 and answer.content.startswith((b"PK", b"%PDF")), suffix
+    compared = http.get(
+        f"{surveyed.url}/survey-results/compare", timeout=30, params={"before": fresh, "after": surveyed.ids[LATEST.id]}
+    )
+    assert compared.status_code == 200 and "Chưa khác biệt rõ" in compared.text and "Tăng rõ rệt" not in compared.text
+    assert http.get(f"{surveyed.url}/survey-results/khong-co", timeout=30).status_code == 404
