@@ -49,6 +49,7 @@ __all__ = [
     "LOGIN_BODY_BYTES",
     "FORM_BODY_BYTES",
     "COMMENT_BODY_BYTES",
+    "SURVEY_BODY_BYTES",
     "SETTINGS_BODY_BYTES",
     "PHOTO_BODY_BYTES",
     "BODY_LIMITS",
@@ -82,6 +83,10 @@ FORM_BODY_BYTES = 64 * KIB
 """Every other dashboard form (cases, accounts, devices, exports…), and any route not listed."""
 COMMENT_BODY_BYTES = 256 * KIB
 """A citizen's comment (20,000 characters, URL-encoded Vietnamese takes 9 bytes a letter)."""
+SURVEY_BODY_BYTES = 512 * KIB
+"""The questionnaire designer's form (the whole draft: up to 80 questions of
+500 characters, each with up to 20 options, URL-encoded Vietnamese), and a
+survey's answers from a phone or a paper form (text answers of 500 characters)."""
 SETTINGS_BODY_BYTES = 128 * KIB
 """The commune-wide settings form (many fields)."""
 PHOTO_BODY_BYTES = MAX_UPLOAD_BYTES + 4 * MIB
@@ -96,6 +101,7 @@ BODY_LIMITS: tuple[tuple[re.Pattern[str], int, str], ...] = (
     (re.compile(r"/login"), LOGIN_BODY_BYTES, ""),
     (re.compile(r"/c/[^/]+|/gop-y"), COMMENT_BODY_BYTES, ""),
     (re.compile(r"/roster/settings"), SETTINGS_BODY_BYTES, ""),
+    (re.compile(r"/surveys/questionnaires|/surveys/campaigns/[^/]+/paper|/s/[^/]+"), SURVEY_BODY_BYTES, ""),
     # Only as multipart: its file parts go to disk as they arrive, while a
     # URL-encoded form is held in memory whole.
     (re.compile(r"/roster/setup|/roster/officers/[^/]+"), PHOTO_BODY_BYTES, _MULTIPART),

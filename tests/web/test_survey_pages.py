@@ -470,3 +470,32 @@ def test_survey_pages_at_desktop_and_phone_width(surveyed, browser, shots, width
             assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, (name, width)
     finally:
         context.close()
+
+
+def test_a_long_questionnaire_fits_the_designers_body_limit(surveyed):
+    # 80 questions of 400 Vietnamese letters: about 95 KB URL-encoded, past the 64 KiB of other forms.
+    observer = _session(surveyed, Role.OBSERVER)
+    token = form_token(observer.get(surveyed.url + "/surveys/questionnaires/new").text)
+    fields = {
+        "csrf": token,
+        "id": "",
+        "title": "Phiếu dài",
+        "intro": "",
+        "action": "save",
+        "s0.present": "1",
+        "s0.title": "Phần dài",
+    }
+    for j in range(80):
+        fields.update(
+            {
+                f"s0.q{j}.present": "1",
+                f"s0.q{j}.key": f"q{j + 1}",
+                f"s0.q{j}.kind": "text",
+                f"s0.q{j}.text": ("Ý kiến của Ông/Bà về thủ tục " * 20)[:400],
+            }
+        )
+    answer = observer.post(surveyed.url + "/surveys/questionnaires", data=fields, allow_redirects=False)
+    assert answer.status_code == 303, answer.text[:300]
+    with surveyed.engine.begin() as conn:
+        (saved,) = stored.questionnaires(conn)
+    assert len(saved.questions) == 80
