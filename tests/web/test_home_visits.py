@@ -281,7 +281,7 @@ def test_every_new_page_at_desktop_and_phone_width(site, browser, shots):
         try:
             login_as(page, commune.url, Role.LEADER)
             for slug, path in (("visits", "/home-visits"), ("qr", visit_page), ("board", "/board?place=home"),
-                               ("devices", "/devices")):
+                               ("officer", f"/officers/{OTHER}?place=home"), ("devices", "/devices")):
                 answer = page.goto(commune.url + path)
                 assert answer.status == 200, (slug, answer.status)
                 page.screenshot(path=str(shots / f"home-page-{slug}-{name}.png"), full_page=True)
