@@ -214,7 +214,8 @@ def _details_page(request: Request, token: str, opening: Opening, *, status_code
     reasons = visits.reasons_after(opening.commune, level) if level else ()
     months = load_settings(request.app.state.engine).callback_retention_months
     return _form_page(request, "home_details.html", token, status_code=status_code, low=low,
-                      reasons=_reason_words(request, opening, reasons), who=_leaders(request, opening), months=months, error=error, typed=typed or {})
+                      reasons=_reason_words(request, opening, reasons), who=_leaders(request, opening),
+                      months=months, error=error, typed=typed or {})
 
 
 @router.get("/h/{token}/chi-tiet", response_class=HTMLResponse)
