@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
@@ -174,6 +175,10 @@ class Rated:
     details_key: str | None
 
 
+class _NotClaimed(Exception):
+    """The visit was spent (or expired) between the check and the write."""
+
+
 def token_digest(token: str) -> str:
     """What is kept of a visit's token: its SHA-256, hex."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -211,7 +216,6 @@ class HomeVisits:
         # Records written by this process share one boot: their monotonic
         # clock only moves forward, as a tablet's does within a boot.
         self.boot_id = str(uuid.uuid4())
-        self._zone = load_settings(engine).zone
 
     # -- the officer's side ---------------------------------------------------------
 
@@ -321,9 +325,10 @@ class HomeVisits:
         comment_token = secrets.token_urlsafe(12)
         visit = opening.visit
         now = self.clock()
+        zone = load_settings(self.engine).zone
 
         def build(device: Mapping[str, Any]) -> Batch:
-            return self._batch(device, now, lambda **common: Record(
+            return self._batch(device, now, zone, lambda **common: Record(
                 kind=KIND_RATING, uuid=rating_uuid, **common, officer_id=visit.officer_id, counter_id="",
                 score=level.score, scale=scale.size, level=level.key, burst=False, comment_token=comment_token,
                 dossier_code=visit.dossier_code))
@@ -366,9 +371,10 @@ class HomeVisits:
         box, sealed_key = seal_number(self.engine, number) if number else (None, None)
         details_uuid = str(uuid.uuid4())
         now = self.clock()
+        zone = load_settings(self.engine).zone
 
         def build(device: Mapping[str, Any]) -> Batch:
-            batch = self._batch(device, now, lambda **common: Record(
+            batch = self._batch(device, now, zone, lambda **common: Record(
                 kind=KIND_DETAILS, uuid=details_uuid, **common, rating_uuid=visit.rating_uuid, reasons=chosen,
                 callback_box=box, callback_consent=box is not None))
             if sealed_key is None:
@@ -404,14 +410,10 @@ class HomeVisits:
         """Claim the visit and store the batch ``build`` makes, in one
         transaction; announce the cases it opened once committed."""
         opened: list[int] = []
-        # Read before the write transaction: on SQLite another connection
-        # could not read while this one holds the write lock.
-        self._zone = load_settings(self.engine).zone
-
         def work(conn: Connection) -> None:
             opened.clear()  # the transaction may run more than once
             if not claim(conn):
-                raise HomeVisitError(refused())
+                raise _NotClaimed()
             self._ensure_source(conn, now)
             answer = self.ingest.apply_own(conn, HOME_DEVICE_ID, build, now, opened, flags=(AT_HOME,))
             statuses = {result["status"] for result in json.loads(answer.text)["results"]}
@@ -421,10 +423,10 @@ class HomeVisits:
 
         try:
             write_transaction(self.engine, work)
-        except HomeVisitError as refusal:
-            if refusal.code == VisitState.OPEN.value:  # lost to a post that ended meanwhile
-                raise HomeVisitError(VisitState.RATED.value) from None
-            raise
+        except _NotClaimed:
+            # Said once the transaction is over (it read nothing else while it held the lock).
+            code = refused()
+            raise HomeVisitError(VisitState.RATED.value if code == VisitState.OPEN.value else code) from None
         announce(self.engine, opened)
 
     @staticmethod
@@ -436,12 +438,12 @@ class HomeVisits:
         stored.add_home_device(conn, label=SOURCE_LABEL, app_version=SERVER_VERSION, stamp=utc_text(now))
         register_key(conn, HOME_DEVICE_ID, 1, new_key())
 
-    def _batch(self, device: Mapping[str, Any], now: datetime, make) -> Batch:
+    def _batch(self, device: Mapping[str, Any], now: datetime, zone: ZoneInfo, make) -> Batch:
         """The one-record batch of the source's next record: ``make`` gets
         the fields every record has (its place after the locked head) and
         returns the record, which is then hashed and sealed with the key of
-        its place. (Inside the write transaction: reads nothing else.)"""
-        zone = self._zone
+        its place. (Inside the write transaction: it reads nothing else,
+        since on SQLite another connection could not while the lock is held.)"""
         monotonic = time.monotonic_ns()
         record = hash_record(make(
             device_id=HOME_DEVICE_ID, seq=device["head_seq"] + 1, prev_hash=device["head_hash"],
