@@ -499,3 +499,24 @@ def test_a_long_questionnaire_fits_the_designers_body_limit(surveyed):
     with surveyed.engine.begin() as conn:
         (saved,) = stored.questionnaires(conn)
     assert len(saved.questions) == 80
+
+
+def test_a_wrong_paper_answer_is_refused_and_a_campaign_without_paper_takes_none(surveyed):
+    qid, cid = _template_campaign(surveyed)
+    _, no_paper = _template_campaign(surveyed, paper=False)
+    observer = _session(surveyed, Role.OBSERVER)
+    page_html = observer.get(f"{surveyed.url}/surveys/campaigns/{cid}/paper").text
+    refused = observer.post(
+        f"{surveyed.url}/surveys/campaigns/{cid}/paper",
+        data={"csrf": form_token(page_html), "a.tc1": "9", "a.gy4": "Giữ lại chữ này"},
+    )
+    assert refused.status_code == 422 and "Hãy chọn một mức từ 1 đến 5" in refused.text
+    assert "Giữ lại chữ này" in refused.text
+    closed = observer.get(f"{surveyed.url}/surveys/campaigns/{no_paper}/paper")
+    assert closed.status_code == 409 and "không thu phiếu giấy" in closed.text
+    posted = observer.post(
+        f"{surveyed.url}/surveys/campaigns/{no_paper}/paper", data={"csrf": form_token(page_html), "a.tc1": "5"}
+    )
+    assert posted.status_code == 409
+    with surveyed.engine.begin() as conn:
+        assert stored.responses(conn, cid) == [] and stored.responses(conn, no_paper) == []
