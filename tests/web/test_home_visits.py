@@ -152,7 +152,8 @@ def test_an_officer_makes_a_visit_and_the_citizen_rates_at_home_on_a_phone(site,
         assert text.startswith("UBND phường Hòa Bình mời Ông/Bà đánh giá cán bộ Nguyễn Thị Lan") and text.endswith(link)
         assert "H01.12-2026-0001" in text
         officer.click("button.copy")
-        assert officer.locator("button.copy").inner_text() == "Đã sao chép"
+        # The clipboard answers asynchronously; the button says so once it has.
+        officer.wait_for_function("document.querySelector('button.copy').textContent === 'Đã sao chép'")
         assert officer.evaluate("navigator.clipboard.readText()") == text
         officer.screenshot(path=str(shots / "home-02-qr-phone.png"), full_page=True)
     finally:
