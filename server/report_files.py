@@ -17,7 +17,6 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from server.documents.model import (
     AdministrativeDocument,
@@ -29,6 +28,7 @@ from server.documents.model import (
     letterhead,
 )
 from server.documents.pdf import render_pdf
+from server.documents.sheets import new_sheet
 from server.i18n import Translate, translator
 from server.reports import Report, period_label
 from server.scores import CATEGORIES, HEADINGS, REASON_HEADINGS, Exclusions, Figures, PeriodKind
@@ -89,19 +89,6 @@ def _other_reasons(report: Report) -> list[str]:
 # -- XLSX ---------------------------------------------------------------------------
 
 
-def _sheet(book: Workbook, title: str, header: list[str] | None, widths: list[int]) -> Any:
-    sheet = book.create_sheet(title=title[:31])
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    if header:
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        sheet.freeze_panes = "A2"
-    return sheet
-
-
 def _rate_cells(figures: Figures) -> list[Any]:
     rate = figures.rate
     return [rate.n, rate.satisfied, rate.share, rate.low, rate.high]
@@ -116,7 +103,7 @@ def write_xlsx(report: Report, out: str | Path | IO[bytes], *, commune: str, lan
     book = Workbook()
     book.remove(book.active)
 
-    summary = _sheet(book, t("reports.sheet.summary"), [t("reports.col.item"), t("reports.col.value")], [46, 40])
+    summary = new_sheet(book, t("reports.sheet.summary"), [t("reports.col.item"), t("reports.col.value")], [46, 40])
     figures, rate = report.figures, report.figures.rate
     rows: list[tuple[str, Any, str | None]] = [
         (t("reports.field.commune"), commune, None),
@@ -151,14 +138,14 @@ def write_xlsx(report: Report, out: str | Path | IO[bytes], *, commune: str, lan
         header = [t("reports.col.rank"), t("reports.col.officer_id"), t("reports.col.officer"), t("reports.col.n"),
                   t("reports.col.satisfied"), t("reports.col.rate"), t("reports.col.low"), t("reports.col.high"),
                   *[t(f"board.level.{key}") for key in levels], t("reports.col.excluded")]
-        officers = _sheet(book, t("reports.sheet.officers"), header, [8, 22, 28] + [12] * (len(header) - 3))
+        officers = new_sheet(book, t("reports.sheet.officers"), header, [8, 22, 28] + [12] * (len(header) - 3))
         for position, officer_id, f in _officer_rows(report):
             officers.append([position, officer_id, report.names.get(officer_id, officer_id), *_rate_cells(f),
                              *[f.levels.get(key, 0) for key in levels], f.excluded])
             for column in (6, 7, 8):
                 officers.cell(row=officers.max_row, column=column).number_format = _PERCENT
 
-    reasons = _sheet(book, t("reports.sheet.reasons"),
+    reasons = new_sheet(book, t("reports.sheet.reasons"),
                      [t("reports.col.group"), t("reports.col.heading"), t("scores.praised"), t("scores.faulted")],
                      [18, 30, 14, 14])
     for h in report.headings:
@@ -173,7 +160,7 @@ def write_xlsx(report: Report, out: str | Path | IO[bytes], *, commune: str, lan
         reasons.append([_reason_label(reason, t), other, counted.praised, counted.faulted])
 
     follow = report.follow_up
-    follow_sheet = _sheet(book, t("reports.sheet.follow_up"), [t("reports.col.item"), t("reports.col.count")],
+    follow_sheet = new_sheet(book, t("reports.sheet.follow_up"), [t("reports.col.item"), t("reports.col.count")],
                           [50, 14])
     follow_rows: list[tuple[str, int]] = [
         (t("reports.follow.opened"), follow.opened), (t("reports.follow.resolved"), follow.resolved),
@@ -189,7 +176,7 @@ def write_xlsx(report: Report, out: str | Path | IO[bytes], *, commune: str, lan
         follow_sheet.append([label, value])
 
     if report.with_comment_texts:
-        texts = _sheet(book, t("reports.sheet.comments"),
+        texts = new_sheet(book, t("reports.sheet.comments"),
                        [t("reports.col.written_at"), t("reports.col.kind"), t("reports.col.officer"),
                         t("reports.col.level"), t("reports.col.text")], [18, 16, 26, 16, 80])
         for c in report.comments.texts:

@@ -29,8 +29,7 @@ from typing import IO, Any
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment
 
 from server.documents import layout as L
 from server.documents.model import (
@@ -46,6 +45,7 @@ from server.documents.model import (
     unit_name,
 )
 from server.documents.pdf import FONT, ensure_room, line_height, render_pdf
+from server.documents.sheets import new_sheet
 from server.i18n import Translate, translator
 from server.scores import Bucket, Rate
 from server.settings import ServerSettings
@@ -143,19 +143,6 @@ def _item_label(result: QuestionResult, t: Translate) -> str:
 # -- XLSX -------------------------------------------------------------------------------
 
 
-def _sheet(book: Workbook, title: str, header: list[str] | None, widths: list[int]) -> Any:
-    sheet = book.create_sheet(title=title[:31])
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    if header:
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        sheet.freeze_panes = "A2"
-    return sheet
-
-
 def _formats(sheet: Any, formats: Mapping[int, str]) -> None:
     """Number formats for the last row's columns (1-based)."""
     for column, number_format in formats.items():
@@ -208,7 +195,7 @@ def write_results_xlsx(
     book = Workbook()
     book.remove(book.active)
 
-    summary = _sheet(
+    summary = new_sheet(
         book, t("survey_results.sheet.summary"), [t("survey_results.col.item"), t("survey_results.col.value")], [44, 50]
     )
     rows: list[tuple[str, Any, str | None]] = [
@@ -252,7 +239,8 @@ def write_results_xlsx(
         t("survey_results.col.high"),
         t("survey_results.col.mean"),
     ]
-    sheet = _sheet(book, t("survey_results.sheet.results"), header, [9, 22, 7, 14, 44, 14, 34, 10, 10, 10, 10, 10, 10])
+    widths = [9, 22, 7, 14, 44, 14, 34, 10, 10, 10, 10, 10, 10]
+    sheet = new_sheet(book, t("survey_results.sheet.results"), header, widths)
     for version in results.versions:
         for number, result in _numbered(version):
             section = next(s.title for s in version.sections if result in s.questions)
@@ -277,7 +265,7 @@ def write_results_xlsx(
                 )
                 _formats(sheet, {10: _PERCENT, 11: _PERCENT, 12: _PERCENT, 13: "0.00"})
 
-    channels = _sheet(
+    channels = new_sheet(
         book,
         t("survey_results.sheet.channels"),
         [
@@ -313,7 +301,7 @@ def write_results_xlsx(
             _formats(channels, {5: _PERCENT, 6: _PERCENT, 7: _PERCENT, 8: "0.00"})
 
     scales = report.scale_questions
-    timeline = _sheet(
+    timeline = new_sheet(
         book,
         t("survey_results.sheet.timeline"),
         [
@@ -340,7 +328,7 @@ def write_results_xlsx(
         _formats(timeline, {1: _DATE, 2: _DATE, **{7 + i: _PERCENT for i in range(len(scales))}})
 
     if with_texts:
-        texts = _sheet(
+        texts = new_sheet(
             book,
             t("survey_results.sheet.texts"),
             [
@@ -398,7 +386,7 @@ def write_comparison_xlsx(
     t = translator(lang)
     book = Workbook()
     book.remove(book.active)
-    summary = _sheet(
+    summary = new_sheet(
         book, t("survey_results.sheet.summary"), [t("survey_results.col.item"), t("survey_results.col.value")], [44, 50]
     )
     c = compared.comparison
@@ -436,7 +424,7 @@ def write_comparison_xlsx(
         t("survey_results.col.mean_before"),
         t("survey_results.col.mean_after"),
     ]
-    sheet = _sheet(book, t("survey_results.sheet.comparison"), header, [14, 44, 16, 30] + [11] * 14)
+    sheet = new_sheet(book, t("survey_results.sheet.comparison"), header, [14, 44, 16, 30] + [11] * 14)
     for row in c.questions:
         question = row.question
         matched = t(f"survey_results.matched.{row.matched_by}")
