@@ -19,8 +19,6 @@ which another site can neither read nor set. The rules are in :mod:`server.comme
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
@@ -31,6 +29,7 @@ from server.comments import MAX_NAME_CHARS, MAX_TEXT_CHARS, CommentBox, CommentE
 from server.deps import client_address
 from server.settings import load_settings
 from server.store import ratings as stored_ratings
+from server.web.public_forms import form_token_ok, keep_form_token, message_page, new_form_token
 from server.web.render import local_time, page
 
 __all__ = ["router", "FORM_COOKIE", "comment_box"]
@@ -60,26 +59,20 @@ def comment_box(request: Request) -> CommentBox:
 def _with_form_cookie(request: Request, template: str, cookie_path: str, *, status_code: int = 200,
                       **context) -> Response:
     """A form page, with a fresh double-submit token in its cookie and its hidden field."""
-    token = secrets.token_urlsafe(24)
+    token = new_form_token()
     retention_days = load_settings(request.app.state.engine).comment_retention_days
     response = page(request, template, status_code=status_code, form_csrf=token, max_text=MAX_TEXT_CHARS,
                     max_name=MAX_NAME_CHARS, retention_days=retention_days, **context)
-    response.set_cookie(FORM_COOKIE, token, max_age=4 * 3600, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path=cookie_path)
-    return response
+    return keep_form_token(request, response, FORM_COOKIE, token, cookie_path)
 
 
 def _message(request: Request, state: str, status_code: int, **context) -> Response:
     """A page that only says something (received, refused…)."""
-    response = page(request, "public_message.html", status_code=status_code, state=state, **context)
-    if status_code == 429:
-        response.headers["Retry-After"] = "3600"
-    return response
+    return message_page(request, "public_message.html", state, status_code, **context)
 
 
 def _csrf_ok(request: Request, sent: str) -> bool:
-    expected = request.cookies.get(FORM_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
+    return form_token_ok(request, FORM_COOKIE, sent)
 
 
 def _shown(request: Request, rating: RatingToComment) -> dict[str, str]:

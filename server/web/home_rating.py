@@ -19,9 +19,7 @@ visit from their browser (403).
 from __future__ import annotations
 
 import base64
-import hmac
 import io
-import secrets
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +35,7 @@ from server.roster import RosterStore
 from server.settings import load_settings
 from server.web.comment_form import comment_box
 from server.web.home_visits import home_visits
+from server.web.public_forms import form_token_ok, keep_form_token, message_page, new_form_token
 from server.web.render import local_time, page, request_language
 
 __all__ = ["router", "FORM_COOKIE", "DETAILS_COOKIE"]
@@ -118,24 +117,18 @@ def _leaders(request: Request, opening: Opening) -> str:
 
 def _form_page(request: Request, template: str, token: str, *, status_code: int = 200, **context) -> Response:
     """A page with a form, with a fresh double-submit token in its cookie and its hidden field."""
-    csrf = secrets.token_urlsafe(24)
+    csrf = new_form_token()
     response = page(request, template, status_code=status_code, form_csrf=csrf, token=token, **context)
-    response.set_cookie(FORM_COOKIE, csrf, max_age=4 * 3600, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/h/")
-    return response
+    return keep_form_token(request, response, FORM_COOKIE, csrf, "/h/")
 
 
 def _message(request: Request, state: str, status_code: int, **context) -> Response:
     """A page that only says something (received, expired, refused…)."""
-    response = page(request, "home_message.html", status_code=status_code, state=state, **context)
-    if status_code == 429:
-        response.headers["Retry-After"] = "3600"
-    return response
+    return message_page(request, "home_message.html", state, status_code, **context)
 
 
 def _csrf_ok(request: Request, sent: str) -> bool:
-    expected = request.cookies.get(FORM_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
+    return form_token_ok(request, FORM_COOKIE, sent)
 
 
 def _own_visit(request: Request, opening: Opening) -> bool:

@@ -18,9 +18,7 @@ kept), 429 (too many posts from one address).
 
 from __future__ import annotations
 
-import hmac
 import io
-import secrets
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +29,7 @@ from server.i18n import translator
 from server.routes.surveys import survey_desk
 from server.surveys import Opening, RosterOfficer, answers_of_form, typed_of_form
 from server.web.comment_form import comment_box
+from server.web.public_forms import form_token_ok, keep_form_token, message_page, new_form_token
 from server.web.render import page, request_language
 from server.web.surveys import error_text
 from sync.survey import MAX_TEXT_ANSWER_CHARS, SurveyError
@@ -49,10 +48,7 @@ _REFUSED = {Opening.NOT_FOUND: 404, Opening.NOT_STARTED: 403, Opening.CLOSED: 41
 
 
 def _message(request: Request, state: str, status_code: int, **context) -> Response:
-    response = page(request, "survey_public_message.html", status_code=status_code, state=state, **context)
-    if status_code == 429:
-        response.headers["Retry-After"] = "3600"
-    return response
+    return message_page(request, "survey_public_message.html", state, status_code, **context)
 
 
 def _refusal(request: Request, state: Opening, found) -> Response:
@@ -89,7 +85,7 @@ def _form(
     desk = survey_desk(request)
     questionnaire = found.questionnaire
     officers = desk.officers() if any(q.kind == "officer" for q in questionnaire.questions) else []
-    form_token = secrets.token_urlsafe(24)
+    form_token = new_form_token()
     response = page(
         request,
         "survey_public.html",
@@ -105,16 +101,7 @@ def _form(
         portrait=_portrait_address(token),
         form_csrf=form_token,
     )
-    response.set_cookie(
-        SURVEY_COOKIE,
-        form_token,
-        max_age=4 * 3600,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/s/",
-    )
-    return response
+    return keep_form_token(request, response, SURVEY_COOKIE, form_token, "/s/")
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
@@ -140,8 +127,7 @@ async def send_survey(
     state, found = await run_in_threadpool(desk.public_opening, token)
     if state is not Opening.OPEN:
         return _refusal(request, state, found)
-    expected = request.cookies.get(SURVEY_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf.encode("utf-8"), expected.encode("utf-8")):
+    if not form_token_ok(request, SURVEY_COOKIE, csrf):
         return _message(request, "stale_form", 403, again=f"/s/{token}")
     form = await request.form()
 
