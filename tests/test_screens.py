@@ -41,7 +41,7 @@ def test_the_apps_long_lived_objects_are_kept_out_of_full_collections(tmp_path, 
 
     from kiosk.config import load_settings
     from kiosk.headless import HeadlessKiosk
-    from kiosk.screens import REST_AFTER_S
+    from kiosk.screens import ON_DEMAND, REST_AFTER_S
     from tests.conftest import write_config
 
     gc.unfreeze()
@@ -52,6 +52,10 @@ def test_the_apps_long_lived_objects_are_kept_out_of_full_collections(tmp_path, 
         assert kiosk.wait_until(lambda: kiosk.app.root.complete, timeout=REST_AFTER_S + 20)
         kiosk.pump(2)
         assert gc.get_freeze_count() > at_start  # the screens built after start joined them
+        # The staff's screens wait until first opened, then are built at once.
+        assert not any(kiosk.app.root.has_screen(name) for name in ON_DEMAND)
+        assert kiosk.app.root.get_screen("tech").name == "tech"
+        kiosk.pump(2)
     finally:
         kiosk.close()
     assert gc.get_freeze_count() == 0
