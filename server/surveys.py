@@ -126,6 +126,13 @@ class SurveyDesk:
             latest = stored.questionnaire(conn, questionnaire_id)
             return 0 if latest is None else stored.response_count_of_questionnaire(conn, latest.id, latest.version)
 
+    def in_use(self, questionnaire_id: str) -> bool:
+        """Whether saving the questionnaire makes a new version: answers, or a
+        campaign of it that has begun (tablets and phones may hold it)."""
+        with read_transaction(self.engine) as conn:
+            latest = stored.questionnaire(conn, questionnaire_id)
+            return latest is not None and stored.in_use(conn, latest.id, latest.version, self.clock())
+
     def campaigns(self) -> list[tuple[StoredCampaign, dict[str, int]]]:
         """Every campaign and its answer sets by channel, the latest first."""
         with read_transaction(self.engine) as conn:

@@ -92,6 +92,33 @@ def test_a_questionnaire_without_answers_is_edited_in_place(engine):
         assert [v["version"] for v in surveys.questionnaire_versions(conn, first.id)] == [1]
 
 
+def test_a_questionnaire_a_begun_campaign_asks_gets_a_new_version_even_before_any_answer(engine):
+    """Tablets and phones may already hold the wording of a campaign that has
+    begun: an answer to it must still check against that wording, so an edit
+    makes a new version; a campaign that begins later does not stop an edit
+    in place."""
+    with engine.begin() as conn:
+        later = surveys.save_questionnaire(conn, _plain(), by_account=None, now=NOW)
+        _campaign(conn, later.id, starts_on=date(2026, 4, 1), ends_on=date(2026, 4, 30))
+        kept = surveys.save_questionnaire(conn, {**_plain("Sửa trước ngày bắt đầu"), "id": later.id}, by_account=None,
+                                          now=NOW)
+        assert kept.version == 1
+        begun = surveys.save_questionnaire(conn, _plain(), by_account=None, now=NOW)
+        campaign_id = _campaign(conn, begun.id)  # 1–31 March; NOW is 2 March
+        again = surveys.save_questionnaire(
+            conn, {**_plain(extra_question=True), "id": begun.id}, by_account=None, now=NOW
+        )
+        assert again.version == 2
+        assert surveys.questionnaire(conn, begun.id, 1).question("gop-y") is None
+        assert surveys.campaign(conn, campaign_id).questionnaire.version == 2
+        # A tablet's answer to the wording it fetched is still taken.
+        surveys.add_response(
+            conn, campaign_id=campaign_id, questionnaire_id=begun.id, questionnaire_version=1, channel="kiosk",
+            answered_at=NOW, answers={"cho-ngoi": 5}, complete=True, device_id="tab-1", record_uuid="u-1",
+        )
+        assert [r.questionnaire_version for r in surveys.responses(conn, campaign_id)] == [1]
+
+
 def test_editing_an_answered_questionnaire_makes_a_new_version_and_old_answers_keep_theirs(engine):
     with engine.begin() as conn:
         first = surveys.save_questionnaire(conn, _plain(), by_account=None, now=NOW)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -107,15 +107,18 @@ def save_questionnaire(
     :meth:`Questionnaire.from_dict`, which raises :class:`SurveyError`).
 
     Without an ``id`` a new questionnaire is made (version 1). An existing
-    one without answers is changed in place (same version); one with answers
-    gets the next version, and the campaigns of it that have not ended ask
-    that version from then on. The ``version`` in ``data`` is ignored: the
-    store decides it."""
+    one nobody can have seen yet is changed in place (same version). One in
+    use — with answers, or asked by a campaign that has begun, whose tablets
+    and phones may already hold it — gets the next version, and the campaigns
+    of it that have not ended ask that version from then on: an answer given
+    to the old wording still checks against it. The ``version`` in ``data``
+    is ignored: the store decides it."""
     stamp = _stamp(now)
+    today = (now or datetime.now(UTC)).date().isoformat()
     qid = str(data.get("id") or "").strip() or _new_id("ks")
     latest = _latest_version(conn, qid)
     version = 1 if latest is None else latest
-    answered = latest is not None and response_count_of_questionnaire(conn, qid, latest) > 0
+    answered = latest is not None and in_use(conn, qid, latest, now)
     if answered:
         version = latest + 1
     checked = Questionnaire.from_dict({**data, "id": qid, "version": version})
@@ -126,12 +129,26 @@ def save_questionnaire(
         return checked
     conn.execute(insert(q).values(id=qid, version=version, body=body, created_at=stamp, created_by=by_account))
     if answered:
-        today = (now or datetime.now(UTC)).date().isoformat()
         c = tables.survey_campaigns
         conn.execute(
             update(c).where(c.c.questionnaire_id == qid, c.c.ends_on >= today).values(questionnaire_version=version)
         )
     return checked
+
+
+def in_use(conn: Connection, questionnaire_id: str, version: int, now: datetime | None = None) -> bool:
+    """Whether a version has answers, or a campaign asking it has begun: an
+    edit then makes a new version (see :func:`save_questionnaire`)."""
+    if response_count_of_questionnaire(conn, questionnaire_id, version) > 0:
+        return True
+    # A day ahead of UTC: a commune's date (Asia/Ho_Chi_Minh) runs up to a day
+    # before UTC's, and a campaign taken for begun a day early costs only a version.
+    by_day = ((now or datetime.now(UTC)).date() + timedelta(days=1)).isoformat()
+    c = tables.survey_campaigns
+    begun = select(c.c.id).where(
+        c.c.questionnaire_id == questionnaire_id, c.c.questionnaire_version == version, c.c.starts_on <= by_day
+    )
+    return conn.execute(begun.limit(1)).first() is not None
 
 
 def questionnaire(conn: Connection, questionnaire_id: str, version: int | None = None) -> Questionnaire | None:

@@ -132,6 +132,7 @@ def _designer(
     *,
     answered: int,
     version: int | None,
+    begun: bool = False,
     error: str | None = None,
     notice: str | None = None,
     status_code: int = 200,
@@ -143,6 +144,7 @@ def _designer(
         status_code=status_code,
         draft=draft,
         answered=answered,
+        begun=begun,
         version=version,
         error=error,
         notice=notice,
@@ -193,6 +195,7 @@ def questionnaire_page(
         request,
         draft,
         answered=desk.answered(found.id),
+        begun=desk.in_use(found.id),
         version=found.version,
         notice=notice,
         versions=versions,
@@ -224,6 +227,7 @@ async def design_questionnaire(
     action = field("action") or "refresh"
     desk = survey_desk(request)
     answered = await run_in_threadpool(desk.answered, draft["id"]) if draft["id"] else 0
+    begun = await run_in_threadpool(desk.in_use, draft["id"]) if draft["id"] else False
     version = None
     if draft["id"]:
         current = await run_in_threadpool(desk.questionnaire, draft["id"])
@@ -232,7 +236,7 @@ async def design_questionnaire(
         else:
             version = current.version
     if action != "save":
-        return _designer(request, apply_action(draft, action), answered=answered, version=version)
+        return _designer(request, apply_action(draft, action), answered=answered, begun=begun, version=version)
     try:
         saved = await run_in_threadpool(
             desk.save_questionnaire, plain_of_draft(draft), account, client_address(request)
@@ -242,6 +246,7 @@ async def design_questionnaire(
             request,
             draft,
             answered=answered,
+            begun=begun,
             version=version,
             status_code=422,
             error=error_text(request_t(request), refused),

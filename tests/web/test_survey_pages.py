@@ -520,3 +520,21 @@ def test_a_wrong_paper_answer_is_refused_and_a_campaign_without_paper_takes_none
     assert posted.status_code == 409
     with surveyed.engine.begin() as conn:
         assert stored.responses(conn, cid) == [] and stored.responses(conn, no_paper) == []
+
+
+def test_the_designer_warns_that_a_begun_campaign_makes_the_edit_a_new_version(surveyed):
+    """No answer yet, but a campaign has begun: tablets and phones may hold
+    the wording, so the designer says saving makes a new version, and it does."""
+    later_qid, _ = _template_campaign(surveyed, starts_on=_today(surveyed) + timedelta(days=10),
+                                      ends_on=_today(surveyed) + timedelta(days=20))
+    begun_qid, _ = _template_campaign(surveyed)
+    observer = _session(surveyed, Role.OBSERVER)
+    later = observer.get(f"{surveyed.url}/surveys/questionnaires/{later_qid}")
+    begun = observer.get(f"{surveyed.url}/surveys/questionnaires/{begun_qid}")
+    assert later.status_code == begun.status_code == 200
+    assert "versioned" not in later.text
+    assert "Một đợt khảo sát hỏi phiếu này đã bắt đầu" in begun.text and "phiên bản 2" in begun.text
+    with surveyed.engine.begin() as conn:
+        plain = stored.questionnaire(conn, begun_qid).to_dict()
+        saved = stored.save_questionnaire(conn, {**plain, "title": "Phiếu đã sửa"}, by_account=None)
+    assert saved.version == 2
