@@ -153,7 +153,8 @@ def test_an_officer_makes_a_visit_and_the_citizen_rates_at_home_on_a_phone(site,
         assert "H01.12-2026-0001" in text
         officer.click("button.copy")
         # The clipboard answers asynchronously; the button says so once it has.
-        officer.wait_for_function("document.querySelector('button.copy').textContent === 'Đã sao chép'")
+        # (A locator's wait: the page's CSP forbids the eval a string predicate needs.)
+        officer.locator("button.copy", has_text="Đã sao chép").wait_for()
         assert officer.evaluate("navigator.clipboard.readText()") == text
         officer.screenshot(path=str(shots / "home-02-qr-phone.png"), full_page=True)
     finally:

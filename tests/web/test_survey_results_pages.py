@@ -178,7 +178,7 @@ def test_results_and_comparison_in_chromium(surveyed, page) -> None:
     page.wait_for_load_state()
     assert page.locator("#respondents").inner_text() == "180"
     # The charts are drawn (Chart.js from the server itself): figures shown, canvases sized.
-    page.wait_for_function("document.querySelectorAll('figure.chart:not([hidden]) canvas').length > 5")
+    page.wait_for_function("() => document.querySelectorAll('figure.chart:not([hidden]) canvas').length > 5")
     assert page.locator("#timeline-chart").bounding_box()["height"] > 100
     page.click("a.chip[data-channel='phone']")
     page.wait_for_load_state()
@@ -197,7 +197,7 @@ def test_results_and_comparison_in_chromium(surveyed, page) -> None:
     assert wait.locator(".after-share").inner_text() == f"{100 * after[0] / after[1]:.1f}%"
     attitude = page.locator("section.compared[data-key='attitude'] tr.change")
     assert "direction-same" in attitude.get_attribute("class")
-    page.wait_for_function("!document.querySelector('#compare-chart').closest('figure').hidden")
+    page.wait_for_function("() => !document.querySelector('#compare-chart').closest('figure').hidden")
     # Swapped, the same difference reads as a fall.
     page.select_option("#before", latest)
     page.select_option("#after", baseline)
