@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 
 from fastapi import Request, Response
 
 from server.web.render import page
 
-__all__ = ["FORM_TOKEN_MAX_AGE_S", "new_form_token", "form_token_ok", "keep_form_token", "message_page"]
+__all__ = [
+    "FORM_TOKEN_MAX_AGE_S",
+    "SpentTokens",
+    "new_form_token",
+    "form_token_ok",
+    "keep_form_token",
+    "message_page",
+]
 
 FORM_TOKEN_MAX_AGE_S = 4 * 3600
 """How long a form stays postable after it was opened."""
@@ -44,3 +54,29 @@ def message_page(request: Request, template: str, state: str, status_code: int, 
     if status_code == 429:
         response.headers["Retry-After"] = "3600"
     return response
+
+
+class SpentTokens:
+    """Form tokens that have already stored something, so that the same form
+    posted again (a double tap on "Gửi", a reload of the answer) stores
+    nothing more. A token lives no longer than its cookie, so it is
+    remembered that long, in memory (the server is one process); a form that
+    was refused comes back with a new token."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_age_s: float = FORM_TOKEN_MAX_AGE_S):
+        self._clock = clock
+        self._max_age_s = max_age_s
+        self._spent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def spend(self, token: str) -> bool:
+        """Mark ``token`` used; False if it already was."""
+        now = self._clock()
+        with self._lock:
+            if len(self._spent) > 1000:
+                self._spent = {t: at for t, at in self._spent.items() if now - at < self._max_age_s}
+            at = self._spent.get(token)
+            if at is not None and now - at < self._max_age_s:
+                return False
+            self._spent[token] = now
+            return True

@@ -29,7 +29,7 @@ from server.i18n import translator
 from server.routes.surveys import survey_desk
 from server.surveys import Opening, RosterOfficer, answers_of_form, typed_of_form
 from server.web.comment_form import comment_box
-from server.web.public_forms import form_token_ok, keep_form_token, message_page, new_form_token
+from server.web.public_forms import SpentTokens, form_token_ok, keep_form_token, message_page, new_form_token
 from server.web.render import page, request_language
 from server.web.surveys import error_text
 from sync.survey import MAX_TEXT_ANSWER_CHARS, SurveyError
@@ -45,6 +45,14 @@ THUMBNAIL_SIDE = 96
 
 _TOKEN = r"^[A-Za-z0-9_-]{8,64}$"
 _REFUSED = {Opening.NOT_FOUND: 404, Opening.NOT_STARTED: 403, Opening.CLOSED: 410}
+
+
+def _spent_tokens(request: Request) -> SpentTokens:
+    """The server's memory of the phone forms already taken."""
+    spent = getattr(request.app.state, "spent_survey_forms", None)
+    if spent is None:
+        spent = request.app.state.spent_survey_forms = SpentTokens()
+    return spent
 
 
 def _message(request: Request, state: str, status_code: int, **context) -> Response:
@@ -129,6 +137,9 @@ async def send_survey(
         return _refusal(request, state, found)
     if not form_token_ok(request, SURVEY_COOKIE, csrf):
         return _message(request, "stale_form", 403, again=f"/s/{token}")
+    if not _spent_tokens(request).spend(csrf):
+        # The same form again (a double tap): one answer set, and the thanks.
+        return RedirectResponse(f"/s/{token}?sent=1", status_code=303)
     form = await request.form()
 
     def values(name: str) -> list[str]:

@@ -538,3 +538,33 @@ def test_the_designer_warns_that_a_begun_campaign_makes_the_edit_a_new_version(s
         plain = stored.questionnaire(conn, begun_qid).to_dict()
         saved = stored.save_questionnaire(conn, {**plain, "title": "Phiếu đã sửa"}, by_account=None)
     assert saved.version == 2
+
+
+def test_the_same_phone_form_posted_twice_is_one_answer_set(surveyed):
+    """A double tap on "Gửi", or the answer posted again: the citizen sees the
+    thanks both times, and the campaign counts one answer set; a new form
+    opened afterwards is a new citizen's."""
+    from server.surveys import FIELD_PREFIX
+
+    _, cid = _template_campaign(surveyed)
+    with surveyed.engine.begin() as conn:
+        campaign = stored.campaign(conn, cid)
+    link = f"{surveyed.url}/s/{campaign.public_token}"
+    answers = {}
+    for question in campaign.contract.questionnaire.questions:
+        if question.kind == "scale":
+            answers[FIELD_PREFIX + question.key] = "4"
+        elif question.kind == "single":
+            answers[FIELD_PREFIX + question.key] = question.options[0].key
+    http = requests.Session()
+    sent = {**answers, "csrf": form_token(http.get(link, timeout=10).text)}
+    first = http.post(link, data=sent, timeout=10, allow_redirects=False)
+    again = http.post(link, data=sent, timeout=10, allow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"] == f"/s/{campaign.public_token}?sent=1"
+    with surveyed.engine.begin() as conn:
+        assert len(stored.responses(conn, cid)) == 1
+    fresh = {**answers, "csrf": form_token(http.get(link, timeout=10).text)}
+    assert http.post(link, data=fresh, timeout=10, allow_redirects=False).status_code == 303
+    with surveyed.engine.begin() as conn:
+        assert len(stored.responses(conn, cid)) == 2
