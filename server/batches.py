@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,6 +167,10 @@ class BatchIngest:
         self.engine = engine
         self.clock_threshold_s = clock_threshold_s
         self._next_housekeeping: datetime | None = None
+        self._housekeeper: threading.Thread | None = None
+        self._housekeeping_lock = threading.Lock()
+        self._housekeeping_running = False
+        self._round_due: datetime | None = None
 
     def receive(self, batch: Batch, received_at: datetime) -> BatchAnswer:
         """Store a batch from an authenticated, active device and return the
@@ -210,16 +216,45 @@ class BatchIngest:
 
     def _housekeeping(self, now: datetime) -> None:
         """At most once every :attr:`HOUSEKEEPING_EVERY` on the server's
-        clock: forget the answers kept longer than the
-        ``answer_retention_days`` setting, and refresh the query planner's
-        statistics as the ratings grow (:mod:`server.store.statistics`).
+        clock, on a thread of its own (the upload that crosses the hour is
+        answered without waiting for it): forget the answers kept longer than
+        the ``answer_retention_days`` setting, erase the call-back numbers past
+        their retention, and refresh the query planner's statistics as the
+        ratings grow (:mod:`server.store.statistics`).
 
         Exactly-once does not rest on the cache: a batch retried after its
         answer was forgotten is planned afresh, and its records, already
         stored with the same content, are acknowledged as duplicates."""
-        if self._next_housekeeping is not None and now < self._next_housekeeping:
-            return
-        self._next_housekeeping = now + self.HOUSEKEEPING_EVERY
+        with self._housekeeping_lock:
+            if self._next_housekeeping is not None and now < self._next_housekeeping:
+                return
+            self._next_housekeeping = now + self.HOUSEKEEPING_EVERY
+            self._round_due = now
+            if self._housekeeping_running:
+                return  # the thread at work takes this round when it is done
+            self._housekeeping_running = True
+            self._housekeeper = threading.Thread(target=self._keep_house, name="housekeeping", daemon=True)
+            self._housekeeper.start()
+
+    def wait_for_housekeeping(self, timeout: float | None = None) -> None:
+        """Until the rounds due, if any, have been done (tests, shutdown)."""
+        housekeeper = self._housekeeper
+        if housekeeper is not None:
+            housekeeper.join(timeout)
+
+    def _keep_house(self) -> None:
+        while True:
+            with self._housekeeping_lock:
+                now, self._round_due = self._round_due, None
+                if now is None:
+                    self._housekeeping_running = False
+                    return
+            try:
+                self._house_round(now)
+            except Exception:  # a failed round is tried again on the next hour's upload
+                logging.getLogger(__name__).exception("housekeeping failed; it is tried again in an hour")
+
+    def _house_round(self, now: datetime) -> None:
         days = load_settings(self.engine).answer_retention_days
         cutoff = utc_text(now - timedelta(days=days))
         write_transaction(self.engine, lambda conn: stored_batches.forget_answers(conn, cutoff))

@@ -46,6 +46,7 @@ def test_forgotten_answers_do_not_weaken_exactly_once(tmp_path):
     ingest.receive(recent, RECEIVED + timedelta(days=20))
     # 31 days on, the next batch prunes: the first answer is forgotten, the recent one kept.
     ingest.receive(device.batch([device.rate(3)]), RECEIVED + timedelta(days=31))
+    ingest.wait_for_housekeeping(timeout=30)  # the round runs beside the upload, not in it
     with engine.begin() as conn:
         keys = set(conn.execute(select(tables.batches.c.idempotency_key)).scalars())
     assert "old-key" not in keys and "recent-key" in keys
