@@ -432,3 +432,17 @@ def test_the_next_citizens_hand_over_takes_over_from_an_unanswered_invitation(ma
     kiosk.tap(kiosk.screen.ids.accept)
     assert not kiosk.app.visits.hand_over("H12-260105-0043")
     assert kiosk.screen.name == "survey_question"
+
+
+def test_the_agreement_scale_reads_the_same_on_every_channel():
+    """One scale, one wording: a point worded otherwise on the tablet than on
+    the phone page or the paper form would make the channels' results differ
+    by their words, not by what citizens think."""
+    from kiosk.i18n import catalogue
+    from server.i18n import translator
+
+    for language in ("vi", "en"):
+        t = translator(language)
+        for point in range(1, 6):
+            tablet = catalogue(language).get(f"survey.scale_{point}")
+            assert tablet == t(f"survey_form.scale.{point}") == t(f"survey_results.point.{point}"), (language, point)
