@@ -242,16 +242,15 @@ def check_wire_limits(value: Any, name: str = "record") -> None:
     _check(value, name, depth=0)
 
 
-_SCALARS = (bool, type(None))
-
-
 def _check(value: Any, name: str, depth: int) -> None:
     # Fast path for the flat record every honest tablet sends.
     if depth == 0 and isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, str) and len(item) <= MAX_FIELD_CHARS and item.isascii() and "\x00" not in item:
-                continue
-            if isinstance(item, _SCALARS) or (type(item) is int and -MAX_INT <= item <= MAX_INT):
+            kind = type(item)
+            if kind is str:
+                if len(item) <= MAX_FIELD_CHARS and item.isascii() and "\x00" not in item:
+                    continue
+            elif kind is bool or item is None or (kind is int and -MAX_INT <= item <= MAX_INT):
                 continue
             _check(key, "record", 1)
             _check(item, key if isinstance(key, str) else "record", 1)
@@ -335,6 +334,9 @@ def _link_problems(record: Record, canonical: bytes, expected_seq: int, expected
     before it, a content that does not match its hash, a broken link. The
     record is valid already (it was parsed), and its canonical encoding is
     made once for the hash and the seal."""
+    if record.seq == expected_seq and record.prev_hash == expected_prev \
+            and hashlib.sha256(canonical).hexdigest() == record.hash:
+        return []  # the common case: the next record, intact
     problems = []
     if record.seq > expected_seq:
         problems.append(ChainFinding(expected_seq, "gap", f"records {expected_seq}..{record.seq - 1} are missing"))
@@ -382,6 +384,8 @@ def plan_batch(
 
     known_uuid = dict(by_uuid)
     known_seq = dict(by_seq)
+    # The head as it moves along the batch (a ChainHead is made once, at the end).
+    head_seq, head_hash, head_boot, head_mono = head.seq, head.hash, head.boot_id, head.monotonic_ns
     # Sequence order, so the chain is checked the way it was written whatever
     # order the batch listed its records in.
     parsed.sort(key=lambda pair: pair[1].seq)
@@ -426,10 +430,10 @@ def plan_batch(
                 continue
 
         flags: list[str] = []
-        if record.seq > head.seq:
-            chain = _link_problems(record, canonical, head.seq + 1, head.hash)
-            previous_boot, previous_mono = head.boot_id, head.monotonic_ns
-            head = ChainHead(record.seq, record.hash, record.boot_id, record.monotonic_ns)
+        if record.seq > head_seq:
+            chain = _link_problems(record, canonical, head_seq + 1, head_hash)
+            previous_boot, previous_mono = head_boot, head_mono
+            head_seq, head_hash, head_boot, head_mono = record.seq, record.hash, record.boot_id, record.monotonic_ns
         else:
             # Filling a hole left earlier: check the link to the record before it when we hold it.
             before = known_seq.get(record.seq - 1)
@@ -472,7 +476,7 @@ def plan_batch(
             foreign_findings.append((other, Finding(None, "uuid_reused",
                                                     f"a record of device {device_id} (seq {record.seq}) "
                                                     "uses a UUID of this device", record.uuid)))
-        flag_tuple = tuple(sorted(set(flags)))
+        flag_tuple = tuple(sorted(set(flags))) if flags else ()
         outcomes[index] = Outcome(
             index, RecordStatus.STORED, record.uuid, record.seq,
             detail="stored" if not flag_tuple else "stored, flagged: " + ", ".join(flag_tuple),
@@ -481,6 +485,8 @@ def plan_batch(
         ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest, record.prev_hash)
         known_uuid[record.uuid] = ref
         known_seq[record.seq] = ref
+    if head_seq != head.seq:
+        head = ChainHead(head_seq, head_hash, head_boot, head_mono)
     return IngestPlan([o for o in outcomes if o is not None], findings, head, filled, foreign_findings)
 
 

@@ -125,10 +125,12 @@ def check_seals(key: SealKey | None, plan: IngestPlan) -> SealKey | None:
     to keep (None: no key, nothing to keep)."""
     if key is None:
         return None
-    verified = key
     # Where the last evolution got to: keys move forward only, so a batch
     # evolves once however many of its records fail.
     cursor_seq, cursor_key = key.seq, key.key
+    # The last record verified: the key to keep is the one after it.
+    verified_seq: int | None = None
+    verified_key = b""
     for outcome in plan.to_store:
         record = outcome.record
         problem = detail = None
@@ -142,13 +144,16 @@ def check_seals(key: SealKey | None, plan: IngestPlan) -> SealKey | None:
         elif record.seq - cursor_seq > MAX_STEPS:
             problem, detail = BAD_SEAL, f"more than {MAX_STEPS} records past the last verified seal: not checked"
         else:
-            cursor_key = key_after(cursor_key, record.seq - cursor_seq)
+            if record.seq == cursor_seq + 1:
+                cursor_key = next_key(cursor_key)
+            elif record.seq != cursor_seq:
+                cursor_key = key_after(cursor_key, record.seq - cursor_seq)
             cursor_seq = record.seq
             # The canonical encoding the ingest made once (fast); should it ever
             # differ from the contract's, the contract's own decides.
             if ((outcome.canonical and seal_matches(cursor_key, outcome.canonical, record.hash, record.seal))
                     or record_seal_matches(cursor_key, record)):
-                verified = SealKey(key.first_seq, record.seq + 1, next_key(cursor_key))
+                verified_seq, verified_key = record.seq, cursor_key
             else:
                 problem, detail = BAD_SEAL, "the seal is not the device's for this record at this place"
         if problem is not None:
@@ -156,4 +161,6 @@ def check_seals(key: SealKey | None, plan: IngestPlan) -> SealKey | None:
             outcome.flags = tuple(sorted({*outcome.flags, flag}))
             outcome.detail = "stored, flagged: " + ", ".join(outcome.flags)
             plan.findings.append(Finding(record.seq, problem, detail, record.uuid))
-    return verified
+    if verified_seq is None:
+        return key
+    return SealKey(key.first_seq, verified_seq + 1, next_key(verified_key))

@@ -57,7 +57,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from functools import lru_cache
 from typing import Any
 
@@ -319,9 +319,14 @@ class Record:
             if unknown:
                 raise RecordError(f"{unknown[0]}: unknown field for a {kind} record")
             raise RecordError(f"{sorted(expected - present)[0]}: missing")
-        if kind == KIND_DETAILS and isinstance(data.get("reasons"), list):
-            data = {**data, "reasons": tuple(data["reasons"])}
-        record = cls(**data)
+        # Built without running __init__ (a frozen dataclass sets each of its
+        # thirty-odd fields through object.__setattr__): the server builds
+        # one per record it receives. The defaults first, then the wire's values.
+        values = _DEFAULTS | data
+        if kind == KIND_DETAILS and isinstance(values["reasons"], list):
+            values["reasons"] = tuple(values["reasons"])
+        record = cls.__new__(cls)
+        object.__setattr__(record, "__dict__", values)
         record.validate()
         return record
 
@@ -334,10 +339,12 @@ class Record:
             for name in ("callback_phone", "callback_box"):
                 if name not in own and getattr(self, name) is not None:
                     raise RecordError(f"{name}: not a field of a format {self.v} details record")
+        values = self.__dict__
         for name, expected, nullable in _typed_fields(self.kind, self.v if self.v in FORMAT_VERSIONS
                                                       else FORMAT_VERSION):
-            value = getattr(self, name)
-            if nullable and value is None:
+            value = values[name]
+            # The exact type is the common case (bool is not int here).
+            if type(value) is expected or (nullable and value is None):
                 continue
             # bool is an int in Python; keep them apart on the wire.
             if expected is int and isinstance(value, bool):
@@ -441,6 +448,8 @@ _TYPES: dict[str, type] = {
     "seal": str,
 }
 _NULLABLE = {"callback_phone", "callback_box", "dossier_code"}
+# Every field's default (the fields a record of any kind leaves as they are).
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Record) if f.default is not MISSING}
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false", tuple: "a list"}
 
 

@@ -62,6 +62,15 @@ _BOOTS = select(tables.boots).where(
     tables.boots.c.boot_id.in_(bindparam("boot_ids", expanding=True)),
 )
 _REFS_BY_UUID = select(*FIELD_COLUMNS).where(tables.records.c.uuid.in_(bindparam("uuids", expanding=True)))
+# SQLite's planner weighs an IN list of a batch's UUIDs against the table's
+# size in its statistics; statistics gathered while the table was small
+# (they are refreshed hourly) made it read the whole table for every batch,
+# ever slower as the ratings grew. Walking the list (CROSS JOIN keeps it the
+# outer loop) and looking each UUID up in the index is right at any size.
+_REFS_BY_UUID_SQLITE = (
+    f"SELECT {', '.join('records.' + c.name for c in FIELD_COLUMNS)} "
+    "FROM json_each(?) AS wanted CROSS JOIN records ON records.uuid = wanted.value"
+)
 _REFS_BY_SEQ = select(*_REF_COLUMNS).where(
     tables.records.c.device_id == bindparam("device_id"),
     tables.records.c.seq.in_(bindparam("seqs", expanding=True)),
@@ -119,20 +128,30 @@ def save_anchor(conn: Connection, device_id: str, anchor: BootAnchor) -> None:
         conn.execute(insert(tables.boots).values(device_id=device_id, boot_id=anchor.boot_id, **values))
 
 
+def _rows_at_uuids(conn: Connection, uuids: Collection[str]) -> Iterator[Mapping[str, Any]]:
+    """The records stored under any of these UUIDs, by any device (their :data:`FIELD_COLUMNS`)."""
+    if not uuids:
+        return
+    if conn.dialect.name == "sqlite":
+        yield from conn.exec_driver_sql(_REFS_BY_UUID_SQLITE, (json.dumps(sorted(uuids)),)).mappings()
+        return
+    for chunk in _chunks(sorted(uuids)):
+        yield from conn.execute(_REFS_BY_UUID, {"uuids": chunk}).mappings()
+
+
 def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
                 seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef], dict[str, str]]:
     """What the device has stored under these UUIDs and at these sequence
     numbers, and which other device holds any of these UUIDs (by UUID)."""
     by_uuid: dict[str, StoredRef] = {}
     foreign: dict[str, str] = {}
-    for chunk in _chunks(sorted(uuids)):
-        for row in conn.execute(_REFS_BY_UUID, {"uuids": chunk}).mappings():
-            if row["device_id"] != device_id:
-                foreign.setdefault(row["uuid"], row["device_id"])
-                continue
-            record = record_of_row(row)
-            by_uuid[record.uuid] = StoredRef(record.device_id, record.seq, record.uuid, record.hash,
-                                             content_digest(record), record.prev_hash)
+    for row in _rows_at_uuids(conn, uuids):
+        if row["device_id"] != device_id:
+            foreign.setdefault(row["uuid"], row["device_id"])
+            continue
+        record = record_of_row(row)
+        by_uuid[record.uuid] = StoredRef(record.device_id, record.seq, record.uuid, record.hash,
+                                         content_digest(record), record.prev_hash)
     by_seq: dict[int, StoredRef] = {}
     if seqs and max(seqs) - min(seqs) < 2 * len(seqs):
         # A batch is nearly always a run of consecutive sequence numbers:

@@ -41,21 +41,16 @@ def hash_text(value: bytes) -> str:
 
 def columns_of_record(record: Record) -> dict[str, Any]:
     """The columns holding a record's fields."""
-    return dict(
-        v=record.v, kind=record.kind, uuid=record.uuid, device_id=record.device_id, seq=record.seq,
-        prev_hash=hash_bytes(record.prev_hash), hash=hash_bytes(record.hash), device_time=record.device_time,
-        monotonic_ns=record.monotonic_ns, boot_id=record.boot_id, app_version=record.app_version,
-        simulated=record.simulated, officer_id=record.officer_id, counter_id=record.counter_id,
-        score=record.score, scale=record.scale, level=record.level, burst=record.burst,
-        comment_token=record.comment_token, rating_uuid=record.rating_uuid,
-        reasons=json.dumps(list(record.reasons), ensure_ascii=False) if record.reasons is not None else None,
-        callback_phone=record.callback_phone, callback_box=record.callback_box,
-        callback_consent=record.callback_consent,
-        dossier_code=record.dossier_code,
-        seal=bytes.fromhex(record.seal) if record.seal else None,
-        campaign_id=record.campaign_id, questionnaire_id=record.questionnaire_id,
-        questionnaire_version=record.questionnaire_version, answers=record.answers, complete=record.complete,
-    )
+    # A record's fields are the columns' names: a copy of its attributes with
+    # the hashes as bytes and the reasons as JSON text (one dict copy: the
+    # server builds a row per record it receives).
+    row = dict(vars(record))
+    row["prev_hash"] = bytes.fromhex(record.prev_hash)
+    row["hash"] = bytes.fromhex(record.hash)
+    row["seal"] = bytes.fromhex(record.seal) if record.seal else None
+    if record.reasons is not None:
+        row["reasons"] = json.dumps(list(record.reasons), ensure_ascii=False)
+    return row
 
 
 def record_of_row(row: Mapping[str, Any]) -> Record:

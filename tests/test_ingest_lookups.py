@@ -1,0 +1,82 @@
+"""The ingest's look-ups in the records table stay index look-ups whatever
+SQLite's statistics say: statistics gathered while the table was small once
+made every batch read the whole table (server.store.batches)."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from datetime import UTC, datetime
+
+from server.batches import Batch, BatchIngest
+from server.registry import DeviceRegistry
+from server.store import open_engine, statistics
+from server.store.batches import stored_refs
+from sync.record import GENESIS_HASH, KIND_RATING, Record, seal
+from tests.sync_support import sqlite_only
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def _chain(device_id: str, count: int) -> list[Record]:
+    records, prev = [], GENESIS_HASH
+    for seq in range(1, count + 1):
+        record = seal(Record(
+            kind=KIND_RATING, uuid=str(uuid_module.uuid4()), device_id=device_id, seq=seq, prev_hash=prev,
+            device_time="2026-03-02T08:00:00.000+07:00", monotonic_ns=seq * 10**9, boot_id="boot",
+            app_version="0.1.0", officer_id="lan", counter_id="quay-1", score=3, scale=3,
+            level="very_satisfied", burst=False, comment_token="tok",
+        ))
+        records.append(record)
+        prev = record.hash
+    return records
+
+
+def _pair(registry: DeviceRegistry, device_id: str) -> None:
+    code = registry.request_code(device_id, "test", "0.1.0")
+    registry.decide(code.user_code, approve=True)
+    registry.poll(code.device_code)
+
+
+def _upload(ingest: BatchIngest, records: list[Record]) -> None:
+    batch = Batch(device_id=records[0].device_id, idempotency_key=uuid_module.uuid4().hex, sent_at=NOW,
+                  sent_monotonic_ns=10**12, boot_id="boot", app_version="0.1.0", pending=0,
+                  records=[r.to_dict() for r in records])
+    answer = ingest.receive(batch, NOW).content
+    assert answer.counts["stored"] == len(records)
+
+
+@sqlite_only
+def test_uuid_lookup_uses_the_index_with_statistics_of_a_small_table(tmp_path) -> None:
+    engine = open_engine(tmp_path / "server.db")
+    registry = DeviceRegistry(engine)
+    for device_id in ("tablet-a", "tablet-b"):
+        _pair(registry, device_id)
+    ingest = BatchIngest(engine)
+    ours, theirs = _chain("tablet-a", 20), _chain("tablet-b", 20)
+    _upload(ingest, ours)
+    _upload(ingest, theirs)
+    # Statistics of a 40-row table, as the first hour's housekeeping leaves them.
+    statistics.refresh(engine)
+
+    asked = {str(uuid_module.uuid4()) for _ in range(500)} | {ours[3].uuid, theirs[5].uuid}
+    statements: list[str] = []
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.set_trace_callback(statements.append)
+        try:
+            by_uuid, by_seq, foreign = stored_refs(conn, "tablet-a", asked, {20, 21})
+        finally:
+            raw.set_trace_callback(None)
+        # What is stored is found: our record by its UUID, theirs as another device's.
+        assert set(by_uuid) == {ours[3].uuid}
+        assert by_uuid[ours[3].uuid].hash == ours[3].hash
+        assert foreign == {theirs[5].uuid: "tablet-b"}
+        assert by_seq[20].hash == ours[19].hash and 21 not in by_seq
+
+        lookups = [s for s in statements if "records" in s and s.lstrip().upper().startswith("SELECT")]
+        assert any("uuid" in s for s in lookups) and any("seq" in s for s in lookups), statements
+        for sql in lookups:
+            plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
+            assert any(step.startswith("SEARCH records USING") for step in plan), plan
+            assert not any(step.startswith("SCAN records") for step in plan), plan
+    engine.dispose()
