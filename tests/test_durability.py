@@ -270,7 +270,7 @@ def test_sigkill_while_creating_the_database(tmp_path: Path, demo_tree: dict, fo
     """Killed while the file is being created and migrated, a tablet must
     still start: migrations are all-or-nothing, never half applied."""
     from kiosk.store import Store
-    from kiosk.store.migrations import MIGRATIONS
+    from kiosk.store.migrations import migrations
     from tests.conftest import write_config
 
     seed = int(os.environ.get("HAILONG_KILL_SEED", random.randrange(2**32)))
@@ -284,7 +284,7 @@ def test_sigkill_while_creating_the_database(tmp_path: Path, demo_tree: dict, fo
         _check_after_kill(folder / "data" / "hailong.db", (0, GENESIS_HASH), rnd, where)
         store = Store(folder / "data" / "hailong.db")
         try:
-            assert MIGRATIONS.pending(store.db) == [], where
+            assert migrations().pending(store.db) == [], where
             assert store.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1, where
         finally:
             store.close()

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from kiosk.store import Store, StoreError
 from kiosk.store.journal import to_row
-from kiosk.store.migrations import MIGRATIONS, STEPS
+from kiosk.store.migrations import STEPS, migrations, up_to_date
 from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, RecordError, seal
 
 ICT = timezone(timedelta(hours=7))
@@ -194,18 +194,55 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
 
 def test_migrations_are_recorded_and_not_repeated(tmp_path: Path) -> None:
     first = Store(tmp_path / "kiosk.db")
-    applied = [m.name for m in MIGRATIONS.applied(first.db)]
+    applied = [m.name for m in migrations().applied(first.db)]
     assert applied[:3] == ["m001_journal", "m002_device", "m003_shifts_audit_pins"]
-    assert MIGRATIONS.pending(first.db) == []
+    assert migrations().pending(first.db) == []
     device = first.device_id
     first.close()
 
     again = Store(tmp_path / "kiosk.db")
-    assert [m.name for m in MIGRATIONS.applied(again.db)] == applied
+    assert [m.name for m in migrations().applied(again.db)] == applied
     # m002 makes the device id: applying it twice would make a second one.
     assert again.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1
     assert again.device_id == device
     again.close()
+
+
+def test_the_start_reads_the_applied_steps_as_sqlite_utils_does(tmp_path: Path) -> None:
+    """A start checks the applied steps with plain SQLite and imports
+    sqlite-utils only to apply some: both must see the same file alike."""
+    path = tmp_path / "kiosk.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    assert not up_to_date(conn)  # not even the table of applied steps yet
+    for step in STEPS:
+        migrations().apply(Database(conn), stop_before=step.__name__)
+        assert migrations().pending(Database(conn))
+        assert not up_to_date(conn), step.__name__
+    migrations().apply(Database(conn))
+    assert migrations().pending(Database(conn)) == [] and up_to_date(conn)
+    conn.close()
+    store = Store(path)
+    assert store.db.execute("SELECT count(*) FROM device").fetchone()[0] == 1
+    store.close()
+
+
+def test_a_replace_cannot_delete_a_journal_row(tmp_path: Path) -> None:
+    """The connection fires delete triggers on REPLACE (as sqlite-utils set
+    it up before): a record's UUID reused with OR REPLACE is refused, not
+    swapped in for the old row. Reopened, so that no migration runs."""
+    store = Store(tmp_path / "kiosk.db")
+    first = store.append(_builder(store))
+    store.close()
+    store = Store(tmp_path / "kiosk.db")
+    row = to_row(first)
+    row["seq"] = 99
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.database.conn.execute(
+            f"INSERT OR REPLACE INTO journal ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+    assert store.records() == [first]
+    store.close()
 
 
 def _write_chain(conn: sqlite3.Connection, device_id: str, device_time: str, app_version: str) -> list[Record]:
@@ -235,13 +272,13 @@ def test_old_database_migrates_forward_keeping_records(tmp_path: Path) -> None:
     path = tmp_path / "kiosk.db"
     conn = sqlite3.connect(str(path), isolation_level=None)
     old = Database(conn)
-    MIGRATIONS.apply(old, stop_before="m002_device")
+    migrations().apply(old, stop_before="m002_device")
     assert "device" not in old.table_names()
     written = _write_chain(conn, "old-device", "2025-12-01T09:00:00.000+07:00", "0.0.9")
     conn.close()
 
     store = Store(path)
-    assert MIGRATIONS.pending(store.db) == []
+    assert migrations().pending(store.db) == []
     assert {"device", "shifts", "audit", "pin_state"} <= set(store.db.table_names())
     assert store.records() == written
     assert _problems(store) == []
@@ -300,8 +337,8 @@ def test_migration_steps_keep_their_names_and_order() -> None:
     expected = ["m001_journal", "m002_device", "m003_shifts_audit_pins", "m004_outbox", "m005_sealing",
                 "m006_dossier_code", "m007_callback_box", "m008_surveys"]
     assert [step.__name__ for step in STEPS] == expected
-    assert [m.name for m in MIGRATIONS.pending(Database(memory=True))] == expected
-    assert MIGRATIONS.name == "hailong-kiosk"
+    assert [m.name for m in migrations().pending(Database(memory=True))] == expected
+    assert migrations().name == "hailong-kiosk"
 
 
 # The schema of a file as the migrations have made it since the outbox came
@@ -376,9 +413,9 @@ def test_a_file_from_the_field_opens_and_works(tmp_path: Path) -> None:
 
     store = Store(path)
     try:
-        assert MIGRATIONS.pending(store.db) == []
+        assert migrations().pending(store.db) == []
         # Nothing ran again but the step that came after the file was made (seals).
-        assert [m.name for m in MIGRATIONS.applied(store.db)][4:] == ["m005_sealing", "m006_dossier_code",
+        assert [m.name for m in migrations().applied(store.db)][4:] == ["m005_sealing", "m006_dossier_code",
                                                                         "m007_callback_box", "m008_surveys"]
         assert store.device_id == "field-tablet"
         assert store.records() == written and _problems(store) == []

@@ -1,8 +1,8 @@
 """The tablet's local store: every table of its SQLite file and all the SQL
 that reads or writes them.
 
-The file is in WAL mode, opened with sqlite-utils; its schema is one ordered
-list of migrations (:mod:`kiosk.store.migrations`). The ``journal`` holds the
+The file is in WAL mode, opened with :mod:`sqlite3`; its schema is one ordered
+list of migrations (:mod:`kiosk.store.migrations`), which sqlite-utils applies. The ``journal`` holds the
 device's chained records (see ``sync.record``) and is append-only: every
 append is one ``BEGIN IMMEDIATE`` transaction committed with
 ``synchronous=FULL``, so a record whose :meth:`Store.append` has returned

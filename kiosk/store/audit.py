@@ -31,13 +31,13 @@ class AuditTrail:
 
     def entries(self) -> list[dict]:
         """Every entry, oldest first."""
-        return list(self.database.db.query("SELECT * FROM audit ORDER BY id"))
+        return list(self.database.query("SELECT * FROM audit ORDER BY id"))
 
     def latest(self, n: int) -> list[dict]:
         """The ``n`` latest entries, newest first."""
         return [
             dict(row)
-            for row in self.database.db.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [n])
+            for row in self.database.query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [n])
         ]
 
 
@@ -49,7 +49,7 @@ class PinStates:
 
     def get(self, subject: str) -> dict:
         """The saved state of ``subject``; empty when none was saved."""
-        row = self.database.db.execute(
+        row = self.database.execute(
             "SELECT state FROM pin_state WHERE subject = ?", [subject]
         ).fetchone()
         return json.loads(row[0]) if row else {}

@@ -68,17 +68,17 @@ class Journal:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [from_row(row) for row in self.database.db.query(sql, params)]
+        return [from_row(row) for row in self.database.query(sql, params)]
 
     def record(self, uuid: str) -> Record | None:
         """The record with that UUID, if any."""
-        rows = list(self.database.db.query("SELECT * FROM journal WHERE uuid = ?", [uuid]))
+        rows = list(self.database.query("SELECT * FROM journal WHERE uuid = ?", [uuid]))
         return from_row(rows[0]) if rows else None
 
     def last_rating(self) -> Record | None:
         """The most recent rating (for burst detection)."""
         rows = list(
-            self.database.db.query(
+            self.database.query(
                 # "+kind" keeps SQLite on the primary key, read backwards,
                 # instead of sorting every rating through the kind index.
                 "SELECT * FROM journal WHERE +kind = ? ORDER BY seq DESC LIMIT 1", [KIND_RATING]
@@ -93,27 +93,27 @@ class Journal:
         if officer_id is not None:
             sql += " AND officer_id = ?"
             params.append(officer_id)
-        return [from_row(row) for row in self.database.db.query(sql + " ORDER BY seq", params)]
+        return [from_row(row) for row in self.database.query(sql + " ORDER BY seq", params)]
 
     def details_for(self, rating_uuid: str) -> list[Record]:
         """Details records added to a rating."""
         return [
             from_row(row)
-            for row in self.database.db.query(
+            for row in self.database.query(
                 "SELECT * FROM journal WHERE rating_uuid = ? ORDER BY seq", [rating_uuid]
             )
         ]
 
     def correction_of(self, rating_uuid: str) -> Record | None:
         """The first correction of a rating, if any (only the first counts)."""
-        rows = list(self.database.db.query(
+        rows = list(self.database.query(
             "SELECT * FROM journal WHERE rating_uuid = ? AND kind = ? ORDER BY seq LIMIT 1",
             [rating_uuid, KIND_CORRECTION]))
         return from_row(rows[0]) if rows else None
 
     def count(self, kind: str | None = None) -> int:
         """How many records (of one kind) the journal holds."""
-        db = self.database.db
+        db = self.database
         if kind is None:
             return db.execute("SELECT count(*) FROM journal").fetchone()[0]
         return db.execute("SELECT count(*) FROM journal WHERE kind = ?", [kind]).fetchone()[0]
@@ -121,7 +121,7 @@ class Journal:
     def verify(self) -> list[ChainFinding]:
         """Check the whole chain; an empty list means it is intact."""
         return verify_chain(
-            from_row(row) for row in self.database.db.query("SELECT * FROM journal ORDER BY seq")
+            from_row(row) for row in self.database.query("SELECT * FROM journal ORDER BY seq")
         )
 
 

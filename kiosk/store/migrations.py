@@ -4,19 +4,29 @@ Each step runs once per file, in the order of :data:`STEPS`, and sqlite-utils
 records its name in ``_sqlite_migrations``. The names and their order are
 what a file already on a tablet remembers: never rename, reorder or remove a
 step; add new ones at the end.
+
+A tablet's start only reads that table (:func:`up_to_date`, plain SQLite);
+sqlite-utils is imported by :func:`migrations`, when there are steps to apply.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid as uuid_module
 from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATION_SET", "MIGRATIONS", "STEPS"]
+__all__ = ["MIGRATION_SET", "STEPS", "migrations", "up_to_date"]
 
 MIGRATION_SET = "hailong-kiosk"
+
+# Where sqlite-utils' Migrations record the steps applied (its ``migrations_table``).
+_APPLIED_TABLE = "_sqlite_migrations"
 
 
 def m001_journal(db: Database) -> None:
@@ -154,7 +164,24 @@ STEPS: tuple[Callable[[Database], None], ...] = (
 )
 """Every step, in the order it is applied; a step's name is its function's name."""
 
-MIGRATIONS = Migrations(MIGRATION_SET)
-"""The set sqlite-utils applies: :data:`STEPS`, registered in order."""
-for _step in STEPS:
-    MIGRATIONS()(_step)
+
+def up_to_date(conn: sqlite3.Connection) -> bool:
+    """Whether the file has every step of :data:`STEPS` applied, read without sqlite-utils."""
+    try:
+        rows = conn.execute(f"SELECT name FROM {_APPLIED_TABLE} WHERE migration_set = ?", [MIGRATION_SET])
+        applied = {name for (name,) in rows}
+    except sqlite3.OperationalError:  # no such table: a new file
+        return False
+    return all(step.__name__ in applied for step in STEPS)
+
+
+@cache
+def migrations() -> Migrations:
+    """The set sqlite-utils applies: :data:`STEPS`, registered in order.
+    Made on first call, as importing sqlite-utils cost a cold start 50 ms."""
+    from sqlite_utils.migrations import Migrations
+
+    steps = Migrations(MIGRATION_SET)
+    for step in STEPS:
+        steps()(step)
+    return steps

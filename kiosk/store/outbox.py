@@ -54,11 +54,11 @@ class OutboxLedger:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [from_row(row) for row in self.database.db.query(sql, params)]
+        return [from_row(row) for row in self.database.query(sql, params)]
 
     def pending_count(self) -> int:
         """How many records are waiting to be sent."""
-        return self.database.db.execute(
+        return self.database.execute(
             f"SELECT count(*) {_PENDING}", [self._acked_through()]
         ).fetchone()[0]
 
@@ -88,11 +88,11 @@ class OutboxLedger:
 
     def acks(self) -> list[dict]:
         """The server's answer for every acknowledged record, in sequence order."""
-        return list(self.database.db.query("SELECT * FROM outbox_acks ORDER BY seq"))
+        return list(self.database.query("SELECT * FROM outbox_acks ORDER BY seq"))
 
     def state(self, key: str) -> str | None:
         """A value the uploader keeps across restarts (in-flight batch, last success, last error)."""
-        row = self.database.db.execute("SELECT value FROM outbox_state WHERE key = ?", [key]).fetchone()
+        row = self.database.execute("SELECT value FROM outbox_state WHERE key = ?", [key]).fetchone()
         return row[0] if row else None
 
     def set_state(self, key: str, value: str | None) -> None:

@@ -63,4 +63,4 @@ class ShiftLog:
 
     def all(self) -> list[Shift]:
         """Every shift, oldest first."""
-        return [Shift(**row) for row in self.database.db.query("SELECT * FROM shifts ORDER BY id")]
+        return [Shift(**row) for row in self.database.query("SELECT * FROM shifts ORDER BY id")]

@@ -19,8 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from kiosk.store.audit import AuditTrail, PinStates
 from kiosk.store.callback_keys import CallbackKeys
@@ -33,6 +32,9 @@ from kiosk.store.sealing import SealKeys
 from kiosk.store.shifts import Shift, ShiftLog
 from kiosk.store.surveys import SurveyCampaignCache, SurveyDrafts
 from sync.record import ChainFinding, Record
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 __all__ = ["Store"]
 
@@ -60,7 +62,8 @@ class Store:
 
     @property
     def db(self) -> Database:
-        """The sqlite-utils handle on the connection (for checks and tests)."""
+        """A sqlite-utils handle on the connection (for checks and tests; the
+        store's own reads and writes use the connection itself)."""
         return self.database.db
 
     @property

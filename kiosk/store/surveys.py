@@ -41,7 +41,7 @@ class SurveyCampaignCache:
 
     def load(self) -> list[dict[str, Any]]:
         """The campaigns kept, in their wire form; none before the first fetch."""
-        row = self.database.db.execute("SELECT body FROM survey_campaigns WHERE slot = ?", [_SLOT]).fetchone()
+        row = self.database.execute("SELECT body FROM survey_campaigns WHERE slot = ?", [_SLOT]).fetchone()
         if row is None:
             return []
         try:
@@ -120,7 +120,7 @@ class SurveyDrafts:
             self.delete(conn, draft_id)
 
     def _rows(self, tail: str, params: list[Any]) -> list[Draft]:
-        rows = self.database.db.execute(
+        rows = self.database.execute(
             "SELECT id, campaign_id, questionnaire_id, questionnaire_version, answers, started_at "
             f"FROM survey_drafts {tail}",
             params,
