@@ -17,6 +17,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from server.ingest import item_place
 from sync import wire
 from sync.protocol import RecordStatus
@@ -25,9 +27,7 @@ __all__ = ["compact_answer", "compact_answer_of", "compact_answer_json", "expand
 
 
 def _compact(received_at: str, clock_offset_s: float | None, rows: list[list[Any]]) -> bytes:
-    text = json.dumps({"t": received_at, "o": clock_offset_s, "r": rows}, ensure_ascii=False,
-                      separators=(",", ":"))
-    return zlib.compress(text.encode("utf-8"), 6)
+    return zlib.compress(orjson.dumps({"t": received_at, "o": clock_offset_s, "r": rows}), 6)
 
 
 def compact_answer(answer: wire.BatchAnswer) -> bytes:

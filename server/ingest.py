@@ -211,8 +211,10 @@ def item_canonical(item: dict[str, Any]) -> bytes:
     :meth:`sync.record.Record.from_dict` has accepted it: the item then holds
     exactly the hashed fields, with their very values, besides ``hash`` and
     ``seal``."""
-    return orjson.dumps({k: v for k, v in item.items() if k != "hash" and k != "seal"},
-                        option=orjson.OPT_SORT_KEYS)
+    hashed = dict(item)
+    del hashed["hash"]
+    hashed.pop("seal", None)
+    return orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS)
 
 
 def hash_matches(record: Record, canonical: bytes) -> bool:
