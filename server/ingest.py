@@ -43,6 +43,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -164,9 +165,10 @@ class IngestPlan:
     """Findings to note on other devices, each with the device's id (a UUID
     they hold was used again by this one)."""
 
-    @property
+    @cached_property
     def to_store(self) -> list[Outcome]:
-        """Outcomes whose record is new and kept, in sequence order."""
+        """Outcomes whose record is new and kept, in sequence order (worked
+        out once: a plan's outcomes keep their status once planned)."""
         return sorted(
             (o for o in self.outcomes if o.status == RecordStatus.STORED),
             key=lambda o: o.seq or 0,
