@@ -39,7 +39,7 @@ from kiosk.handover import HandOverKeys
 from kiosk.link.credentials import pin_key
 from kiosk.navigator import ScreenNavigator
 from kiosk.pin import PinGuard
-from kiosk.screens import IDLE_FIRST, KioskScreens, keep_out_of_collections, load_kv
+from kiosk.screens import KioskScreens, keep_out_of_collections, load_kv
 from kiosk.staff import StaffFlow
 from kiosk.store import Store
 from kiosk.survey_desk import SurveyDesk
@@ -167,12 +167,10 @@ class KioskApp(App):
     def build(self) -> ScreenManager:
         Window.bind(size=self._on_window_size)
         self._on_window_size(Window, Window.size)
-        # The idle screens now; the others one per frame once the idle
-        # screen shows (see kiosk.screens.KioskScreens).
-        manager = KioskScreens()
-        manager.build(IDLE_FIRST)
+        # No screen yet: on_start shows the idle screen, built then; the
+        # others one per frame once it shows (see kiosk.screens.KioskScreens).
+        manager = KioskScreens(prepare=self._prepare_screen)
         self.navigator.attach(manager)
-        self._show_roster_and_scale()
         return manager
 
     def on_start(self) -> None:
@@ -253,10 +251,14 @@ class KioskApp(App):
         i18n.set_language(language)
         self.language = language
         if self.navigator.ready:
-            self.navigator.screen("rate").relabel(self._level_label)
-            for chip in self.navigator.screen("reasons").chips():
-                chip.text = reason_label(self.settings, language, chip.reason_id)
-            self.navigator.screen("closed").show_week()
+            # Only the screens built so far: one built later is worded then.
+            if rate := self.navigator.built("rate"):
+                rate.relabel(self._level_label)
+            if reasons := self.navigator.built("reasons"):
+                for chip in reasons.chips():
+                    chip.text = reason_label(self.settings, language, chip.reason_id)
+            if closed := self.navigator.built("closed"):
+                closed.show_week()
 
     def _level_label(self, key: str) -> str:
         return self.tr(f"level.{key}")
@@ -300,9 +302,17 @@ class KioskApp(App):
             self.sync.restart()
 
     def _show_roster_and_scale(self) -> None:
+        # On the screens built so far; one built later gets them when built.
+        for name in ("rate", "choose"):
+            if screen := self.navigator.built(name):
+                self._prepare_screen(screen)
+
+    def _prepare_screen(self, screen) -> None:
         # The faces and the officer grid are built in Python, not bound in kv.
-        self.navigator.screen("rate").show_scale(self.desk.scale.best_first, self._level_label)
-        self.navigator.screen("choose").show_officers(self.settings.active_officers)
+        if screen.name == "rate":
+            screen.show_scale(self.desk.scale.best_first, self._level_label)
+        elif screen.name == "choose":
+            screen.show_officers(self.settings.active_officers)
 
     # -- dialogs and files for the technician's panel ---------------------------
 

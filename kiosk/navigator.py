@@ -80,6 +80,11 @@ class ScreenNavigator:
         """The screen called ``name``."""
         return self.manager.get_screen(name)
 
+    def built(self, name: str):
+        """The screen called ``name`` if it is built already, else ``None``
+        (:meth:`screen` builds it)."""
+        return self.manager.built(name)
+
     def show(self, name: str):
         """Bring ``name`` to the front and return it."""
         self.manager.current = name

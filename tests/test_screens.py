@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from kivy.lang import Builder
 from kivy.uix.screenmanager import Screen
 
-from kiosk.screens import SCREENS, kv_file, load_kv
+from kiosk.screens import SCREENS, kv_file, load_kv, screen_class
 
 
 def test_every_registered_screen_has_a_unique_name_and_its_kv_beside_it():
-    names = [name for name, _cls in SCREENS]
+    names = [name for name, _class_name in SCREENS]
     assert len(names) == len(set(names))
-    for name, screen_class in SCREENS:
-        assert issubclass(screen_class, Screen), name
-        path = kv_file(screen_class)
-        assert path.is_file() and path.stem == screen_class.__module__.rsplit(".", 1)[1], name
-        assert f"<{screen_class.__name__}>" in path.read_text(encoding="utf-8")
+    for name, class_name in SCREENS:
+        cls = screen_class(name)
+        assert issubclass(cls, Screen) and cls.__name__ == class_name, name
+        assert cls.__module__ == f"kiosk.screens.{name}", name
+        path = kv_file(name)
+        assert path.is_file() and path.stem == name and path.parent.name == "screens", name
+        assert f"<{class_name}>" in path.read_text(encoding="utf-8")
 
 
 def test_kv_files_are_loaded_once_widgets_first():
@@ -27,7 +30,7 @@ def test_kv_files_are_loaded_once_widgets_first():
     loaded = [Path(f).resolve() for f in Builder.files]
     ours = [p for p in loaded if "kiosk" in p.parts]
     assert len(ours) == len(set(ours))
-    assert {kv_file(cls).resolve() for _name, cls in SCREENS} <= set(ours)
+    assert {kv_file(name).resolve() for name, _class_name in SCREENS} <= set(ours)
     widgets_kv = [i for i, p in enumerate(ours) if p.parent.name == "widgets"]
     screens_kv = [i for i, p in enumerate(ours) if p.parent.name == "screens"]
     assert ours[0].name == "widgets.kv" and max(widgets_kv) < min(screens_kv)
@@ -59,3 +62,38 @@ def test_the_apps_long_lived_objects_are_kept_out_of_full_collections(tmp_path, 
     finally:
         kiosk.close()
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("mode", ["choose", "officer"])
+def test_a_tap_right_after_start_records_a_rating(tmp_path, demo_tree, monkeypatch, mode):
+    """A cold start builds only the idle screen; whatever a citizen taps in
+    the very first frames is built then and there, and the tap on a face is
+    recorded at once, in the language chosen before that screen existed."""
+    import kiosk.screens
+    from kiosk.config import load_settings
+    from kiosk.headless import HeadlessKiosk
+    from sync.record import KIND_RATING
+    from tests.conftest import write_config
+
+    # Nothing is built in the background during this test: only what the taps ask for.
+    monkeypatch.setattr(kiosk.screens, "REST_AFTER_S", 3600.0)
+    demo_tree["attribution"] = {"mode": mode, "officer": "tran-van-hung"} if mode == "officer" else {"mode": mode}
+    kiosk = HeadlessKiosk(load_settings(write_config(tmp_path, demo_tree)))
+    try:
+        idle = "choose" if mode == "choose" else "rate"
+        assert kiosk.screen.name == idle
+        assert [screen.name for screen in kiosk.app.root.screens] == [idle]
+        switch = [w for w in kiosk.screen.walk() if getattr(w, "text", "") == "English"][0]
+        kiosk.tap(switch)
+        officer = kiosk.app.settings.active_officers[0] if mode == "choose" else kiosk.app.desk.officer_on_duty()
+        if mode == "choose":
+            kiosk.tap(kiosk.screen.cards()[0])
+            assert kiosk.screen.name == "rate"
+        assert [face.label for face in kiosk.screen.faces()] == ["Very satisfied", "Satisfied", "Dissatisfied"]
+        kiosk.tap(kiosk.screen.faces()[0])
+        [rating] = [r for r in kiosk.app.store.records() if r.kind == KIND_RATING]
+        assert rating.officer_id == officer.id and rating.score == kiosk.app.desk.scale.best_first[0].score
+        assert kiosk.screen.name in ("recorded", "reasons", "thanks")
+        assert not kiosk.app.root.complete  # all of it before the background building began
+    finally:
+        kiosk.close()

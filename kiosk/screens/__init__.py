@@ -2,67 +2,54 @@
 
 A new screen is a module here holding its :class:`kivy.uix.screenmanager.Screen`
 class, a ``.kv`` file of the same name beside it (``foo.py`` and ``foo.kv``),
-and one line in :data:`SCREENS`. The app builds its screens from that list and
-:func:`load_kv` finds their kv files by the module's name.
+and one line in :data:`SCREENS`: the screen's name, which is its module's and
+its kv file's, and its class's name. The app builds its screens from that
+list; a screen's module is imported, and its kv file loaded, when the screen
+is first built.
 
-Start-up builds only the screens a counter can rest on (:data:`IDLE_FIRST`);
-:class:`KioskScreens` builds each other citizen's screen in a frame of its
-own soon after, and the staff's (:data:`ON_DEMAND`) when first asked for: a
-cold start draws the idle screen without paying for the technician's panel.
+Start-up builds only the screen the counter rests on, when the app first
+shows it; :class:`KioskScreens` builds each other citizen's screen in a frame
+of its own soon after, at rest, and the staff's (:data:`ON_DEMAND`) when
+first asked for. Any screen asked for before it is built (a tap within
+:data:`REST_AFTER_S` of the start) is built then and there: a cold start
+draws the idle screen without paying for the others.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
-from kiosk.screens.callback import CallbackScreen
-from kiosk.screens.choose import ChooseScreen
-from kiosk.screens.closed import ClosedScreen
-from kiosk.screens.day import DayScreen
-from kiosk.screens.pin import PinScreen
-from kiosk.screens.prompt import PromptScreen
-from kiosk.screens.rate import RateScreen
-from kiosk.screens.reasons import ReasonsScreen
-from kiosk.screens.recorded import RecordedScreen
-from kiosk.screens.signin import SignInScreen
-from kiosk.screens.staff import StaffScreen
-from kiosk.screens.survey_invite import SurveyInviteScreen
-from kiosk.screens.survey_question import SurveyQuestionScreen
-from kiosk.screens.survey_thanks import SurveyThanksScreen
-from kiosk.screens.tech import TechScreen
-from kiosk.screens.thanks import ThanksScreen
+__all__ = ["ON_DEMAND", "SCREENS", "KioskScreens", "build_screens", "kv_file", "load_kv",
+           "screen_class"]
 
-__all__ = ["IDLE_FIRST", "ON_DEMAND", "SCREENS", "KioskScreens", "build_screens", "kv_file", "load_kv"]
-
-# Every screen, by the name the app navigates with. The first one is what the
-# screen manager shows until the app chooses the idle screen.
-SCREENS: tuple[tuple[str, type], ...] = (
-    ("closed", ClosedScreen),
-    ("choose", ChooseScreen),
-    ("rate", RateScreen),
-    ("recorded", RecordedScreen),
-    ("prompt", PromptScreen),
-    ("reasons", ReasonsScreen),
-    ("callback", CallbackScreen),
-    ("thanks", ThanksScreen),
-    ("survey_invite", SurveyInviteScreen),
-    ("survey_question", SurveyQuestionScreen),
-    ("survey_thanks", SurveyThanksScreen),
-    ("signin", SignInScreen),
-    ("pin", PinScreen),
-    ("staff", StaffScreen),
-    ("day", DayScreen),
-    ("tech", TechScreen),
+# Every screen, by the name the app navigates with (its module's and kv
+# file's name too), and its class. The first one is what the screen manager
+# shows until the app chooses the idle screen.
+SCREENS: tuple[tuple[str, str], ...] = (
+    ("closed", "ClosedScreen"),
+    ("choose", "ChooseScreen"),
+    ("rate", "RateScreen"),
+    ("recorded", "RecordedScreen"),
+    ("prompt", "PromptScreen"),
+    ("reasons", "ReasonsScreen"),
+    ("callback", "CallbackScreen"),
+    ("thanks", "ThanksScreen"),
+    ("survey_invite", "SurveyInviteScreen"),
+    ("survey_question", "SurveyQuestionScreen"),
+    ("survey_thanks", "SurveyThanksScreen"),
+    ("signin", "SignInScreen"),
+    ("pin", "PinScreen"),
+    ("staff", "StaffScreen"),
+    ("day", "DayScreen"),
+    ("tech", "TechScreen"),
 )
-
-IDLE_FIRST = ("closed", "choose", "rate")
-"""The screens built at start: whichever the counter rests on shows first."""
 
 ON_DEMAND = ("signin", "pin", "staff", "day", "tech")
 """The staff's screens, built only when first opened, never in the
@@ -85,9 +72,15 @@ def keep_out_of_collections() -> None:
     gc.freeze()
 
 
-def kv_file(screen_class: type) -> Path:
-    """The kv file of a screen class: its module's file with ``.kv`` for ``.py``."""
-    return Path(sys.modules[screen_class.__module__].__file__).with_suffix(".kv")
+def screen_class(name: str) -> type:
+    """The class of the screen called ``name``, its module imported if it was not yet."""
+    module = importlib.import_module(f"{__name__}.{name}")
+    return getattr(module, dict(SCREENS)[name])
+
+
+def kv_file(name: str) -> Path:
+    """The kv file of the screen called ``name``: beside its module, named alike."""
+    return Path(__file__).with_name(f"{name}.kv")
 
 
 def load_kv() -> None:
@@ -96,11 +89,8 @@ def load_kv() -> None:
     global _kv_loaded
     if _kv_loaded:
         return
-    from kiosk.widgets import kv_files as widget_kv_files
-
-    _load_files(widget_kv_files())
-    for _name, screen_class in SCREENS:
-        load_screen_kv(screen_class)
+    for name, _class_name in SCREENS:
+        load_screen_kv(name)
     _kv_loaded = True
 
 
@@ -111,45 +101,42 @@ def _load_files(paths) -> None:
             _kv_files_loaded.add(path)
 
 
-def load_screen_kv(screen_class: type) -> None:
-    """Load the widgets' kv files, then one screen's, each only once."""
+def load_screen_kv(name: str) -> None:
+    """Load the widgets' kv files, then the screen ``name``'s (its module
+    imported first), each only once."""
     from kiosk.widgets import kv_files as widget_kv_files
 
     _load_files(widget_kv_files())
-    path = kv_file(screen_class)
-    # A screen without kv rules of its own has no file; two screens of
-    # one module share theirs.
-    if path.is_file():
-        _load_files([path])
+    screen_class(name)
+    _load_files([kv_file(name)])
 
 
 class KioskScreens(ScreenManager):
     """The screen manager of the kiosk: a screen not built yet is built when
-    first asked for, and the rest are built one per frame after start."""
+    first asked for, and the rest are built one per frame after start.
+    ``prepare(screen)`` fills each screen with what is built in Python (the
+    faces, the officers' cards) as soon as the screen is built."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, prepare: Callable[[Screen], None] | None = None, **kwargs):
         kwargs.setdefault("transition", NoTransition())
         super().__init__(**kwargs)
-        self._classes = dict(SCREENS)
+        self._names = {name for name, _class_name in SCREENS}
+        self._prepare = prepare
         self._pending: list[str] = []
         self._next = None
-
-    def build(self, names) -> None:
-        """Build the named screens now."""
-        for name in names:
-            self.get_screen(name)
 
     @property
     def complete(self) -> bool:
         """Every screen built in the background is built (not :data:`ON_DEMAND`)."""
-        return all(self.has_screen(name) for name in self._classes if name not in ON_DEMAND)
+        return all(self.has_screen(name) for name in self._names if name not in ON_DEMAND)
 
-    def build_rest_soon(self, after_s: float = REST_AFTER_S) -> None:
+    def build_rest_soon(self, after_s: float | None = None) -> None:
         """Build every screen not built yet, one per frame, from ``after_s``
-        seconds on (the idle screen is drawn first)."""
-        self._pending = [name for name, _cls in SCREENS if not self.has_screen(name) and name not in ON_DEMAND]
+        seconds on (default :data:`REST_AFTER_S`; the idle screen is drawn first)."""
+        self._pending = [name for name, _class_name in SCREENS
+                         if not self.has_screen(name) and name not in ON_DEMAND]
         if self._pending:
-            self._next = Clock.schedule_once(self._build_next, after_s)
+            self._next = Clock.schedule_once(self._build_next, REST_AFTER_S if after_s is None else after_s)
 
     def stop_building(self) -> None:
         """Build nothing more by itself (the app stops)."""
@@ -176,14 +163,20 @@ class KioskScreens(ScreenManager):
 
     def get_screen(self, name: str):
         """The screen called ``name``, built now if it was not yet."""
-        if not self.has_screen(name) and name in self._classes:
-            screen_class = self._classes[name]
-            load_screen_kv(screen_class)
-            self.add_widget(screen_class(name=name))
+        if not self.has_screen(name) and name in self._names:
+            load_screen_kv(name)
+            screen = screen_class(name)(name=name)
+            if self._prepare is not None:
+                self._prepare(screen)
+            self.add_widget(screen)
         return super().get_screen(name)
+
+    def built(self, name: str) -> Screen | None:
+        """The screen called ``name`` if it is built, without building it."""
+        return super().get_screen(name) if self.has_screen(name) else None
 
 
 def build_screens() -> list:
     """One instance of every registered screen, named as registered."""
     load_kv()
-    return [screen_class(name=name) for name, screen_class in SCREENS]
+    return [screen_class(name)(name=name) for name, _class_name in SCREENS]
