@@ -130,6 +130,21 @@ def test_from_dict_names_the_bad_field(change: dict, field: str) -> None:
         Record.from_dict(data)
 
 
+@pytest.mark.parametrize("field", ["hash", "prev_hash", "seal"])
+@pytest.mark.parametrize("spoil", [
+    lambda h: h + "\n",  # a trailing newline: what a "$" pattern lets through
+    lambda h: h + "0",
+    lambda h: h[:-1] + "F",
+    lambda h: " " + h[1:],
+])
+def test_hashes_are_exactly_64_lower_case_hex_digits(field: str, spoil) -> None:
+    data = seal(_rating(1, GENESIS_HASH)).to_dict()
+    data["seal"] = "ab" * 32
+    data[field] = spoil(data[field])
+    with pytest.raises(RecordError, match=f"^{field}"):
+        Record.from_dict(data)
+
+
 def test_phone_needs_consent() -> None:
     with pytest.raises(RecordError, match="callback_consent"):
         seal(
