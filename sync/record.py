@@ -227,14 +227,14 @@ def _is_hex64(text: str) -> bool:
 
 
 # ISO 8601 local time with milliseconds and the UTC offset the device had.
-_DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}$")
+_DEVICE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}\Z")
 # A dossier code as a receipt's barcode or QR code gives it: visible characters, no spaces.
-_DOSSIER_CODE = re.compile(rf"^[^\s\x00-\x1f\x7f]{{1,{MAX_DOSSIER_CODE_CHARS}}}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_DOSSIER_CODE = re.compile(rf"^[^\s\x00-\x1f\x7f]{{1,{MAX_DOSSIER_CODE_CHARS}}}\Z")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 # Standard base64, padded.
 # A campaign's or questionnaire's id: 1 to 64 characters (as sync.survey keeps them), no control characters.
-_SURVEY_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
-_BOX = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+_SURVEY_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,64}\Z")
+_BOX = re.compile(r"^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 
 
 class RecordError(ValueError):

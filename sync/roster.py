@@ -86,13 +86,13 @@ DEFAULT_HIGH_REASONS = (
 )
 BUILTIN_REASONS = frozenset(DEFAULT_LOW_REASONS + DEFAULT_HIGH_REASONS)
 
-SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
 """An id in the roster: lower-case ASCII words joined by hyphens."""
 
-PHONE = re.compile(r"^[0-9 .+()-]{3,20}$")
+PHONE = re.compile(r"^[0-9 .+()-]{3,20}\Z")
 """A phone number as a commune writes it (the hotline)."""
 
-_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})\Z")
 
 
 class SettingsError(Exception):

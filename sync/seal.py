@@ -54,7 +54,7 @@ MAX_STEPS = 1_000_000
 record claiming to be further ahead of the last verified one is not checked
 (an attacker holding a device secret must not make the server spin)."""
 
-_SEAL = re.compile(r"^[0-9a-f]{64}$")
+_SEAL = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def new_key() -> bytes:

@@ -58,7 +58,7 @@ AGREEMENT_POINTS = 5
 MAX_TEXT_ANSWER_CHARS = 500
 MAX_OPTIONS = 20
 MAX_QUESTIONS = 80
-_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}\Z")
 
 
 class SurveyError(ValueError):

@@ -145,6 +145,18 @@ def test_hashes_are_exactly_64_lower_case_hex_digits(field: str, spoil) -> None:
         Record.from_dict(data)
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("uuid", "00000000-0000-4000-8000-000000000001\n"),
+    ("device_time", "2026-01-05T08:00:00.000+07:00\n"),
+    ("dossier_code", "HS-001\n"),
+])
+def test_a_trailing_newline_is_refused(field: str, value: str) -> None:
+    data = seal(_rating(1, GENESIS_HASH)).to_dict()
+    data[field] = value
+    with pytest.raises(RecordError, match=f"^{field}"):
+        Record.from_dict(data)
+
+
 def test_phone_needs_consent() -> None:
     with pytest.raises(RecordError, match="callback_consent"):
         seal(
