@@ -142,7 +142,6 @@ class Outcome:
     raw: Any = None
     canonical: bytes = b""
     """The record's canonical encoding (what its hash and seal cover), for new records."""
-    digest: str = ""
     placed: Any = None
     """What the caller's ``place`` returned for the record (its corrected time)."""
 
@@ -308,7 +307,6 @@ def item_place(raw: Any) -> tuple[str | None, int | None]:
 
 def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record | None, Finding | None]:
     """Turn one wire item into a record, or into a rejection."""
-    uuid, seq = item_place(raw)
     try:
         check_wire_limits(raw)
         record = Record.from_dict(raw)
@@ -321,6 +319,7 @@ def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record
         except ValueError as exc:
             raise RecordError(f"device_time: {exc}") from None
     except (RecordError, ValueError, TypeError) as exc:
+        uuid, seq = item_place(raw)
         return Outcome(index, RecordStatus.REJECTED, uuid, seq, "malformed", str(exc), raw=raw), None, None
     if record.device_id != device_id:
         finding = Finding(record.seq, "foreign_record", f"record names device {record.device_id}", record.uuid)
@@ -388,6 +387,7 @@ def plan_batch(
 
     known_uuid = dict(by_uuid)
     known_seq = dict(by_seq)
+    fresh: dict[str, tuple[Record, bytes]] = {}  # this batch's new records, by UUID, with their encoding
     # The head as it moves along the batch (a ChainHead is made once, at the end).
     head_seq, head_hash, head_boot, head_mono = head.seq, head.hash, head.boot_id, head.monotonic_ns
     # Sequence order, so the chain is checked the way it was written whatever
@@ -395,10 +395,13 @@ def plan_batch(
     parsed.sort(key=lambda pair: pair[1].seq)
     for index, record in parsed:
         canonical = item_canonical(items[index])
-        digest = content_digest(record, canonical)
         stored = known_uuid.get(record.uuid)
         if stored is not None:
-            if stored.digest == digest:
+            # Digests are made only for a UUID seen before (rare): a stored
+            # one's came with it, one of this batch's is made now.
+            earlier = fresh.get(record.uuid)
+            stored_digest = content_digest(*earlier) if earlier is not None else stored.digest
+            if stored_digest == content_digest(record, canonical):
                 outcomes[index] = Outcome(index, RecordStatus.DUPLICATE, record.uuid, record.seq,
                                           detail="already stored")
             else:
@@ -484,9 +487,10 @@ def plan_batch(
         outcomes[index] = Outcome(
             index, RecordStatus.STORED, record.uuid, record.seq,
             detail="stored" if not flag_tuple else "stored, flagged: " + ", ".join(flag_tuple),
-            flags=flag_tuple, record=record, canonical=canonical, digest=digest, placed=placed,
+            flags=flag_tuple, record=record, canonical=canonical, placed=placed,
         )
-        ref = StoredRef(device_id, record.seq, record.uuid, record.hash, digest, record.prev_hash)
+        ref = StoredRef(device_id, record.seq, record.uuid, record.hash, "", record.prev_hash)
+        fresh[record.uuid] = (record, canonical)
         known_uuid[record.uuid] = ref
         known_seq[record.seq] = ref
     if head_seq != head.seq:
