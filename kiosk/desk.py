@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import __version__
-from kiosk.callback_box import read_public_key, seal_number
 from kiosk.config import AttributionMode, Officer, Settings
 from kiosk.store import Store, device_time_text, local_now
 from kiosk.store.callback_keys import CallbackKeys
@@ -225,6 +224,8 @@ class RatingDesk:
         key (:mod:`kiosk.callback_box`), the record carries the ciphertext,
         and the key, sealed to the server, is kept beside the record in the
         same transaction until the uploader has delivered it."""
+        from kiosk.callback_box import read_public_key, seal_number  # NaCl: not on the start path
+
         reasons = tuple(reasons)
         phone = callback_phone if (consent and callback_phone and is_valid_phone(callback_phone)) else None
         sealed = None
@@ -250,6 +251,8 @@ class RatingDesk:
     def takes_callbacks(self) -> bool:
         """Whether a call-back may be offered: the tablet holds the server's
         key to seal the number to (received with pairing or the roster)."""
+        from kiosk.callback_box import read_public_key
+
         return read_public_key(self.store.callback_keys.server_key()) is not None
 
     def append_other(self, kind: str, beside: Callable[[Any, Record], None] | None = None, **fields) -> Record:

@@ -14,8 +14,6 @@ new PIN twice and writes its hash into the file, keeping the file's comments.
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +99,8 @@ def set_pin_in_config(config_path: Path, pin_hash: str, *, officer: str | None) 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: set an officer's or the technician's PIN in a config file."""
+    import argparse  # the command line's alone: the kiosk imports this module at start
+    import getpass
 
     parser = argparse.ArgumentParser(
         prog="python -m kiosk.pin",

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.files import write_atomically
-from sync import wire
 from sync.protocol import API_PREFIX
 
-if TYPE_CHECKING:  # requests is imported only once the tablet talks to a server (cold start)
+if TYPE_CHECKING:  # requests and the wire shapes only once the tablet talks to a server (cold start)
     from kiosk.link.transport import ServerLink
+    from sync import wire
 
 __all__ = ["RosterSync", "RosterError", "roster_directory"]
 
@@ -56,6 +56,8 @@ class RosterSync:
         when it did not (304). Raises ``TransportError`` when the server cannot
         be reached (the cached copy stays as it was) and :class:`RosterError`
         when the answer is unusable."""
+        from sync import wire
+
         etag = self._stored_etag() if (self.directory / _ROSTER_FILE).exists() else None
         path = f"{API_PREFIX}/roster"
         fetched = self.link.get_signed(path, etag, self._timestamp())

@@ -20,6 +20,8 @@ from kiosk import settings_panel
 from kiosk.config import ConfigError
 from kiosk.screens.base import KioskScreen
 from kiosk.widgets.card import OfficerRow
+from kiosk.widgets.qr import QrCode  # noqa: F401  (tech.kv shows one)
+from kiosk.widgets.settings_menu import KioskMenuSidebar  # noqa: F401  (settings.kv names it)
 
 SECTIONS = ("settings", "officers", "pairing", "sync", "data", "health", "exit")
 

@@ -7,6 +7,7 @@ from kivy.app import App
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.screens.base import KioskScreen
+from kiosk.widgets.qr import QrCode  # noqa: F401  (thanks.kv shows one)
 
 
 class ThanksScreen(KioskScreen):

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from kiosk.store.database import TabletDatabase
 from kiosk.store.device_time import device_time_text
 from kiosk.store.journal import from_row
-from sync import wire
 from sync.protocol import RecordStatus
 from sync.record import Record
 
@@ -185,6 +184,8 @@ class Outbox:
         and sequence number all match the record sent at that place; anything
         else stays pending (and is sent again).
         """
+        from sync import wire  # only once a batch is answered: not on the start path
+
         counts = {status: 0 for status in RecordStatus.ALL}
         acks: list[tuple[int, str, str, str]] = []
         results = answer.get("results") if isinstance(answer, dict) else None

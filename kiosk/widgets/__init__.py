@@ -11,7 +11,10 @@ __all__ = ["kv_files"]
 
 def kv_files() -> list[Path]:
     """The widgets' kv files, ``widgets.kv`` (the shared look) first. The
-    widget classes are registered on the way, before any kv rule names them."""
+    widget classes are registered on the way, before any kv rule names them,
+    but for the QR code (:mod:`kiosk.widgets.qr`) and the settings' menu
+    (:mod:`kiosk.widgets.settings_menu`): their libraries (qrcode, Kivy's
+    settings) would slow a cold start, so the screens showing them import them."""
     from kiosk.widgets import (  # noqa: F401
         button,
         card,
@@ -23,8 +26,6 @@ def kv_files() -> list[Path]:
         keypad,
         letters,
         portrait,
-        qr,
-        settings_menu,
         smiley,
     )
 
