@@ -53,16 +53,24 @@ from sync.seal import new_key, next_key, seal_record  # noqa: E402
 TARGET_SHARE = 0.5
 BATCH_SIZES = (500, 1000)
 # The tablet's clock agrees with the server's: no record is flagged clock_off.
-DEVICE_TIME = datetime.now(timezone(timedelta(hours=7))).isoformat(timespec="milliseconds")
+TABLET_ZONE = timezone(timedelta(hours=7))
+
+
+def device_time(start: datetime, milliseconds: int) -> str:
+    """A device time ``milliseconds`` after ``start``, as a tablet writes it."""
+    return (start + timedelta(milliseconds=milliseconds)).isoformat(timespec="milliseconds")
 
 
 def make_chain(device_id: str, count: int, key: bytes | None = None) -> list[Record]:
-    """``count`` ratings of one device, hashed and chained; sealed from the first when ``key`` is given."""
+    """``count`` ratings of one device, hashed and chained; sealed from the first when ``key`` is given.
+    Each is made a millisecond after the one before, on the device's clock and
+    its monotonic clock alike (every record's time is its own, as a tablet's are)."""
     records, prev = [], GENESIS_HASH
+    start = datetime.now(TABLET_ZONE)
     for seq in range(1, count + 1):
         record = seal(Record(
             kind=KIND_RATING, uuid=str(uuid.uuid4()), device_id=device_id, seq=seq, prev_hash=prev,
-            device_time=DEVICE_TIME, monotonic_ns=seq * 1_000_000, boot_id="bench-boot",
+            device_time=device_time(start, seq), monotonic_ns=seq * 1_000_000, boot_id="bench-boot",
             app_version="0.1.0", officer_id="nguyen-thi-lan", counter_id="quay-1", score=1 + seq % 3, scale=3,
             level="satisfied", burst=False, comment_token="t" * 16,
         ))
@@ -97,12 +105,14 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> fl
                           headers=_signed(device_id, secret, registration))
     assert answer.status_code == 200, answer.text
     records = make_chain(device_id, ratings, key)
+    # Sent a millisecond after the last record was made, on both clocks.
+    sent_at = device_time(datetime.fromisoformat(records[-1].device_time), 1)
     # Signing is the tablet's work, not the server's: done before the clock starts.
     requests_to_send = []
     for i in range(0, len(records), batch_size):
         body = build_batch_body(Batch(uuid.uuid4().hex, tuple(records[i:i + batch_size])), device_id,
-                                sent_at=DEVICE_TIME, sent_monotonic_ns=len(records) * 1_000_000, boot_id="bench-boot",
-                                app_version="0.1.0", pending=0)
+                                sent_at=sent_at, sent_monotonic_ns=(len(records) + 1) * 1_000_000,
+                                boot_id="bench-boot", app_version="0.1.0", pending=0)
         requests_to_send.append((body, _signed(device_id, secret, body)))
     started = time.perf_counter()
     for body, headers in requests_to_send:

@@ -127,10 +127,9 @@ def keep_out_of_collections() -> None:
     its compiled queries and models) out of the garbage collector's rounds.
 
     A batch makes thousands of short-lived objects, so collections come
-    often; a full one walked every object the process ever made, a few
-    hundred thousand, and cost more per batch than storing its records. The
-    server's own objects live as long as it does: the collector never needs
-    to look at them again."""
+    often, and the older generations' rounds walked the few hundred thousand
+    objects made at start as well. Those live as long as the server does:
+    the collector never needs to look at them again."""
     gc.collect()
     gc.freeze()
 
