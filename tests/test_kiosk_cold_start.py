@@ -19,7 +19,10 @@ from kiosk.config import load_settings
 from kiosk.headless import HeadlessKiosk
 kiosk = HeadlessKiosk(load_settings(sys.argv[1]))
 assert kiosk.screen.name == "choose", kiosk.screen.name
+from pathlib import Path
+from kivy.lang import Builder
 print("\\n".join(sorted(sys.modules)))
+print("\\n".join("kv:" + "/".join(Path(f).parts[-2:]) for f in Builder.files if "kiosk" in Path(f).parts))
 """
 
 # Each is first needed later: migrations (sqlite-utils), the server
@@ -44,3 +47,5 @@ def test_a_restart_imports_only_what_the_idle_screen_needs(tmp_path, demo_tree):
     assert [name for name in sorted(again) if name.split(".")[0] in LATER or name in LATER] == []
     screens = {name for name in again if name.startswith("kiosk.screens.")}
     assert screens == {"kiosk.screens.base", "kiosk.screens.choose"}
+    # The shared look and the idle screen's: not the letters keyboard's, the dialogs' or the settings'.
+    assert {name for name in again if name.startswith("kv:")} == {"kv:widgets/widgets.kv", "kv:screens/choose.kv"}

@@ -24,16 +24,19 @@ def test_every_registered_screen_has_a_unique_name_and_its_kv_beside_it():
         assert f"<{class_name}>" in path.read_text(encoding="utf-8")
 
 
-def test_kv_files_are_loaded_once_widgets_first():
+def test_kv_files_are_loaded_once_each_after_the_ones_it_builds_on():
     load_kv()
     load_kv()
     loaded = [Path(f).resolve() for f in Builder.files]
     ours = [p for p in loaded if "kiosk" in p.parts]
     assert len(ours) == len(set(ours))
+    widgets = Path(kv_file("rate")).resolve().parents[1] / "widgets"
     assert {kv_file(name).resolve() for name, _class_name in SCREENS} <= set(ours)
-    widgets_kv = [i for i, p in enumerate(ours) if p.parent.name == "widgets"]
-    screens_kv = [i for i, p in enumerate(ours) if p.parent.name == "screens"]
-    assert ours[0].name == "widgets.kv" and max(widgets_kv) < min(screens_kv)
+    assert {p.resolve() for p in widgets.glob("*.kv")} <= set(ours)
+    # The shared look first; a widget's own kv file before the screens built with it.
+    assert ours[0] == widgets / "widgets.kv"
+    assert ours.index(widgets / "letters.kv") < ours.index(kv_file("survey_question").resolve())
+    assert ours.index(widgets / "settings.kv") < ours.index(kv_file("tech").resolve())
 
 
 def test_the_apps_long_lived_objects_are_kept_out_of_full_collections(tmp_path, demo_tree):
@@ -97,3 +100,4 @@ def test_a_tap_right_after_start_records_a_rating(tmp_path, demo_tree, monkeypat
         assert not kiosk.app.root.complete  # all of it before the background building began
     finally:
         kiosk.close()
+

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kivy.clock import Clock
-from kivy.lang import Builder
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 __all__ = ["ON_DEMAND", "SCREENS", "KioskScreens", "build_screens", "kv_file", "load_kv",
@@ -60,8 +59,6 @@ one waits that once."""
 REST_AFTER_S = 2.0
 """Seconds after start before the other screens are built, one per frame."""
 
-_kv_loaded = False
-_kv_files_loaded: set[Path] = set()
 
 
 def keep_out_of_collections() -> None:
@@ -84,31 +81,25 @@ def kv_file(name: str) -> Path:
 
 
 def load_kv() -> None:
-    """Load every kv file exactly once: the widgets' first (the screens use
+    """Load every kv file, each once: the widgets' first (the screens use
     them), then each registered screen's, in :data:`SCREENS` order."""
-    global _kv_loaded
-    if _kv_loaded:
-        return
+    from kiosk.widgets import load_all_kv
+
+    load_all_kv()
     for name, _class_name in SCREENS:
         load_screen_kv(name)
-    _kv_loaded = True
-
-
-def _load_files(paths) -> None:
-    for path in paths:
-        if path not in _kv_files_loaded:
-            Builder.load_file(str(path))
-            _kv_files_loaded.add(path)
 
 
 def load_screen_kv(name: str) -> None:
-    """Load the widgets' kv files, then the screen ``name``'s (its module
-    imported first), each only once."""
-    from kiosk.widgets import kv_files as widget_kv_files
+    """Load the shared widgets' kv file, then the screen ``name``'s, each
+    only once. The screen's module is imported in between, and with it the
+    widget modules it uses, whose own kv files (the letters keyboard's, the
+    settings') they load themselves."""
+    from kiosk.widgets import load_kv_files, load_shared_kv
 
-    _load_files(widget_kv_files())
+    load_shared_kv()
     screen_class(name)
-    _load_files([kv_file(name)])
+    load_kv_files([kv_file(name)])
 
 
 class KioskScreens(ScreenManager):

@@ -19,6 +19,7 @@ from kiosk.screens.base import KioskScreen
 from kiosk.survey_desk import TEXT_ANSWER_CHARS
 from kiosk.widgets.card import fill_officer_grid
 from kiosk.widgets.chip import Chip
+from kiosk.widgets.letters import LetterKeys
 from sync.survey import AGREEMENT_POINTS
 
 TEXT_SAVE_AFTER_S = 1.0
@@ -94,7 +95,7 @@ class SurveyQuestionScreen(KioskScreen):
 
     def _fill_text(self, body, _question, current) -> None:
         app = App.get_running_app()
-        keys = Factory.LetterKeys(delete_text=app.tr("survey.delete"), space_text=app.tr("survey.space"))
+        keys = LetterKeys(delete_text=app.tr("survey.delete"), space_text=app.tr("survey.space"))
         keys.max_length = TEXT_ANSWER_CHARS
         keys.value = current or ""
         self.typed = keys.value
@@ -132,7 +133,7 @@ class SurveyQuestionScreen(KioskScreen):
 
     def letter_keys(self):
         """The keyboard of a text question."""
-        return next(w for w in self.ids.body.walk(restrict=True) if type(w).__name__ == "LetterKeys")
+        return next(w for w in self.ids.body.walk(restrict=True) if isinstance(w, LetterKeys))
 
     def chosen(self) -> list[str]:
         """A multiple-choice question: the options chosen, in order."""

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.popup import Popup
 
+from kiosk.widgets import load_widget_kv
+
 
 class PathDialog(Popup):
     """Browse the tablet's files; ``picked(path)`` with the chosen folder or file."""
@@ -56,3 +58,6 @@ def open_path_dialog(
     dialog = PathDialog(title=title, start=start, picked=picked, folders_only=folders_only, filters=list(filters))
     dialog.open()
     return dialog
+
+
+load_widget_kv("dialogs.kv")

@@ -12,6 +12,8 @@ from kivy.factory import Factory
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from kiosk.widgets import load_widget_kv
+
 __all__ = ["LETTER_ROWS", "TONES", "TONE_NAMES", "LetterKeys", "with_tone"]
 
 LETTER_ROWS = (
@@ -139,3 +141,6 @@ class LetterKeys(BoxLayout):
     def clear(self) -> None:
         """Empty the text."""
         self.value = ""
+
+
+load_widget_kv("letters.kv")

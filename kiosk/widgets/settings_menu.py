@@ -13,6 +13,8 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty
 from kivy.uix.label import Label
 from kivy.uix.settings import MenuSidebar
 
+from kiosk.widgets import load_widget_kv
+
 
 class PanelLabel(Label):
     """One panel's name in the menu; tapping it shows the panel."""
@@ -48,3 +50,6 @@ class KioskMenuSidebar(MenuSidebar):
         for label in self.buttons_layout.children:
             if label.panel_uid != self.selected_uid:
                 label.selected = False
+
+
+load_widget_kv("settings.kv")  # Kivy's settings panels restyled, this menu with them
