@@ -55,6 +55,7 @@ def test_the_apps_long_lived_objects_are_kept_out_of_full_collections(tmp_path, 
     try:
         at_start = gc.get_freeze_count()
         assert at_start > 10_000
+        assert gc.isenabled()  # held off while the idle screen was built, on again once frozen
         assert kiosk.wait_until(lambda: kiosk.app.root.complete, timeout=REST_AFTER_S + 20)
         kiosk.pump(2)
         assert gc.get_freeze_count() > at_start  # the screens built after start joined them
@@ -101,3 +102,21 @@ def test_a_tap_right_after_start_records_a_rating(tmp_path, demo_tree, monkeypat
     finally:
         kiosk.close()
 
+
+def test_a_start_that_fails_leaves_the_collector_on(tmp_path, demo_tree):
+    """The app holds the garbage collector off while it starts: a database
+    that cannot be opened stops the start, and collections go on."""
+    import dataclasses
+    import gc
+
+    from kiosk.app import KioskApp
+    from kiosk.config import load_settings
+    from kiosk.store import StoreError
+    from tests.conftest import write_config
+
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database" * 100)
+    settings = dataclasses.replace(load_settings(write_config(tmp_path, demo_tree)), database=broken)
+    with pytest.raises(StoreError):
+        KioskApp(settings)
+    assert gc.isenabled()
