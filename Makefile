@@ -52,6 +52,11 @@ test-fast: lint browser
 test-postgres: $(STAMP)
 	PYTHON=$(BIN)/python tests/postgres/run.sh
 
+## bench-postgres: the ingest benchmark on a throwaway PostgreSQL with fsync on (not part of `make bench`)
+.PHONY: bench-postgres
+bench-postgres: $(STAMP)
+	PYTHON=$(BIN)/python HAILONG_PG_FSYNC=on tests/postgres/run.sh --run $(BIN)/python bench/ingest.py --postgres
+
 ## tour: a PNG of every screen, both orientations, in tour/
 tour: $(KIOSK)
 	$(BIN)/python -m kiosk.tour tour

@@ -15,12 +15,15 @@ a lot). Both sides commit once per batch, with SQLite's WAL and
 ``synchronous=FULL``.
 
     python bench/ingest.py [--ratings 20000] [--runs 5]
+    make bench-postgres        (the same on a throwaway PostgreSQL, fsync on,
+                                beside a raw COPY of the same rows)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sqlite3
 import statistics
@@ -29,12 +32,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -126,7 +133,7 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> fl
     return ratings / elapsed
 
 
-def raw_rate(batch_size: int, ratings: int, db: Path, run_number: int) -> float:
+def raw_rate(batch_size: int, run_number: int, *, ratings: int, db: Path) -> float:
     """The same ratings' rows, as the ingest stores them, bulk inserted with
     plain sqlite3 into ``db`` (made with the server's tables and indexes, and
     growing run after run as the server's does): one ``executemany`` and one
@@ -178,39 +185,110 @@ def server_process(db: Path):
         process.wait(timeout=30)
 
 
+def raw_rate_postgres(batch_size: int, run_number: int, *, ratings: int, url: str) -> float:
+    """:func:`raw_rate` on PostgreSQL: the same rows COPYed with psycopg into
+    the database at ``url`` (made with the server's tables and indexes), one
+    COPY and one commit per batch. Rows per second."""
+    import psycopg
+
+    open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
+    device_id = f"raw-bench-{run_number}"
+    corrected = CorrectedTime(datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "offset", 0.0)
+    rows = [stored_batches.record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r, placed=corrected), ())
+            for r in make_chain(device_id, ratings, new_key())]
+    columns = list(rows[0])
+    values = [[row[c] for c in columns] for row in rows]
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as raw:
+        started = time.perf_counter()
+        for i in range(0, len(values), batch_size):
+            with raw.transaction(), raw.cursor() as cursor:
+                with cursor.copy(f"COPY records ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in values[i:i + batch_size]:
+                        copy.write_row(row)
+        elapsed = time.perf_counter() - started
+    return ratings / elapsed
+
+
+@contextmanager
+def scratch_database(base_url: str):
+    """A new, empty database on the PostgreSQL server of ``base_url`` for the
+    block; its URL. Dropped afterwards."""
+    base = make_url(base_url)
+    name = f"hailong_bench_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def measure(batch_size: int, args: argparse.Namespace, served_db: str | Path,
+            raw_once: Callable[[int, int], float]) -> tuple[list[float], list[float]]:
+    """Runs of the server on ``served_db`` interleaved with ``raw_once(batch_size,
+    run_number)``; both lists of rates, sorted."""
+    engine = open_engine(served_db)
+    with server_process(served_db) as url:
+        # Devices are paired straight in the shared database, as the CLI's approval does.
+        registry = DeviceRegistry(engine)
+        # One small unmeasured upload, so first-request costs (compiling
+        # queries, building validators) are not charged to the first run.
+        run(100, 200, url, registry)
+        # Interleaved, so both sides meet the same moments of a shared machine.
+        served, raw = [], []
+        for number in range(args.runs):
+            served.append(run(batch_size, args.ratings, url, registry))
+            raw.append(raw_once(batch_size, number))
+    engine.dispose()
+    return sorted(served), sorted(raw)
+
+
+def report(what: str, batch_size: int, served: list[float], raw: list[float], baseline_name: str,
+           args: argparse.Namespace, conditions: str, *, target: bool) -> None:
+    """One line: the median beside the raw baseline's, the share, and the verdict when a target applies."""
+    median, baseline = statistics.median(served), statistics.median(raw)
+    share = median / baseline
+    verdict = (f"target ≥ {TARGET_SHARE:.0%}: {'met' if share >= TARGET_SHARE else 'MISSED'}" if target
+               else "no target on PostgreSQL")
+    print(f"{what}, batches of {batch_size:>5}: median {median:6.0f} ratings/s "
+          f"(runs {served[0]:.0f}–{served[-1]:.0f}); {baseline_name} of the same rows "
+          f"{baseline:6.0f} rows/s (runs {raw[0]:.0f}–{raw[-1]:.0f}); {share:.0%} of raw, {verdict} "
+          f"({args.runs} × {args.ratings} ratings, loopback HTTP, {conditions})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=20_000, help="ratings per run")
     parser.add_argument("--runs", type=int, default=5, help="runs per batch size; the median is reported")
+    parser.add_argument("--postgres", action="store_true",
+                        help="measure on the PostgreSQL server of $HAILONG_TEST_DATABASE_URL instead of SQLite "
+                             "(make bench-postgres starts a throwaway one)")
     args = parser.parse_args()
+    if args.postgres:
+        base_url = os.environ.get("HAILONG_TEST_DATABASE_URL")
+        if not base_url:
+            sys.exit("--postgres needs HAILONG_TEST_DATABASE_URL: the URL of a PostgreSQL server that may "
+                     "create databases (make bench-postgres starts one)")
+        for batch_size in BATCH_SIZES:
+            with scratch_database(base_url) as served_url, scratch_database(base_url) as raw_url:
+                served, raw = measure(batch_size, args, served_url,
+                                      partial(raw_rate_postgres, ratings=args.ratings, url=raw_url))
+            report("ingest on PostgreSQL", batch_size, served, raw, "raw PostgreSQL COPY", args,
+                   "one COPY per batch", target=False)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for batch_size in BATCH_SIZES:
             # A new server and a new raw database per batch size: both grow
             # alike over the runs, so their indexes are the same size.
-            db = Path(tmp) / f"served-{batch_size}.db"
-            engine = open_engine(db)
-            with server_process(db) as url:
-                # Devices are paired straight in the shared database, as the CLI's approval does.
-                registry = DeviceRegistry(engine)
-                # One small unmeasured upload, so first-request costs (compiling
-                # queries, building validators) are not charged to the first run.
-                run(100, 200, url, registry)
-                # Interleaved, so both sides meet the same moments of a shared machine.
-                served, raw = [], []
-                for number in range(args.runs):
-                    served.append(run(batch_size, args.ratings, url, registry))
-                    raw.append(raw_rate(batch_size, args.ratings, Path(tmp) / f"raw-{batch_size}.db", number))
-            engine.dispose()
-            served.sort()
-            raw.sort()
-            median, baseline = statistics.median(served), statistics.median(raw)
-            share = median / baseline
-            verdict = "met" if share >= TARGET_SHARE else "MISSED"
-            print(f"ingest, batches of {batch_size:>5}: median {median:6.0f} ratings/s "
-                  f"(runs {served[0]:.0f}–{served[-1]:.0f}); raw SQLite bulk insert of the same rows "
-                  f"{baseline:6.0f} rows/s (runs {raw[0]:.0f}–{raw[-1]:.0f}); {share:.0%} of raw, "
-                  f"target ≥ {TARGET_SHARE:.0%}: {verdict} "
-                  f"({args.runs} × {args.ratings} ratings, loopback HTTP, WAL, synchronous=FULL)", flush=True)
+            served, raw = measure(batch_size, args, Path(tmp) / f"served-{batch_size}.db",
+                                  partial(raw_rate, ratings=args.ratings, db=Path(tmp) / f"raw-{batch_size}.db"))
+            report("ingest", batch_size, served, raw, "raw SQLite bulk insert", args, "WAL, synchronous=FULL",
+                   target=True)
+
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from server.clock import BootAnchor, CorrectedTime, utc_text
 from server.ingest import Finding, Outcome, StoredRef, content_digest
@@ -211,6 +212,9 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     they are, go straight to the driver.
     """
     keys = tuple(rows[0])
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, table, keys, rows)
+        return
     cache_key = (conn.dialect.name, conn.dialect.driver, table.name, keys)
     compiled = _INSERTS.get(cache_key)
     if compiled is None:
@@ -227,6 +231,25 @@ def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     else:
         values_of = itemgetter(*order)
         conn.exec_driver_sql(sql, [values_of(row) for row in rows])
+
+
+def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: the rows through one COPY, inside the connection's
+    transaction. The driver's executemany sends a statement per row, a
+    VALUES list of many rows makes the server parse thousands of parameters;
+    COPY is PostgreSQL's own bulk path. A driver error is raised as
+    SQLAlchemy's, as for any statement (a refused batch, a full disk)."""
+    preparer = conn.dialect.identifier_preparer
+    sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(k) for k in keys)}) FROM STDIN"
+    values_of = itemgetter(*keys)
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(values_of(row) if len(keys) > 1 else (row[keys[0]],))
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
 
 
 def add_records(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -5,6 +5,11 @@
 # SQLite and needs no database server.
 #
 #   tests/postgres/run.sh [pytest arguments...]
+#   tests/postgres/run.sh --run COMMAND...   run COMMAND instead of the tests
+#                                            (the benchmarks: make bench-postgres)
+#
+# HAILONG_PG_FSYNC=on keeps the cluster's fsync on, as a commune's server
+# has it (the tests run without: their data need not survive a power cut).
 #
 # Installs PostgreSQL (Debian's packages, needs root) and the driver (the
 # `postgres` extra) when they are missing. PostgreSQL refuses to run as root,
@@ -76,16 +81,22 @@ if ! init --locale-provider=icu --icu-locale=vi-VN; then
     rm -rf "$WORK/data"
     init || { cat "$WORK/initdb.log" >&2; exit 1; }
 fi
-# fsync off: a throwaway cluster need not survive a power cut, and the tests
-# create and drop a database per server they start.
+# fsync off by default: a throwaway cluster need not survive a power cut, and
+# the tests create and drop a database per server they start.
+FSYNC=${HAILONG_PG_FSYNC:-off}
 "${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$WORK -c fsync=off -c max_connections=300" \
+    "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$WORK -c fsync=$FSYNC -c max_connections=300" \
     >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
 
 export HAILONG_TEST_DATABASE_URL="postgresql+psycopg://$PGUSER_NAME@127.0.0.1:$PORT/postgres"
 echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT"
 status=0
-"$PYTHON" -m pytest -o addopts= -ra tests/test_server_*.py tests/test_sync_*.py -q "$@" || status=$?
+if [ "${1:-}" = "--run" ]; then
+    shift
+    "$@" || status=$?
+else
+    "$PYTHON" -m pytest -o addopts= -ra tests/test_server_*.py tests/test_sync_*.py -q "$@" || status=$?
+fi
 if [ "$status" -ne 0 ] && [ -s "$WORK/server.log" ]; then
     echo "--- the end of the PostgreSQL log ---" >&2
     tail -n 40 "$WORK/server.log" >&2

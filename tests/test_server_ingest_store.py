@@ -1,18 +1,29 @@
-"""The ingest's look-ups in the records table stay index look-ups whatever
-SQLite's statistics say: statistics gathered while the table was small once
-made every batch read the whole table (server.store.batches)."""
+"""The ingest's queries (server.store.batches): its look-ups in the records
+table stay index look-ups whatever SQLite's statistics say (statistics
+gathered while the table was small once made every batch read the whole
+table), and its bulk insert (executemany on SQLite, COPY on PostgreSQL)
+fails as any statement does. Run on PostgreSQL too by make test-postgres."""
 
 from __future__ import annotations
 
 import uuid as uuid_module
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.batches import Batch, BatchIngest
+from server.clock import CorrectedTime
+from server.ingest import Outcome
 from server.registry import DeviceRegistry
-from server.store import open_engine, statistics
-from server.store.batches import stored_refs
+from server.store import open_engine, statistics, tables, write_transaction
+from server.store.batches import add_records, record_row, stored_refs
+from sync.protocol import RecordStatus
 from sync.record import GENESIS_HASH, KIND_RATING, Record, seal
-from tests.sync_support import sqlite_only
+from tests.sync_support import TEST_DATABASE_URL, ScratchDatabase, sqlite_only
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -80,3 +91,37 @@ def test_uuid_lookup_uses_the_index_with_statistics_of_a_small_table(tmp_path) -
             assert any(step.startswith("SEARCH records USING") for step in plan), plan
             assert not any(step.startswith("SCAN records") for step in plan), plan
     engine.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """The server's database: SQLite, or PostgreSQL under make test-postgres."""
+    scratch = ScratchDatabase(TEST_DATABASE_URL) if TEST_DATABASE_URL else None
+    engine = open_engine(scratch.url if scratch else tmp_path / "server.db")
+    yield engine
+    engine.dispose()
+    if scratch:
+        scratch.drop()
+
+
+def _count(engine: Engine, device_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(tables.records)
+                            .where(tables.records.c.device_id == device_id)).scalar_one()
+
+
+def test_a_refused_bulk_insert_is_sqlalchemys_error_and_keeps_nothing(engine: Engine) -> None:
+    _pair(DeviceRegistry(engine), "tablet-a")
+    records = _chain("tablet-a", 4)
+    _upload(BatchIngest(engine), records[:3])
+    placed = CorrectedTime(NOW, "offset", 0.0)
+    rows = [record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r, placed=placed), ())
+            for r in (records[3], records[1])]  # a new record, then one already stored
+
+    with pytest.raises(IntegrityError):
+        write_transaction(engine, lambda conn: add_records(conn, rows))
+    # The new record went with the refused one: the transaction kept nothing.
+    assert _count(engine, "tablet-a") == 3
+    # And the same insert without the duplicate goes through.
+    write_transaction(engine, lambda conn: add_records(conn, rows[:1]))
+    assert _count(engine, "tablet-a") == 4
