@@ -188,7 +188,9 @@ class KioskApp(App):
         self.visits.go_idle()
         keep_out_of_collections()  # what start-up made; the rest once built (kiosk.screens)
         gc.enable()
-        self.root.build_rest_soon()
+        # The officers' grid rests only a choose-mode counter (40 ms to build,
+        # too long for a frame at rest): elsewhere it waits until asked for.
+        self.root.build_rest_soon(skip=() if self.settings.mode == AttributionMode.CHOOSE else ("choose",))
         self.sync.start()
         self.sync.refresh_roster()
         self._timers = [

@@ -120,3 +120,30 @@ def test_a_start_that_fails_leaves_the_collector_on(tmp_path, demo_tree):
     with pytest.raises(StoreError):
         KioskApp(settings)
     assert gc.isenabled()
+
+
+def test_the_officers_grid_is_built_in_the_background_only_where_it_is_the_idle_screen(tmp_path, demo_tree,
+                                                                                       monkeypatch):
+    """Building the officers' grid takes too long for a frame at rest: a
+    counter that does not rest on it builds it only if switched to choose mode."""
+    import dataclasses
+
+    import kiosk.screens
+    from kiosk.config import AttributionMode, load_settings
+    from kiosk.headless import HeadlessKiosk
+    from tests.conftest import write_config
+
+    monkeypatch.setattr(kiosk.screens, "REST_AFTER_S", 0.1)
+    demo_tree["attribution"] = {"mode": "officer", "officer": "tran-van-hung"}
+    kiosk = HeadlessKiosk(load_settings(write_config(tmp_path, demo_tree)))
+    try:
+        assert kiosk.wait_until(lambda: kiosk.app.root.complete, timeout=20)
+        kiosk.pump(2)
+        assert kiosk.app.root.has_screen("thanks") and not kiosk.app.root.has_screen("choose")
+        kiosk.app.apply_settings(dataclasses.replace(kiosk.app.settings, mode=AttributionMode.CHOOSE))
+        kiosk.app.visits.go_idle()
+        kiosk.pump(2)
+        assert kiosk.screen.name == "choose"
+        assert [card.officer.id for card in kiosk.screen.cards()] == [o.id for o in kiosk.app.settings.active_officers]
+    finally:
+        kiosk.close()

@@ -113,19 +113,23 @@ class KioskScreens(ScreenManager):
         super().__init__(**kwargs)
         self._names = {name for name, _class_name in SCREENS}
         self._prepare = prepare
+        self._in_background: tuple[str, ...] = ()
         self._pending: list[str] = []
         self._next = None
 
     @property
     def complete(self) -> bool:
-        """Every screen built in the background is built (not :data:`ON_DEMAND`)."""
-        return all(self.has_screen(name) for name in self._names if name not in ON_DEMAND)
+        """Every screen to be built in the background is built."""
+        return all(self.has_screen(name) for name in self._in_background)
 
-    def build_rest_soon(self, after_s: float | None = None) -> None:
+    def build_rest_soon(self, after_s: float | None = None, *, skip: tuple[str, ...] = ()) -> None:
         """Build every screen not built yet, one per frame, from ``after_s``
-        seconds on (default :data:`REST_AFTER_S`; the idle screen is drawn first)."""
-        self._pending = [name for name, _class_name in SCREENS
-                         if not self.has_screen(name) and name not in ON_DEMAND]
+        seconds on (default :data:`REST_AFTER_S`; the idle screen is drawn
+        first), but the staff's (:data:`ON_DEMAND`) and those in ``skip``:
+        those are built when first asked for."""
+        self._in_background = tuple(name for name, _class_name in SCREENS
+                                    if name not in ON_DEMAND and name not in skip)
+        self._pending = [name for name in self._in_background if not self.has_screen(name)]
         if self._pending:
             self._next = Clock.schedule_once(self._build_next, REST_AFTER_S if after_s is None else after_s)
 
