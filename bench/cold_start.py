@@ -6,6 +6,11 @@ beside a bare Kivy window started the same way in the same run.
 Every timed start opens the same database, made by a first untimed start,
 as a counter's kiosk does after a restart. The runs alternate (bare Kivy, kiosk, bare Kivy, ...), so that a machine
 busy with other work slows both alike; the ratio of the medians is the figure.
+Both run from compiled bytecode, as an installed kiosk does (pip and
+python-for-android compile it), written by the untimed starts into a cache
+of this run's own: neither ``PYTHONDONTWRITEBYTECODE`` nor a stale
+``__pycache__`` in the tree has the kiosk's own modules compiled at every
+timed start while Kivy's come compiled with it.
 Targets: at most 1.5 times the bare Kivy window; under 3 s.
 """
 
@@ -57,8 +62,9 @@ print(time.time())
 """
 
 
-def _start(code: str) -> float:
-    env = dict(os.environ, KIVY_HOME=tempfile.mkdtemp(prefix="hailong-cold-"))
+def _start(code: str, bytecode: Path) -> float:
+    env = dict(os.environ, KIVY_HOME=tempfile.mkdtemp(prefix="hailong-cold-"), PYTHONPYCACHEPREFIX=str(bytecode))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.time()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return float(out.stdout.strip().splitlines()[-1]) - start
@@ -70,18 +76,19 @@ def main() -> None:
     args = parser.parse_args()
     # A counter's kiosk restarts on its own database: the first, untimed
     # start makes it (and fills the disk cache for both).
-    database = Path(tempfile.mkdtemp(prefix="hailong-cold-")) / "cold.db"
+    work = Path(tempfile.mkdtemp(prefix="hailong-cold-"))
+    database, bytecode = work / "cold.db", work / "bytecode"
     kiosk_code = _KIOSK.format(root=str(ROOT), config=str(ROOT / "config.yaml"), database=str(database))
     bare_code = _BARE.format(root=str(ROOT))
-    _start(kiosk_code)
-    _start(bare_code)
+    _start(kiosk_code, bytecode)
+    _start(bare_code, bytecode)
     kiosk, bare = [], []
     for _ in range(args.runs):
-        bare.append(_start(bare_code))
-        kiosk.append(_start(kiosk_code))
+        bare.append(_start(bare_code, bytecode))
+        kiosk.append(_start(kiosk_code, bytecode))
     k, b = statistics.median(kiosk), statistics.median(bare)
     ratio = k / b
-    print(f"cold start to the idle screen, median of {args.runs} runs each, alternating:")
+    print(f"cold start to the idle screen, median of {args.runs} runs each, alternating, from compiled bytecode:")
     print(f"  kiosk {k:.2f} s (worst {max(kiosk):.2f} s)   bare Kivy window {b:.2f} s (worst {max(bare):.2f} s)")
     print(f"  ratio x{ratio:.2f}: {'meets' if ratio <= TARGET_RATIO else 'MISSES'} the x{TARGET_RATIO:g} target; "
           f"{'meets' if k < TARGET_S else 'MISSES'} the {TARGET_S:g} s target")
