@@ -115,6 +115,7 @@ class KioskScreens(ScreenManager):
         self._prepare = prepare
         self._in_background: tuple[str, ...] = ()
         self._pending: list[str] = []
+        self._loaded: set[str] = set()  # screens whose code and kv file the background has loaded
         self._next = None
 
     @property
@@ -150,7 +151,12 @@ class KioskScreens(ScreenManager):
             return
         while self._pending and self.has_screen(self._pending[0]):
             self._pending.pop(0)
-        if self._pending:
+        if self._pending and self._pending[0] not in self._loaded:
+            # Its module, what that imports and its kv file in a frame of
+            # their own; the screen is built in the next one.
+            load_screen_kv(self._pending[0])
+            self._loaded.add(self._pending[0])
+        elif self._pending:
             self.get_screen(self._pending.pop(0))
         self._next = Clock.schedule_once(self._build_next) if self._pending else None
         if not self._pending:
