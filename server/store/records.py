@@ -45,9 +45,9 @@ def columns_of_record(record: Record) -> dict[str, Any]:
     # the hashes as bytes and the reasons as JSON text (one dict copy: the
     # server builds a row per record it receives).
     row = dict(vars(record))
-    row["prev_hash"] = bytes.fromhex(record.prev_hash)
-    row["hash"] = bytes.fromhex(record.hash)
-    row["seal"] = bytes.fromhex(record.seal) if record.seal else None
+    row["prev_hash"] = hash_bytes(record.prev_hash)
+    row["hash"] = hash_bytes(record.hash)
+    row["seal"] = hash_bytes(record.seal) if record.seal else None
     if record.reasons is not None:
         row["reasons"] = json.dumps(list(record.reasons), ensure_ascii=False)
     return row
