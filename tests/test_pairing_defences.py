@@ -161,3 +161,33 @@ def test_expired_and_finished_requests_are_deleted(tmp_path):
         assert client.poll_once(delivered)[0] == "invalid_grant"
         assert client.poll_once(fresh)[0] == "authorization_pending"
         assert commune.registry.credentials("tablet-delivered")[1] == "active"
+
+
+def test_a_tablet_polling_too_fast_waits_as_long_as_the_server_says(tmp_path):
+    """A poll refused with 429 is followed by a wait of the Retry-After, not
+    by another refused poll; the tablet then pairs."""
+    with Commune(tmp_path) as commune:
+        now = [0.0]
+        # One poll per 30 s for each address, on a clock the tablet's sleeps move.
+        commune.app.state.pairing_gate = PairingGate(polls=(1, 30.0), clock=lambda: now[0])
+        client = PairingClient(commune.url)
+        authorization = client.start("tablet-patient", "Quầy 1", "0.1.0")
+        slept: list[float] = []
+        waits: list[str] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            now[0] += seconds
+
+        def on_wait(what: str) -> None:
+            waits.append(what)
+            if what == "authorization_pending":
+                commune.registry.decide(authorization.user_code, approve=True)
+
+        credentials = client.wait(authorization, sleep=sleep, on_wait=on_wait)
+        assert credentials.device_id == "tablet-patient" and credentials.secret
+        # Pending, then one refusal, then approved: the wait after the refusal
+        # covered the Retry-After (30 s less the interval already waited).
+        refused = [w for w in waits if "429" in w]
+        assert waits[0] == "authorization_pending" and len(refused) == 1, waits
+        assert slept[2] >= 30.0 - slept[1], slept

@@ -48,6 +48,10 @@ class DeviceAuthorization(wire.DeviceAuthorization):
     started_monotonic: float = 0.0
 
 
+MAX_RETRY_AFTER_S = 300.0
+"""The longest ``Retry-After`` a poll waits for (a code lives 10 minutes)."""
+
+
 class PairingClient:
     """The tablet's side of pairing with one server."""
 
@@ -95,7 +99,8 @@ class PairingClient:
         """Poll until the technician decides; return the device's credentials.
 
         Waits ``interval`` seconds between polls, 5 more after every
-        ``slow_down`` (RFC 8628 §3.5), and backs off on network errors. Raises
+        ``slow_down`` (RFC 8628 §3.5), backs off on network errors, and
+        waits as long as a refusal's ``Retry-After`` says. Raises
         :class:`PairingFailed` when denied, expired or refused.
         """
         interval = authorization.interval
@@ -107,8 +112,13 @@ class PairingClient:
             try:
                 error, data = self.poll_once(authorization)
             except TransportError as exc:
-                # RFC 8628 §3.5: back off on connection trouble.
+                # RFC 8628 §3.5: back off on connection trouble; a server that
+                # said how long to wait (429 rate_limited, 503 busy) is waited
+                # for, at most MAX_RETRY_AFTER_S: polling sooner only meets
+                # another refusal.
                 interval = min(interval * 2, 60)
+                if exc.retry_after_s:
+                    interval = max(interval, min(exc.retry_after_s, MAX_RETRY_AFTER_S))
                 if on_wait:
                     on_wait(f"network: {exc.detail}")
                 continue
