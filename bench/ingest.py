@@ -133,6 +133,17 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> fl
     return ratings / elapsed
 
 
+def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object]]]:
+    """The ``records`` rows the ingest would store for ``ratings`` sealed
+    ratings of a device of their own: the column names, and each row's values."""
+    device_id = f"raw-bench-{run_number}"
+    corrected = CorrectedTime(datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "offset", 0.0)
+    rows = [stored_batches.record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r, placed=corrected), ())
+            for r in make_chain(device_id, ratings, new_key())]
+    columns = list(rows[0])
+    return columns, [[row[c] for c in columns] for row in rows]
+
+
 def raw_rate(batch_size: int, run_number: int, *, ratings: int, db: Path) -> float:
     """The same ratings' rows, as the ingest stores them, bulk inserted with
     plain sqlite3 into ``db`` (made with the server's tables and indexes, and
@@ -140,13 +151,8 @@ def raw_rate(batch_size: int, run_number: int, *, ratings: int, db: Path) -> flo
     commit per batch. Rows per second."""
     if not db.exists():
         open_engine(db).dispose()  # the server's schema, indexes included
-    device_id = f"raw-bench-{run_number}"
-    corrected = CorrectedTime(datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "offset", 0.0)
-    rows = [stored_batches.record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r, placed=corrected), ())
-            for r in make_chain(device_id, ratings, new_key())]
-    columns = list(rows[0])
+    columns, values = raw_rows(ratings, run_number)
     sql = f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    values = [[row[c] for c in columns] for row in rows]
     raw = sqlite3.connect(db, isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=FULL")
@@ -192,12 +198,7 @@ def raw_rate_postgres(batch_size: int, run_number: int, *, ratings: int, url: st
     import psycopg
 
     open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
-    device_id = f"raw-bench-{run_number}"
-    corrected = CorrectedTime(datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "offset", 0.0)
-    rows = [stored_batches.record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r, placed=corrected), ())
-            for r in make_chain(device_id, ratings, new_key())]
-    columns = list(rows[0])
-    values = [[row[c] for c in columns] for row in rows]
+    columns, values = raw_rows(ratings, run_number)
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as raw:
         started = time.perf_counter()
