@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["serve", "keep_out_of_collections", "tls_options", "proxy_options", "limit_options", "BackgroundServer"]
+__all__ = ["serve", "keep_out_of_collections", "YOUNG_COLLECTION_EVERY", "tls_options", "proxy_options", "limit_options", "BackgroundServer"]
 
 
 def tls_options(certfile: str | None, keyfile: str | None) -> dict[str, Any]:
@@ -122,6 +122,12 @@ def serve(app: FastAPI, host: str, port: int, *, log_level: str = "info", certfi
                 **proxy_options(behind_proxy), **limit_options(app))
 
 
+YOUNG_COLLECTION_EVERY = 50_000
+"""Allocations between two collections of the youngest generation in the
+server: several times what a batch of 1,000 records makes (Python's
+default is 700)."""
+
+
 def keep_out_of_collections() -> None:
     """Leave what the server has built so far (modules, the application,
     its compiled queries and models) out of the garbage collector's rounds.
@@ -129,9 +135,17 @@ def keep_out_of_collections() -> None:
     A batch makes thousands of short-lived objects, so collections come
     often, and the older generations' rounds walked the few hundred thousand
     objects made at start as well. Those live as long as the server does:
-    the collector never needs to look at them again."""
+    the collector never needs to look at them again.
+
+    The youngest generation is also collected only every
+    :data:`YOUNG_COLLECTION_EVERY` allocations instead of 700: a batch's
+    objects (a dict, a record and an outcome per record) hold no cycles and
+    are freed by their reference counts when the batch is answered, so
+    collecting them while the batch is at work only walks them in vain."""
     gc.collect()
     gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
 
 
 class BackgroundServer:
