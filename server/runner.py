@@ -17,7 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["serve", "keep_out_of_collections", "YOUNG_COLLECTION_EVERY", "tls_options", "proxy_options", "limit_options", "BackgroundServer"]
+__all__ = ["serve", "keep_out_of_collections", "YOUNG_COLLECTION_EVERY", "tls_options", "proxy_options",
+           "limit_options", "BackgroundServer"]
 
 
 def tls_options(certfile: str | None, keyfile: str | None) -> dict[str, Any]:
