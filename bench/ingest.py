@@ -12,7 +12,10 @@ its interpreter). Each batch size is measured several times, each time with
 a new device and its own chain; the median is the figure, with the slowest
 and fastest run beside it (the fsync of every commit makes single runs vary
 a lot). Both sides commit once per batch, with SQLite's WAL and
-``synchronous=FULL``.
+``synchronous=FULL``. Below each ratio, the CPU each side spent per rating
+(the server process's, all its threads, read from Linux's /proc; the raw
+insert's thread): the rates also move with the disk's fsync and with other
+work on the machine.
 
     python bench/ingest.py [--ratings 20000] [--runs 5]
     make bench-postgres        (the same on a throwaway PostgreSQL, fsync on,
@@ -34,7 +37,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -100,8 +103,34 @@ def _signed(device_id: str, secret: str, body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", DEVICE_HEADER: device_id, SIGNATURE_HEADER: sign(secret, body)}
 
 
-def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> float:
-    """One measurement: a new device uploads ``ratings`` sealed ratings; ratings stored per second."""
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds a process has used so far (user and system, all its
+    threads), from Linux's /proc; None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Rates:
+    """A side's runs: ratings (or rows) per second, and CPU microseconds per
+    rating (or row) where it could be read."""
+
+    per_s: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+
+    def add(self, count: int, elapsed_s: float, cpu_s: float | None) -> None:
+        self.per_s.append(count / elapsed_s)
+        if cpu_s is not None:
+            self.cpu_us.append(cpu_s / count * 1e6)
+
+
+def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry, server_pid: int | None = None,
+        rates: Rates | None = None) -> None:
+    """One measurement: a new device uploads ``ratings`` sealed ratings,
+    added to ``rates`` (with the CPU the server process ``server_pid`` spent on them)."""
     device_id = f"bench-{batch_size}-{uuid.uuid4().hex[:6]}"
     secret = paired_device(registry, device_id)
     key = new_key()
@@ -121,6 +150,7 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> fl
                                 sent_at=sent_at, sent_monotonic_ns=(len(records) + 1) * 1_000_000,
                                 boot_id="bench-boot", app_version="0.1.0", pending=0)
         requests_to_send.append((body, _signed(device_id, secret, body)))
+    cpu_before = process_cpu_s(server_pid) if server_pid else None
     started = time.perf_counter()
     for body, headers in requests_to_send:
         answer = session.post(f"{url}{API_PREFIX}/batches", data=body, timeout=60, headers=headers)
@@ -129,8 +159,11 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> fl
         assert result["counts"]["stored"] == len(result["results"])
         assert not any(r["flags"] for r in result["results"]), result["results"][0]
     elapsed = time.perf_counter() - started
+    cpu_after = process_cpu_s(server_pid) if server_pid else None
     session.close()
-    return ratings / elapsed
+    if rates is not None:
+        rates.add(ratings, elapsed, cpu_after - cpu_before if cpu_before is not None and cpu_after is not None
+                  else None)
 
 
 def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object]]]:
@@ -144,11 +177,11 @@ def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object
     return columns, [[row[c] for c in columns] for row in rows]
 
 
-def raw_rate(batch_size: int, run_number: int, *, ratings: int, db: Path) -> float:
+def raw_rate(batch_size: int, run_number: int, rates: Rates, *, ratings: int, db: Path) -> None:
     """The same ratings' rows, as the ingest stores them, bulk inserted with
     plain sqlite3 into ``db`` (made with the server's tables and indexes, and
     growing run after run as the server's does): one ``executemany`` and one
-    commit per batch. Rows per second."""
+    commit per batch. Added to ``rates``, with this thread's CPU."""
     if not db.exists():
         open_engine(db).dispose()  # the server's schema, indexes included
     columns, values = raw_rows(ratings, run_number)
@@ -156,19 +189,19 @@ def raw_rate(batch_size: int, run_number: int, *, ratings: int, db: Path) -> flo
     raw = sqlite3.connect(db, isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=FULL")
-    started = time.perf_counter()
+    cpu, started = time.thread_time(), time.perf_counter()
     for i in range(0, len(values), batch_size):
         raw.execute("BEGIN IMMEDIATE")
         raw.executemany(sql, values[i:i + batch_size])
         raw.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
     raw.close()
-    return ratings / elapsed
+    rates.add(ratings, elapsed, cpu)
 
 
 @contextmanager
 def server_process(db: Path):
-    """``python -m server`` on a free loopback port until the block ends; its base URL."""
+    """``python -m server`` on a free loopback port until the block ends; its base URL and process id."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -185,16 +218,17 @@ def server_process(db: Path):
                 time.sleep(0.1)
         else:
             raise RuntimeError("the server did not start")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def raw_rate_postgres(batch_size: int, run_number: int, *, ratings: int, url: str) -> float:
+def raw_rate_postgres(batch_size: int, run_number: int, rates: Rates, *, ratings: int, url: str) -> None:
     """:func:`raw_rate` on PostgreSQL: the same rows COPYed with psycopg into
     the database at ``url`` (made with the server's tables and indexes), one
-    COPY and one commit per batch. Rows per second."""
+    COPY and one commit per batch. Added to ``rates``, without a CPU time
+    (PostgreSQL's work is done in its own processes)."""
     import psycopg
 
     open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
@@ -208,7 +242,7 @@ def raw_rate_postgres(batch_size: int, run_number: int, *, ratings: int, url: st
                     for row in values[i:i + batch_size]:
                         copy.write_row(row)
         elapsed = time.perf_counter() - started
-    return ratings / elapsed
+    rates.add(ratings, elapsed, None)
 
 
 @contextmanager
@@ -229,36 +263,45 @@ def scratch_database(base_url: str):
 
 
 def measure(batch_size: int, args: argparse.Namespace, served_db: str | Path,
-            raw_once: Callable[[int, int], float]) -> tuple[list[float], list[float]]:
+            raw_once: Callable[[int, int, Rates], None]) -> tuple[Rates, Rates]:
     """Runs of the server on ``served_db`` interleaved with ``raw_once(batch_size,
-    run_number)``; both lists of rates, sorted."""
+    run_number, rates)``; both sides' rates."""
     engine = open_engine(served_db)
-    with server_process(served_db) as url:
+    served, raw = Rates(), Rates()
+    with server_process(served_db) as (url, pid):
         # Devices are paired straight in the shared database, as the CLI's approval does.
         registry = DeviceRegistry(engine)
         # One small unmeasured upload, so first-request costs (compiling
         # queries, building validators) are not charged to the first run.
         run(100, 200, url, registry)
         # Interleaved, so both sides meet the same moments of a shared machine.
-        served, raw = [], []
         for number in range(args.runs):
-            served.append(run(batch_size, args.ratings, url, registry))
-            raw.append(raw_once(batch_size, number))
+            run(batch_size, args.ratings, url, registry, pid, served)
+            raw_once(batch_size, number, raw)
     engine.dispose()
-    return sorted(served), sorted(raw)
+    return served, raw
 
 
-def report(what: str, batch_size: int, served: list[float], raw: list[float], baseline_name: str,
+def report(what: str, batch_size: int, served: Rates, raw: Rates, baseline_name: str,
            args: argparse.Namespace, conditions: str, *, target: bool) -> None:
-    """One line: the median beside the raw baseline's, the share, and the verdict when a target applies."""
-    median, baseline = statistics.median(served), statistics.median(raw)
+    """The median rate beside the raw baseline's, the share, and the verdict
+    when a target applies; then, where both sides' CPU could be read, the
+    CPU each spent per rating (steadier than the rates on a shared machine,
+    where a neighbour's load or a slow fsync moves them)."""
+    rates, raw_rates = sorted(served.per_s), sorted(raw.per_s)
+    median, baseline = statistics.median(rates), statistics.median(raw_rates)
     share = median / baseline
     verdict = (f"target ≥ {TARGET_SHARE:.0%}: {'met' if share >= TARGET_SHARE else 'MISSED'}" if target
                else "no target on PostgreSQL")
     print(f"{what}, batches of {batch_size:>5}: median {median:6.0f} ratings/s "
-          f"(runs {served[0]:.0f}–{served[-1]:.0f}); {baseline_name} of the same rows "
-          f"{baseline:6.0f} rows/s (runs {raw[0]:.0f}–{raw[-1]:.0f}); {share:.0%} of raw, {verdict} "
+          f"(runs {rates[0]:.0f}–{rates[-1]:.0f}); {baseline_name} of the same rows "
+          f"{baseline:6.0f} rows/s (runs {raw_rates[0]:.0f}–{raw_rates[-1]:.0f}); {share:.0%} of raw, {verdict} "
           f"({args.runs} × {args.ratings} ratings, loopback HTTP, {conditions})", flush=True)
+    if served.cpu_us and raw.cpu_us:
+        cpu, raw_cpu = statistics.median(served.cpu_us), statistics.median(raw.cpu_us)
+        print(f"    CPU per rating, batches of {batch_size:>5}: the server process {cpu:5.1f} µs "
+              f"(runs {min(served.cpu_us):.1f}–{max(served.cpu_us):.1f}), the raw insert {raw_cpu:5.1f} µs a row "
+              f"(runs {min(raw.cpu_us):.1f}–{max(raw.cpu_us):.1f}): ×{cpu / raw_cpu:.1f}", flush=True)
 
 
 def main() -> None:
