@@ -49,6 +49,7 @@ from typing import Any
 import orjson
 
 from server.clock import clock_is_off, parse_device_time
+from server.rating_check import checked_rating
 from sync.protocol import MAX_FIELD_CHARS, MAX_INT, RecordStatus
 from sync.record import (
     GENESIS_HASH,
@@ -70,6 +71,7 @@ __all__ = [
     "item_text",
     "item_place",
     "check_wire_limits",
+    "record_of_item",
     "plan_batch",
     "final_flags",
 ]
@@ -305,22 +307,35 @@ def item_place(raw: Any) -> tuple[str | None, int | None]:
     return uuid, seq
 
 
+def record_of_item(raw: Any) -> Record:
+    """The record a wire item holds, checked by the contract
+    (:meth:`sync.record.Record.from_dict`), within the wire's limits and
+    with a real calendar date. Raises :class:`RecordError` (or ``ValueError``
+    / ``TypeError``) naming the first problem."""
+    check_wire_limits(raw)
+    record = Record.from_dict(raw)
+    if record.seq > MAX_INT or record.monotonic_ns < 0:
+        raise RecordError("seq or monotonic_ns: out of range")
+    # Record.validate checks the format; a real calendar date is checked here
+    # so the time correction never meets an impossible one.
+    try:
+        parse_device_time(record.device_time)
+    except ValueError as exc:
+        raise RecordError(f"device_time: {exc}") from None
+    return record
+
+
 def _parse(index: int, raw: Any, device_id: str) -> tuple[Outcome | None, Record | None, Finding | None]:
     """Turn one wire item into a record, or into a rejection."""
-    try:
-        check_wire_limits(raw)
-        record = Record.from_dict(raw)
-        if record.seq > MAX_INT or record.monotonic_ns < 0:
-            raise RecordError("seq or monotonic_ns: out of range")
-        # Record.validate checks the format; a real calendar date is checked here
-        # so the time correction never meets an impossible one.
+    # A rating, the common case, is checked in compiled code; anything it
+    # cannot vouch for goes through the contract's checks, which decide.
+    record = checked_rating(raw)
+    if record is None:
         try:
-            parse_device_time(record.device_time)
-        except ValueError as exc:
-            raise RecordError(f"device_time: {exc}") from None
-    except (RecordError, ValueError, TypeError) as exc:
-        uuid, seq = item_place(raw)
-        return Outcome(index, RecordStatus.REJECTED, uuid, seq, "malformed", str(exc), raw=raw), None, None
+            record = record_of_item(raw)
+        except (RecordError, ValueError, TypeError) as exc:
+            uuid, seq = item_place(raw)
+            return Outcome(index, RecordStatus.REJECTED, uuid, seq, "malformed", str(exc), raw=raw), None, None
     if record.device_id != device_id:
         finding = Finding(record.seq, "foreign_record", f"record names device {record.device_id}", record.uuid)
         outcome = Outcome(
