@@ -13,10 +13,10 @@ a new device and its own chain; the median is the figure, with the slowest
 and fastest run beside it (the fsync of every commit makes single runs vary
 a lot). Both sides commit once per batch, with the server's SQLite settings
 (WAL, ``synchronous=FULL``, its checkpoint threshold: the raw insert is no
-slower for a setting the server tuned). Below each ratio, the CPU each side spent per rating
-(the server process's, all its threads, read from Linux's /proc; the raw
-insert's thread): the rates also move with the disk's fsync and with other
-work on the machine.
+slower for a setting the server tuned). Below each ratio, the CPU each side
+spent per rating (the server process's, all its threads, read from Linux's
+/proc; the raw insert's thread): the rates also move with the disk's fsync
+and with other work on the machine.
 
     python bench/ingest.py [--ratings 20000] [--runs 5]
     make bench-postgres        (the same on a throwaway PostgreSQL, fsync on,

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -300,9 +300,8 @@ class BatchIngest:
             # Worked out while planning, so a record whose corrected time
             # falls off the calendar is refused alone instead of failing
             # the whole batch (which the tablet would resend forever).
-            corrected = correct(parse_device_time(record.device_time), record.boot_id,
-                                record.monotonic_ns, anchors, fallback)
-            return CorrectedTime(corrected.time.astimezone(UTC), corrected.method, corrected.offset_s)
+            return correct(parse_device_time(record.device_time), record.boot_id, record.monotonic_ns,
+                           anchors, fallback)
 
         plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
                           foreign=foreign)

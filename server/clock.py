@@ -128,19 +128,20 @@ def correct(
     anchors: Mapping[str, BootAnchor],
     fallback_offset_s: float,
 ) -> CorrectedTime:
-    """The corrected time of one record.
+    """The corrected time of one record, in UTC.
 
     With an anchor for the record's boot, the monotonic distance to the anchor
     places it exactly; a wall-clock jump between the record and the batch does
     not move it. Without one, the device time is shifted by
     ``fallback_offset_s`` (the offset measured from the batch it came in).
+    Raises ``OverflowError`` for a time that falls off the calendar.
     """
     anchor = anchors.get(boot_id)
     if anchor is not None:
-        when = anchor.place(monotonic_ns)
+        when = anchor.place(monotonic_ns).astimezone(UTC)
         method = METHOD_MONOTONIC
     else:
-        when = device_time + timedelta(seconds=fallback_offset_s)
+        when = (device_time + timedelta(seconds=fallback_offset_s)).astimezone(UTC)
         method = METHOD_OFFSET
     return CorrectedTime(when, method, (when - device_time).total_seconds())
 

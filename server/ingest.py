@@ -528,12 +528,12 @@ def final_flags(plan: IngestPlan, clock_threshold_s: float) -> dict[int, tuple[s
             flags[outcome.index] = outcome.flags
             continue
         record = outcome.record
-        extra = set(outcome.flags)
-        if outcome.placed is not None and clock_is_off(outcome.placed.offset_s, clock_threshold_s):
-            extra.add(FLAG_CLOCK_OFF)
+        extra = [FLAG_CLOCK_OFF] if (outcome.placed is not None
+                                     and clock_is_off(outcome.placed.offset_s, clock_threshold_s)) else []
         if record.kind == KIND_RATING and record.burst:
-            extra.add(FLAG_BURST)
+            extra.append(FLAG_BURST)
         if record.simulated:
-            extra.add(FLAG_SIMULATED)
-        flags[outcome.index] = tuple(sorted(extra))
+            extra.append(FLAG_SIMULATED)
+        # Most records carry none: no set to build and sort for them.
+        flags[outcome.index] = tuple(sorted({*outcome.flags, *extra})) if extra or outcome.flags else ()
     return flags
