@@ -8,7 +8,8 @@ The form of a rating opens with the rating's ``comment_token`` (compared in
 constant time with the one in the stored record) until ``comment_days``
 after the rating (:mod:`server.settings`); it takes one comment. Both forms
 count every post per address: beyond :data:`POSTS_PER_HOUR` in an hour, a
-post is refused.
+post is refused (a survey's phone page counts apart, with a budget of its
+own: :data:`SURVEY_POSTS_PER_HOUR`).
 
 Personal data:
 
@@ -57,7 +58,8 @@ from server.store import comments as stored
 from server.store import write_transaction
 
 __all__ = [
-    "KIND_RATING", "KIND_SUGGESTION", "MAX_TEXT_CHARS", "MAX_NAME_CHARS", "POSTS_PER_HOUR", "COMMENT_LISTENERS",
+    "KIND_RATING", "KIND_SUGGESTION", "MAX_TEXT_CHARS", "MAX_NAME_CHARS", "POSTS_PER_HOUR",
+    "SURVEY_POSTS_PER_HOUR", "COMMENT_LISTENERS",
     "CommentError", "Opening", "RatingToComment", "Comment", "CommentBox", "normalise_phone", "clean_text",
     "comments_page", "comment", "callback_phone", "erase_comment", "erase_expired",
 ]
@@ -69,7 +71,14 @@ KIND_SUGGESTION = "suggestion"
 MAX_TEXT_CHARS = 1000
 MAX_NAME_CHARS = 100
 POSTS_PER_HOUR = 10
-"""Posts to the public forms from one address in an hour before the next is refused."""
+"""Posts to the public forms (a rating's comment, the suggestion box, a
+rating at home) from one address in an hour before the next is refused."""
+SURVEY_POSTS_PER_HOUR = 120
+"""Posts to a survey's phone page from one address in an hour, counted apart
+from the other forms: a survey is answered by many citizens at once, on the
+commune hall's Wi-Fi or a carrier's shared address, all behind one address
+(an answer set takes a citizen a few minutes; 120 an hour leaves room for a
+busy hall and still stops a flood)."""
 _POST_WINDOW = timedelta(hours=1)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -194,10 +203,15 @@ class CommentBox:
             self._key = write_transaction(self.engine, lambda conn: stored.form_key(conn, stamp=stamp))
         return hmac.new(self._key, (address or "unknown").encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def count_post(self, address: str) -> bool:
+    def count_post(self, address: str, *, survey: bool = False) -> bool:
         """Count a post from ``address``; whether it is within the limit
-        (:data:`POSTS_PER_HOUR` in the last hour, this one included)."""
-        digest = self.address_hash(address)
+        (:data:`POSTS_PER_HOUR` in the last hour, this one included). A
+        post to a survey's page (``survey``) counts against a budget of its
+        own, :data:`SURVEY_POSTS_PER_HOUR`."""
+        # The survey's budget is the digest of another text: the posts' table
+        # and its clean-up stay as they are, and the two never mix.
+        digest = self.address_hash(f"survey {address}" if survey else address)
+        limit = SURVEY_POSTS_PER_HOUR if survey else POSTS_PER_HOUR
         now = self.clock()
 
         def count(conn) -> int:
@@ -205,7 +219,7 @@ class CommentBox:
             stored.add_post(conn, digest, utc_text(now))
             return stored.posts_since(conn, digest, utc_text(now - _POST_WINDOW))
 
-        return write_transaction(self.engine, count) <= POSTS_PER_HOUR
+        return write_transaction(self.engine, count) <= limit
 
     # -- a rating's form --------------------------------------------------------
 

@@ -7,9 +7,11 @@
 
 A small page (the public pages' stylesheet and a little more, no script, large
 text). Nothing of the citizen is stored with the answers: no address, no
-cookie beyond the form's own double-submit token; the limit per address is
-the public forms' (:meth:`server.comments.CommentBox.count_post`, which keeps
-only a keyed digest of the address, apart from the answers). Refusals get a
+cookie beyond the form's own double-submit token; the posts per address are
+counted (:meth:`server.comments.CommentBox.count_post`, which keeps only a
+keyed digest of the address, apart from the answers) against a budget of the
+survey's own, larger than the other public forms' and apart from theirs
+(:data:`server.comments.SURVEY_POSTS_PER_HOUR`: a hall's Wi-Fi is one address). Refusals get a
 page saying why: 404 (no such link, or the campaign takes no phone answers),
 403 (not started yet, or a form not posted from its page), 410 (ended), 422
 (a required question unanswered: the form comes back with everything chosen
@@ -130,7 +132,7 @@ async def send_survey(
 ) -> Response:
     """Take a citizen's answers (anyone with the link; limited per address)."""
     desk = survey_desk(request)
-    if not await run_in_threadpool(comment_box(request).count_post, client_address(request)):
+    if not await run_in_threadpool(comment_box(request).count_post, client_address(request), survey=True):
         return _message(request, "too_many", 429)
     state, found = await run_in_threadpool(desk.public_opening, token)
     if state is not Opening.OPEN:
