@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -257,13 +258,17 @@ async def design_questionnaire(
 # -- campaigns -----------------------------------------------------------------------------------
 
 
-def _devices(request: Request) -> list[dict[str, str]]:
-    """The paired tablets a campaign may be asked on: id and label."""
+def _devices(request: Request, named: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The paired tablets a campaign may be asked on: id, label and whether
+    revoked. A revoked tablet is listed only when the campaign already names
+    it (``named``), marked so: its form then keeps it, ticked, unless
+    unticked, instead of dropping it unseen at the next save."""
     registry: DeviceRegistry = request.app.state.registry
+    kept = set(named)
     return [
-        {"id": d["device_id"], "label": d.get("label") or d["device_id"]}
+        {"id": d["device_id"], "label": d.get("label") or d["device_id"], "revoked": d.get("status") != "active"}
         for d in registry.health(with_findings=False)
-        if d.get("status") == "active"
+        if d.get("status") == "active" or d["device_id"] in kept
     ]
 
 
@@ -278,7 +283,7 @@ def _campaign_form(
         form=form,
         campaign_id=campaign_id,
         questionnaires=[q for q, _ in desk.questionnaires()],
-        devices=_devices(request),
+        devices=_devices(request, form["device_ids"]),
         error=error,
     )
 
@@ -406,8 +411,8 @@ def _campaign_view(
             "paper": found.paper,
             "target": str(contract.target),
         }
-    devices = _devices(request) if _manages(account) else []
-    labels = {d["id"]: d["label"] for d in (devices or _devices(request))}
+    devices = _devices(request, form["device_ids"]) if _manages(account) else []
+    labels = {d["id"]: d["label"] for d in (devices or _devices(request, form["device_ids"]))}
     return page(
         request,
         "survey_campaign.html",

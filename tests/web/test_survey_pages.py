@@ -269,6 +269,38 @@ def test_the_observer_builds_a_questionnaire_from_the_template_and_runs_a_campai
     page.screenshot(path=str(shots / "surveys.png"), full_page=True)
 
 
+def test_a_campaigns_revoked_tablet_stays_in_its_form_marked_until_unticked(surveyed, page, shots):
+    _, cid = _template_campaign(surveyed, device_ids=["tab-quay-1", "tab-quay-2"])
+    with surveyed.engine.begin() as conn:
+        assert stored_devices.revoke_device(conn, "tab-quay-2", at="2026-01-02T00:00:00.000+00:00",
+                                            reason="mất máy")
+    login_as(page, surveyed.url, Role.OBSERVER)
+    page.goto(f"{surveyed.url}/surveys/campaigns/{cid}")
+    page.click("#edit summary")
+    revoked = page.locator("#edit input[name='device_ids'][value='tab-quay-2']")
+    assert revoked.is_checked()
+    assert "Đã thu hồi" in page.locator("#edit li", has=page.locator("[value='tab-quay-2']")).inner_text()
+    assert "Đã thu hồi" not in page.locator("#edit li", has=page.locator("[value='tab-quay-1']")).inner_text()
+    page.locator("#edit").screenshot(path=str(shots / "survey-campaign-revoked-tablet.png"))
+    # Saved as it is (a later last day), the campaign still names both tablets.
+    page.fill("#edit #ends_on", (_today(surveyed) + timedelta(days=30)).isoformat())
+    page.click("#edit button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#notice").is_visible()
+    with surveyed.engine.begin() as conn:
+        assert stored.campaign(conn, cid).device_ids == ("tab-quay-1", "tab-quay-2")
+    # Unticked, it goes; and a form for a new campaign offers active tablets only.
+    page.click("#edit summary")
+    page.uncheck("#edit input[name='device_ids'][value='tab-quay-2']")
+    page.click("#edit button[type=submit]")
+    page.wait_for_load_state()
+    with surveyed.engine.begin() as conn:
+        assert stored.campaign(conn, cid).device_ids == ("tab-quay-1",)
+    page.goto(f"{surveyed.url}/surveys/campaigns/new")
+    assert page.locator("input[name='device_ids'][value='tab-quay-2']").count() == 0
+    assert page.locator("input[name='device_ids'][value='tab-quay-1']").count() == 1
+
+
 def test_a_phone_answers_through_the_public_link(surveyed, browser, shots):
     qid, cid = _template_campaign(surveyed)
     with surveyed.engine.begin() as conn:
