@@ -18,7 +18,10 @@ import uuid as uuid_module
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+import pytest
+from sqlalchemy import Index, LargeBinary, MetaData, create_engine, insert, inspect, select, text
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import BLOB
 
 from server.batches import Batch, BatchIngest
 from server.store import open_engine, tables
@@ -26,14 +29,68 @@ from server.store.cases import callback_phone
 from server.store.comments import rating_for_comment
 from server.store.records import record_of_row
 from sync.record import KIND_RATING, Record, seal, verify_chain
+from tests.sync_support import TEST_DATABASE_URL, ScratchDatabase
 
 DATA = Path(__file__).parent / "data"
+OLD = DATA / "server-0.1.db"
 
 
-def _old_database(tmp_path: Path) -> tuple[Path, dict]:
-    path = tmp_path / "commune.db"
-    shutil.copyfile(DATA / "server-0.1.db", path)
-    return path, json.loads((DATA / "server-0.1.json").read_text(encoding="utf-8"))
+def _sent() -> dict:
+    return json.loads((DATA / "server-0.1.json").read_text(encoding="utf-8"))
+
+
+def _on_postgresql(url: str) -> None:
+    """The 0.1 database rebuilt on PostgreSQL at ``url``, as 0.1 made it there:
+    its tables, unique keys and partial indexes, the rows, and each id's
+    sequence past the ids in use. (Made from the SQLite file, which 0.1's own
+    code wrote; 0.1's PostgreSQL indexes carried ``_postgresql`` names.)"""
+    source = create_engine(f"sqlite:///{OLD}", poolclass=NullPool)
+    old = MetaData()
+    old.reflect(source)
+    for table in old.tables.values():
+        for column in table.columns:
+            if isinstance(column.type, BLOB):
+                column.type = LargeBinary()
+        for index in list(table.indexes):
+            where = index.dialect_options["sqlite"]["where"]
+            table.indexes.discard(index)
+            if where is not None:
+                Index(index.name.replace("_sqlite", "_postgresql"), *index.columns, postgresql_where=where,
+                      _table=table)
+            else:
+                Index(index.name, *index.columns, unique=index.unique, _table=table)
+    target = create_engine(url, poolclass=NullPool)
+    old.create_all(target)
+    with source.connect() as reading, target.begin() as writing:
+        for table in old.sorted_tables:
+            rows = [dict(row) for row in reading.execute(select(table)).mappings()]
+            if rows:
+                writing.execute(insert(table), rows)
+            if "id" in table.c and table.c.id.primary_key:
+                writing.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+    source.dispose()
+    target.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_database(request, tmp_path):
+    """Where the 0.1 database lies: a SQLite file, or (with
+    ``HAILONG_TEST_DATABASE_URL``, as ``make test-postgres`` runs) a
+    PostgreSQL database; what ``open_engine`` takes."""
+    if request.param == "sqlite":
+        path = tmp_path / "commune.db"
+        shutil.copyfile(OLD, path)
+        yield path
+        return
+    if TEST_DATABASE_URL is None:
+        pytest.skip("a PostgreSQL server: HAILONG_TEST_DATABASE_URL (make test-postgres)")
+    scratch = ScratchDatabase(TEST_DATABASE_URL)
+    try:
+        _on_postgresql(scratch.url)
+        yield scratch.url
+    finally:
+        scratch.drop()
 
 
 def _batch(device_id: str, key: str, records: list[dict]) -> Batch:
@@ -41,8 +98,8 @@ def _batch(device_id: str, key: str, records: list[dict]) -> Batch:
                  sent_monotonic_ns=10**12, boot_id="boot-1", app_version="0.1.0", pending=0, records=records)
 
 
-def test_a_database_of_version_0_1_is_upgraded_and_loses_nothing(tmp_path):
-    path, sent = _old_database(tmp_path)
+def test_a_database_of_version_0_1_is_upgraded_and_loses_nothing(old_database):
+    path, sent = old_database, _sent()
     engine = open_engine(path)
     columns = {c["name"] for c in inspect(engine).get_columns("records")}
     assert "body" not in columns and {"comment_token", "callback_phone", "app_version"} <= columns
@@ -60,7 +117,10 @@ def test_a_database_of_version_0_1_is_upgraded_and_loses_nothing(tmp_path):
         receipts = conn.execute(select(tables.receipts.c.batch_key, tables.receipts.c.received_at)
                                 .order_by(tables.receipts.c.id)).all()
     assert [tuple(r) for r in receipts] == [(b["idempotency_key"], b["answer"]["received_at"]) for b in sent["batches"]]
-    assert "ix_records_ratings_by_time_sqlite" not in {i["name"] for i in inspect(engine).get_indexes("records")}
+    # The older indexes are gone; the dashboard's are there.
+    indexes = {i["name"] for i in inspect(engine).get_indexes("records")}
+    assert not indexes & set(tables.RETIRED_INDEXES)
+    assert {index.name for index in tables.RATING_INDEXES[engine.dialect.name]} <= indexes
 
     # The cached answers still answer replays, unchanged.
     ingest = BatchIngest(engine)
