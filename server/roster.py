@@ -207,13 +207,24 @@ class RosterStore:
         self.save(document, images)
         return document
 
-    def save(self, document: dict[str, Any], images: dict[str, tuple[bytes, str]]) -> str:
-        """Store a checked roster document and its portraits; returns its ETag."""
+    def save(self, document: dict[str, Any], images: dict[str, tuple[bytes, str]], *,
+             based_on: str | None = None) -> str:
+        """Store a checked roster document and its portraits; returns its ETag.
+
+        ``based_on``: the ETag of the roster the document was edited from
+        (``""``: none yet). Should another change have been stored since, in
+        the moment between reading and saving, nothing is stored and
+        :class:`RosterError` (``changed_meanwhile``) says so, rather than one
+        of the two changes being lost without a word."""
         body = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         etag = etag_for(body)
         updated_at = utc_text(self.clock())
 
         def replace(conn: Connection) -> None:
+            if based_on is not None:
+                current = stored_roster.current_roster(conn)
+                if (current[1] if current else "") != based_on:
+                    raise RosterError("roster: changed by someone else meanwhile", "roster", "changed_meanwhile")
             stored_roster.replace_roster(conn, body=body, etag=etag, updated_at=updated_at, images=images)
 
         # Two imports at once on PostgreSQL: the second's DELETE does not see
@@ -225,19 +236,28 @@ class RosterStore:
     def editable(self) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
         """The current roster as an editable tree, and its portraits; an empty
         tree (no counter, no officer) before any roster exists."""
+        tree, portraits, _ = self.editable_at()
+        return tree, portraits
+
+    def editable_at(self) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]], str]:
+        """:meth:`editable`, with the ETag of the roster read (``""``: none
+        yet), all read at one moment: what :meth:`publish` takes as
+        ``based_on``."""
         with self.engine.begin() as conn:
             current = stored_roster.current_roster(conn)
             portraits = stored_roster.all_portraits(conn)
         if current is None:
-            return new_tree(""), {}
-        return tree_of(json.loads(current[0])), portraits
+            return new_tree(""), {}, ""
+        return tree_of(json.loads(current[0])), portraits, current[1]
 
-    def publish(self, tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> dict[str, Any]:
+    def publish(self, tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]], *,
+                based_on: str | None = None) -> dict[str, Any]:
         """Check an edited tree with the tablets' rules and make it the roster
         every tablet fetches next; returns the document. Portraits of officers
-        no longer on the roster are dropped. Raises :class:`RosterError`."""
+        no longer on the roster are dropped. Raises :class:`RosterError`
+        (``changed_meanwhile`` too: see :meth:`save` for ``based_on``)."""
         document, images = roster_document(tree, Path.cwd(), portraits)
-        self.save(document, images)
+        self.save(document, images, based_on=based_on)
         return document
 
     def current(self) -> tuple[str, str] | None:

@@ -88,6 +88,46 @@ def test_an_empty_roster_is_not_published_until_it_can_serve(tmp_path: Path) -> 
     assert document["commune"] == {"name": "UBND xã Tân Phú", "hotline": "0912 000 111", "leaders": ""}
 
 
+def test_two_edits_read_at_one_moment_do_not_lose_one_another(tmp_path: Path) -> None:
+    """Two admins' saves in the same instant: each read the roster, changed
+    one officer and published the whole. The second is refused, with words
+    of its own, instead of silently undoing the first."""
+    from server.i18n import translator
+    from server.web.roster import problem_text
+
+    with Commune(tmp_path) as commune:
+        tablet = Tablet(tmp_path / "tablet", commune.url)
+        store = RosterStore(commune.engine)
+        store.import_file(roster_file(tablet))
+        first_tree, first_portraits, read_at = store.editable_at()
+        second_tree, second_portraits, also_read_at = store.editable_at()
+        assert read_at == also_read_at == store.current()[1]
+        officers = [o["id"] for o in first_tree["officers"]]
+        editing.save_officer(first_tree, officers[0], name="Nguyễn Thị Lan Anh", title="Công chức")
+        editing.save_officer(second_tree, officers[1], name="Trần Văn Bình", title="Phó Chủ tịch")
+        store.publish(first_tree, first_portraits, based_on=read_at)
+        published = store.current()
+        with pytest.raises(RosterError) as refused:
+            store.publish(second_tree, second_portraits, based_on=also_read_at)
+        assert refused.value.problem == "changed_meanwhile"
+        assert store.current() == published  # the first change stands
+        names = {o["id"]: o["name"] for o in json.loads(published[0])["officers"]}
+        assert names[officers[0]] == "Nguyễn Thị Lan Anh"
+        assert problem_text(translator("vi"), refused.value) == (
+            "vừa có người khác lưu một thay đổi vào danh sách cùng lúc; thay đổi của bạn chưa được lưu, "
+            "vui lòng làm lại")
+        # Made again over what is there now, the second change is kept beside the first.
+        second_tree, second_portraits, read_at = store.editable_at()
+        editing.save_officer(second_tree, officers[1], name="Trần Văn Bình", title="Phó Chủ tịch")
+        store.publish(second_tree, second_portraits, based_on=read_at)
+        names = {o["id"]: o["name"] for o in json.loads(store.current()[0])["officers"]}
+        assert names[officers[0]] == "Nguyễn Thị Lan Anh" and names[officers[1]] == "Trần Văn Bình"
+        # A first roster made over "none" is refused once one exists.
+        with pytest.raises(RosterError, match="changed"):
+            store.publish(second_tree, second_portraits, based_on="")
+        tablet.close()
+
+
 def test_an_edit_that_breaks_a_rule_is_refused_and_the_roster_kept(tmp_path: Path) -> None:
     with Commune(tmp_path) as commune:
         tablet = Tablet(tmp_path / "tablet", commune.url)

@@ -80,7 +80,8 @@ def problem_text(t: Translate, error: RosterError) -> str:
     text = t(key, **values)
     if text == key:  # a problem without words of its own: the message as the server wrote it
         return str(error)
-    return f"{error.path}: {text}"
+    # A problem of the whole roster (saved by someone else meanwhile) names no field.
+    return text if error.path == "roster" else f"{error.path}: {text}"
 
 
 def _field_of(error: RosterError) -> str:
@@ -176,13 +177,25 @@ def _roster_page(request: Request, rosters: RosterStore, account: Account, *, st
 
 # -- changing -----------------------------------------------------------------------
 
-Edit = tuple[dict[str, Any], dict[str, tuple[bytes, str]]]
+@dataclass(frozen=True)
+class Edit:
+    """The roster as an edit found it: a copy of its tree and portraits (to
+    audit the difference) and its ETag (to publish over that very roster
+    only: two admins saving at one moment must not lose one change)."""
+
+    tree: dict[str, Any]
+    portraits: dict[str, tuple[bytes, str]]
+    etag: str
+
+
+NO_ROSTER = Edit({}, {}, "")
+"""What the first roster is made over: nothing."""
 
 
 def _editable(rosters: RosterStore) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]], Edit]:
-    """The tree and portraits to edit, and a copy of them as they were (to audit the difference)."""
-    tree, portraits = rosters.editable()
-    return tree, dict(portraits), (deepcopy(tree), dict(portraits))
+    """The tree and portraits to edit, and how they were (:class:`Edit`)."""
+    tree, portraits, etag = rosters.editable_at()
+    return tree, dict(portraits), Edit(deepcopy(tree), dict(portraits), etag)
 
 
 def _missing(request: Request) -> HTMLResponse:
@@ -192,10 +205,10 @@ def _missing(request: Request) -> HTMLResponse:
 def _publish(request: Request, rosters: RosterStore, accounts: AccountBook, account: Account, action: str,
              target: str, before: Edit, tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> bool:
     """Publish an edited tree and audit what changed; False when nothing did."""
-    changes = editing.roster_changes(before, (tree, portraits))
+    changes = editing.roster_changes((before.tree, before.portraits), (tree, portraits))
     if not changes and rosters.current() is not None:
         return False
-    rosters.publish(tree, portraits)
+    rosters.publish(tree, portraits, based_on=before.etag)
     accounts.audit(account.username, action, target, "; ".join(changes), client_address(request))
     return True
 
@@ -291,7 +304,7 @@ def roster_setup(request: Request, commune_name: str = Form("", max_length=_TEXT
         if pin:
             editing.set_officer_pin(tree, officer_id, pin)
         portraits = {officer_id: portrait} if portrait else {}
-        _publish(request, rosters, accounts, account, "roster.setup", officer_id, ({}, {}), tree, portraits)
+        _publish(request, rosters, accounts, account, "roster.setup", officer_id, NO_ROSTER, tree, portraits)
     except RosterError as error:
         return _refused(request, rosters, account, "setup", error, typed, portrait)
     return RedirectResponse("/roster?notice=setup", status_code=303)
