@@ -282,6 +282,9 @@ def test_a_campaigns_revoked_tablet_stays_in_its_form_marked_until_unticked(surv
     assert "Đã thu hồi" in page.locator("#edit li", has=page.locator("[value='tab-quay-2']")).inner_text()
     assert "Đã thu hồi" not in page.locator("#edit li", has=page.locator("[value='tab-quay-1']")).inner_text()
     page.locator("#edit").screenshot(path=str(shots / "survey-campaign-revoked-tablet.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#edit").screenshot(path=str(shots / "survey-campaign-revoked-tablet-phone.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     # Saved as it is (a later last day), the campaign still names both tablets.
     page.fill("#edit #ends_on", (_today(surveyed) + timedelta(days=30)).isoformat())
     page.click("#edit button[type=submit]")
