@@ -206,7 +206,7 @@ def _publish(request: Request, rosters: RosterStore, accounts: AccountBook, acco
              target: str, before: Edit, tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> bool:
     """Publish an edited tree and audit what changed; False when nothing did."""
     changes = editing.roster_changes((before.tree, before.portraits), (tree, portraits))
-    if not changes and rosters.current() is not None:
+    if not changes and before.etag:  # nothing to publish over a roster that exists
         return False
     rosters.publish(tree, portraits, based_on=before.etag)
     accounts.audit(account.username, action, target, "; ".join(changes), client_address(request))
