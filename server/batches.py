@@ -23,20 +23,22 @@ from sqlalchemy import Connection, Engine
 from server.answer_cache import compact_answer_of, expand_answer
 from server.callback_numbers import erase_expired as erase_expired_callbacks
 from server.callback_numbers import store_sealed_keys
-from server.cases import announce, open_cases_for_batch
+from server.cases import UNSATISFIED, announce, open_cases_for_batch
 from server.clock import (
     BootAnchor,
     ClockObservation,
     CorrectedTime,
     clock_is_off,
     correct,
+    corrected,
     newer_anchor,
     parse_device_time,
     utc_text,
 )
 from server.corrections import apply_corrections, format_3_flags
-from server.ingest import ChainHead, IngestPlan, final_flags, item_text, plan_batch
-from server.seals import check_seals, device_columns, key_of_device
+from server.ingest import ChainHead, IngestPlan, Outcome, final_flags, item_text, plan_batch
+from server.plain_batch import PLAIN_ROW_COLUMNS, NotPlain, PlainBatch, plan_plain
+from server.seals import SealKey, check_seals, device_columns, key_of_device
 from server.settings import load_settings
 from server.store import batches as stored_batches
 from server.store import statistics, write_transaction
@@ -45,7 +47,7 @@ from sync import wire
 from sync.protocol import MAX_INT, RecordStatus
 from sync.record import Record
 
-__all__ = ["Batch", "BatchAnswer", "BatchIngest", "IdempotencyKeyReused", "records_digest", "answer_content"]
+__all__ = ["Batch", "BatchAnswer", "BatchIngest", "IdempotencyKeyReused", "records_digest", "answer_results"]
 
 
 class IdempotencyKeyReused(Exception):
@@ -108,10 +110,9 @@ def legacy_records_digest(records: list[Any]) -> str:
     return hashlib.sha256(("[" + ",".join(item_text(item) for item in records) + "]").encode("ascii")).hexdigest()
 
 
-def answer_content(batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
-                   observation: ClockObservation, stamp: str) -> dict[str, Any]:
-    """The answer to a batch in its wire form (the JSON shape of
-    :class:`sync.wire.BatchAnswer`): one result per record, in the batch's
+def answer_results(plan: IngestPlan, flags: Mapping[int, Sequence[str]]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The answer's counts and results for a planned batch (the JSON shape of
+    :class:`sync.wire.BatchAnswer`'s): one result per record, in the batch's
     order, each with its final ``flags`` (from
     :func:`server.ingest.final_flags`). Built as plain values: through the
     dataclasses it cost more than storing the records."""
@@ -123,8 +124,7 @@ def answer_content(batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[
         results.append({"index": o.index, "uuid": o.uuid, "seq": o.seq, "status": o.status,
                         "http_status": http[o.status], "error": o.error, "detail": o.detail,
                         "flags": list(flags[o.index])})
-    return {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key, "received_at": stamp,
-            "clock_offset_s": observation.offset_s, "replay": False, "counts": counts, "results": results}
+    return counts, results
 
 
 def _dumps(value: Any) -> str:
@@ -146,7 +146,7 @@ def _places(batch: Batch) -> tuple[set[str], set[int]]:
     late record must link to the record before it and be linked to by its
     successor)."""
     uuids: set[str] = set()
-    seqs: set[int] = set()
+    own: set[int] = set()
     for item in batch.records:
         if not isinstance(item, dict):
             continue
@@ -154,18 +154,25 @@ def _places(batch: Batch) -> tuple[set[str], set[int]]:
         if isinstance(uuid, str) and len(uuid) <= 64:
             uuids.add(uuid)
         if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT:
-            seqs.update((seq - 1, seq, seq + 1))
-    return uuids, seqs
+            own.add(seq)
+    return uuids, own | {seq - 1 for seq in own} | {seq + 1 for seq in own}
 
 
 class BatchIngest:
     """Applies batches to the server database."""
 
     HOUSEKEEPING_EVERY = timedelta(hours=1)
+    STAGED_FROM = 200
+    """Records in a plain batch from which its rows go in chunk by chunk
+    beside the making of the next (:class:`server.store.batches.RecordStager`);
+    a smaller batch goes in with one insert."""
 
-    def __init__(self, engine: Engine, *, clock_threshold_s: float = 300.0):
+    def __init__(self, engine: Engine, *, clock_threshold_s: float = 300.0, plain_lane: bool = True):
         self.engine = engine
         self.clock_threshold_s = clock_threshold_s
+        self.plain_lane = plain_lane
+        """Whether plain batches take :mod:`server.plain_batch` (off: every
+        batch takes the general rules; the tests compare the two)."""
         self._next_housekeeping: datetime | None = None
         self._housekeeper: threading.Thread | None = None
         self._housekeeping_lock = threading.Lock()
@@ -303,36 +310,82 @@ class BatchIngest:
             return correct(parse_device_time(record.device_time), record.boot_id, record.monotonic_ns,
                            anchors, fallback)
 
-        plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
-                          foreign=foreign)
-        seal_key = check_seals(key_of_device(device), plan)  # adds its findings and flags to the plan
-        # Format 3: a dossier rated before, a correction that cannot count (server.corrections).
-        flags = format_3_flags(conn, batch.device_id, plan, final_flags(plan, self.clock_threshold_s))
-        # Format 4: a survey record's answers join the survey's, in this transaction (server.survey_records).
-        flags = count_survey_answers(conn, batch.device_id, plan, flags)
-        if extra_flags:
-            for outcome in plan.to_store:
-                flags[outcome.index] = tuple(sorted({*flags[outcome.index], *extra_flags}))
         stamp = utc_text(received_at)
-        self._store(conn, batch, plan, flags, stamp)
-        # After the records: a key is kept only for a details record stored with its number.
-        store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
-        # Follow-up cases open with their records (server.cases says why not later).
-        opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
-        opened.extend(apply_corrections(conn, batch.device_id, plan, stamp))
+        key = key_of_device(device)
+        plain = None if extra_flags else self._plain(conn, batch, head, by_uuid, by_seq, foreign, key, anchors,
+                                                     fallback, stamp)
+        if plain is not None:
+            # After the records, as below.
+            store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
+            opened.extend(open_cases_for_batch(
+                conn, [Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r) for r in plain.low], stamp))
+            new_head, seal_key, stored_count = plain.head, plain.seal_key, plain.stored
+            counts = dict.fromkeys(RecordStatus.ALL, 0)
+            counts[RecordStatus.STORED] = stored_count
+            results = plain.results
+        else:
+            plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
+                              foreign=foreign)
+            seal_key = check_seals(key, plan)  # adds its findings and flags to the plan
+            # Format 3: a dossier rated before, a correction that cannot count (server.corrections).
+            flags = format_3_flags(conn, batch.device_id, plan, final_flags(plan, self.clock_threshold_s))
+            # Format 4: a survey record's answers join the survey's, in this transaction (server.survey_records).
+            flags = count_survey_answers(conn, batch.device_id, plan, flags)
+            if extra_flags:
+                for outcome in plan.to_store:
+                    flags[outcome.index] = tuple(sorted({*flags[outcome.index], *extra_flags}))
+            self._store(conn, batch, plan, flags, stamp)
+            # After the records: a key is kept only for a details record stored with its number.
+            store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
+            # Follow-up cases open with their records (server.cases says why not later).
+            opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
+            opened.extend(apply_corrections(conn, batch.device_id, plan, stamp))
+            new_head, stored_count = plan.head, len(plan.to_store)
+            counts, results = answer_results(plan, flags)
         device_values.update(
-            head_seq=plan.head.seq,
-            head_hash=plan.head.hash,
-            head_boot_id=plan.head.boot_id,
-            head_monotonic_ns=plan.head.monotonic_ns,
-            records_count=device["records_count"] + len(plan.to_store),
+            head_seq=new_head.seq,
+            head_hash=new_head.hash,
+            head_boot_id=new_head.boot_id,
+            head_monotonic_ns=new_head.monotonic_ns,
+            records_count=device["records_count"] + stored_count,
             **(device_columns(seal_key) if seal_key is not None else {}),
         )
         stored_batches.update_device(conn, batch.device_id, device_values)
-        answer = answer_content(batch, plan, flags, observation, stamp)
+        answer = {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key, "received_at": stamp,
+                  "clock_offset_s": observation.offset_s, "replay": False, "counts": counts, "results": results}
         stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest,
                                    compact_answer_of(answer), stamp)
         return BatchAnswer(orjson.dumps(answer).decode("utf-8"), replay=False)
+
+    def _plain(self, conn: Connection, batch: Batch, head: ChainHead, by_uuid: Mapping[str, Any],
+               by_seq: Mapping[int, Any], foreign: Mapping[str, str], key: SealKey | None,
+               anchors: Mapping[str, BootAnchor], fallback_offset_s: float, stamp: str) -> PlainBatch | None:
+        """The batch through :mod:`server.plain_batch`, its receipt and rows
+        stored; None, with nothing stored, when it needs the general rules."""
+        if not self.plain_lane:
+            return None
+
+        def place(device_time: datetime, boot_id: str, monotonic_ns: int) -> tuple[datetime, str, float]:
+            return corrected(device_time, boot_id, monotonic_ns, anchors, fallback_offset_s)
+
+        savepoint = conn.begin_nested()
+        # A long batch goes in by thirds, each beside the making of the next.
+        count = len(batch.records)
+        stager = stored_batches.RecordStager(conn, PLAIN_ROW_COLUMNS, beside=count >= self.STAGED_FROM)
+        try:
+            receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
+            plain = plan_plain(batch.device_id, batch.records, head, {*by_uuid, *foreign}, by_seq, key, place,
+                               self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3))
+            stager.finish()
+        except NotPlain:
+            stager.abandon()
+            savepoint.rollback()
+            return None
+        except BaseException:
+            stager.abandon()  # the connection is free again before the transaction is rolled back
+            raise
+        savepoint.commit()
+        return plain
 
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
                stamp: str) -> None:

@@ -61,7 +61,7 @@ from sync.scale import SCALES
 __all__ = [
     "CaseStatus", "CaseOutcome", "Cause", "Case", "CaseEvent", "CaseError", "CaseBook", "CaseView",
     "opens_case", "due_day", "due_deadline", "open_cases_for_batch", "open_for_comment",
-    "on_opened", "announce", "open_case_for_comment",
+    "on_opened", "announce", "open_case_for_comment", "UNSATISFIED",
 ]
 
 log = logging.getLogger("hailong.server.cases")
@@ -178,7 +178,7 @@ def _case(row: dict[str, Any]) -> Case:
 
 # Every (scale, level) that is not satisfied, with its place from the bottom
 # (1 = the worst): a record is looked up here before anything else is read.
-_UNSATISFIED: dict[tuple[int, str], int] = {
+UNSATISFIED: dict[tuple[int, str], int] = {
     (size, level.key): level.score for size, scale in SCALES.items() for level in scale.levels if not level.satisfied
 }
 
@@ -200,7 +200,7 @@ def _follow_up_settings(conn: Connection) -> ServerSettings:
 def opens_case(scale: int | None, level: str | None, case_levels: int) -> bool:
     """Whether a rating at ``level`` on a ``scale``-level scale opens a case:
     it is among the ``case_levels`` lowest and not a satisfied level."""
-    place = _UNSATISFIED.get((scale, level)) if scale is not None and level is not None else None
+    place = UNSATISFIED.get((scale, level)) if scale is not None and level is not None else None
     return place is not None and place <= case_levels
 
 
@@ -268,7 +268,7 @@ def open_cases_for_batch(conn: Connection, outcomes: Sequence[StoredOutcome], st
     for outcome in outcomes:
         record = outcome.record
         if record.kind == KIND_RATING:
-            if (record.scale, record.level) in _UNSATISFIED:
+            if (record.scale, record.level) in UNSATISFIED:
                 low[record.uuid] = record
         elif (record.kind == KIND_DETAILS and (record.callback_phone or record.callback_box) and record.callback_consent
               and record.rating_uuid):

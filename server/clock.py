@@ -34,6 +34,7 @@ __all__ = [
     "parse_device_time",
     "utc_text",
     "correct",
+    "corrected",
     "newer_anchor",
     "clock_is_off",
 ]
@@ -75,6 +76,8 @@ def parse_device_time(text: str) -> datetime:
 
 def utc_text(when: datetime) -> str:
     """Milliseconds ISO 8601 in UTC: the server's stored time format (sorts as text)."""
+    if when.tzinfo is UTC:
+        return when.isoformat(timespec="milliseconds")
     return when.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
@@ -136,6 +139,18 @@ def correct(
     ``fallback_offset_s`` (the offset measured from the batch it came in).
     Raises ``OverflowError`` for a time that falls off the calendar.
     """
+    return CorrectedTime(*corrected(device_time, boot_id, monotonic_ns, anchors, fallback_offset_s))
+
+
+def corrected(
+    device_time: datetime,
+    boot_id: str,
+    monotonic_ns: int,
+    anchors: Mapping[str, BootAnchor],
+    fallback_offset_s: float,
+) -> tuple[datetime, str, float]:
+    """:func:`correct`'s time, method and offset as a plain tuple (the plain
+    batch's lane makes no object per record)."""
     anchor = anchors.get(boot_id)
     if anchor is not None:
         when = anchor.place(monotonic_ns).astimezone(UTC)
@@ -143,7 +158,7 @@ def correct(
     else:
         when = (device_time + timedelta(seconds=fallback_offset_s)).astimezone(UTC)
         method = METHOD_OFFSET
-    return CorrectedTime(when, method, (when - device_time).total_seconds())
+    return when, method, (when - device_time).total_seconds()
 
 
 def newer_anchor(existing: BootAnchor | None, observation: ClockObservation) -> bool:

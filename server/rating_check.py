@@ -16,6 +16,7 @@ through the contract's checks, which decide and word the refusal.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import SchemaValidator, ValidationError
@@ -31,7 +32,7 @@ from sync.record import (
     wire_fields,
 )
 
-__all__ = ["CHECKED_VERSIONS", "checked_rating"]
+__all__ = ["CHECKED_VERSIONS", "checked_rating", "checked_rating_time", "checked_ratings_times"]
 
 CHECKED_VERSIONS = (2, 3)
 """The rating formats checked here: the ones tablets write since sealing
@@ -82,14 +83,15 @@ def _rating_schema(version: int) -> cs.CoreSchema:
     )
 
 
-_CHECK = SchemaValidator(cs.tagged_union_schema({v: _rating_schema(v) for v in CHECKED_VERSIONS},
-                                                discriminator="v"))
+_RATING = cs.tagged_union_schema({v: _rating_schema(v) for v in CHECKED_VERSIONS}, discriminator="v")
+_CHECK = SchemaValidator(_RATING)
+_CHECK_ALL = SchemaValidator(cs.list_schema(_RATING))
 
 
-def checked_rating(raw: Any) -> Record | None:
-    """The rating record of the wire item ``raw`` when the compiled checks
-    vouch for all of it (the record :meth:`Record.from_dict` would make);
-    None when they cannot, and the contract's checks must decide."""
+def checked_rating_time(raw: Any) -> datetime | None:
+    """The device time of the wire item ``raw`` when the compiled checks vouch
+    for all of it as a rating (the contract would accept it alike); None when
+    they cannot, and the contract's checks must decide."""
     if type(raw) is not dict or raw.get("kind") != KIND_RATING:
         return None
     try:
@@ -99,7 +101,35 @@ def checked_rating(raw: Any) -> Record | None:
     if raw["score"] > raw["scale"]:
         return None
     try:
-        parse_device_time(raw["device_time"])  # a real date and offset
+        return parse_device_time(raw["device_time"])  # a real date and offset
     except ValueError:
+        return None
+
+
+def checked_ratings_times(items: list[Any]) -> list[datetime] | None:
+    """:func:`checked_rating_time` of every item of a batch, checked in one
+    call; None as soon as one of them is not vouched for."""
+    if any(type(raw) is not dict for raw in items):
+        return None
+    try:
+        _CHECK_ALL.validate_python(items)
+    except ValidationError:
+        return None
+    times = []
+    for raw in items:
+        if raw["score"] > raw["scale"]:
+            return None
+        try:
+            times.append(parse_device_time(raw["device_time"]))
+        except ValueError:
+            return None
+    return times
+
+
+def checked_rating(raw: Any) -> Record | None:
+    """The rating record of the wire item ``raw`` when the compiled checks
+    vouch for all of it (the record :meth:`Record.from_dict` would make);
+    None when they cannot, and the contract's checks must decide."""
+    if checked_rating_time(raw) is None:
         return None
     return Record.from_checked_dict(raw)

@@ -13,7 +13,9 @@ database's own work.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -35,6 +37,7 @@ __all__ = [
     "stored_refs",
     "update_device",
     "add_records",
+    "RecordStager",
     "add_receipt",
     "record_row",
     "add_findings",
@@ -197,56 +200,83 @@ def record_row(receipt_id: int, outcome: Outcome, flags: Sequence[str]) -> dict[
     return row
 
 
-# Compiled INSERT statements by dialect, table and columns: the SQL text and
-# the order of its positional parameters (None when they are named).
-_INSERTS: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+# Compiled INSERT statements by dialect, table and columns: the SQL text and,
+# for each of its positional parameters, the place of its value among the
+# columns (None when the parameters are named).
+_INSERTS: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, tuple[int, ...] | None]] = {}
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys, with one executemany at the driver.
+    """Insert rows that all have the same keys, with one executemany at the driver."""
+    keys = tuple(rows[0])
+    values_of = itemgetter(*keys)
+    _insert_values(conn, table, keys, [values_of(row) for row in rows] if len(keys) > 1
+                   else [(row[keys[0]],) for row in rows])
+
+
+def _insert_values(conn: Connection, table: Table, keys: tuple[str, ...], values: list[Sequence[Any]]) -> None:
+    """Insert rows given as values in the order of ``keys``, with one
+    executemany at the driver (one COPY on PostgreSQL).
 
     For every row SQLAlchemy builds and type-processes the parameters in
     Python, which for a batch of records costs more than the database's own
     work. Here the statement is compiled once per dialect and the values,
-    plain str, int, float, bool and None that every DB-API driver takes as
-    they are, go straight to the driver.
+    plain str, int, float, bool, bytes and None that every DB-API driver takes
+    as they are, go straight to the driver: in the order given when it is the
+    statement's (keys in the table's column order), else put in that order.
     """
-    keys = tuple(rows[0])
     if conn.dialect.name == "postgresql":
-        _copy_rows(conn, table, keys, rows)
+        _copy_rows(conn, table, keys, values)
         return
+    sql, order = _compiled_insert(conn, table, keys)
+    if order is None:
+        conn.exec_driver_sql(sql, [dict(zip(keys, row, strict=True)) for row in values])
+    elif order == tuple(range(len(keys))):
+        conn.exec_driver_sql(sql, values)
+    else:
+        values_at = itemgetter(*order)
+        conn.exec_driver_sql(sql, [values_at(row) if len(order) > 1 else (values_at(row),) for row in values])
+
+
+def _compiled_insert(conn: Connection, table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[int, ...] | None]:
+    """The INSERT of ``keys`` into ``table`` for the connection's dialect, compiled once:
+    its SQL and, for each positional parameter, the place of its value in ``keys``."""
     cache_key = (conn.dialect.name, conn.dialect.driver, table.name, keys)
     compiled = _INSERTS.get(cache_key)
     if compiled is None:
         # Compiled as for executemany: no RETURNING of the new ids, which
         # some dialects add for a single-row insert.
         statement = insert(table).compile(dialect=conn.dialect, column_keys=list(keys), for_executemany=True)
-        order = tuple(statement.positiontup or ()) if statement.positional else None
-        compiled = _INSERTS[cache_key] = (statement.string, order)
-    sql, order = compiled
-    if order is None:
-        conn.exec_driver_sql(sql, rows)
-    elif len(order) == 1:
-        conn.exec_driver_sql(sql, [(row[order[0]],) for row in rows])
-    else:
-        values_of = itemgetter(*order)
-        conn.exec_driver_sql(sql, [values_of(row) for row in rows])
+        sql = statement.string
+        if not statement.positional:
+            order = None
+        elif conn.dialect.paramstyle == "qmark" and sorted(statement.positiontup or ()) == sorted(keys):
+            # The same statement with its columns in the order of ``keys``
+            # (SQLAlchemy lists them in the table's): the values go as they are.
+            preparer = conn.dialect.identifier_preparer
+            sql = (f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(k) for k in keys)}) "
+                   f"VALUES ({', '.join('?' * len(keys))})")
+            order = tuple(range(len(keys)))
+        else:
+            order = tuple(keys.index(key) for key in statement.positiontup or ())
+        compiled = _INSERTS[cache_key] = (sql, order)
+    return compiled
 
 
-def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: the rows through one COPY, inside the connection's
-    transaction. The driver's executemany sends a statement per row, a
-    VALUES list of many rows makes the server parse thousands of parameters;
-    COPY is PostgreSQL's own bulk path. A driver error is raised as
-    SQLAlchemy's, as for any statement (a refused batch, a full disk)."""
+def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], values: list[Sequence[Any]]) -> None:
+    """PostgreSQL: the rows (their values in the order of ``keys``) through
+    one COPY, inside the connection's transaction. The driver's executemany
+    sends a statement per row, a VALUES list of many rows makes the server
+    parse thousands of parameters; COPY is PostgreSQL's own bulk path. A
+    driver error is raised as SQLAlchemy's, as for any statement (a refused
+    batch, a full disk)."""
     preparer = conn.dialect.identifier_preparer
     sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(k) for k in keys)}) FROM STDIN"
-    values_of = itemgetter(*keys)
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(values_of(row) if len(keys) > 1 else (row[keys[0]],))
+            for row in values:
+                copy.write_row(row)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from exc
@@ -256,6 +286,92 @@ def add_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert records' rows (built by :func:`record_row`)."""
     if rows:
         _insert_many(conn, tables.records, rows)
+
+
+class RecordStager:
+    """A batch's records inserted chunk by chunk while the caller makes the
+    next chunk: on SQLite, SQLite's part of the insert runs on another core.
+
+    Each chunk is bound into a temporary table by the caller's thread (the
+    part of an insert that needs Python: its values), then moved into
+    ``records`` by one ``INSERT … SELECT`` on a thread of its own, which
+    SQLite runs without Python's lock while the caller goes on. The
+    connection runs one statement at a time: every call first waits for the
+    move before it. Call :meth:`finish` before anything else uses the
+    connection (it raises a move's error, as SQLAlchemy's), or
+    :meth:`abandon` when giving up. On other databases, or when not
+    ``beside`` (a small batch, whose chunk is all of it), each chunk goes in
+    with one insert (one COPY on PostgreSQL).
+    """
+
+    def __init__(self, conn: Connection, columns: tuple[str, ...], *, beside: bool = True):
+        self.conn = conn
+        self.columns = columns
+        self._pending: Future[Any] | None = None
+        self._driver: Any = None
+        self._empty = True  # whether the temporary table holds no chunk
+        if conn.dialect.name == "sqlite" and beside:
+            self._driver = conn.connection.driver_connection
+            names = ", ".join(columns)
+            self._fill = f"INSERT INTO temp.{_STAGED} ({names}) VALUES ({', '.join('?' * len(columns))})"
+            self._move = f"INSERT INTO main.records ({names}) SELECT {names} FROM temp.{_STAGED}"
+            self._statement(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} AS SELECT {names} FROM main.records WHERE 0")
+            self._statement(f"DELETE FROM temp.{_STAGED}")
+
+    def add(self, rows: list[Sequence[Any]]) -> None:
+        """Insert these rows (values of the stager's columns)."""
+        if not rows:
+            return
+        if self._driver is None:
+            _insert_values(self.conn, tables.records, self.columns, rows)
+            return
+        self._wait()
+        if not self._empty:
+            self._statement(f"DELETE FROM temp.{_STAGED}")
+        self._statement(self._fill, rows)
+        self._empty = False
+        started = threading.Event()
+        self._pending = _MOVERS.submit(self._move_chunk, started)
+        # Waiting hands Python's lock to the mover at once (left to itself,
+        # it would wait for this thread's switch interval, 5 ms, to start).
+        started.wait()
+
+    def _move_chunk(self, started: threading.Event) -> None:
+        started.set()
+        self._statement(self._move)
+
+    def finish(self) -> None:
+        """Wait until every chunk is in ``records``."""
+        self._wait()
+
+    def abandon(self) -> None:
+        """Wait for a move under way, whatever becomes of it (the caller
+        rolls back what was inserted)."""
+        try:
+            self._wait()
+        except DBAPIError:
+            pass
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _statement(self, sql: str, rows: list[Sequence[Any]] | None = None) -> None:
+        try:
+            if rows is None:
+                self._driver.execute(sql).close()
+            else:
+                self._driver.executemany(sql, rows).close()
+        except self.conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, self.conn.dialect.loaded_dbapi.Error,
+                                      dialect=self.conn.dialect) from exc
+
+
+_STAGED = "staged_records"
+# The threads that move staged chunks into the records table (one at a time
+# per connection; SQLite has one writer at a time anyway).
+_MOVERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="records-mover")
 
 
 def add_findings(conn: Connection, device_id: str, findings: Sequence[Finding], *, stamp: str,
