@@ -157,6 +157,7 @@ class KioskApp(App):
             self.store, lambda: self.settings, self, self.visits, self.apply_settings,
             show_status=lambda text: setattr(self, "sync_text", text), roster=roster,
             keep_campaigns=self.survey_desk.keep_campaigns,
+            keep_server_offset=self.survey_desk.keep_server_offset,
         )
         self.commune_name = settings.commune_name
         self.counter_name = settings.counter_name

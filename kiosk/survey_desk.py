@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kiosk.desk import RatingDesk
@@ -52,6 +52,9 @@ class SurveyDesk:
         self.drafts: SurveyDrafts = desk.store.survey_drafts
         self.officer_ids = officer_ids or (lambda: frozenset(o.id for o in desk.settings.active_officers))
         self._campaigns: list[Campaign] | None = None
+        self.server_offset_s: float | None = None
+        """The server's clock minus the tablet's, as last learnt (None until
+        the tablet has heard from the server since it started)."""
 
     # -- campaigns ----------------------------------------------------------------
 
@@ -71,9 +74,22 @@ class SurveyDesk:
 
     def campaign_today(self, now: datetime | None = None) -> Campaign | None:
         """The campaign the tablet asks today (the first kept one that runs on
-        the tablet's local date and is meant for tablets), or None."""
-        day = (now or self.desk.clock.now()).date()
+        today's local date and is meant for tablets), or None. Today is the
+        server's when the tablet knows how far off its own clock is (a tablet
+        whose date is wrong asks the campaign that really runs); ``now`` is
+        the tablet's time, default its clock's."""
+        when = now or self.desk.clock.now()
+        if self.server_offset_s is not None:
+            when += timedelta(seconds=self.server_offset_s)
+        day = when.date()
         return next((c for c in self.campaigns() if c.kiosk and c.runs_on(day)), None)
+
+    def keep_server_offset(self, offset_s: float) -> bool:
+        """Keep the server's clock minus the tablet's (learnt by the link);
+        whether the campaign asked today changed with it."""
+        before = self.campaign_today()
+        self.server_offset_s = offset_s
+        return self.campaign_today() is not before
 
     def _campaign(self, campaign_id: str, version: int) -> Campaign | None:
         return next((c for c in self.campaigns()

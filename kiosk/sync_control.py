@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ class SyncControl:
         roster: dict | None = None,
         hand_over: Callable[[Callable[[], None]], None] = on_ui_thread,
         keep_campaigns: Callable[[list], None] | None = None,
+        keep_server_offset: Callable[[float], bool] | None = None,
     ):
         self.store = store
         self.settings = settings
@@ -89,6 +91,9 @@ class SyncControl:
         self._closed = False
         self.keep_campaigns = keep_campaigns
         """Keeps the survey campaigns the server sent (fetched with the roster)."""
+        self.keep_server_offset = keep_server_offset
+        """Keeps the server's clock minus the tablet's, learnt with the roster;
+        says whether that changes the campaign asked today."""
         self._campaigns_etag: str | None = None
 
     @property
@@ -189,7 +194,11 @@ class SyncControl:
 
         key = (server_url, credentials)
         if self._roster_link is None or self._roster_link[0] != key:
-            self._roster_link = (key, ServerLink(server_url, credentials))
+            # Timed by the tablet's own clock, the one its records and its
+            # campaign days are read from: the offset it learns corrects that clock.
+            clock = self.visits.desk.clock
+            self._roster_link = (key, ServerLink(server_url, credentials,
+                                                 now=lambda: clock.now().astimezone(UTC)))
         self._roster_fetching = True
         args = (self.store.path, self._roster_link[1], self._campaigns_etag)
         threading.Thread(target=self._fetch_roster, args=args, name="hailong-roster", daemon=True).start()
@@ -212,14 +221,22 @@ class SyncControl:
             except (TransportError, SurveyFetchError) as exc:
                 Logger.info("Kiosk: survey campaigns not fetched (%s); the kept ones stay", exc)
         finally:
-            self.hand_over(lambda: self._roster_fetched(roster, campaigns))
+            offset = link.clock_offset_s
+            self.hand_over(lambda: self._roster_fetched(roster, campaigns, offset))
 
-    def _roster_fetched(self, roster: dict | None, campaigns: tuple | None = None) -> None:
+    def _roster_fetched(self, roster: dict | None, campaigns: tuple | None = None,
+                        server_offset_s: float | None = None) -> None:
         self._roster_fetching = False
         if roster is not None:
             self.roster_arrived(roster)
-        if campaigns is not None and not self._closed:
+        if self._closed:
+            return
+        if campaigns is not None:
             self.campaigns_arrived(*campaigns)
+        if server_offset_s is not None and self.keep_server_offset is not None \
+                and self.keep_server_offset(server_offset_s) and self.visits.at_rest:
+            # Another campaign runs on the server's date than on the tablet's: the rest screen shows it.
+            self.visits.go_idle(keep_language=True)
 
     def campaigns_arrived(self, campaigns: list, etag: str | None = None) -> None:
         """The survey campaigns from the server: kept, and the rest screen

@@ -23,7 +23,7 @@ from sync.survey import answers_of_text
 from tests.sync_support import findings, post, server_records, stored, wait_for
 
 
-def _campaign(commune) -> str:
+def _campaign(commune, *, starts_in_days: int = -1) -> str:
     today = datetime.now(UTC).date()
     plain = {
         "title": "Phiếu khảo sát",
@@ -50,7 +50,7 @@ def _campaign(commune) -> str:
             conn,
             title="Khảo sát năm 2026",
             questionnaire_id=qid,
-            starts_on=today - timedelta(days=1),
+            starts_on=today + timedelta(days=starts_in_days),
             ends_on=today + timedelta(days=30),
             kiosk=True,
             public_link=False,
@@ -199,3 +199,46 @@ def test_the_tablet_fetches_its_campaigns_with_the_roster_and_keeps_them_offline
     # Kept in the tablet's database: a tablet started afresh, offline, still asks it.
     assert SurveyDesk(tablet.desk).campaign_today().id == campaign_id
     sync.close()
+
+
+def test_a_tablet_whose_date_is_wrong_asks_the_campaign_of_the_servers_date(commune, tmp_path):
+    """A tablet five days behind would ask nothing in the campaign's first
+    days (and ask after it ended): once it has heard from the server, the
+    campaign it asks is the one running on the server's date, and the rest
+    screen shows it at once."""
+    from kiosk.navigator import CatalogueWords
+    from kiosk.sync_control import SyncControl
+    from kiosk.visit import VisitFlow
+    from tests.kiosk_fakes import FakeNavigator
+    from tests.sync_support import Tablet, shifted_clock
+
+    tablet = Tablet(tmp_path / "late", commune.url, clock=shifted_clock(-5 * 86400))
+    tablet.pair(commune)
+    campaign_id = _campaign(commune, starts_in_days=0)  # from the server's today
+    desk = SurveyDesk(tablet.desk)
+    navigator = FakeNavigator()
+    navigator.current = "choose"  # the tablet rests
+    visits = VisitFlow(tablet.desk, navigator, CatalogueWords("vi"))
+    rests: list = []
+    visits.go_idle = lambda **options: rests.append(options)
+    handed: list = []
+    sync = SyncControl(tablet.store, lambda: tablet.settings, CatalogueWords("vi"), visits, lambda _own: None,
+                       show_status=lambda _text: None, hand_over=handed.append,
+                       keep_campaigns=desk.keep_campaigns, keep_server_offset=desk.keep_server_offset)
+
+    sync.refresh_roster()  # the roster, the campaigns and the server's clock, on a worker thread
+    assert wait_for(lambda: handed, timeout=10)
+    handed.pop()()
+    assert desk.server_offset_s is not None and abs(desk.server_offset_s - 5 * 86400) < 60
+    assert desk.campaign_today().id == campaign_id
+    # By its own date the tablet would ask nothing (a desk that has not heard from the server).
+    assert SurveyDesk(tablet.desk).campaign_today() is None
+    # Shown again twice: the campaigns arrived, then the server's date made one of them run.
+    assert len(rests) == 2
+
+    sync.refresh_roster()  # nothing new: the campaigns unchanged (304), the same offset
+    assert wait_for(lambda: handed, timeout=10)
+    handed.pop()()
+    assert len(rests) == 2 and desk.campaign_today().id == campaign_id
+    sync.close()
+    tablet.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,7 @@ class RosterSync:
 
         etag = self._stored_etag() if (self.directory / _ROSTER_FILE).exists() else None
         path = f"{API_PREFIX}/roster"
-        fetched = self.link.get_signed(path, etag, self._timestamp())
+        fetched = self.link.get_signed(path, etag)
         if fetched.body is None:
             return None
         try:
@@ -96,7 +95,7 @@ class RosterSync:
         target = self._portrait_file(officer.id, photo.content_type)
         if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == photo.sha256:
             return  # unchanged: no download
-        fetched = self.link.get_signed(photo.path, None, self._timestamp())
+        fetched = self.link.get_signed(photo.path, None)
         if fetched.body is None or hashlib.sha256(fetched.body).hexdigest() != photo.sha256:
             raise RosterError(f"portrait of {officer.id} does not match its checksum")
         write_atomically(target, fetched.body)
@@ -122,8 +121,3 @@ class RosterSync:
             return (self.directory / _ETAG_FILE).read_text(encoding="utf-8").strip() or None
         except OSError:
             return None
-
-    @staticmethod
-    def _timestamp() -> str:
-        return datetime.now(UTC).isoformat(timespec="seconds")
-
