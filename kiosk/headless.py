@@ -151,10 +151,6 @@ class HeadlessKiosk:
             screen._cancel_timer()
         if App._running_app is app:  # not already stopped by the technician's "exit"
             app.dispatch("on_stop")
-            # What its last moments changed (a status line's new text, handed
-            # over from the link's thread) is laid out while the app still
-            # runs: its kv rules read the app.
-            self.pump(1)
             App._running_app = None
         if app.root in self.window.children:
             self.window.remove_widget(app.root)
