@@ -32,7 +32,7 @@ from sync.record import (
     wire_fields,
 )
 
-__all__ = ["CHECKED_VERSIONS", "checked_rating", "checked_rating_time", "checked_ratings_times"]
+__all__ = ["CHECKED_VERSIONS", "checked_rating", "checked_ratings_times"]
 
 CHECKED_VERSIONS = (2, 3)
 """The rating formats checked here: the ones tablets write since sealing
@@ -88,48 +88,39 @@ _CHECK = SchemaValidator(_RATING)
 _CHECK_ALL = SchemaValidator(cs.list_schema(_RATING))
 
 
-def checked_rating_time(raw: Any) -> datetime | None:
-    """The device time of the wire item ``raw`` when the compiled checks vouch
-    for all of it as a rating (the contract would accept it alike); None when
-    they cannot, and the contract's checks must decide."""
+def checked_rating(raw: Any) -> Record | None:
+    """The rating record of the wire item ``raw`` when the compiled checks
+    vouch for all of it (the record :meth:`Record.from_dict` would make);
+    None when they cannot, and the contract's checks must decide."""
     if type(raw) is not dict or raw.get("kind") != KIND_RATING:
         return None
     try:
         _CHECK.validate_python(raw)
     except ValidationError:
         return None
-    if raw["score"] > raw["scale"]:
-        return None
-    try:
-        return parse_device_time(raw["device_time"])  # a real date and offset
-    except ValueError:
-        return None
+    return Record.from_checked_dict(raw) if _device_time(raw) is not None else None
 
 
 def checked_ratings_times(items: list[Any]) -> list[datetime] | None:
-    """:func:`checked_rating_time` of every item of a batch, checked in one
-    call; None as soon as one of them is not vouched for."""
+    """The device times of a batch's wire items when the compiled checks
+    vouch for every one of them as a rating (checked in one call); None when
+    they cannot vouch for one, and the contract's checks must decide."""
     if any(type(raw) is not dict for raw in items):
         return None
     try:
         _CHECK_ALL.validate_python(items)
     except ValidationError:
         return None
-    times = []
-    for raw in items:
-        if raw["score"] > raw["scale"]:
-            return None
-        try:
-            times.append(parse_device_time(raw["device_time"]))
-        except ValueError:
-            return None
-    return times
+    times = [_device_time(raw) for raw in items]
+    return None if None in times else times
 
 
-def checked_rating(raw: Any) -> Record | None:
-    """The rating record of the wire item ``raw`` when the compiled checks
-    vouch for all of it (the record :meth:`Record.from_dict` would make);
-    None when they cannot, and the contract's checks must decide."""
-    if checked_rating_time(raw) is None:
+def _device_time(raw: dict[str, Any]) -> datetime | None:
+    """After the schema, what it does not check: the score within the scale,
+    and a device time with a real date and offset (parsed, or None)."""
+    if raw["score"] > raw["scale"]:
         return None
-    return Record.from_checked_dict(raw)
+    try:
+        return parse_device_time(raw["device_time"])
+    except ValueError:
+        return None

@@ -278,8 +278,14 @@ def _copy_rows(conn: Connection, table: Table, keys: tuple[str, ...], values: li
             for row in values:
                 copy.write_row(row)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from exc
+        raise _as_sqlalchemy_error(conn, sql, exc) from exc
+
+
+def _as_sqlalchemy_error(conn: Connection, sql: str, exc: Exception) -> DBAPIError:
+    """A driver's error from a statement run past SQLAlchemy, raised as
+    SQLAlchemy's would be (so a full disk or a refused row is told apart
+    the same way as for any statement)."""
+    return DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect)
 
 
 def add_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -364,8 +370,7 @@ class RecordStager:
             else:
                 self._driver.executemany(sql, rows).close()
         except self.conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, None, exc, self.conn.dialect.loaded_dbapi.Error,
-                                      dialect=self.conn.dialect) from exc
+            raise _as_sqlalchemy_error(self.conn, sql, exc) from exc
 
 
 _STAGED = "staged_records"
