@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server.clock import Clock, utc_now, utc_text
 from server.store import settings as stored_settings
@@ -201,8 +201,13 @@ def _check_follow_up(key: str, value: Any) -> Any:
 def load_settings(engine: Engine) -> ServerSettings:
     """The current settings: stored values over the defaults."""
     with engine.begin() as conn:
-        stored = stored_settings.stored_settings(conn)
-        roster_name = stored_settings.roster_commune_name(conn) if "commune_name" not in stored else None
+        return settings_in(conn)
+
+
+def settings_in(conn: Connection) -> ServerSettings:
+    """The current settings as a transaction under way sees them (:func:`load_settings`)."""
+    stored = stored_settings.stored_settings(conn)
+    roster_name = stored_settings.roster_commune_name(conn) if "commune_name" not in stored else None
     values = dict(DEFAULTS)
     for key in DEFAULTS:
         if key in stored:

@@ -7,8 +7,10 @@ a rating, and no figure of ratings counts it (they all read ``kind =
 'rating'``). An answer set is counted only from a record the chain and the
 seal vouch for: one flagged as edited, forged or another device's UUID is
 kept as evidence and flagged ``survey_not_counted``, as is one the survey
-refuses (a campaign the server no longer has, answers its questionnaire
-does not take). Ratings pay one comparison of their kind per record here.
+refuses (a campaign the server no longer has, an answer given on a day
+outside the campaign's dates in the commune's time zone, answers its
+questionnaire does not take). Ratings pay one comparison of their kind per
+record here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Connection
 
 from server.ingest import IngestPlan
+from server.settings import settings_in
 from server.store.surveys import add_response
 from sync.protocol import RecordStatus
 from sync.record import KIND_SURVEY
@@ -41,6 +44,7 @@ def count_survey_answers(conn: Connection, device_id: str, plan: IngestPlan,
     if not surveys:
         return dict(flags)
     out = dict(flags)
+    zone = settings_in(conn).zone  # campaigns run by the commune's days
     for outcome in surveys:
         record = outcome.record
         if _UNTRUSTED.intersection(out[outcome.index]):
@@ -58,6 +62,7 @@ def count_survey_answers(conn: Connection, device_id: str, plan: IngestPlan,
                 complete=record.complete,
                 device_id=device_id,
                 record_uuid=record.uuid,
+                days_in=zone,
             )
         except SurveyError as exc:
             # Checked before anything is written: the batch's transaction goes on.

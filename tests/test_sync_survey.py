@@ -8,8 +8,10 @@ it is sent. No rating figure counts it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from kiosk.link.credentials import load_credentials
@@ -19,7 +21,7 @@ from kiosk.survey_desk import SurveyDesk
 from server.export import export_rows
 from server.store import surveys, tables
 from sync.record import KIND_RATING, KIND_SURVEY, verify_chain
-from sync.survey import answers_of_text
+from sync.survey import SurveyError, answers_of_text
 from tests.sync_support import findings, post, server_records, stored, wait_for
 
 
@@ -242,3 +244,49 @@ def test_a_tablet_whose_date_is_wrong_asks_the_campaign_of_the_servers_date(comm
     assert len(rests) == 2 and desk.campaign_today().id == campaign_id
     sync.close()
     tablet.close()
+
+
+def test_answers_given_outside_the_campaigns_days_are_kept_but_not_counted(commune, tablet):
+    """A tablet that kept an ended campaign offline (or one whose dates were
+    moved since) may still hold answers given after its last day: they reach
+    the server as evidence, flagged, and the survey does not count them."""
+    campaign_id = _campaign(commune)
+    desk = _fetched_desk(tablet)
+    campaign = desk.campaign_today()
+    draft = desk.answer(desk.begin(campaign), campaign.questionnaire.questions[0], 5)
+    record = desk.finish(draft)
+    ended_on = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()  # before today wherever the commune is
+    with commune.engine.begin() as conn:  # the leader ends the campaign before the tablet uploads
+        conn.execute(tables.survey_campaigns.update().where(tables.survey_campaigns.c.id == campaign_id)
+                     .values(ends_on=ended_on))
+    assert tablet.uploader().run_once().pending == 0
+    row = stored(commune, tablet.store.device_id)[record.seq]
+    assert row["kind"] == KIND_SURVEY and row["flags"] == "survey_not_counted"
+    assert _responses(commune) == []
+
+
+def test_a_kiosk_answer_falls_on_the_communes_day_not_on_utcs(commune):
+    """Campaign days are the commune's: 00:30 in Hà Nội on the first day is
+    still the day before in UTC."""
+    with commune.engine.begin() as conn:
+        qid = surveys.save_questionnaire(conn, {"title": "Phiếu", "sections": [{"title": "Chung", "questions": [
+            {"key": "q1", "kind": "scale", "text": "Nơi chờ sạch sẽ", "required": True}]}]}, by_account=None).id
+        campaign_id = surveys.create_campaign(
+            conn, title="Khảo sát tháng 3", questionnaire_id=qid, starts_on=date(2026, 3, 2),
+            ends_on=date(2026, 3, 31), kiosk=True, public_link=False, paper=False, target=10, by_account=None,
+            device_ids=None)
+
+    def add(when: datetime, zone) -> int:
+        with commune.engine.begin() as conn:
+            return surveys.add_response(conn, campaign_id=campaign_id, questionnaire_id=qid, questionnaire_version=1,
+                                        channel="kiosk", answered_at=when, answers={"q1": 4}, complete=True,
+                                        days_in=zone)
+
+    first_minutes = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)  # 00:30 on 2 March in Hà Nội
+    assert add(first_minutes, ZoneInfo("Asia/Ho_Chi_Minh")) > 0
+    with pytest.raises(SurveyError) as refused:
+        add(first_minutes, UTC)
+    assert refused.value.code == "outside_the_campaign"
+    with pytest.raises(SurveyError):
+        add(datetime(2026, 3, 31, 17, 30, tzinfo=UTC), ZoneInfo("Asia/Ho_Chi_Minh"))  # 00:30 on 1 April
+    assert len(_responses(commune)) == 1

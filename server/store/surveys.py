@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -415,13 +415,16 @@ def add_response(
     record_uuid: str | None = None,
     entered_by: int | None = None,
     officer_ids: frozenset[str] | None = None,
+    days_in: tzinfo | None = None,
 ) -> int:
     """Store one answer set; its id. The answers are checked against that
     version of the questionnaire (:func:`check_answers`, with ``officer_ids``
-    when given) and stored in their normal form. A tablet's answer set
-    (``device_id`` and ``record_uuid``) is stored once: a second call gives
-    the first one's id. Raises :class:`SurveyError` for an unknown channel,
-    campaign or questionnaire version, or answers the contract refuses."""
+    when given) and stored in their normal form. With ``days_in`` (the
+    commune's time zone), ``answered_at`` must fall on one of the campaign's
+    days there. A tablet's answer set (``device_id`` and ``record_uuid``) is
+    stored once: a second call gives the first one's id. Raises
+    :class:`SurveyError` for an unknown channel, campaign or questionnaire
+    version, a day outside the campaign, or answers the contract refuses."""
     if channel not in CHANNELS:
         raise SurveyError("channel", "unknown_channel", str(channel)[:16])
     r = tables.survey_responses
@@ -430,11 +433,17 @@ def add_response(
         if known is not None:
             return known
     c = tables.survey_campaigns
-    owner = conn.execute(select(c.c.questionnaire_id).where(c.c.id == campaign_id)).scalar()
-    if owner is None:
+    found = conn.execute(select(c.c.questionnaire_id, c.c.starts_on, c.c.ends_on)
+                         .where(c.c.id == campaign_id)).first()
+    if found is None:
         raise SurveyError("campaign_id", "unknown_campaign", str(campaign_id)[:64])
+    owner, starts_on, ends_on = found
     if owner != questionnaire_id:
         raise SurveyError("questionnaire_id", "not_the_campaigns", str(questionnaire_id)[:64])
+    if days_in is not None:
+        day = datetime.fromisoformat(_utc_text(answered_at)).astimezone(days_in).date().isoformat()
+        if not starts_on <= day <= ends_on:
+            raise SurveyError("answered_at", "outside_the_campaign", f"{day} not in {starts_on}…{ends_on}")
     asked = questionnaire(conn, questionnaire_id, questionnaire_version)
     if asked is None:
         raise SurveyError("questionnaire_version", "unknown_version", str(questionnaire_version))
