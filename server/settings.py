@@ -22,8 +22,8 @@ from server.clock import Clock, utc_now, utc_text
 from server.store import settings as stored_settings
 from server.store import write_transaction
 
-__all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "settings_in", "save_setting", "check_setting",
-           "LETTERHEAD_KEYS"]
+__all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "settings_in", "save_setting",
+           "check_setting", "LETTERHEAD_KEYS"]
 
 DEFAULTS: dict[str, Any] = {
     "timezone": "Asia/Ho_Chi_Minh",
