@@ -440,8 +440,9 @@ def add_response(
     owner, starts_on, ends_on = found
     if owner != questionnaire_id:
         raise SurveyError("questionnaire_id", "not_the_campaigns", str(questionnaire_id)[:64])
+    answered_text = _utc_text(answered_at)
     if days_in is not None:
-        day = datetime.fromisoformat(_utc_text(answered_at)).astimezone(days_in).date().isoformat()
+        day = datetime.fromisoformat(answered_text).astimezone(days_in).date().isoformat()
         if not starts_on <= day <= ends_on:
             raise SurveyError("answered_at", "outside_the_campaign", f"{day} not in {starts_on}…{ends_on}")
     asked = questionnaire(conn, questionnaire_id, questionnaire_version)
@@ -453,7 +454,7 @@ def add_response(
         questionnaire_id=questionnaire_id,
         questionnaire_version=int(questionnaire_version),
         channel=channel,
-        answered_at=_utc_text(answered_at),
+        answered_at=answered_text,
         answers=answers_text(normal),
         complete=bool(complete),
         device_id=device_id,
