@@ -51,7 +51,7 @@ from server.accounts import AccountBook
 from server.clock import Clock, utc_now, utc_text
 from server.settings import load_settings
 from server.store import callback_keys as stored
-from server.store import write_transaction
+from server.store import read_transaction, write_transaction
 from sync import wire
 
 __all__ = [
@@ -67,8 +67,9 @@ RETENTION = "retention"
 
 
 def _key_pair(engine: Engine) -> tuple[bytes, bytes]:
-    """The server's call-back key pair, made the first time it is asked for."""
-    with engine.begin() as conn:
+    """The server's call-back key pair, made the first time it is asked for
+    (and then read without the write lock)."""
+    with read_transaction(engine) as conn:
         found = stored.key_pair(conn, KEY_NAME)
     if found is not None:
         return found

@@ -23,8 +23,8 @@ from server.callback_numbers import public_key_text
 from server.clock import Clock, utc_now, utc_text
 from server.seals import SEAL_PROBLEMS, register_key
 from server.store import devices as stored_devices
+from server.store import read_transaction, write_transaction
 from server.store import seals as stored_seals
-from server.store import write_transaction
 from server.store.home_visits import HOME_DEVICE_ID
 from sync import wire
 from sync.protocol import ErrorCode
@@ -188,7 +188,7 @@ class DeviceRegistry:
 
     def pending(self, user_code: str) -> dict[str, Any] | None:
         """The pairing request with that user code, if any (for the approval page)."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             return stored_devices.pairing_by_user_code(conn, normalise_user_code(user_code))
 
     def sweep(self) -> int:
@@ -201,7 +201,7 @@ class DeviceRegistry:
         ``already_active``: its device id is a paired, active device, so
         approving it would give that id a new secret and lock the tablet
         holding the current one out."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored_devices.waiting_pairings(conn, utc_text(self.clock()))
             active = stored_devices.active_device_ids(conn, {r["device_id"] for r in rows})
         return [{**row, "already_active": row["device_id"] in active} for row in rows]
@@ -272,8 +272,13 @@ class DeviceRegistry:
     # -- devices ---------------------------------------------------------------
 
     def credentials(self, device_id: str) -> tuple[str, str] | None:
-        """The device's secret and status (``active`` or ``revoked``), if it is known."""
-        with self.engine.begin() as conn:
+        """The device's secret and status (``active`` or ``revoked``), if it is known.
+
+        Read without the write lock: authenticating a tablet's request never
+        queues behind another tablet's upload (or anything else holding the
+        lock); what the request then writes takes the lock in its own
+        transaction."""
+        with read_transaction(self.engine) as conn:
             return stored_devices.credentials(conn, device_id)
 
     def revoke(self, device_id: str, reason: str = "") -> None:
@@ -296,7 +301,7 @@ class DeviceRegistry:
         as sent): last seen, app version, pending count, clock offset, chain
         status and findings. Tablets only: the server's own source of home
         ratings is left out."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored_devices.device_rows(conn, device_id)
             counts = stored_devices.findings_counts(conn)
             chain_counts = stored_devices.findings_counts(conn, CHAIN_PROBLEMS)

@@ -23,8 +23,8 @@ from ruamel.yaml import YAML
 from sqlalchemy import Connection, Engine
 
 from server.clock import Clock, utc_now, utc_text
+from server.store import read_transaction, write_transaction
 from server.store import roster as stored_roster
-from server.store import write_transaction
 from sync import wire
 from sync.pin import device_pin_key, hash_pin, is_keyed_pin_hash, is_valid_pin, key_pin_hash
 from sync.protocol import API_PREFIX
@@ -261,13 +261,14 @@ class RosterStore:
         return document
 
     def current(self) -> tuple[str, str] | None:
-        """The served body and its ETag, or ``None`` before any import."""
-        with self.engine.begin() as conn:
+        """The served body and its ETag, or ``None`` before any import
+        (read without the write lock, as every read a tablet's request makes)."""
+        with read_transaction(self.engine) as conn:
             return stored_roster.current_roster(conn)
 
     def portrait(self, officer_id: str) -> tuple[bytes, str, str] | None:
         """An officer's portrait: bytes, content type and ETag."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             found = stored_roster.portrait(conn, officer_id)
         if found is None:
             return None

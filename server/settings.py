@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine
 
 from server.clock import Clock, utc_now, utc_text
+from server.store import read_transaction, write_transaction
 from server.store import settings as stored_settings
-from server.store import write_transaction
 
 __all__ = ["ServerSettings", "SettingError", "DEFAULTS", "load_settings", "settings_in", "save_setting",
            "check_setting", "LETTERHEAD_KEYS"]
@@ -199,8 +199,8 @@ def _check_follow_up(key: str, value: Any) -> Any:
 
 
 def load_settings(engine: Engine) -> ServerSettings:
-    """The current settings: stored values over the defaults."""
-    with engine.begin() as conn:
+    """The current settings: stored values over the defaults (read without the write lock)."""
+    with read_transaction(engine) as conn:
         return settings_in(conn)
 
 
