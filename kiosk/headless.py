@@ -44,6 +44,7 @@ class HeadlessKiosk:
         # bench/cold_start.py is timed alike).
         self.window.size = size
         self.app = KioskApp(settings, store=store, clock=clock)
+        self._closed = False
         self.app._run_prepare()  # build, show, on_start: what App.run does before its loop
         self.pump(3)
 
@@ -86,10 +87,14 @@ class HeadlessKiosk:
         self.pump(frames)
 
     def settle(self, max_frames: int = 10) -> None:
-        """Let a screen change finish: the screen manager ignores touches
-        while a transition, even an instant one, is still under way."""
+        """Let what just changed be shown, as a person sees it before tapping:
+        one frame lays out widgets added since the last (until then they sit
+        at the origin, and a tap aimed at one lands elsewhere), then a screen
+        change finishes (the screen manager ignores touches while a
+        transition, even an instant one, is still under way)."""
         from kivy.uix.screenmanager import ScreenManager
 
+        self.pump()
         for _ in range(max_frames):
             managers = [self.app.root] + [w for w in self.screen.walk() if isinstance(w, ScreenManager)]
             if not any(m.transition.is_active for m in managers):
@@ -142,23 +147,39 @@ class HeadlessKiosk:
         return path
 
     def close(self) -> None:
-        """Stop the app and leave the window empty for the next one."""
+        """Stop the app and leave the window empty for the next one (once:
+        closing again does nothing)."""
         from kivy.app import App
         from kivy.base import EventLoop
+        from kivy.lang.parser import global_idmap
 
+        if self._closed:
+            return
+        self._closed = True
         app = self.app
         for screen in app.root.screens:
             screen._cancel_timer()
-        if App._running_app is app:  # not already stopped by the technician's "exit"
+        running = App._running_app
+        if running is app:  # not already stopped by the technician's "exit"
             app.dispatch("on_stop")
-            App._running_app = None
+            running = None
         if app.root in self.window.children:
             self.window.remove_widget(app.root)
         # App.stop() asks a main loop we never started to stop; forget it.
         EventLoop.stopping = False
+        # The frame that empties the window also runs what the app's widgets
+        # still had scheduled (a label's texture update re-evaluates kv rules
+        # that read `app`): run it while `app` is still this one. Reading it
+        # binds kv's `app` proxy to this app again: unbind it after, so the
+        # next app's rules read the next app.
+        App._running_app = app
+        try:
+            self.pump(1)
+        finally:
+            App._running_app = running
+            object.__setattr__(global_idmap["app"], "_obj", None)
         app.store.close()
         # The app froze its objects out of the collector's view (one app runs
         # for the life of a tablet); here many run in one process, one after
         # another: give the finished one back, so that its cycles are freed.
         gc.unfreeze()
-        self.pump(1)

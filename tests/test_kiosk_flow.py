@@ -80,6 +80,39 @@ def test_each_smiley_records_exactly_one_rating_for_the_officer_on_duty(make_kio
     assert kiosk.app.store.verify() == []
 
 
+def test_a_face_rebuilt_by_new_settings_is_tapped_where_it_is_shown(make_kiosk):
+    """New settings rebuild the faces; until a frame lays them out they all
+    sit at the origin. A tap comes after the frame that shows them, as a
+    person's does, and rates the face aimed at (not the one on top)."""
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    settings = kiosk.app.settings
+    kiosk.app.apply_settings(replace(settings, timeouts=replace(settings.timeouts, reasons=30)))
+    best = kiosk.screen.faces()[0]
+    kiosk.tap(best)
+    assert kiosk.app.store.last_rating().level == best.level == "very_satisfied"
+
+
+def test_closing_with_a_label_update_still_scheduled_raises_nothing(make_kiosk):
+    """A label changed just before the app stops updates its texture in the
+    frame that empties the window; its kv rules read ``app`` then."""
+    from kiosk.widgets.button import BigButton
+
+    kiosk = make_kiosk(counter_mode)
+    signed_in()(kiosk)
+    kiosk.tap(kiosk.screen.faces()[-1])
+    button = kiosk.screen.ids.done
+    assert isinstance(button, BigButton)
+    button.text = "Một dòng chữ mới\ndài hơn, hai dòng"
+    kiosk.close()  # the fixture closes it again: the second time does nothing
+    assert button.texture_size[1] > 0
+    # The next app's kv rules read the next app, not the closed one.
+    from kivy.lang.parser import global_idmap
+
+    following = make_kiosk(counter_mode)
+    assert global_idmap["app"].root is following.app.root
+
+
 @pytest.mark.parametrize("scale", [4, 5])
 def test_larger_scales_show_one_face_per_level(make_kiosk, scale):
     kiosk = make_kiosk(lambda t: (counter_mode(t), t["rating"].update(scale=scale)))
