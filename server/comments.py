@@ -53,7 +53,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.accounts import AccountBook
 from server.clock import Clock, utc_now, utc_text
-from server.settings import load_settings
+from server.settings import DEFAULTS, load_settings
 from server.store import comments as stored
 from server.store import write_transaction
 
@@ -73,12 +73,13 @@ MAX_NAME_CHARS = 100
 POSTS_PER_HOUR = 10
 """Posts to the public forms (a rating's comment, the suggestion box, a
 rating at home) from one address in an hour before the next is refused."""
-SURVEY_POSTS_PER_HOUR = 120
-"""Posts to a survey's phone page from one address in an hour, counted apart
-from the other forms: a survey is answered by many citizens at once, on the
-commune hall's Wi-Fi or a carrier's shared address, all behind one address
-(an answer set takes a citizen a few minutes; 120 an hour leaves room for a
-busy hall and still stops a flood)."""
+SURVEY_POSTS_PER_HOUR = DEFAULTS["survey_posts_per_hour"]
+"""The default of the ``survey_posts_per_hour`` setting: posts to a survey's
+phone page from one address in an hour, counted apart from the other forms.
+A survey is answered by many citizens at once, on the commune hall's Wi-Fi
+or a carrier's shared address, all behind one address (an answer set takes a
+citizen a few minutes; 120 an hour leaves room for a busy hall and still
+stops a flood; a commune expecting a crowd raises it)."""
 _POST_WINDOW = timedelta(hours=1)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -207,11 +208,11 @@ class CommentBox:
         """Count a post from ``address``; whether it is within the limit
         (:data:`POSTS_PER_HOUR` in the last hour, this one included). A
         post to a survey's page (``survey``) counts against a budget of its
-        own, :data:`SURVEY_POSTS_PER_HOUR`."""
+        own, the ``survey_posts_per_hour`` setting."""
         # The survey's budget is the digest of another text: the posts' table
         # and its clean-up stay as they are, and the two never mix.
         digest = self.address_hash(f"survey {address}" if survey else address)
-        limit = SURVEY_POSTS_PER_HOUR if survey else POSTS_PER_HOUR
+        limit = load_settings(self.engine).survey_posts_per_hour if survey else POSTS_PER_HOUR
         now = self.clock()
 
         def count(conn) -> int:

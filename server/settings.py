@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "answer_retention_days": 30,
     # Hours a home visit's one-time rating link stays open (server.home_visits).
     "home_visit_hours": 24,
+    # Posts to a survey's phone page from one address in an hour (server.comments):
+    # a hall's Wi-Fi is one address for every citizen in it.
+    "survey_posts_per_hour": 120,
     # The letterhead of letters and reports (server.documents): Decree 30/2020.
     "issuing_parent": "",
     "issuing_body": "",
@@ -101,6 +104,10 @@ class ServerSettings:
     acknowledged record by record as duplicates (nothing is stored twice)."""
     home_visit_hours: int = DEFAULTS["home_visit_hours"]
     """Hours a home visit's one-time link stays open for the citizen's rating."""
+    survey_posts_per_hour: int = DEFAULTS["survey_posts_per_hour"]
+    """Posts to a survey's phone page from one address in an hour before the
+    next is refused (:meth:`server.comments.CommentBox.count_post`): raised
+    for a survey answered by a crowd on the hall's Wi-Fi."""
     issuing_parent: str = DEFAULTS["issuing_parent"]
     """The body above the commune on the letterhead (cơ quan chủ quản); usually empty."""
     issuing_body: str = DEFAULTS["issuing_body"]
@@ -131,10 +138,12 @@ def check_setting(key: str, value: Any) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingError(key, "bad_timezone") from None
         return value
-    if key == "home_visit_hours":
-        if isinstance(value, bool) or str(value).strip() not in {str(n) for n in range(1, 24 * 14 + 1)}:
+    if key in _BOUNDED_COUNTS:
+        text = str(value).strip()
+        if isinstance(value, bool) or not (text.isascii() and text.isdigit() and text == str(int(text))) \
+                or not 1 <= int(text) <= _BOUNDED_COUNTS[key]:
             raise SettingError(key, "not_a_count")
-        return int(value)
+        return int(text)
     if key in ("rank_min_ratings", "comment_days", "comment_retention_days", "answer_retention_days",
                "callback_retention_months"):
         try:
@@ -157,6 +166,10 @@ def check_setting(key: str, value: Any) -> Any:
         return " ".join(value.split())
     raise SettingError(key, "unknown")
 
+
+# Counts from 1 to a bound: the hours a home visit's link stays open (two
+# weeks), a survey's posts from one address in an hour.
+_BOUNDED_COUNTS = {"home_visit_hours": 24 * 14, "survey_posts_per_hour": 10_000}
 
 LETTERHEAD_KEYS = ("issuing_parent", "issuing_body", "document_symbol", "place_name", "signer_capacity",
                    "leader_title", "leader_name")

@@ -185,8 +185,12 @@ def test_settings_have_defaults_and_are_checked(tmp_path) -> None:
     save_setting(engine, "commune_name", " Xã Hòa Bình ")
     settings = load_settings(engine)
     assert settings == ServerSettings("Europe/Paris", 12, "Xã Hòa Bình") and settings.zone == PARIS
+    assert save_setting(engine, "survey_posts_per_hour", " 500 ") == 500
+    assert load_settings(engine).survey_posts_per_hour == 500
     for key, value in (("timezone", "Mars/Olympus"), ("rank_min_ratings", 0), ("rank_min_ratings", "x"),
-                       ("commune_name", "  "), ("colour", "red")):
+                       ("commune_name", "  "), ("colour", "red"), ("survey_posts_per_hour", 0),
+                       ("survey_posts_per_hour", "10001"), ("survey_posts_per_hour", True),
+                       ("survey_posts_per_hour", "０５"), ("home_visit_hours", "024"), ("home_visit_hours", 337)):
         with pytest.raises(SettingError):
             check_setting(key, value)
     engine.dispose()

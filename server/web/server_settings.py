@@ -28,7 +28,7 @@ register_nav("/settings", "nav.settings", (Role.ADMIN,), order=85)
 ADMIN = Depends(require(Role.ADMIN))
 # The text fields of the form, in order; each is the setting of the same name.
 FIELDS = ("timezone", "rank_min_ratings", "commune_name", "comment_days", "comment_retention_days",
-          "callback_retention_months", "home_visit_hours",
+          "callback_retention_months", "home_visit_hours", "survey_posts_per_hour",
           "case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_user", "alert_to",
           *LETTERHEAD_KEYS)
 # Fields an empty value leaves as they are (the roster's name; a password never shown).

@@ -11,8 +11,8 @@ cookie beyond the form's own double-submit token; the posts per address are
 counted (:meth:`server.comments.CommentBox.count_post`, which keeps only a
 keyed digest of the address, apart from the answers) against a budget of the
 survey's own, larger than the other public forms' and apart from theirs
-(:data:`server.comments.SURVEY_POSTS_PER_HOUR`: a hall's Wi-Fi is one
-address). Refusals get a page saying why: 404 (no such link, or the campaign takes no phone answers),
+(the ``survey_posts_per_hour`` setting, 120 unless changed: a hall's Wi-Fi
+is one address). Refusals get a page saying why: 404 (no such link, or the campaign takes no phone answers),
 403 (not started yet, or a form not posted from its page), 410 (ended), 422
 (a required question unanswered: the form comes back with everything chosen
 kept), 429 (too many posts from one address).

@@ -20,11 +20,12 @@ from sqlalchemy import select
 
 from server.accounts import Role
 from server.roster import RosterStore
+from server.settings import load_settings
 from server.store import devices as stored_devices
 from server.store import surveys as stored
 from server.store import tables
 from tests.web.conftest import login_as
-from tests.web.support import PASSWORDS, api_login, form_token
+from tests.web.support import PASSWORDS, api_login, form_token, logged_in_admin
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -412,6 +413,32 @@ def test_posts_from_one_address_are_limited_on_a_budget_of_their_own_and_a_stale
     sent = http.post(f"{surveyed.url}/gop-y", data={"csrf": form_token(box), "text": "Cảm ơn cán bộ."},
                      timeout=10, allow_redirects=False)
     assert sent.status_code == 303
+
+
+def test_the_admin_sets_the_survey_budget_for_a_crowd_on_one_address(surveyed):
+    _, cid = _template_campaign(surveyed)
+    with surveyed.engine.begin() as conn:
+        link = f"{surveyed.url}/s/{stored.campaign(conn, cid).public_token}"
+    admin = logged_in_admin(surveyed)
+    settings = admin.get(f"{surveyed.url}/settings", timeout=10).text
+    assert 'name="survey_posts_per_hour"' in settings
+    # Refused with its reason, and nothing changed: not a count.
+    refused = admin.post(f"{surveyed.url}/settings", timeout=10,
+                         data={"csrf": form_token(settings), "survey_posts_per_hour": "0"})
+    assert 'name="survey_posts_per_hour" type="text" value="0" maxlength="5" autocomplete="off" inputmode="numeric" ' \
+        'aria-invalid="true"' in refused.text
+    assert load_settings(surveyed.engine).survey_posts_per_hour == 120
+    saved = admin.post(f"{surveyed.url}/settings", timeout=10,
+                       data={"csrf": form_token(settings), "survey_posts_per_hour": "3"})
+    assert saved.status_code == 200 and load_settings(surveyed.engine).survey_posts_per_hour == 3
+    http = requests.Session()
+    html = http.get(link, timeout=10).text
+    statuses = []
+    for _ in range(4):
+        answer = http.post(link, data={"csrf": form_token(html), "a.tc1": "9"}, timeout=10)
+        statuses.append(answer.status_code)
+        html = answer.text
+    assert statuses == [422, 422, 422, 429]
 
 
 def test_paper_forms_are_typed_in_one_after_another(surveyed, page, shots):
