@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from server.clock import Clock, utc_now, utc_text
 from server.store import accounts as stored
-from server.store import write_transaction
+from server.store import read_transaction, write_transaction
 
 __all__ = [
     "Role", "Account", "Session", "AccountError", "LoginRefused", "AuditEntry", "AccountBook",
@@ -221,12 +221,12 @@ class AccountBook:
 
     def accounts(self) -> list[Account]:
         """Every account, active ones first."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             return [_account(row) for row in stored.all_accounts(conn)]
 
     def get(self, account_id: int) -> Account | None:
         """One account."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.account_by_id(conn, account_id)
         return _account(row) if row else None
 
@@ -312,7 +312,7 @@ class AccountBook:
         now = self.clock()
         since = utc_text(now - FAILURE_MEMORY)
         ends = []
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             for column, value, threshold in (("username", normalise_username(username), USERNAME_FAILURES),
                                              ("address", address, ADDRESS_FAILURES)):
                 count, latest = stored.failures_since_success(conn, column, value, since)
@@ -326,7 +326,7 @@ class AccountBook:
         its account still active."""
         if not token or len(token) > 200:
             return None
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.session_by_digest(conn, token_digest(token))
         if row is None or row["expires_at"] <= utc_text(self.clock()) or not row["acct_active"]:
             return None
@@ -352,7 +352,7 @@ class AccountBook:
     def audit_entries(self, *, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], int]:
         """One page of the audit log, newest first, and the total number of entries."""
         page = max(1, page)
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored.audit_page(conn, offset=(page - 1) * per_page, limit=per_page)
             total = stored.audit_count(conn)
         return [AuditEntry(**row) for row in rows], total

@@ -53,8 +53,8 @@ from server.clock import Clock, utc_now, utc_text
 from server.ingest import Outcome as StoredOutcome
 from server.settings import ServerSettings, SettingError, check_setting
 from server.store import cases as stored
+from server.store import read_transaction, write_transaction
 from server.store import settings as stored_settings
-from server.store import write_transaction
 from sync.record import KIND_DETAILS, KIND_RATING
 from sync.scale import SCALES
 
@@ -425,33 +425,33 @@ class CaseBook:
         statuses = {CaseView.OPEN: open_statuses, CaseView.OVERDUE: open_statuses,
                     CaseView.RESOLVED: [CaseStatus.RESOLVED.value], CaseView.ALL: None}[view]
         overdue_at = utc_text(self.clock()) if view is CaseView.OVERDUE else None
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows, total = stored.list_cases(conn, statuses=statuses, overdue_at=overdue_at, officer_id=officer_id,
                                             limit=per_page, offset=(page - 1) * per_page)
         return [_case(row) for row in rows], total
 
     def new_cases(self, limit: int) -> list[Case]:
         """The newest cases nobody has taken yet, at most ``limit``."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows, _ = stored.list_cases(conn, statuses=[CaseStatus.NEW.value], limit=limit)
         return [_case(row) for row in rows]
 
     def get(self, case_id: int) -> Case | None:
         """One case."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.case_by_id(conn, case_id)
         return _case(row) if row else None
 
     def events(self, case_id: int) -> list[CaseEvent]:
         """A case's history, oldest first."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored.events_of(conn, case_id)
         return [CaseEvent(at=r["at"], actor=r["actor"], action=r["action"], value=r["value"], note=r["note"])
                 for r in rows]
 
     def count_new(self) -> int:
         """How many cases nobody has taken yet (the menu's badge)."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             return stored.count_by_status(conn, CaseStatus.NEW.value)
 
     def owners(self) -> list[Account]:

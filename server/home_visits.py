@@ -65,8 +65,8 @@ from server.seals import key_of_device, register_key
 from server.settings import load_settings
 from server.store import devices as stored_devices
 from server.store import home_visits as stored
+from server.store import read_transaction, write_transaction
 from server.store import roster as stored_roster
-from server.store import write_transaction
 from server.store.home_visits import HOME_DEVICE_ID
 from sync import wire
 from sync.protocol import RecordStatus
@@ -249,13 +249,13 @@ class HomeVisits:
 
     def visit(self, visit_id: int) -> HomeVisit | None:
         """One visit by its id."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.visit_by_id(conn, visit_id)
         return _visit(row) if row else None
 
     def with_token(self, visit_id: int, token: str) -> HomeVisit | None:
         """The visit, if ``token`` is its own (to show its link again)."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.visit_by_id(conn, visit_id)
         if row is None or not hmac.compare_digest(row["token_digest"], token_digest(token or "")):
             return None
@@ -272,7 +272,7 @@ class HomeVisits:
     def recent(self, account: Account, limit: int = 30) -> list[HomeVisit]:
         """The newest visits an account may see: an officer's own, every one for leaders and the admin."""
         officer_id = None if account.role in (Role.LEADER, Role.ADMIN) else (account.officer_id or "")
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored.recent_visits(conn, officer_id=officer_id, limit=limit)
         return [_visit(row) for row in rows]
 
@@ -280,7 +280,7 @@ class HomeVisits:
 
     def opening(self, token: str) -> Opening:
         """What the link with ``token`` finds."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.visit_by_digest(conn, token_digest(token or ""))
         if row is None:
             return Opening(VisitState.UNKNOWN)
@@ -296,7 +296,7 @@ class HomeVisits:
         reasons, with the commune's settings; None otherwise."""
         if not details_key:
             return None
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.visit_by_digest(conn, token_digest(token or ""))
         if (row is None or row["details_digest"] is None or row["details_at"] is not None
                 or not hmac.compare_digest(row["details_digest"], token_digest(details_key))
@@ -394,7 +394,7 @@ class HomeVisits:
         """The reserved source's chain as the devices page shows it (None
         before its first rating): records kept, the last sequence number,
         whether its chain is intact, open findings, when it last wrote."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             device = stored.home_device(conn)
             if device is None:
                 return None
@@ -457,7 +457,7 @@ class HomeVisits:
                      records=[record.to_dict()])
 
     def _roster(self) -> dict[str, Any] | None:
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             current = stored_roster.current_roster(conn)
         return json.loads(current[0]) if current else None
 
@@ -480,7 +480,7 @@ class HomeVisits:
         """The level of the source's rating ``rating_uuid``."""
         if rating_uuid is None:
             return None
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.rating_of(conn, rating_uuid)
         if row is None or row["scale"] not in SCALES:
             return None

@@ -38,6 +38,7 @@ from server.store import open_engine
 from server.web import PAGE_ROUTERS
 from sync.protocol import API_PREFIX, DEVICE_HEADER, MAX_BATCH_RECORDS, SIGNATURE_HEADER, ErrorCode, sign, verify
 from tests.sync_support import Commune, Tablet, roster_file, sqlite_only, stored
+from tests.web.support import api_login
 
 ROOT = Path(__file__).resolve().parents[1]
 BODY_TIMEOUT_S = 1.5
@@ -386,6 +387,7 @@ def test_a_locked_database_leaves_health_and_reads_quick_and_fails_the_writes_fa
     engine = open_engine(server.db_path)
     RosterStore(engine).import_file(roster_file(tablet))
     AccountBook(engine).create("kythuat", "mat khau dai du 123", Role.ADMIN, display_name="Kỹ thuật")
+    AccountBook(engine).create("lanhdao", "mat khau dai du 456", Role.LEADER, display_name="Lãnh đạo")
     engine.dispose()
     link = ServerLink(server.url, credentials)
     # The first fetch makes the server's call-back key (a write): before the lock.
@@ -396,6 +398,8 @@ def test_a_locked_database_leaves_health_and_reads_quick_and_fails_the_writes_fa
                             app_version="0.1.0", pending=0)
     batch_headers = {"Content-Type": "application/json", DEVICE_HEADER: credentials.device_id,
                      SIGNATURE_HEADER: sign(credentials.secret, body)}
+    admin = api_login(server.url, "kythuat", "mat khau dai du 123")
+    leader = api_login(server.url, "lanhdao", "mat khau dai du 456")
     try:
         with WriteLock(server.db_path):
             # Many uploads waiting on the lock at once: health must not queue behind them.
@@ -424,6 +428,10 @@ def test_a_locked_database_leaves_health_and_reads_quick_and_fails_the_writes_fa
             form = browser.get(f"{server.url}/login", timeout=10)
             assert form.status_code == 200
             assert time.monotonic() - started < DB_WAIT_S, time.monotonic() - started
+            # So do the pages of those signed in: the session, the devices, the cases are read.
+            devices = admin.get(f"{server.url}/devices", timeout=10)
+            assert devices.status_code == 200 and credentials.device_id in devices.text
+            assert leader.get(f"{server.url}/cases", timeout=10).status_code == 200
             csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
 
             # What writes (an upload, a login) fails fast, saying the database is busy.

@@ -34,6 +34,7 @@ from server.deps import AccessDenied
 from server.documents.pdf import render_pdf
 from server.documents.word import render_docx
 from server.letters import APOLOGY, Letter, LetterDesk, LetterError, LetterTemplates, may_issue_apology
+from server.store import read_transaction
 from server.store.ratings import officer_names
 from server.web.auth import client_address, csrf_protect, require
 from server.web.render import environment, page, register_nav
@@ -77,8 +78,7 @@ class CaseRow:
 
 
 def _rows(request: Request, cases: list[Case]) -> list[CaseRow]:
-    engine = request.app.state.engine
-    with engine.begin() as conn:
+    with read_transaction(request.app.state.engine) as conn:
         names = officer_names(conn)
     now = request.app.state.clock()
     return [CaseRow(c, names.get(c.officer_id or "", c.officer_id or ""), c.overdue(now)) for c in cases]
