@@ -85,6 +85,13 @@ class HeadlessKiosk:
         self.pump()
         touch.touch_up()
         self.pump(frames)
+        # In a list that scrolls, Kivy's ScrollView hands the tap to what it
+        # holds 0.2 s after the finger lifts (it waits to tell a tap from a
+        # scroll): wait for that too, as a person does, so the tap is over
+        # before the next step (or the next app) runs.
+        end = time.monotonic() + 2.0
+        while touch.grab_list and time.monotonic() < end:
+            self.pump()
 
     def settle(self, max_frames: int = 10) -> None:
         """Let what just changed be shown, as a person sees it before tapping:

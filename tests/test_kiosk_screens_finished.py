@@ -217,6 +217,27 @@ def test_every_target_is_at_least_15_mm(make_kiosk, size, dpi):
     assert len(CHECKED) > 80
 
 
+def test_a_card_in_a_list_that_scrolls_is_tapped_once_and_at_once(make_kiosk):
+    """A tap on an officer in a list that scrolls opens the PIN at once.
+    (On a slow machine Kivy's ScrollView may hand the release to the card
+    0.2 s after the finger lifts; the driver's tap waits for it.)"""
+    from kivy.uix.scrollview import ScrollView
+
+    def many_officers(tree):
+        counter_mode(tree)
+        first = tree["officers"][0]
+        tree["officers"] += [{**first, "id": f"can-bo-{n}", "name": f"Cán bộ số {n}"} for n in range(20)]
+
+    (width, height), dpi = SEVEN_INCH
+    kiosk = make_kiosk(many_officers, size=(width, height), dpi=dpi)
+    kiosk.app.staff.open_signin()
+    kiosk.pump(2)
+    [scroller] = [w for w in kiosk.screen.walk() if isinstance(w, ScrollView)]
+    assert scroller.children[0].height > scroller.height  # the list scrolls
+    kiosk.tap(kiosk.screen.cards()[0])
+    assert kiosk.screen.name == "pin"
+
+
 def test_a_short_landscape_screen_keeps_the_keypad_under_the_band(make_kiosk):
     (width, height), dpi = SEVEN_INCH
     kiosk = make_kiosk(counter_mode, size=(width, height), dpi=dpi)
