@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -378,6 +379,27 @@ def test_long_names_wrap_inside_the_page(tmp_path):
     right_edges = [float(part.split('"')[1]) for line in boxes.splitlines() if "<word " in line
                    for part in line.split() if part.startswith("xMax=")]
     assert right_edges and max(right_edges) <= (210 - 15) / 25.4 * 72 + 1.0
+
+
+@needs_poppler
+def test_the_closing_sentence_goes_over_with_the_signature(tmp_path):
+    # Tables of lengths that end page 2 around the closing sentence: wherever
+    # the page breaks, the page with the signer's name carries it too (20 and
+    # 21 rows left the signature alone on page 3 before).
+    closing = "Trên đây là báo cáo kết quả đánh giá mức độ hài lòng KẾT-THÚC./."
+    for rows in range(17, 24):
+        base = _report(rows)
+        document = replace(base, blocks=(*base.blocks, Paragraph(closing)))
+        path = tmp_path / f"closing-{rows}.pdf"
+        path.write_bytes(render_pdf(document))
+        pages = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                               text=True).stdout.split("\f")
+        signed = [page for page in pages if "Phạm Văn Đồng Khởi Nghĩa" in page]
+        assert len(signed) == 1, rows
+        assert "KẾT-THÚC" in signed[0] and "Nơi nhận" in signed[0], rows
+    # Word keeps it with the block that follows.
+    last = [p for p in Document(io.BytesIO(render_docx(document))).paragraphs if "KẾT-THÚC" in p.text]
+    assert last and last[0].paragraph_format.keep_with_next
 
 
 def test_the_command_writes_the_templates_out(tmp_path):

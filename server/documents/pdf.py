@@ -96,8 +96,14 @@ def render_pdf(doc: AdministrativeDocument, *, body: Callable[[FPDF], None] | No
     _header(pdf, doc)
     _title(pdf, doc)
     _recipients(pdf, doc)
+    closes = _has_closing(doc)
+    last = len(doc.blocks) - 1
     for index, block in enumerate(doc.blocks):
         if isinstance(block, Paragraph):
+            if index == last and closes and body is None:
+                # The closing sentence goes over with the signature: a signature
+                # page with no text of the document above it is not done.
+                ensure_room(pdf, _paragraph_height(pdf, block.text) + _closing_height(pdf, doc))
             _paragraph(pdf, block.text, bold=False)
         elif isinstance(block, Heading):
             ensure_room(pdf, _heading_height(pdf, block.text) + _start_height(pdf, doc.blocks[index + 1:index + 3]))
@@ -106,10 +112,27 @@ def render_pdf(doc: AdministrativeDocument, *, body: Callable[[FPDF], None] | No
             _table(pdf, block)
     if body is not None:
         body(pdf)
-    signature = doc.signature
-    if any(part.strip() for part in (signature.capacity, signature.title, signature.name)) or doc.copies_to:
+    if closes:
         _closing(pdf, doc)
     return bytes(pdf.output())
+
+
+def _has_closing(doc: AdministrativeDocument) -> bool:
+    """Whether the document ends with a signature block or «Nơi nhận»."""
+    signature = doc.signature
+    return any(part.strip() for part in (signature.capacity, signature.title, signature.name)) or bool(doc.copies_to)
+
+
+def _paragraph_lines(pdf: FPDF, text: str) -> int:
+    """How many lines a body paragraph takes."""
+    pdf.set_font(_FONT, "", L.BODY_PT)
+    return len(pdf.multi_cell(L.TEXT_WIDTH_MM - L.FIRST_LINE_INDENT_MM, _line(L.BODY_PT),
+                              L.plain(text).strip(), dry_run=True, output="LINES"))
+
+
+def _paragraph_height(pdf: FPDF, text: str) -> float:
+    """The height a body paragraph takes, with the space after it."""
+    return _paragraph_lines(pdf, text) * _line(L.BODY_PT) + L.PARAGRAPH_AFTER_PT * _PT
 
 
 def _heading_height(pdf: FPDF, text: str) -> float:
@@ -130,9 +153,7 @@ def _start_height(pdf: FPDF, following: tuple[object, ...]) -> float:
     if isinstance(first, Table):
         return 4 * _line(L.TABLE_PT) + 4
     if isinstance(first, Paragraph):
-        pdf.set_font(_FONT, "", L.BODY_PT)
-        lines = len(pdf.multi_cell(L.TEXT_WIDTH_MM - L.FIRST_LINE_INDENT_MM, _line(L.BODY_PT),
-                                   L.plain(first.text).strip(), dry_run=True, output="LINES"))
+        lines = _paragraph_lines(pdf, first.text)
         if lines <= 3 and len(following) > 1 and isinstance(following[1], Table):
             return lines * _line(L.BODY_PT) + L.PARAGRAPH_AFTER_PT * _PT + 4 * _line(L.TABLE_PT) + 4
         return 2 * _line(L.BODY_PT)
@@ -269,26 +290,34 @@ def _table(pdf: FPDF, table: Table) -> None:
     pdf.ln(2 * L.PARAGRAPH_AFTER_PT * _PT)
 
 
-def _closing(pdf: FPDF, doc: AdministrativeDocument) -> None:
-    """The signature block on the right, «Nơi nhận» on the left, kept together on one page."""
+def _closing_parts(doc: AdministrativeDocument) -> tuple[list[str], str, list[str]]:
+    """The signer's capacity and title lines (upper case), name, and the «Nơi nhận» lines."""
     signature = doc.signature
-    right_x, right_w = L.MARGIN_LEFT_MM + L.LEFT_COLUMN_MM, L.RIGHT_COLUMN_MM
-    left_x, left_w = L.MARGIN_LEFT_MM, L.LEFT_COLUMN_MM
     upper = [L.plain(line).upper() for line in (signature.capacity, signature.title) if line.strip()]
-    name = L.plain(signature.name).strip()
+    return upper, L.plain(signature.name).strip(), [L.plain(c) for c in doc.copies_to if c.strip()]
+
+
+def _closing_height(pdf: FPDF, doc: AdministrativeDocument) -> float:
+    """The height of the signature block beside «Nơi nhận», whichever is taller."""
+    upper, name, copies = _closing_parts(doc)
 
     def measured(lines: list[str], style: str, size: float, width: float) -> float:
         pdf.set_font(_FONT, style, size)
         return sum(len(pdf.multi_cell(width, _line(size), text, dry_run=True, output="LINES")) * _line(size)
                    for text in lines)
 
-    copies = [L.plain(c) for c in doc.copies_to if c.strip()]
-    sign_height = (measured(upper, "B", L.SIGNATURE_PT, right_w) + L.SIGNING_SPACE_MM
-                   + measured([name] if name else [], "B", L.SIGNATURE_PT, right_w))
-    copies_height = (_line(L.COPIES_HEAD_PT) + measured(copies, "", L.COPIES_PT, left_w)) if copies else 0
-    needed = max(sign_height, copies_height) + 4
-    if pdf.get_y() + needed > pdf.h - L.MARGIN_BOTTOM_MM:
-        pdf.add_page()
+    sign_height = (measured(upper, "B", L.SIGNATURE_PT, L.RIGHT_COLUMN_MM) + L.SIGNING_SPACE_MM
+                   + measured([name] if name else [], "B", L.SIGNATURE_PT, L.RIGHT_COLUMN_MM))
+    copies_height = (_line(L.COPIES_HEAD_PT) + measured(copies, "", L.COPIES_PT, L.LEFT_COLUMN_MM)) if copies else 0
+    return max(sign_height, copies_height) + 4
+
+
+def _closing(pdf: FPDF, doc: AdministrativeDocument) -> None:
+    """The signature block on the right, «Nơi nhận» on the left, kept together on one page."""
+    right_x, right_w = L.MARGIN_LEFT_MM + L.LEFT_COLUMN_MM, L.RIGHT_COLUMN_MM
+    left_x, left_w = L.MARGIN_LEFT_MM, L.LEFT_COLUMN_MM
+    upper, name, copies = _closing_parts(doc)
+    ensure_room(pdf, _closing_height(pdf, doc))
     top = pdf.get_y() + 2
 
     if copies:

@@ -52,9 +52,12 @@ def render_docx(doc: AdministrativeDocument) -> bytes:
     _header(document, doc)
     _title(document, doc)
     _recipients(document, doc)
-    for block in doc.blocks:
+    for index, block in enumerate(doc.blocks):
         if isinstance(block, Paragraph):
-            _body(document.add_paragraph(), block.text, bold=False)
+            paragraph = document.add_paragraph()
+            _body(paragraph, block.text, bold=False)
+            # The closing sentence goes over with the signature block, as in the PDF.
+            paragraph.paragraph_format.keep_with_next = index == len(doc.blocks) - 1 or None
         elif isinstance(block, Heading):
             _body(document.add_paragraph(), block.text, bold=True)
         elif isinstance(block, Table):
