@@ -459,6 +459,8 @@ def _flat(tree: dict[str, Any], portraits: Mapping[str, tuple[bytes, str]]) -> d
         flat[f"{at}.name"] = text(officer.get("name", ""))
         flat[f"{at}.title"] = text(officer.get("title", ""))
         flat[f"{at}.active"] = "yes" if officer.get("active", True) else "no"
+        if officer.get("counter"):
+            flat[f"{at}.counter"] = text(officer["counter"])
         if officer.get("pin_hash"):
             flat[f"{at}.pin"] = str(officer["pin_hash"])
         if officer.get("id") in portraits:

@@ -1,7 +1,8 @@
 """The roster on the web, driven in a real headless Chromium at desktop and
 phone width: the admin creates the roster and adds an officer with a
 Vietnamese name, a PIN and a cropped photo, and a paired tablet gets them at
-its next roster sync; the leader reads without forms; other roles get 403;
+its next roster sync, as do a counter added, renamed and removed and an
+officer changed and stopped; the leader reads without forms; other roles get 403;
 bad values are refused in Vietnamese with what was typed kept; CSRF; and
 the audit log has every change and never a PIN."""
 
@@ -290,3 +291,90 @@ def test_the_leaders_who_call_back_are_named_on_the_web_and_reach_the_tablet(com
     assert roster["commune"]["hotline"] == "0912 000 222"
     assert settings_with_roster(tablet.settings, roster).leaders == "Chủ tịch UBND Nguyễn Văn An"
     assert ("roster.commune", "commune") in [(a, t) for a, t, _ in audit_details(commune)]
+
+
+def test_counters_and_officers_changed_on_the_web_reach_a_paired_tablet(commune, roles, tablet, page):
+    """Add a counter, rename it, give an officer a new title and that counter,
+    stop another officer, then remove the counter while the first still
+    serves at it (allowed: the officer is left without a counter): each
+    change reaches the tablet at its next roster fetch and is audited."""
+    RosterStore(commune.engine).import_file(roster_file(tablet))
+    sync = roster_sync(tablet, commune)
+    assert sync.fetch() is not None
+
+    def submit(button: str, notice: str) -> dict:
+        page.click(button)
+        page.wait_for_load_state()
+        assert f"notice={notice}" in page.url
+        fetched = sync.fetch()
+        assert fetched is not None, notice  # None: the tablet was told nothing changed
+        return fetched
+
+    def open_officer(officer_id: str) -> None:
+        page.click(f"[data-officer='{officer_id}'] a.officer-edit")
+        page.wait_for_load_state()
+
+    login_as(page, commune.url, Role.ADMIN)
+    page.goto(f"{commune.url}/roster")
+    page.fill("#counter-new", "Quầy số 3 — Đất đai")
+    roster = submit("form[action='/roster/counters'] button[type=submit]", "counter_added")
+    counter = "quay-so-3-dat-dai"
+    assert {"id": counter, "name": "Quầy số 3 — Đất đai"} in roster["counters"]
+
+    page.fill(f"#counter-{counter}", "Quầy số 3 — Đất đai, Xây dựng")
+    roster = submit(f"form[action='/roster/counters/{counter}'] button[type=submit]", "counter_renamed")
+    assert {c["id"]: c["name"] for c in roster["counters"]}[counter] == "Quầy số 3 — Đất đai, Xây dựng"
+    assert page.input_value(f"#counter-{counter}") == "Quầy số 3 — Đất đai, Xây dựng"
+
+    open_officer("tran-van-hung")
+    page.fill("#officer-title", "Công chức Địa chính - Nông nghiệp")
+    page.select_option("#officer-counter", counter)
+    roster = submit("form.roster-form button[type=submit]", "officer_saved")
+    row = page.locator("[data-officer='tran-van-hung']").inner_text()
+    assert "Công chức Địa chính - Nông nghiệp" in row and "Quầy số 3 — Đất đai, Xây dựng" in row
+    hung = settings_with_roster(tablet.settings, roster).officer("tran-van-hung")
+    assert (hung.title, hung.counter, hung.active) == ("Công chức Địa chính - Nông nghiệp", counter, True)
+
+    open_officer("le-thi-thu-ha")
+    page.uncheck("form.roster-form input[name=active]")
+    roster = submit("form.roster-form button[type=submit]", "officer_saved")
+    assert "Tạm ngừng" in page.locator("[data-officer='le-thi-thu-ha']").inner_text()
+    on_tablet = settings_with_roster(tablet.settings, roster)
+    assert on_tablet.officer("le-thi-thu-ha").active is False
+    assert "le-thi-thu-ha" not in [o.id for o in on_tablet.active_officers]
+    assert "tran-van-hung" in [o.id for o in on_tablet.active_officers]
+
+    roster = submit(f"[data-counter='{counter}'] form.counter-remove button", "counter_removed")
+    assert [c["id"] for c in roster["counters"]] == ["quay-1", "quay-2"]
+    assert page.locator(f"[data-counter='{counter}']").count() == 0
+    assert {o["id"]: o for o in roster["officers"]}["tran-van-hung"]["counter"] is None
+    assert settings_with_roster(tablet.settings, roster).officer("tran-van-hung").counter is None
+
+    audited = {(action, target): detail for action, target, detail in audit_details(commune)}
+    assert audited[("roster.counter.add", counter)] == f'counters[{counter}]: — → "Quầy số 3 — Đất đai"'
+    assert audited[("roster.counter.rename", counter)] == (
+        f'counters[{counter}]: "Quầy số 3 — Đất đai" → "Quầy số 3 — Đất đai, Xây dựng"')
+    officer_change = audited[("roster.officer.change", "tran-van-hung")].split("; ")
+    assert 'officers[tran-van-hung].title: "Công chức Địa chính - Xây dựng" → "Công chức Địa chính - Nông nghiệp"' \
+        in officer_change
+    assert f'officers[tran-van-hung].counter: — → "{counter}"' in officer_change
+    assert audited[("roster.officer.change", "le-thi-thu-ha")] == "officers[le-thi-thu-ha].active: yes → no"
+    removal = audited[("roster.counter.remove", counter)].split("; ")
+    assert f'counters[{counter}]: "Quầy số 3 — Đất đai, Xây dựng" → —' in removal
+    assert f'officers[tran-van-hung].counter: "{counter}" → —' in removal  # its officer lost it
+    page.goto(f"{commune.url}/audit")
+    for action in ("counter-add", "counter-rename", "counter-remove"):
+        assert page.locator(f"tr.audit-roster-{action}", has_text=counter).count() == 1, action
+    assert page.locator("tr.audit-roster-officer-change").count() == 2
+
+
+def test_an_officers_counter_alone_is_a_change_the_audit_names() -> None:
+    from server import roster as editing
+
+    before = editing.new_tree("Xã Tân Phú")
+    editing.save_counter(before, None, "Quầy số 1")
+    editing.save_officer(before, None, name="Lê Văn Bình", title="Công chức")
+    after = editing.tree_of({"commune": before["commune"], "counters": before["counters"],
+                             "officers": [dict(o) for o in before["officers"]]})
+    editing.save_officer(after, "le-van-binh", name="Lê Văn Bình", title="Công chức", counter="quay-so-1")
+    assert editing.roster_changes((before, {}), (after, {})) == ['officers[le-van-binh].counter: — → "quay-so-1"']
