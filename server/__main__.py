@@ -294,6 +294,12 @@ def _archive(engine: Engine, code: str, out: str, parser: argparse.ArgumentParse
         parser.error(f"--period: not a period: {code!r} (e.g. 2026-H1, 2026, 2026-03)")
     made = make_archive(engine, period, out)
     print(f"archive {made.code} written to {out}: {made.ratings} ratings, sha256 {made.sha256}")
+    for check in made.flagged:
+        problem = check.get("first_problem") or {}
+        where = f" first at record {problem['seq']}: {problem['problem']}" if problem else ""
+        print(f"chain check FLAGGED: device {check['device_id']} ({visible_text(check.get('label'))}){where}")
+    if not made.flagged:
+        print("chain check: every device intact")
     return 0
 
 

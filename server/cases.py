@@ -27,7 +27,12 @@ time zone, counted from the day it opened); open past its due date, it is
 overdue. Every change is an event (who, when) and is audited — never with the
 citizen's phone number, which is not copied here at all: it is read from the
 tablet's details record when a page may show it (:meth:`CaseBook.callback_phone`),
-only to the case's owner and leaders, and only while the case is open.
+only to the case's owner and leaders, and only while the case is open; each
+time a page shows it, that is audited too (``callback.view``: who, which
+case, never the number — :meth:`CaseBook.show_phone`). The citizen's comment
+(its text, a suggestion's signature) follows the same people: leaders, and
+the case's owner while it is open (:meth:`CaseBook.citizen_comment`). The
+officer a case is about sees neither, ever.
 
 Listeners (:func:`on_opened`) hear of new cases once their transaction has
 committed: the e-mail alerts (:mod:`server.alerts`) are one.
@@ -356,7 +361,10 @@ def open_case_for_comment(engine: Engine, comment_id: int) -> None:
     follow a newly stored comment up (:func:`open_for_comment`)."""
     found = comments.comment(engine, comment_id)
     if found is not None:
-        open_for_comment(engine, comment_id, rating_uuid=found.rating_uuid, callback=found.callback_requested)
+        # The case opens when the comment was written, on the clock that stamped it.
+        written = datetime.fromisoformat(found.created_at)
+        open_for_comment(engine, comment_id, rating_uuid=found.rating_uuid, callback=found.callback_requested,
+                         clock=lambda: written)
 
 
 comments.COMMENT_LISTENERS.append(open_case_for_comment)
@@ -459,9 +467,62 @@ class CaseBook:
         return [a for a in self.accounts.accounts() if a.active and a.role in OWNER_ROLES]
 
     @staticmethod
-    def may_see_phone(case: Case, viewer: Account) -> bool:
+    def _follows_up(case: Case, viewer: Account) -> bool:
+        """Whether ``viewer`` acts on this case's personal data: a leader, or
+        the account it is given to; never an officer nor an observer (the
+        role is checked as well as the owner, and an account tied to the
+        officer the case is about is refused whatever its role)."""
+        if viewer.role not in OWNER_ROLES or (viewer.officer_id and viewer.officer_id == case.officer_id):
+            return False
+        return viewer.role is Role.LEADER or viewer.id == case.owner_id
+
+    @classmethod
+    def may_see_phone(cls, case: Case, viewer: Account) -> bool:
         """The citizen's number is for the case's owner and leaders, only while the case is open."""
-        return case.is_open and case.callback and (viewer.role is Role.LEADER or viewer.id == case.owner_id)
+        return case.is_open and case.callback and cls._follows_up(case, viewer)
+
+    @classmethod
+    def may_read_comment(cls, case: Case, viewer: Account) -> bool:
+        """The citizen's comment is for leaders (who read every comment on the
+        comments page too) and for the case's owner while the case is open."""
+        return cls._follows_up(case, viewer) and (viewer.role is Role.LEADER or case.is_open)
+
+    def citizen_comment(self, case: Case, viewer: Account) -> comments.Comment | None:
+        """The comment this case is about (the one it opened with or was
+        joined by, else the one given on its rating), when ``viewer`` may read
+        it; an erased one comes back with ``erased_at`` and no text. Never its
+        phone number (:meth:`show_phone`)."""
+        if not self.may_read_comment(case, viewer):
+            return None
+        if case.comment_id is not None:
+            return comments.comment(self.engine, case.comment_id)
+        if case.rating_uuid is not None:
+            return comments.comment_of_rating(self.engine, case.rating_uuid)
+        return None
+
+    def cases_for_comments(self, found: Sequence[comments.Comment]) -> dict[int, Case]:
+        """The case each comment leads to, by comment id: the case it opened
+        or joined, else the case of the rating it is about."""
+        with read_transaction(self.engine) as conn:
+            by_comment = stored.cases_by_comments(conn, [c.id for c in found])
+            about = [c.rating_uuid for c in found if c.id not in by_comment and c.rating_uuid]
+            by_rating = stored.cases_by_rating(conn, about) if about else {}
+        linked: dict[int, Case] = {}
+        for item in found:
+            row = by_comment.get(item.id) or (by_rating.get(item.rating_uuid) if item.rating_uuid else None)
+            if row is not None:
+                linked[item.id] = _case(row)
+        return linked
+
+    def show_phone(self, case: Case, viewer: Account, address: str | None = None) -> str | None:
+        """The number to put on a page for ``viewer`` (:meth:`callback_phone`),
+        audited as ``callback.view`` (who, which case, never the number)
+        before it is handed over: a number the audit could not record is not
+        shown."""
+        phone = self.callback_phone(case, viewer)
+        if phone is not None:
+            self.accounts.audit(viewer.username, "callback.view", f"case {case.id}", "", address)
+        return phone
 
     def callback_phone(self, case: Case, viewer: Account) -> str | None:
         """The number the citizen left, when ``viewer`` may see it now (read

@@ -23,11 +23,14 @@ Personal data:
   ``python -m server erase-expired``) or on request (:func:`erase_comment`);
   both are audited, without the content.
 
-Follow-up: once a comment that asks for a call-back (a phone number with
-consent) or that is about a rating at the lowest level of its scale is
-stored, every function in :data:`COMMENT_LISTENERS` is called with the
-engine and the comment's id. The follow-up cases (:mod:`server.cases`) append
-their own at import, so this module needs to know nothing of them::
+Follow-up: once a comment on a rating, or a suggestion that asks for a
+call-back (a phone number with consent), is stored, every function in
+:data:`COMMENT_LISTENERS` is called with the engine and the comment's id.
+Every comment on a rating is handed over, whatever its level: the follow-up
+decides (a low level or a call-back opens a case; a comment about a rating
+whose case is already open joins it, so the leader reads it there). The
+follow-up cases (:mod:`server.cases`) append their own at import, so this
+module needs to know nothing of them::
 
     from server.comments import COMMENT_LISTENERS
     COMMENT_LISTENERS.append(open_case_for_comment)
@@ -55,13 +58,13 @@ from server.accounts import AccountBook
 from server.clock import Clock, utc_now, utc_text
 from server.settings import DEFAULTS, load_settings
 from server.store import comments as stored
-from server.store import write_transaction
+from server.store import read_transaction, write_transaction
 
 __all__ = [
     "KIND_RATING", "KIND_SUGGESTION", "MAX_TEXT_CHARS", "MAX_NAME_CHARS", "POSTS_PER_HOUR",
     "SURVEY_POSTS_PER_HOUR", "COMMENT_LISTENERS",
     "CommentError", "Opening", "RatingToComment", "Comment", "CommentBox", "normalise_phone", "clean_text",
-    "comments_page", "comment", "callback_phone", "erase_comment", "erase_expired",
+    "comments_page", "comment", "comment_of_rating", "callback_phone", "erase_comment", "erase_expired",
 ]
 
 log = logging.getLogger("hailong.server.comments")
@@ -84,8 +87,8 @@ _POST_WINDOW = timedelta(hours=1)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 COMMENT_LISTENERS: list[Callable[[Engine, int], None]] = []
-"""Called with (engine, comment id) after a comment that needs following up
-is stored: one asking for a call-back, or about a rating at the lowest level."""
+"""Called with (engine, comment id) after a comment that may need following
+up is stored: every comment on a rating, and a suggestion asking for a call-back."""
 
 
 class CommentError(ValueError):
@@ -122,11 +125,6 @@ class RatingToComment:
     score: int | None
     scale: int | None
     corrected_time: str
-
-    @property
-    def lowest(self) -> bool:
-        """Whether it is at the lowest level of its scale."""
-        return self.score == 1
 
 
 @dataclass(frozen=True)
@@ -253,8 +251,9 @@ class CommentBox:
         except IntegrityError:
             # Another post of the same form won the unique key.
             raise CommentError(Opening.RECEIVED.value) from None
-        if number is not None or rating.lowest:
-            _tell_listeners(self.engine, comment_id)
+        # Every comment on a rating: the follow-up knows which levels open a
+        # case (a setting) and whether the rating already has one to join.
+        _tell_listeners(self.engine, comment_id)
         return comment_id
 
     # -- the suggestion box -----------------------------------------------------
@@ -354,6 +353,14 @@ def comment(engine: Engine, comment_id: int) -> Comment | None:
     """One comment (never its phone number)."""
     with engine.begin() as conn:
         row = stored.comment_row(conn, comment_id)
+    return _comment(row) if row else None
+
+
+def comment_of_rating(engine: Engine, rating_uuid: str) -> Comment | None:
+    """The comment given on a rating, if any (never its phone number)."""
+    with read_transaction(engine) as conn:
+        comment_id = stored.comment_of_rating(conn, rating_uuid)
+        row = stored.comment_row(conn, comment_id) if comment_id is not None else None
     return _comment(row) if row else None
 
 

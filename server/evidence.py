@@ -5,8 +5,9 @@ one ZIP file a commune keeps, and an inspector can check, holding
   (:mod:`server.export`: names, local times, flags, never a phone number);
 * ``devices.json``: each device's chain as the server holds it: its head
   (sequence and hash), the records it has stored, whether the records table
-  agrees (the count, the highest sequence, the head record's hash) and its
-  open findings;
+  agrees (the count, the highest sequence, the head record's hash), its
+  open findings, and its records of the period verified again
+  (:func:`device_checks`);
 * ``report.xlsx`` and ``report.pdf``: the commune's report of the period,
   without the comments' texts (an archive outlives the comments' retention);
 * ``README.txt``: what the files are and how to check them;
@@ -24,15 +25,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server.accounts import AccountBook
+from server.chain_recheck import ChainProblem, recheck
 from server.clock import Clock, utc_now, utc_text
 from server.export import ExportRange, write_csv
 from server.i18n import translator
@@ -40,16 +44,23 @@ from server.report_files import render_report_pdf, write_xlsx
 from server.reports import build_report, period_code, period_label
 from server.scores import Exclusions, Period
 from server.settings import load_settings
+from server.store import read_transaction, write_transaction
 from server.store import reports as stored
-from server.store import write_transaction
+from sync.record import GENESIS_HASH
 
-__all__ = ["MANIFEST", "README", "ARCHIVE_FILES", "ArchiveMade", "ArchiveCheck", "make_archive", "device_checks",
-           "verify_archive", "archive_filename", "archives_made"]
+__all__ = ["MANIFEST", "README", "ARCHIVE_FILES", "RECHECKED", "NOT_RECHECKED", "ArchiveMade", "ArchiveCheck",
+           "make_archive", "device_checks", "verify_archive", "archive_filename", "archives_made"]
 
 MANIFEST = "MANIFEST-SHA256.txt"
 README = "README.txt"
 ARCHIVE_FILES = ("ratings.csv", "devices.json", "report.xlsx", "report.pdf", README)
 """The files the manifest lists, in its order."""
+RECHECKED = ("hash", "prev_hash", "sequence", "seal_presence")
+"""What :func:`device_checks` verifies again in the stored records (``devices.json`` says so)."""
+NOT_RECHECKED = ("seal",)
+"""What it cannot: a seal's HMAC needs the key of its time, which the server no longer holds (by design)."""
+
+log = logging.getLogger("hailong.server.evidence")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class ArchiveMade:
     files: dict[str, str]
     ratings: int
     made_at: str
+    flagged: tuple[dict, ...] = ()
+    """The devices whose chain check found something (their ``devices.json`` entries)."""
 
 
 @dataclass(frozen=True)
@@ -84,26 +97,79 @@ def archive_filename(code: str) -> str:
     return f"ho-so-minh-chung-{code.replace('..', '_')}.zip"
 
 
-def device_checks(engine: Engine) -> list[dict]:
-    """Each device's chain check (the ``devices.json`` of the archive)."""
-    with engine.begin() as conn:
+def device_checks(engine: Engine, period: Period | None = None) -> list[dict]:
+    """Each device's chain check (the ``devices.json`` of the archive).
+
+    Besides what the devices and records tables say of each chain (its
+    head, counts and open findings), the stored records are verified again
+    (:func:`server.chain_recheck.recheck`: hashes, links, sequence, where
+    the seals must be). With a ``period``, a device's records from the one
+    before its first rating of the period to the first rating after its
+    last: every record the period holds, and the links into and out of it;
+    without, the device's whole chain (docs/reports.md says why the archive
+    takes the period). One read transaction: a snapshot, which holds up no
+    upload (on SQLite, WAL)."""
+    started = time.perf_counter()
+    with read_transaction(engine) as conn:
         rows = stored.device_chains(conn)
-    checks = []
-    for row in rows:
-        findings = row["open_findings"]
-        head_agrees = (row["head_seq"] == 0 and row["head_record_hash"] is None) or \
-            row["head_record_hash"] == row["head_hash"]
-        # A device's sequence numbers run 1, 2, 3…: all there when the highest equals the count.
-        complete = row["stored_count"] == row["records_count"] and (row["stored_max_seq"] or 0) == row["stored_count"]
-        checks.append({
-            "device_id": row["device_id"], "label": row["label"], "status": row["status"],
-            "head_seq": row["head_seq"], "head_hash": row["head_hash"], "records_count": row["records_count"],
-            "stored_records": row["stored_count"], "stored_max_seq": row["stored_max_seq"],
-            "head_record_hash": row["head_record_hash"], "head_agrees": head_agrees, "sequence_complete": complete,
-            "open_findings": [{k: f[k] for k in ("seq", "problem", "detail", "found_at")} for f in findings],
-            "result": "intact" if head_agrees and complete and not findings else "flagged",
-        })
+        spans = stored.period_seq_spans(conn, period) if period is not None else None
+        noted = stored.finding_places(conn)
+        checks = [_device_check(conn, row, spans, noted.get(row["device_id"], set())) for row in rows]
+    log.info("chains verified again: %d records of %d devices in %.1f s",
+             sum(c["records_verified"] for c in checks), len(checks), time.perf_counter() - started)
     return checks
+
+
+def _device_check(conn: Connection, row: dict, spans: dict[str, tuple[int, int]] | None,
+                  noted: set[tuple[int, str]]) -> dict:
+    """One device's entry of ``devices.json``."""
+    device_id = row["device_id"]
+    findings = row["open_findings"]
+    head_agrees = (row["head_seq"] == 0 and row["head_record_hash"] is None) or \
+        row["head_record_hash"] == row["head_hash"]
+    # A device's sequence numbers run 1, 2, 3…: all there when the highest equals the count.
+    complete = row["stored_count"] == row["records_count"] and (row["stored_max_seq"] or 0) == row["stored_count"]
+    # Where the records must run to: the head the device reached, or the highest stored.
+    top = max(row["stored_max_seq"] or 0, row["head_seq"] or 0)
+    if spans is None:
+        first, last, end = 1, None, top
+    elif device_id in spans:
+        # From the record before the period's first rating (the link into it) to the
+        # first rating after its last: the details and correction of the period's last
+        # rating are in, and the link out of it.
+        low, high = spans[device_id]
+        first, last = max(1, low - 1), stored.next_rating_seq(conn, device_id, high)
+        end = top if last is None else min(last, top)
+    else:
+        first = last = end = None  # no rating of the period: nothing of this chain to verify for it
+    if first is None:
+        walk = recheck(())
+    else:
+        walk = recheck(stored.chain_rows(conn, device_id, first, last), start_seq=first,
+                       start_prev_hash=GENESIS_HASH if first == 1 else None, end_seq=end,
+                       seal_first_seq=row["seal_first_seq"], noted=noted)
+    sealed_from, seal_seq = row["seal_first_seq"], row["seal_seq"]
+    return {
+        "device_id": device_id, "label": row["label"], "status": row["status"],
+        "head_seq": row["head_seq"], "head_hash": row["head_hash"], "records_count": row["records_count"],
+        "stored_records": row["stored_count"], "stored_max_seq": row["stored_max_seq"],
+        "head_record_hash": row["head_record_hash"], "head_agrees": head_agrees, "sequence_complete": complete,
+        "open_findings": [{k: f[k] for k in ("seq", "problem", "detail", "found_at")} for f in findings],
+        "records_verified": walk.records, "verified_from_seq": walk.first_seq, "verified_to_seq": walk.last_seq,
+        "problems_found": walk.problem_count,
+        "first_problem": _problem(walk.problems[0]) if walk.problems else None,
+        "problems": [_problem(p) for p in walk.problems],
+        "sealed_from_seq": sealed_from,
+        # The last record whose seal the server verified on arrival (the key it keeps is the next one's).
+        "seals_verified_to_seq": seal_seq - 1 if sealed_from is not None and seal_seq is not None
+        and seal_seq > sealed_from else None,
+        "result": "intact" if head_agrees and complete and not findings and walk.intact else "flagged",
+    }
+
+
+def _problem(problem: ChainProblem) -> dict:
+    return {"seq": problem.seq, "problem": problem.problem, "detail": problem.detail,
+            "noted_on_arrival": problem.noted_on_arrival}
 
 
 def _digest(data: bytes) -> str:
@@ -161,7 +227,11 @@ def make_archive(engine: Engine, period: Period, out: str | Path | IO[bytes], *,
         ratings_path = Path(scratch) / "ratings.csv"
         with open(ratings_path, "wb") as fh:
             count = write_csv(engine, fh, ExportRange(period.first, period.last))
-        checks = {"period": code, "checked_at": utc_text(now), "devices": device_checks(engine)}
+        checks = {"period": code, "checked_at": utc_text(now),
+                  "verified_again": {"scope": "period", "rechecked": list(RECHECKED),
+                                     "not_rechecked": list(NOT_RECHECKED)},
+                  "devices": device_checks(engine, period)}
+        flagged = tuple(check for check in checks["devices"] if check["result"] != "intact")
         files["devices.json"] = json.dumps(checks, ensure_ascii=False, indent=2).encode("utf-8")
         report = build_report(engine, period, exclusions=exclusions, settings=settings, now=now)
         sheet = io.BytesIO()
@@ -195,12 +265,14 @@ def make_archive(engine: Engine, period: Period, out: str | Path | IO[bytes], *,
             if target is not out:
                 target.close()
 
-    made = ArchiveMade(code=code, sha256=hashed.hexdigest(), files=hashes, ratings=count, made_at=utc_text(now))
+    made = ArchiveMade(code=code, sha256=hashed.hexdigest(), files=hashes, ratings=count, made_at=utc_text(now),
+                       flagged=flagged)
     write_transaction(engine, lambda conn: stored.record_archive(
-        conn, code, {"made_at": made.made_at, "by": actor, "sha256": made.sha256, "ratings": count},
+        conn, code, {"made_at": made.made_at, "by": actor, "sha256": made.sha256, "ratings": count,
+                     "flagged": len(flagged)},
         stamp=made.made_at))
-    AccountBook(engine, clock=clock).audit(actor, "report.archive", code, f"sha256={made.sha256} ratings={count}",
-                                           address)
+    AccountBook(engine, clock=clock).audit(actor, "report.archive", code,
+                                           f"sha256={made.sha256} ratings={count} flagged={len(flagged)}", address)
     return made
 
 

@@ -23,6 +23,7 @@ from server.callback_numbers import public_key_text
 from server.clock import Clock, utc_now, utc_text
 from server.seals import SEAL_PROBLEMS, register_key
 from server.store import devices as stored_devices
+from server.store import findings as stored_findings
 from server.store import read_transaction, write_transaction
 from server.store import seals as stored_seals
 from server.store.home_visits import HOME_DEVICE_ID
@@ -295,6 +296,14 @@ class DeviceRegistry:
         """Keep a device's first sealing key (:func:`server.seals.register_key`):
         True when new, False for a repeat of the same registration."""
         return write_transaction(self.engine, lambda conn: register_key(conn, device_id, first_seq, key))
+
+    def open_findings(self, per_device: int) -> dict[str, dict[str, Any]]:
+        """Each tablet's unresolved findings, by device id: the first
+        ``per_device`` (``first``, oldest first) and how many are open
+        (``count``). One query for all the tablets, for the devices page;
+        the server's own source of home ratings is left out."""
+        with read_transaction(self.engine) as conn:
+            return stored_findings.open_findings(conn, per_device, leave_out=HOME_DEVICE_ID)
 
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
         """Each device's health (the contract's :class:`sync.wire.DeviceHealth`,

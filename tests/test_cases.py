@@ -2,7 +2,8 @@
 the real batch ingest; a replayed or repeated upload opens nothing twice;
 due dates in working days across a weekend in the commune's time zone; the
 status flow, its events and audit (never a phone number); who sees the
-citizen's number; the e-mail alert, sent to a local SMTP server."""
+citizen's number (each showing audited) and their comment; comments lead to
+their cases; the e-mail alert, sent to a local SMTP server."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.accounts import AccountBook, Role
+from server.accounts import Account, AccountBook, Role
 from server.alerts import AlertSender
 from server.batches import Batch, BatchIngest
 from server.cases import (
@@ -29,6 +30,8 @@ from server.cases import (
     on_opened,
     opens_case,
 )
+from server.clock import utc_text
+from server.comments import CommentBox, comment, erase_comment
 from server.registry import DeviceRegistry
 from server.settings import save_setting
 from server.store import open_engine
@@ -358,3 +361,69 @@ def test_a_long_list_comes_a_page_at_a_time_most_urgent_first(world):
     everyone = [c.id for c in first + second + last]
     assert sorted(everyone) == sorted({c.id for c in cases.cases(CaseView.ALL, per_page=50)[0]})
     assert [c.id for c in cases.new_cases(2)] == [c.id for c in cases.cases(CaseView.OPEN, per_page=2)[0]]
+
+
+def test_the_citizens_comment_is_for_leaders_and_the_owner_while_open_never_the_officer(world):
+    engine, device, ingest, cases, accounts, clock = world
+    save_setting(engine, "case_levels", 2)
+    low, second = device.rate(1), device.rate(2, scale=5)  # both open a case as they arrive
+    ingest.receive(device.batch(device.records), clock())
+    box = CommentBox(engine, clock=clock)
+    said = box.comment_on_rating(low.uuid, "t" * 16, text="Chờ hai tiếng mới được gọi.", phone=None,
+                                 consent=False, address="10.0.0.5")
+    # The second-lowest of five is no "lowest", yet its comment joins the case its rating opened.
+    joined = box.comment_on_rating(second.uuid, "t" * 16, text="Hướng dẫn chưa rõ.", phone=None, consent=False,
+                                   address="10.0.0.5")
+    by_rating = {c.rating_uuid: c for c in cases.cases()[0]}
+    case = by_rating[low.uuid]
+    assert case.comment_id == said and by_rating[second.uuid].comment_id == joined
+    assert [e.action for e in cases.events(case.id)] == ["opened", "comment"]
+    assert cases.cases_for_comments([comment(engine, said), comment(engine, joined)]) == {
+        said: case, joined: by_rating[second.uuid]}
+
+    leader, admin, officer, observer = (accounts[r] for r in (Role.LEADER, Role.ADMIN, Role.OFFICER, Role.OBSERVER))
+    assert cases.citizen_comment(case, leader).text == "Chờ hai tiếng mới được gọi."
+    for nobody in (officer, observer, admin):  # the officer it is about, the observer, an admin it is not given to
+        assert cases.citizen_comment(case, nobody) is None, nobody.role
+    # An account tied to the officer the case is about never reads it, whatever its role says.
+    tied = Account(id=leader.id, username="leader", role=Role.LEADER, officer_id="nguyen-van-an")
+    assert cases.citizen_comment(case, tied) is None and not cases.may_see_phone(case, tied)
+    case = cases.assign(case.id, admin.id, leader)
+    assert cases.citizen_comment(case, admin).text == "Chờ hai tiếng mới được gọi."  # the owner, while open
+    cases.set_outcome(case.id, "explained", admin)
+    cases.move(case.id, "contacted", admin)
+    case = cases.move(case.id, "resolved", admin)
+    assert cases.citizen_comment(case, admin) is None and cases.citizen_comment(case, leader) is not None
+    # Erased at the citizen's request: the case still leads to it, saying so, with nothing left of the text.
+    erase_comment(engine, said, "leader", clock=clock)
+    gone = cases.citizen_comment(case, leader)
+    assert gone.id == said and gone.erased_at and gone.text is None
+
+
+def test_a_suggestion_s_case_opens_when_it_was_written(world):
+    engine, _device, _ingest, cases, accounts, clock = world
+    # The server's clock, not the wall's: a case opened by a comment is dated like the comment.
+    suggestion = CommentBox(engine, clock=clock).suggest(text="Xin gọi lại về hồ sơ đất.", name="Lê Văn Tâm",
+                                                         phone=PHONE, consent=True, address="10.0.0.6")
+    (case,) = cases.cases()[0]
+    assert case.comment_id == suggestion and case.opened_at == utc_text(clock()) and case.due_on == "2026-03-10"
+    shown = cases.citizen_comment(case, accounts[Role.LEADER])
+    assert (shown.kind, shown.name, shown.text) == ("suggestion", "Lê Văn Tâm", "Xin gọi lại về hồ sơ đất.")
+
+
+def test_showing_the_number_is_audited_without_the_number(world):
+    engine, device, ingest, cases, accounts, clock = world
+    low = device.rate(1)
+    ingest.receive(device.batch([low, device.details(low, PHONE)]), clock())
+    (case,) = cases.cases()[0]
+
+    def views() -> list:
+        return [e for e in AccountBook(engine).audit_entries(per_page=100)[0] if e.action == "callback.view"]
+
+    for nobody in (Role.OFFICER, Role.ADMIN, Role.OBSERVER):
+        assert cases.show_phone(case, accounts[nobody]) is None
+    assert views() == []  # nothing shown, nothing audited
+    assert cases.show_phone(case, accounts[Role.LEADER], "10.0.0.7") == PHONE
+    [entry] = views()
+    assert (entry.actor, entry.target, entry.detail, entry.address) == ("leader", f"case {case.id}", "", "10.0.0.7")
+    assert cases.callback_phone(case, accounts[Role.LEADER]) == PHONE and len(views()) == 1  # reading is not showing

@@ -231,8 +231,14 @@ def test_a_card_in_a_list_that_scrolls_is_tapped_once_and_at_once(make_kiosk):
     (width, height), dpi = SEVEN_INCH
     kiosk = make_kiosk(many_officers, size=(width, height), dpi=dpi)
     kiosk.app.staff.open_signin()
-    kiosk.pump(2)
-    [scroller] = [w for w in kiosk.screen.walk() if isinstance(w, ScrollView)]
+    for _ in range(30):  # the sign-in screen is built when first opened
+        kiosk.pump()
+        scrollers = [w for w in kiosk.screen.walk() if isinstance(w, ScrollView)]
+        if kiosk.screen.name == "signin" and scrollers:
+            break
+    assert kiosk.screen.name == "signin" and len(scrollers) == 1, (
+        kiosk.screen.name, [type(w).__name__ for w in kiosk.screen.walk()][:30])
+    [scroller] = scrollers
     assert scroller.children[0].height > scroller.height  # the list scrolls
     kiosk.tap(kiosk.screen.cards()[0])
     assert kiosk.screen.name == "pin"

@@ -235,10 +235,11 @@ def test_the_report_counts_what_the_tablet_recorded(seeded) -> None:
     faster = next(h for h in report.headings if h.heading == "aim_faster")
     assert (faster.praised, faster.faulted) == (1, 1)
     assert report.reasons["disrespectful"].faulted == 1 and report.reasons["clear_guidance"].praised == 1
-    # Follow-up: 3 cases opened in March by low ratings: one resolved on time, one late, one left overdue.
+    # Follow-up: 4 cases opened in March: 3 by low ratings (one resolved on time, one late, one left
+    # overdue) and the call-back suggestion of the 20th, overdue too.
     follow = report.follow_up
     assert (follow.opened, follow.resolved, follow.resolved_on_time, follow.still_open, follow.overdue) == (
-        3, 2, 1, 1, 1)
+        4, 2, 1, 2, 2)
     assert follow.by_cause["low_rating"] == 3
     assert follow.by_outcome["apology_sent"] == 1 and follow.by_outcome["officer_reminded"] == 1
     assert follow.letters == {"apology": 1, "thanks": 1}
@@ -319,7 +320,7 @@ def test_the_xlsx_holds_the_figures_as_numbers(seeded, tmp_path) -> None:
         assert row[header.index(t("reports.col.n"))] == sum(mine.values())
         assert row[header.index(t("reports.col.satisfied"))] == satisfied_of(mine)
     follow = {row[0]: row[1] for row in sheets["Theo dõi xử lý"][1:]}
-    assert follow[t("reports.follow.opened")] == 3 and follow[t("reports.follow.overdue")] == 1
+    assert follow[t("reports.follow.opened")] == 4 and follow[t("reports.follow.overdue")] == 2
     assert follow[t("reports.follow.letters_apology")] == 1 and follow[t("reports.follow.letters_thanks")] == 1
     texts = [row[4] for row in sheets["Ý kiến người dân"][1:]]
     assert texts == [COMMENT, SUGGESTION]

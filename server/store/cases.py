@@ -18,8 +18,8 @@ from sync.record import KIND_DETAILS, KIND_RATING
 
 __all__ = [
     "add_case", "add_cases", "case_ids_by_rating", "add_event", "add_events", "add_audit_entries", "update_case",
-    "case_by_id", "cases_by_rating", "case_by_comment", "list_cases", "count_by_status", "events_of",
-    "ratings_by_uuid", "callback_phone",
+    "case_by_id", "cases_by_rating", "case_by_comment", "cases_by_comments", "list_cases", "count_by_status",
+    "events_of", "ratings_by_uuid", "callback_phone",
 ]
 
 _CHUNK = 500
@@ -92,6 +92,17 @@ def case_by_comment(conn: Connection, comment_id: int) -> dict[str, Any] | None:
     """The case opened about a comment, if any."""
     row = conn.execute(select(tables.cases).where(tables.cases.c.comment_id == comment_id)).mappings().first()
     return dict(row) if row else None
+
+
+def cases_by_comments(conn: Connection, comment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The cases opened about (or joined by) these comments, by comment id."""
+    found: dict[int, dict[str, Any]] = {}
+    ordered = sorted(comment_ids)
+    for start in range(0, len(ordered), _CHUNK):
+        query = select(tables.cases).where(tables.cases.c.comment_id.in_(ordered[start:start + _CHUNK]))
+        for row in conn.execute(query).mappings():
+            found[int(row["comment_id"])] = dict(row)
+    return found
 
 
 def list_cases(conn: Connection, *, statuses: Collection[str] | None = None, overdue_at: str | None = None,

@@ -1,7 +1,9 @@
 """The queries behind the periodic reports (:mod:`server.reports` holds the
 rules): the period's ratings by officer and level in two passes, the
 follow-up cases opened in it, the comments written in it, each device's
-chain as the server keeps it, and the record of the evidence archives made.
+chain as the server keeps it (its head, its counts, and its records streamed
+in sequence order for the evidence archive to verify again), and the record
+of the evidence archives made.
 
 A report counts a whole period at once, never day by day, so the ratings
 are counted without a sort of the period's rows: the first pass counts
@@ -17,23 +19,25 @@ board's exclusion rules apply unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, false, func, literal_column, or_, select
+from sqlalchemy import Connection, Row, and_, case, false, func, literal_column, or_, select
 
 from server.clock import utc_text
 from server.scores import Period, RatingGroup, ReasonGroup
 from server.store import settings as stored_settings
 from server.store import tables
 from server.store.ratings import categories_of, flag_columns
+from server.store.records import FIELD_COLUMNS
 from sync.scale import SCALES
 
 __all__ = [
     "ARCHIVE_SETTING_PREFIX", "rating_count", "rating_totals", "reason_totals", "last_record_id", "rating_delta",
     "reason_delta",
     "case_counts", "comment_counts", "comment_texts",
-    "device_chains", "record_archive", "archives_made",
+    "device_chains", "period_seq_spans", "chain_rows", "next_rating_seq", "finding_places", "record_archive",
+    "archives_made",
 ]
 
 _RATING = literal_column("'rating'")
@@ -297,7 +301,8 @@ def comment_texts(conn: Connection, period: Period, *, officer_id: str | None = 
 def device_chains(conn: Connection) -> list[dict[str, Any]]:
     """Each device's chain as the server holds it: its head (sequence and
     hash), the records it says were stored, what the records table holds
-    (count, highest sequence, the hash of the head record) and its open findings."""
+    (count, highest sequence, the hash of the head record), where its sealing
+    began and how far its seals were verified (never the key), and its open findings."""
     devices, records, findings = tables.devices, tables.records, tables.findings
     stored = {row[0]: (int(row[1]), row[2]) for row in conn.execute(
         select(records.c.device_id, func.count(), func.max(records.c.seq)).group_by(records.c.device_id))}
@@ -308,7 +313,8 @@ def device_chains(conn: Connection) -> list[dict[str, Any]]:
         open_findings.setdefault(row["device_id"], []).append(dict(row))
     result = []
     for row in conn.execute(select(devices.c.device_id, devices.c.label, devices.c.status, devices.c.head_seq,
-                                   devices.c.head_hash, devices.c.records_count)
+                                   devices.c.head_hash, devices.c.records_count, devices.c.seal_first_seq,
+                                   devices.c.seal_seq)
                             .order_by(devices.c.device_id)).mappings():
         head = conn.execute(select(records.c.hash).where(records.c.device_id == row["device_id"],
                                                          records.c.seq == row["head_seq"])).scalar()
@@ -317,6 +323,57 @@ def device_chains(conn: Connection) -> list[dict[str, Any]]:
                        "head_record_hash": bytes(head).hex() if head is not None else None,
                        "open_findings": open_findings.get(row["device_id"], [])})
     return result
+
+
+def period_seq_spans(conn: Connection, period: Period) -> dict[str, tuple[int, int]]:
+    """Per device, the lowest and highest sequence number of its ratings in
+    the period (found through the ratings' time index)."""
+    records = tables.records
+    query = (select(records.c.device_id, func.min(records.c.seq), func.max(records.c.seq))
+             .where(records.c.kind == _RATING, _bounds(records.c.corrected_time, period))
+             .group_by(records.c.device_id))
+    return {row[0]: (int(row[1]), int(row[2])) for row in conn.execute(query)}
+
+
+CHAIN_BATCH = 5_000
+"""Rows fetched at a time while a chain is streamed: memory stays flat however long the chain."""
+
+
+def chain_rows(conn: Connection, device_id: str, first_seq: int = 1, last_seq: int | None = None) -> Iterator[Row]:
+    """A device's stored records from ``first_seq`` to ``last_seq`` (to its
+    last, when None), in sequence order, each row holding the
+    :data:`~server.store.records.FIELD_COLUMNS` in their order; streamed
+    (read through the ``(device_id, seq)`` key, a batch of rows at a time)."""
+    records = tables.records
+    query = select(*FIELD_COLUMNS).where(records.c.device_id == device_id, records.c.seq >= first_seq)
+    if last_seq is not None:
+        query = query.where(records.c.seq <= last_seq)
+    result = conn.execution_options(yield_per=CHAIN_BATCH).execute(query.order_by(records.c.seq))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def next_rating_seq(conn: Connection, device_id: str, after_seq: int) -> int | None:
+    """The sequence number of the device's first rating after ``after_seq``
+    (None: none yet), read forward through the ``(device_id, seq)`` key."""
+    records = tables.records
+    # In the key's order, the first one found: never a scan of the rest of the chain.
+    return conn.execute(select(records.c.seq).where(
+        records.c.device_id == device_id, records.c.seq > after_seq, records.c.kind == _RATING)
+        .order_by(records.c.seq).limit(1)).scalar()
+
+
+def finding_places(conn: Connection) -> dict[str, set[tuple[int, str]]]:
+    """Every chain finding the server ever noted (open or resolved), as
+    (sequence number, problem) by device."""
+    findings = tables.findings
+    places: dict[str, set[tuple[int, str]]] = {}
+    for device_id, seq, problem in conn.execute(select(findings.c.device_id, findings.c.seq, findings.c.problem)):
+        if seq is not None:
+            places.setdefault(device_id, set()).add((int(seq), problem))
+    return places
 
 
 def record_archive(conn: Connection, code: str, made: dict[str, Any], *, stamp: str) -> None:

@@ -9,7 +9,7 @@ protect every POST with :func:`server.web.auth.csrf_protect`, and answer with
 :func:`server.web.render.page`. Add a new module's router to
 :data:`PAGE_ROUTERS`.
 
-Every asset (CSS, htmx under ``static/vendor/``) is served by the server
+Every asset (CSS, htmx and Chart.js under ``static/vendor/``) is served by the server
 itself from ``/static``: the commune network may have no internet.
 """
 
@@ -35,6 +35,7 @@ from server.web import (
     home,
     home_rating,
     home_visits,
+    menu,
     officers,
     reports,
     roster,
@@ -50,7 +51,7 @@ __all__ = ["mount_dashboard", "PAGE_ROUTERS"]
 PAGE_ROUTERS = (auth.router, home.router, accounts.router, audit.router, devices.router, roster.router,
                 board.router, officers.router, exports.router, server_settings.router, comment_form.router,
                 comments.router, cases.router, reports.router, home_visits.router, home_rating.router,
-                surveys.router, survey_form.router, survey_results.router)
+                surveys.router, survey_form.router, survey_results.router, menu.router)
 """Every page router of the dashboard."""
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -77,6 +77,13 @@ def handle_access_denied(app: FastAPI) -> None:
                       "forbidden": "your account's role may not use this route",
                       "csrf": "the request does not carry the session's CSRF token"}[exc.reason]
             return error_answer(exc.status, exc.reason, detail)
+        if exc.status == 401 and request.headers.get("HX-Request") == "true":
+            # A page's own refresh (the menu) after its session ended: the
+            # browser goes to the login page, and back to that page after.
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            target = safe_next(current.path + (f"?{current.query}" if current.query else ""))
+            return Response(status_code=401, headers={"HX-Redirect": f"/login?next={quote(target, safe='/')}",
+                                                      "Cache-Control": "no-store"})
         if exc.status == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             response = RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)

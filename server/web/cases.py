@@ -11,7 +11,9 @@ Who sees what (the rules are :mod:`server.cases`'):
 * the observer sees no case (personal data): 403.
 
 The citizen's number shows only on a case's page, to its owner and leaders,
-while it is open.
+while it is open, and each showing is audited (``callback.view``). The
+citizen's comment (what they wrote, a suggestion's signature; "erased" once
+erased) shows there to leaders, and to the owner while the case is open.
 
 The apology letter of a case (``/cases/{id}/letters/apology.pdf`` and
 ``.docx``, :mod:`server.letters`) is for those who act on the case: leaders,
@@ -129,8 +131,9 @@ def cases_page(request: Request, view: str = Query("open", max_length=10),
 def case_page(request: Request, case_id: int = Path(ge=1, le=2**53), done: str | None = Query(None, max_length=20),
               account: Account = READERS, book: CaseBook = Depends(get_cases)) -> HTMLResponse:
     """One case: what it is about, its status, outcome and due date; for
-    leaders its history, notes, the citizen's number while it is open, and
-    the actions. (Officer: only a case about them, without any of that.)"""
+    leaders its history, notes, the citizen's comment, their number while it
+    is open, and the actions. (Officer: only a case about them, without any
+    of that.)"""
     try:
         case = _visible(book.get(case_id), account)
     except _NotFound:
@@ -147,9 +150,11 @@ def _case_page(request: Request, case: Case, account: Account, book: CaseBook, *
     owner_names = {a.id: a.name for a in book.accounts.accounts()}
     may_act = account.role is Role.LEADER or (account.role is Role.ADMIN and case.owner_id == account.id)
     letter = get_letters(request).issued(APOLOGY, case_id=case.id) if may_issue_apology(case, account) else None
+    # The officer's page asks for nothing personal at all (the rules refuse it too).
+    phone = None if officer_view else book.show_phone(case, account, client_address(request))
+    comment = None if officer_view else book.citizen_comment(case, account)
     return page(request, "case.html", status_code=status_code, row=row, case=case, events=events,
-                may_letter=may_issue_apology(case, account), letter=letter,
-                phone=None if officer_view else book.callback_phone(case, account),
+                may_letter=may_issue_apology(case, account), letter=letter, phone=phone, comment=comment,
                 owners=owners, owner_name=owner_names.get(case.owner_id or 0),
                 officer_view=officer_view, may_act=may_act and case.is_open, may_note=may_act,
                 may_erase=account.role is Role.LEADER and book.number_kept(case),

@@ -6,6 +6,8 @@ and an officer learns of a comment about them through its follow-up case.)
 
 No phone number is shown here, only whether a call-back was asked for: the
 numbers are read by the follow-up cases alone (:func:`server.comments.callback_phone`).
+A comment that opened or joined a follow-up case (or whose rating has one)
+links to it, with the case's status and whether it is overdue.
 
 A suggestion, or a comment on a satisfied rating, may be answered with a
 thank-you letter (``/comments/{id}/letters/thanks.pdf`` and ``.docx``,
@@ -24,7 +26,7 @@ from server.comments import KIND_RATING, KIND_SUGGESTION, comments_page, erase_c
 from server.letters import LetterDesk, thanks_allowed
 from server.store import ratings as stored_ratings
 from server.web.auth import client_address, csrf_protect, require
-from server.web.cases import get_letters, letter_answer
+from server.web.cases import get_cases, get_letters, letter_answer
 from server.web.render import page, register_nav
 
 __all__ = ["router", "PER_PAGE"]
@@ -40,7 +42,8 @@ PER_PAGE = 50
 async def comments_list(request: Request, kind: str = Query(KIND_RATING, pattern="^(rating|suggestion)$"),
                         page_number: int = Query(1, alias="page", ge=1, le=1_000_000),
                         erased: int = 0, _account: Account = LEADER) -> HTMLResponse:
-    """One page of comments on ratings, or of suggestions. (Leader.)"""
+    """One page of comments on ratings, or of suggestions, each with the
+    follow-up case it leads to. (Leader.)"""
     engine = request.app.state.engine
     found, total = await run_in_threadpool(comments_page, engine, kind, page=page_number, per_page=PER_PAGE)
 
@@ -51,10 +54,13 @@ async def comments_list(request: Request, kind: str = Query(KIND_RATING, pattern
     officers, counters = await run_in_threadpool(names)
     thankable = {c.id for c in found if thanks_allowed(c)}
     letters = await run_in_threadpool(get_letters(request).issued_for_comments, sorted(thankable))
+    linked = await run_in_threadpool(get_cases(request).cases_for_comments, found)
+    now = request.app.state.clock()
+    overdue = {case.id for case in linked.values() if case.overdue(now)}
     pages = max(1, -(-total // PER_PAGE))
     return page(request, "comments.html", kind=kind, kinds=(KIND_RATING, KIND_SUGGESTION), comments=found,
                 total=total, page_number=page_number, pages=pages, officers=officers, counters=counters,
-                erased=bool(erased), thankable=thankable, letters=letters)
+                erased=bool(erased), thankable=thankable, letters=letters, linked=linked, overdue=overdue)
 
 
 @router.post("/comments/{comment_id}/erase")

@@ -7,7 +7,12 @@ shown through :func:`server.registry.visible_text`: Jinja escapes HTML, but
 control characters and bidirectional overrides would pass through it and
 could make a label read as something else. A request naming an active
 device is marked, on the request and on that device's row, and approving it
-needs the confirmation box ticked."""
+needs the confirmation box ticked.
+
+Each tablet's open findings (what the chain check found wrong) are listed
+under its row, as the command line's ``devices`` does: the first
+:data:`FINDINGS_SHOWN`, and how many more there are, so a tablet with
+thousands of findings does not make an endless page."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.accounts import Account, AccountBook, Role
 from server.deps import get_registry
+from server.i18n import DEFAULT_LANGUAGE, catalogue
 from server.registry import DeviceRegistry, PairingError, visible_text
 from server.web.auth import client_address, csrf_protect, get_accounts, require
 from server.web.home_visits import home_visits
@@ -32,6 +38,9 @@ register_nav("/devices", "nav.devices", (Role.ADMIN, Role.LEADER), order=70)
 _NOTICES = {"approved", "denied", "revoked"}
 # Fields that come from a tablet's anonymous pairing request.
 _ASKED_FIELDS = ("device_id", "label", "app_version")
+FINDINGS_SHOWN = 5
+"""How many of a tablet's open findings its row lists; the others are counted."""
+_NO_FINDINGS: dict[str, Any] = {"first": [], "count": 0, "more": 0}
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +49,29 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, **{f"{k}_shown": visible_text(row.get(k)) for k in _ASKED_FIELDS}}
 
 
+def _findings_shown(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """A tablet's open findings as its row lists them: each problem's words
+    (its locale key, or None for a problem the locale has no words for: the
+    code is shown), the detail made visible, and how many are not listed."""
+    if entry is None:
+        return _NO_FINDINGS
+    first = []
+    for finding in entry["first"]:
+        key = f"devices.problem.{finding['problem']}"
+        first.append({**finding, "problem_key": key if key in catalogue(DEFAULT_LANGUAGE) else None,
+                      # Written from what a tablet sent (a device id, an error): shown escaped.
+                      "detail_shown": visible_text(finding["detail"])})
+    return {"first": first, "count": entry["count"], "more": entry["count"] - len(first)}
+
+
 def _devices_page(request: Request, registry: DeviceRegistry, account: Account, *, status_code: int = 200,
                   notice: str | None = None, error: str | None = None) -> HTMLResponse:
     pairings = [_shown(p) for p in registry.list_pairings()]
     contested = {p["device_id"] for p in pairings if p["already_active"]}
-    devices = [{**_shown(d), "contested": d["device_id"] in contested} for d in registry.health(with_findings=False)]
+    findings = registry.open_findings(FINDINGS_SHOWN)
+    devices = [{**_shown(d), "contested": d["device_id"] in contested,
+                "open_findings": _findings_shown(findings.get(d["device_id"]))}
+               for d in registry.health(with_findings=False)]
     if account.role is not Role.ADMIN:
         pairings = []
     return page(request, "devices.html", status_code=status_code, devices=devices, pairings=pairings,

@@ -18,7 +18,10 @@ A template extends ``base.html`` and fills ``{% block title %}`` and
 
 A page module adds its menu item once, at import, with :func:`register_nav`;
 an item may carry a ``count`` (``count(request, account) -> int``) that the
-menu shows as a badge when it is not zero (``nav_counts``, by path).
+menu shows as a badge when it is not zero (``nav_counts``, by path). An open
+page refreshes its menu, badges included, from ``/menu`` (:mod:`.menu`)
+every minute and when its window regains focus, so a new case shows without
+a reload.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from server.settings import load_settings
 
 __all__ = [
     "TEMPLATES_DIR", "STATIC_DIR", "LANG_COOKIE", "NavItem", "environment",
-    "register_nav", "nav_for", "page", "local_time", "request_language",
+    "register_nav", "nav_for", "page", "menu", "local_time", "request_language",
 ]
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -115,6 +118,22 @@ def local_time(utc_text: str | None, zone: ZoneInfo, style: str = "datetime") ->
     return when.strftime(formats.get(style, "%d/%m/%Y %H:%M"))
 
 
+def _menu(request: Request, account: Account | None) -> dict[str, Any]:
+    """The menu's values: the role's items and their badges."""
+    nav = nav_for(account.role if account else None)
+    return {"nav": nav,
+            "nav_counts": {item.path: item.count(request, account) for item in nav if item.count and account}}
+
+
+def menu(request: Request, path: str) -> HTMLResponse:
+    """The menu alone (``menu.html``), its badges counted now, ``path``
+    marked as the current page: what an open page fetches to refresh it."""
+    session = getattr(request.state, "session", None)
+    account: Account | None = session.account if session else None
+    values = {"t": translator(request_language(request)), "path": path, **_menu(request, account)}
+    return HTMLResponse(environment.get_template("menu.html").render(values), headers=dict(_PAGE_HEADERS))
+
+
 def page(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page drawn from ``template`` with ``context`` and everything every
     template gets (see the module's description)."""
@@ -126,7 +145,6 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
     # time on a page is shown in that zone, never in UTC.
     settings = load_settings(request.app.state.engine)
     zone = settings.zone
-    nav = nav_for(account.role if account else None)
     values = {
         "request": request,
         "account": account,
@@ -134,8 +152,7 @@ def page(request: Request, template: str, *, status_code: int = 200, **context: 
         "lang": lang,
         "t": t,
         "csrf": session.csrf if session else "",
-        "nav": nav,
-        "nav_counts": {item.path: item.count(request, account) for item in nav if item.count and account},
+        **_menu(request, account),
         "path": request.url.path,
         "commune": settings.commune_name or t("app.commune_unknown"),
         "local": lambda text, style="datetime": local_time(text, zone, style),

@@ -3,30 +3,41 @@ tablet: a low rating with a call-back opens a case, which shows on the board
 and as the menu's badge; a leader takes it through every status; the officer
 sees the case but never the number; once resolved, the number is on no page;
 anonymous visitors are sent to the login page and the observer gets 403.
+A citizen's comment and its case lead to each other (the comment's text on
+the case's page for the leader only, the case's link and status on the
+comments page, "erased" once erased); overdue cases stand out on the list and
+their page, a case not yet due does not; each showing of the citizen's
+number is audited, never with the number.
 Screenshots of the pages at 1280 and 390 px go to ``HAILONG_SHOTS`` when set."""
 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from kiosk.desk import DeviceClock
-from server.accounts import Role
+from server.accounts import AccountBook, Role
 from server.roster import RosterStore
+from server.store import comments as stored_comments
+from server.store import tables
 from tests.sync_support import Commune, ManualClock, Tablet
 from tests.web.conftest import login_as
-from tests.web.support import PASSWORDS, api_login, make_accounts
+from tests.web.support import PASSWORDS, api_login, form_token, make_accounts
 
 pytestmark = pytest.mark.xdist_group("web")
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 PHONE = "0987654321"
 PUBLIC_URL = "https://hailong.xa-an-binh.vn"
+COMMENT = "Tôi phải chờ hai tiếng ở quầy, cán bộ không giải thích vì sao."
+SUGGESTION = "Đề nghị xã gọi lại cho tôi về hồ sơ cấp đổi sổ đỏ."
 SHOTS = os.environ.get("HAILONG_SHOTS")
 
 
@@ -200,3 +211,183 @@ def test_anonymous_visitors_log_in_and_the_observer_is_refused(followed, page):
     answer = leader.post(f"{commune.url}/cases/1/status", data={"status": "assigned"}, timeout=10,
                          allow_redirects=False)
     assert answer.status_code == 403
+
+
+# -- comments and cases, overdue, the number's audit ------------------------------------------
+
+
+def cases_about(commune) -> dict[str | None, dict]:
+    """The stored cases by the officer they are about (None: a suggestion's)."""
+    with commune.engine.begin() as conn:
+        return {row["officer_id"]: dict(row) for row in conn.execute(select(tables.cases)).mappings()}
+
+
+def comment_on(commune, rating_uuid: str, text: str) -> requests.Response:
+    """What the citizen's phone does with the QR code: open the rating's form, send it."""
+    with commune.engine.begin() as conn:
+        token = stored_comments.rating_for_comment(conn, rating_uuid)["comment_token"]
+    http = requests.Session()
+    form = http.get(f"{commune.url}/c/{rating_uuid}?t={token}", timeout=10)
+    return http.post(f"{commune.url}/c/{rating_uuid}", timeout=10, allow_redirects=False,
+                     data={"t": token, "csrf": form_token(form.text), "text": text})
+
+
+def suggest(commune, **fields) -> requests.Response:
+    """Send the suggestion box's form from a phone."""
+    http = requests.Session()
+    form = http.get(f"{commune.url}/gop-y", timeout=10)
+    return http.post(f"{commune.url}/gop-y", timeout=10, allow_redirects=False,
+                     data={"csrf": form_token(form.text), **fields})
+
+
+def row_of(html: str, comment_id: int) -> str:
+    """One comment's row of the comments page."""
+    return html.split(f'id="comment-{comment_id}"')[1].split("</tr>")[0]
+
+
+def fits(page) -> bool:
+    """Nothing on the page is wider than the window."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_comment_and_its_case_lead_to_each_other(followed, page):
+    commune, officers, _names = followed
+    case = cases_about(commune)[officers[0]]
+    assert comment_on(commune, case["rating_uuid"], COMMENT).status_code == 303
+    assert suggest(commune, text="Nên có thêm ghế chờ.").status_code == 303  # no call-back: no case
+    with commune.engine.begin() as conn:
+        ids = {row["text"]: row["id"] for row in conn.execute(select(tables.comments)).mappings()}
+
+    # The leader reads what the citizen wrote on the case's page, beside the number.
+    login_as(page, commune.url, Role.LEADER)
+    page.goto(f"{commune.url}/cases/{case['id']}")
+    said = page.locator(".case-facts .case-comment")
+    assert COMMENT in said.inner_text() and "Ý kiến người dân gửi qua mã QR" in said.inner_text()
+    assert page.locator(".phone-number").inner_text() == PHONE
+    assert "Người dân gửi ý kiến" in page.locator(".case-history").inner_text()
+    shoot(page, "case-comment-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert fits(page) and said.is_visible()
+    shoot(page, "case-comment-390")
+
+    # The comments page links each comment to its case, with the case's status.
+    page.goto(f"{commune.url}/comments")
+    link = page.locator(f"#comment-{ids[COMMENT]} .comment-case")
+    assert link.locator("a").get_attribute("href") == f"/cases/{case['id']}"
+    assert "Phản ánh số" in link.inner_text() and "Mới" in link.inner_text()
+    assert fits(page)
+    shoot(page, "comments-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    shoot(page, "comments-1280")
+    page.goto(f"{commune.url}/comments?kind=suggestion")
+    alone = page.locator(f"#comment-{ids['Nên có thêm ghế chờ.']} .comment-case")
+    assert alone.inner_text().strip() == "Không có" and alone.locator("a").count() == 0
+
+    # The officer it is about, and an admin it is not given to: the case without the comment.
+    for role in (Role.OFFICER, Role.ADMIN):
+        other = api_login(commune.url, role.value, PASSWORDS[role])
+        seen = other.get(f"{commune.url}/cases/{case['id']}", timeout=10)
+        assert seen.status_code == 200 and COMMENT not in seen.text and "citizen-comment" not in seen.text, role
+        assert not digits_on_text(seen.text), role
+
+    # Erased at the citizen's request: both pages say so, and still lead to each other.
+    leader = api_login(commune.url, "leader", PASSWORDS[Role.LEADER])
+    token = form_token(leader.get(f"{commune.url}/comments", timeout=10).text)
+    assert leader.post(f"{commune.url}/comments/{ids[COMMENT]}/erase", data={"csrf": token},
+                       timeout=10).status_code == 200
+    seen = leader.get(f"{commune.url}/cases/{case['id']}", timeout=10)
+    assert seen.status_code == 200 and COMMENT not in seen.text
+    assert "Nội dung ý kiến đã được xóa ngày" in seen.text
+    listed = row_of(leader.get(f"{commune.url}/comments", timeout=10).text, ids[COMMENT])
+    assert "Đã xóa ngày" in listed and f'href="/cases/{case["id"]}"' in listed
+
+
+def digits_on_text(html: str) -> bool:
+    """Whether the citizen's number (with or without its 0, spaced or not) is in some HTML."""
+    return PHONE[1:] in html.replace(" ", "").replace(".", "")
+
+
+def test_overdue_cases_stand_out_and_a_case_not_yet_due_does_not(followed, page):
+    commune, officers, _names = followed
+    # Monday 9 March: a suggestion asking for a call-back opens a case due on Wednesday 11 March.
+    commune.clock.now = datetime(2026, 3, 9, 10, 0, tzinfo=HANOI).astimezone(UTC)
+    assert suggest(commune, text=SUGGESTION, name="Lê Văn Tâm", phone=PHONE, consent="1").status_code == 303
+    # Tuesday 10 March: the tablet's two cases of Thursday 5 March (due Monday 9) are overdue.
+    commune.clock.now = datetime(2026, 3, 10, 9, 0, tzinfo=HANOI).astimezone(UTC)
+    cases = cases_about(commune)
+    late, on_time = [cases[o]["id"] for o in officers[:2]], cases[None]["id"]
+    assert cases[None]["due_on"] == "2026-03-11"
+
+    login_as(page, commune.url, Role.LEADER)
+    page.goto(f"{commune.url}/cases")
+    rows = page.locator("table.cases-list tbody tr")
+    assert rows.count() == 3
+    assert sorted(int(i) for i in page.locator("tr.overdue").evaluate_all("rs => rs.map(r => r.dataset.case)")) \
+        == sorted(late)
+    fresh = page.locator(f"tr[data-case='{on_time}']")
+    assert "overdue" not in fresh.get_attribute("class") and fresh.locator(".badge.bad").count() == 0
+    for case_id in late:
+        assert page.locator(f"tr[data-case='{case_id}'] .case-due .badge.bad").inner_text() == "Quá hạn"
+
+    def shade(case_id: int) -> str:
+        return page.locator(f"tr[data-case='{case_id}'] td.case-due").evaluate(
+            "e => getComputedStyle(e).backgroundColor")
+
+    assert shade(late[0]) != shade(on_time)  # seen, not only marked
+    assert page.locator(".case-view.has-overdue .case-view-count").inner_text() == "2"
+    shoot(page, "cases-overdue-1280")
+
+    page.goto(f"{commune.url}/cases/{late[0]}")
+    assert page.locator(".case-facts.overdue").count() == 1
+    assert page.locator("h1 .badge.bad").inner_text() == "Quá hạn"
+    edge = page.locator(".case-facts").evaluate("e => getComputedStyle(e).borderLeftWidth")
+    shoot(page, "case-overdue-1280")
+    page.goto(f"{commune.url}/cases/{on_time}")
+    assert page.locator(".case-facts.overdue").count() == 0 and page.locator("h1 .badge").count() == 0
+    assert page.locator(".case-facts").evaluate("e => getComputedStyle(e).borderLeftWidth") != edge
+    # The suggestion's text and signature are on its case, for the leader.
+    said = page.locator(".case-comment").inner_text()
+    assert SUGGESTION in said and "Người gửi: Lê Văn Tâm" in said and "hòm thư góp ý điện tử" in said
+    shoot(page, "case-suggestion-1280")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{commune.url}/cases")
+    assert page.locator("tr.overdue").count() == 2 and fits(page)
+    shoot(page, "cases-overdue-390")
+    page.goto(f"{commune.url}/cases/{late[0]}")
+    assert page.locator(".case-facts.overdue").count() == 1 and fits(page)
+    shoot(page, "case-overdue-390")
+
+
+def test_showing_the_citizens_number_is_audited_without_the_number(followed):
+    commune, officers, _names = followed
+    cases = cases_about(commune)
+    called, quiet = cases[officers[0]]["id"], cases[officers[1]]["id"]
+
+    def views() -> list:
+        entries, _ = AccountBook(commune.engine).audit_entries(per_page=200)
+        return [(e.actor, e.target, e.detail) for e in entries if e.action == "callback.view"]
+
+    # Pages that show no number leave no entry: the list, a case without a call-back,
+    # the officer's own case, the case seen by an admin it is not given to.
+    leader = api_login(commune.url, "leader", PASSWORDS[Role.LEADER])
+    assert leader.get(f"{commune.url}/cases", timeout=10).status_code == 200
+    assert leader.get(f"{commune.url}/cases/{quiet}", timeout=10).status_code == 200
+    for role in (Role.OFFICER, Role.ADMIN):
+        other = api_login(commune.url, role.value, PASSWORDS[role])
+        seen = other.get(f"{commune.url}/cases/{called}", timeout=10)
+        assert seen.status_code == 200 and not digits_on_text(seen.text), role
+    assert views() == []
+
+    # The leader opens the open case with a call-back: the number is shown, and that is audited.
+    shown = leader.get(f"{commune.url}/cases/{called}", timeout=10)
+    assert PHONE in shown.text
+    assert views() == [("leader", f"case {called}", "")]
+
+    # The admin's audit page says who saw which case's number, never the number.
+    admin = api_login(commune.url, "admin", PASSWORDS[Role.ADMIN])
+    audit = admin.get(f"{commune.url}/audit", timeout=10)
+    assert audit.status_code == 200
+    row = re.search(r'<tr class="audit-callback-view">(.*?)</tr>', audit.text, re.S)
+    assert row and "Xem số điện thoại gọi lại" in row.group(1) and f"case {called}" in row.group(1)
+    assert not digits_on_text(audit.text)

@@ -1,10 +1,11 @@
 """The citizens' comment form behind the tablet's QR code and the suggestion
 box, on a phone (390 px wide, JavaScript off), against ratings made on a real
 tablet and uploaded to a real server: one comment per rating, the refusals
-(wrong token, unknown rating, expired, a flood from one address, a stale
-form) with clear pages and their status, the size of the page, the leaders'
-list (and nobody else's) without a phone number, the hand-off to the
-follow-up cases, erasure on request and after the retention period.
+(wrong token, unknown rating, expired, a flood from one address on the
+suggestion box and on a rating's form, a stale form) with clear pages and
+their status, the size of the page, the leaders' list (and nobody else's)
+without a phone number, the hand-off to the follow-up cases, erasure on
+request and after the retention period.
 
 Screenshots go to the folder named by ``HAILONG_SHOTS`` (the test's own
 temporary folder otherwise)."""
@@ -115,6 +116,11 @@ def post_form(http: requests.Session, commune: Commune, rating, **fields) -> req
 def stored_comments(commune: Commune) -> list[dict]:
     with commune.engine.begin() as conn:
         return [dict(r) for r in conn.execute(select(tables.comments)).mappings()]
+
+
+def stored_cases(commune: Commune) -> list[dict]:
+    with commune.engine.begin() as conn:
+        return [dict(r) for r in conn.execute(select(tables.cases)).mappings()]
 
 
 def phone_context(browser):
@@ -287,7 +293,10 @@ def test_one_comment_per_rating_and_the_form_must_come_from_its_page(site, heard
     _, csrf = form_of(http, qr_address(tablet, ratings[2]))
     first = post_form(http, commune, ratings[2], csrf=csrf, text="Rất tốt, cảm ơn chị.")
     assert first.status_code == 303
-    assert heard == []  # a good rating without a call-back: nothing to follow up
+    # Every comment on a rating goes to the follow-up; a good rating's, without a call-back, opens nothing.
+    good = stored_comments(commune)[0]["id"]
+    assert heard == [good] and all(c["comment_id"] != good for c in stored_cases(commune))
+    assert len(stored_cases(commune)) == 2  # the lowest ratings' own, opened as they arrived
     again = post_form(http, commune, ratings[2], csrf=csrf, text="Một ý kiến nữa")
     assert again.status_code == 409 and "Đã nhận được ý kiến" in again.text and "Một ý kiến nữa" not in again.text
     assert [c["text"] for c in stored_comments(commune)] == ["Rất tốt, cảm ơn chị."]
@@ -306,9 +315,11 @@ def test_one_comment_per_rating_and_the_form_must_come_from_its_page(site, heard
         assert refused.status_code == 422 and words in refused.text, fields
     assert len(stored_comments(commune)) == 1
 
-    # The lowest level opens a follow-up even without a phone number.
+    # A comment on a lowest-level rating joins its case, even without a phone number.
     assert send(http, commune, ratings[3], text="Chờ quá lâu.").status_code == 303
-    assert heard == [max(c["id"] for c in stored_comments(commune))]
+    low = max(c["id"] for c in stored_comments(commune))
+    assert heard == [good, low]
+    assert {c["rating_uuid"]: c["comment_id"] for c in stored_cases(commune)}[ratings[3].uuid] == low
 
 
 def test_a_flood_from_one_address_is_refused_for_an_hour(site):
@@ -325,6 +336,29 @@ def test_a_flood_from_one_address_is_refused_for_an_hour(site):
     clock.advance(3601)
     assert http.post(f"{commune.url}/gop-y", timeout=10, allow_redirects=False,
                      data={"csrf": csrf, "text": "Sau một giờ"}).status_code == 303
+
+
+def test_a_flood_of_comments_from_one_address_is_refused_and_the_refused_one_is_not_kept(site):
+    commune, tablet, ratings, clock = site
+    # One rating (one form) per post, so that only the limit can refuse the last.
+    every = ratings + tablet.rate(POSTS_PER_HOUR + 1 - len(ratings))
+    assert tablet.uploader().run_once().pending == 0
+    http = requests.Session()
+    answers = [send(http, commune, r, text=f"Ý kiến số {i}").status_code for i, r in enumerate(every[:-1])]
+    assert answers == [303] * POSTS_PER_HOUR
+    last = every[-1]
+    refused = send(http, commune, last, text="Ý kiến bị từ chối")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "3600"
+    assert "Gửi quá nhiều lần" in refused.text and "Vui lòng thử lại sau" in refused.text
+    assert "Ý kiến bị từ chối" not in refused.text and "<form" not in refused.text
+    kept = stored_comments(commune)
+    assert len(kept) == POSTS_PER_HOUR and last.uuid not in {c["rating_uuid"] for c in kept}
+    # Nothing was taken: the citizen's form is still open, and takes the comment an hour later.
+    again = requests.get(qr_address(tablet, last), timeout=10)
+    assert again.status_code == 200 and 'name="text"' in again.text
+    clock.advance(3601)
+    assert send(http, commune, last, text="Ý kiến sau một giờ").status_code == 303
+    assert [c["text"] for c in stored_comments(commune) if c["rating_uuid"] == last.uuid] == ["Ý kiến sau một giờ"]
 
 
 # -- who sees comments; erasure -------------------------------------------------------------
