@@ -41,7 +41,7 @@ from server.reports import (
     reminder_for,
 )
 from server.roster import RosterStore
-from server.scores import Exclusions, Period, PeriodKind, ReasonTally, wilson_interval
+from server.scores import HEADINGS, REASON_HEADINGS, Exclusions, Period, PeriodKind, ReasonTally, wilson_interval
 from server.settings import load_settings, save_setting
 from sync.record import KIND_RATING
 from tests.sync_support import Commune, ManualClock, Tablet
@@ -319,6 +319,25 @@ def test_the_xlsx_holds_the_figures_as_numbers(seeded, tmp_path) -> None:
         assert row[2] == seeded.names[officer]
         assert row[header.index(t("reports.col.n"))] == sum(mine.values())
         assert row[header.index(t("reports.col.satisfied"))] == satisfied_of(mine)
+    # The reasons sheet, worked out from the tablet's records: a reason given with a satisfied
+    # rating is praise, with any other a fault; each of the plans' headings sums its reasons.
+    praised, faulted = Counter(), Counter()
+    for rated in seeded.ratings:
+        if MARCH.first <= rated.day <= MARCH.last and not rated.simulated:
+            (praised if rated.level in SATISFIED else faulted).update(rated.reasons)
+    assert sum(praised.values()) >= 3 and sum(faulted.values()) >= 3  # both kinds are in the data
+    rows = sheets["Lý do"]
+    split = rows.index([None, None, None, None])
+    by_heading = {row[1]: (row[2], row[3]) for row in rows[1:split]}
+    for group, headings in HEADINGS.items():
+        for heading in headings:
+            mine = [r for r, under in REASON_HEADINGS.items() if heading in under]
+            assert by_heading[t(f"scores.heading.{heading}")] == (
+                sum(praised[r] for r in mine), sum(faulted[r] for r in mine)), heading
+    by_reason = {row[0]: (row[2], row[3]) for row in rows[split + 2:]}
+    assert len(by_reason) == len(praised | faulted)
+    for reason in praised | faulted:
+        assert by_reason[t(f"roster.reason.{reason}")] == (praised[reason], faulted[reason]), reason
     follow = {row[0]: row[1] for row in sheets["Theo dõi xử lý"][1:]}
     assert follow[t("reports.follow.opened")] == 4 and follow[t("reports.follow.overdue")] == 2
     assert follow[t("reports.follow.letters_apology")] == 1 and follow[t("reports.follow.letters_thanks")] == 1
