@@ -185,6 +185,8 @@ class HeadlessKiosk:
         finally:
             App._running_app = running
             object.__setattr__(global_idmap["app"], "_obj", None)
+        for screen in app.root.screens:  # a transition finished in that frame restarts its screen's timer
+            screen._cancel_timer()
         app.store.close()
         # The app froze its objects out of the collector's view (one app runs
         # for the life of a tablet); here many run in one process, one after

@@ -113,6 +113,31 @@ def test_closing_with_a_label_update_still_scheduled_raises_nothing(make_kiosk):
     assert global_idmap["app"].root is following.app.root
 
 
+def test_a_stopped_apps_screen_timing_out_leaves_the_next_app_alone(make_kiosk):
+    """A screen's timeout reaches the app through ``get_running_app``: one
+    left running by a stopped app (a screen entered in the very last frame)
+    must not send the app that runs now back to idle."""
+    first = make_kiosk(counter_mode)
+    first.app.staff.open_staff()
+    first.pump(2)
+    stale = first.screen
+    assert stale.name == "staff" and stale.timeout_s > 0
+    first.close()
+    following = make_kiosk(counter_mode)
+    following.app.staff.open_staff()
+    following.pump(2)
+    assert following.screen.name == "staff"
+    stale.timeout_s = 0.05
+    stale.restart_timer()  # what a transition finishing after the stop would do
+    following.wait(0.3)
+    assert following.screen.name == "staff"
+    # The running app's own screen still times out.
+    following.screen.timeout_s = 0.05
+    following.screen.restart_timer()
+    following.wait(0.3)
+    assert following.screen.name != "staff"
+
+
 @pytest.mark.parametrize("scale", [4, 5])
 def test_larger_scales_show_one_face_per_level(make_kiosk, scale):
     kiosk = make_kiosk(lambda t: (counter_mode(t), t["rating"].update(scale=scale)))

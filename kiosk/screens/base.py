@@ -98,7 +98,12 @@ class KioskScreen(Screen):
 
     def _fire(self, _dt: float) -> None:
         self._timer = None
-        if self.manager is not None and self.manager.current_screen is self:
+        app = App.get_running_app()
+        # Only the running app's own screen acts: on_timeout reaches the app
+        # through get_running_app, and a stopped app's screen must not send
+        # another one idle (tests run many apps in one process).
+        if app is not None and self.manager is not None and app.root is self.manager \
+                and self.manager.current_screen is self:
             self.on_timeout()
 
     def on_touch_down(self, touch) -> bool:
