@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Column, Connection, func, insert, select, update
 
 from server.store import tables
 from sync.record import KIND_DETAILS, KIND_RATING
@@ -77,15 +77,20 @@ def case_by_id(conn: Connection, case_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _cases_by(conn: Connection, column: Column, keys: Collection[Any]) -> dict[Any, dict[str, Any]]:
+    """The cases whose ``column`` holds one of ``keys``, by that value (asked in chunks)."""
+    found: dict[Any, dict[str, Any]] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        query = select(tables.cases).where(column.in_(ordered[start:start + _CHUNK]))
+        for row in conn.execute(query).mappings():
+            found[row[column.name]] = dict(row)
+    return found
+
+
 def cases_by_rating(conn: Connection, rating_uuids: Collection[str]) -> dict[str, dict[str, Any]]:
     """The cases already opened about these ratings, by rating UUID."""
-    found: dict[str, dict[str, Any]] = {}
-    ordered = sorted(rating_uuids)
-    for start in range(0, len(ordered), _CHUNK):
-        query = select(tables.cases).where(tables.cases.c.rating_uuid.in_(ordered[start:start + _CHUNK]))
-        for row in conn.execute(query).mappings():
-            found[row["rating_uuid"]] = dict(row)
-    return found
+    return _cases_by(conn, tables.cases.c.rating_uuid, rating_uuids)
 
 
 def case_by_comment(conn: Connection, comment_id: int) -> dict[str, Any] | None:
@@ -96,13 +101,7 @@ def case_by_comment(conn: Connection, comment_id: int) -> dict[str, Any] | None:
 
 def cases_by_comments(conn: Connection, comment_ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """The cases opened about (or joined by) these comments, by comment id."""
-    found: dict[int, dict[str, Any]] = {}
-    ordered = sorted(comment_ids)
-    for start in range(0, len(ordered), _CHUNK):
-        query = select(tables.cases).where(tables.cases.c.comment_id.in_(ordered[start:start + _CHUNK]))
-        for row in conn.execute(query).mappings():
-            found[int(row["comment_id"])] = dict(row)
-    return found
+    return _cases_by(conn, tables.cases.c.comment_id, comment_ids)
 
 
 def list_cases(conn: Connection, *, statuses: Collection[str] | None = None, overdue_at: str | None = None,
