@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -189,16 +189,18 @@ UNSATISFIED: dict[tuple[int, str], int] = {
 
 
 def _follow_up_settings(conn: Connection) -> ServerSettings:
-    """The settings that open cases (levels, due days, time zone), read in the
+    """The settings that open cases (levels, due days, days off, time zone), read in the
     caller's transaction without the rest (the commune's name reads the roster)."""
     stored_values = stored_settings.stored_settings(conn)
     values: dict[str, Any] = {}
-    for key in ("timezone", "case_levels", "case_due_working_days"):
+    for key in ("timezone", "case_levels", "case_due_working_days", "holidays"):
         if key in stored_values:
             try:
                 values[key] = check_setting(key, stored_values[key])
             except SettingError:
                 pass  # a value edited by hand into something unusable: the default stands
+    if "holidays" in values:
+        values["holidays"] = tuple(values["holidays"])
     return ServerSettings(**values)
 
 
@@ -209,22 +211,23 @@ def opens_case(scale: int | None, level: str | None, case_levels: int) -> bool:
     return place is not None and place <= case_levels
 
 
-def due_day(opened: date, working_days: int) -> date:
+def due_day(opened: date, working_days: int, holidays: Collection[str] = ()) -> date:
     """The day a case opened on ``opened`` is due: that many working days
-    (Monday to Friday) later. A case opened on Friday or at the weekend with
-    2 days is due on Tuesday."""
-    day, left = opened, working_days
+    (Monday to Friday, not one of the ``holidays``, ISO dates) later. A case
+    opened on Friday or at the weekend with 2 days is due on Tuesday."""
+    day, left, off = opened, working_days, frozenset(holidays)
     while left > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if day.weekday() < 5 and day.isoformat() not in off:
             left -= 1
     return day
 
 
-def due_deadline(opened_at: datetime, working_days: int, zone: ZoneInfo) -> tuple[str, str]:
+def due_deadline(opened_at: datetime, working_days: int, zone: ZoneInfo,
+                 holidays: Collection[str] = ()) -> tuple[str, str]:
     """When a case opened at ``opened_at`` becomes overdue: the end of its due
     day in the commune's time zone, as (UTC instant text, local ISO date)."""
-    day = due_day(opened_at.astimezone(zone).date(), working_days)
+    day = due_day(opened_at.astimezone(zone).date(), working_days, holidays)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     return utc_text(end), day.isoformat()
 
@@ -232,7 +235,8 @@ def due_deadline(opened_at: datetime, working_days: int, zone: ZoneInfo) -> tupl
 def _case_row(*, stamp: str, settings: ServerSettings, cause: Cause, callback: bool, rating_uuid: str | None,
               comment_id: int | None, rating: Any | None) -> dict[str, Any]:
     """The ``cases`` row of a new case."""
-    due_at, due_on = due_deadline(datetime.fromisoformat(stamp), settings.case_due_working_days, settings.zone)
+    due_at, due_on = due_deadline(datetime.fromisoformat(stamp), settings.case_due_working_days, settings.zone,
+                                  settings.holidays)
     return dict(rating_uuid=rating_uuid, comment_id=comment_id, cause=cause.value, callback=callback,
                 officer_id=_get(rating, "officer_id"), scale=_get(rating, "scale"), level=_get(rating, "level"),
                 status=CaseStatus.NEW.value, owner_id=None, outcome=None, opened_at=stamp, due_at=due_at,

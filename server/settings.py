@@ -13,6 +13,7 @@ in the imported roster.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # Following up (server.cases) and its e-mail alerts (server.alerts).
     "case_levels": 1,
     "case_due_working_days": 2,
+    # Days off besides the weekend (Tết, 30/4, 2/9…), as ISO dates: not working days.
+    "holidays": [],
     "smtp_host": "",
     "smtp_port": 587,
     "smtp_from": "",
@@ -89,7 +92,11 @@ class ServerSettings:
     """How many of each scale's lowest levels open a follow-up case (1: only
     the worst). A level that counts as satisfied never does."""
     case_due_working_days: int = DEFAULTS["case_due_working_days"]
-    """Working days (Monday to Friday, local) a case has before it is overdue."""
+    """Working days (Monday to Friday, local, but :attr:`holidays`) a case has before it is overdue."""
+    holidays: tuple[str, ...] = ()
+    """The commune's days off besides the weekend (ISO dates, in order): no
+    working day for a case's due date. The state's holidays move with the
+    lunar calendar and the government's yearly decision, so the admin enters them."""
     smtp_host: str = DEFAULTS["smtp_host"]
     """The mail server for alerts; empty: no e-mail is sent."""
     smtp_port: int = DEFAULTS["smtp_port"]
@@ -175,13 +182,40 @@ LETTERHEAD_KEYS = ("issuing_parent", "issuing_body", "document_symbol", "place_n
                    "leader_title", "leader_name")
 
 
-_FOLLOW_UP_KEYS = ("case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_starttls",
-                   "smtp_user", "smtp_password", "alert_to")
+_FOLLOW_UP_KEYS = ("case_levels", "case_due_working_days", "holidays", "smtp_host", "smtp_port", "smtp_from",
+                   "smtp_starttls", "smtp_user", "smtp_password", "alert_to")
+MAX_HOLIDAYS = 400
+"""Days off the setting holds at most (several years of them)."""
+
+
+def _check_holidays(value: Any) -> list[str]:
+    """Days off as sorted, distinct ISO dates, from a list or from the form's
+    text (``dd/mm/yyyy`` or ``yyyy-mm-dd``, separated by commas, semicolons,
+    spaces or new lines). Problem: ``bad_date``."""
+    items = value.replace(";", ",").replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or len(items) > MAX_HOLIDAYS:
+        raise SettingError("holidays", "bad_date")
+    days = set()
+    for item in items:
+        text = str(item).strip()
+        try:
+            if "/" in text:
+                day, month, year = (int(part) for part in text.split("/"))
+                days.add(date(year, month, day))
+            else:
+                days.add(date.fromisoformat(text))
+        except ValueError:
+            raise SettingError("holidays", "bad_date") from None
+    if any(not 2000 <= day.year <= 2100 for day in days):
+        raise SettingError("holidays", "bad_date")
+    return [day.isoformat() for day in sorted(days)]
 
 
 def _check_follow_up(key: str, value: Any) -> Any:
     """The follow-up and alert settings, checked (problems: ``not_a_count``,
     ``not_a_port``, ``not_a_switch``, ``bad_address``)."""
+    if key == "holidays":
+        return _check_holidays(value)
     if key in ("case_levels", "case_due_working_days"):
         top = 4 if key == "case_levels" else 60
         if isinstance(value, bool) or str(value).strip() not in {str(n) for n in range(1, top + 1)}:
@@ -231,6 +265,7 @@ def settings_in(conn: Connection) -> ServerSettings:
     if "commune_name" not in stored and roster_name:
         values["commune_name"] = roster_name
     values["alert_to"] = tuple(values["alert_to"])
+    values["holidays"] = tuple(values["holidays"])
     return ServerSettings(**values)
 
 

@@ -33,7 +33,7 @@ from server.cases import (
 from server.clock import utc_text
 from server.comments import CommentBox, comment, erase_comment
 from server.registry import DeviceRegistry
-from server.settings import save_setting
+from server.settings import SettingError, load_settings, save_setting
 from server.store import open_engine
 from sync.record import GENESIS_HASH, KIND_DETAILS, KIND_RATING, Record, seal
 
@@ -180,6 +180,24 @@ def test_a_case_opened_on_friday_is_overdue_after_tuesday(world):
     assert case.overdue(clock.now) and [c.id for c in cases.cases(CaseView.OVERDUE)[0]] == [case.id]
 
 
+def test_days_off_are_not_working_days_for_a_case(world):
+    engine, device, ingest, cases, _accounts, clock = world
+    # Monday 9 and Tuesday 10 March off: a case opened on Friday the 6th is due on Thursday the 12th.
+    assert due_day(date(2026, 3, 6), 2, ("2026-03-09", "2026-03-10")) == date(2026, 3, 12)
+    assert due_day(date(2026, 3, 6), 2, ("2026-03-07",)) == date(2026, 3, 10)  # a Saturday off changes nothing
+    # The admin types them as the page shows them; stored as ISO dates, in order, once each.
+    assert save_setting(engine, "holidays", "10/03/2026, 9/3/2026;2026-03-10") == ["2026-03-09", "2026-03-10"]
+    for wrong in ("31/02/2026", "9/3", "Tết", "01/01/1999", ["2026-13-01"]):
+        with pytest.raises(SettingError, match="bad_date"):
+            save_setting(engine, "holidays", wrong)
+    assert load_settings(engine).holidays == ("2026-03-09", "2026-03-10")
+    ingest.receive(device.batch([device.rate(1)]), clock())  # Friday 6 March, as the world's clock says
+    (case,) = cases.cases(CaseView.OPEN)[0]
+    assert case.due_on == "2026-03-12"
+    clock.now = datetime(2026, 3, 11, 23, 0, tzinfo=HANOI).astimezone(UTC)
+    assert cases.cases(CaseView.OVERDUE)[0] == []  # without the days off it would be overdue since Wednesday
+
+
 def test_the_status_flow_its_events_and_audit(world):
     engine, device, ingest, cases, accounts, clock = world
     low = device.rate(1)
@@ -253,7 +271,6 @@ def test_officers_lists_hold_only_their_own_cases(world):
 
 def test_settings_of_follow_up_and_mail_are_checked(world):
     engine = world[0]
-    from server.settings import SettingError, load_settings
     assert save_setting(engine, "alert_to", "a@xa.vn; b@xa.vn") == ["a@xa.vn", "b@xa.vn"]
     assert load_settings(engine).alert_to == ("a@xa.vn", "b@xa.vn")
     for key, value in (("case_levels", 0), ("case_due_working_days", "x"), ("smtp_port", 70000),

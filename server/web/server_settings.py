@@ -2,7 +2,7 @@
 the pages is in it), how many ratings an officer needs to be ranked, the
 commune's name when it should differ from the roster's, how long the comment
 form stays open and comments are kept, which ratings open a follow-up case
-and how soon it is due, the e-mail server for alerts, and the letterhead of
+and how soon it is due (the days off not counted), the e-mail server for alerts, and the letterhead of
 letters and reports. (Admin.)
 
 The SMTP password is never sent back to the page: an empty field keeps it."""
@@ -29,8 +29,11 @@ ADMIN = Depends(require(Role.ADMIN))
 # The text fields of the form, in order; each is the setting of the same name.
 FIELDS = ("timezone", "rank_min_ratings", "commune_name", "comment_days", "comment_retention_days",
           "callback_retention_months", "home_visit_hours", "survey_posts_per_hour",
-          "case_levels", "case_due_working_days", "smtp_host", "smtp_port", "smtp_from", "smtp_user", "alert_to",
+          "case_levels", "case_due_working_days", "holidays", "smtp_host", "smtp_port", "smtp_from", "smtp_user",
+          "alert_to",
           *LETTERHEAD_KEYS)
+# Fields longer than 500 characters: a year or more of days off, 12 characters each.
+_LONGEST = {"holidays": 5000}
 # Fields an empty value leaves as they are (the roster's name; a password never shown).
 KEEP_WHEN_EMPTY = ("commune_name", "smtp_password")
 
@@ -39,6 +42,7 @@ def _form_of(request: Request) -> dict[str, str]:
     settings = load_settings(request.app.state.engine)
     form = {key: str(getattr(settings, key)) for key in FIELDS}
     form["alert_to"] = ", ".join(settings.alert_to)
+    form["holidays"] = ", ".join(f"{day[8:10]}/{day[5:7]}/{day[0:4]}" for day in settings.holidays)
     form["smtp_starttls"] = "1" if settings.smtp_starttls else ""
     form["smtp_password"] = ""
     return form
@@ -63,7 +67,7 @@ def _save(request: Request, submitted: Any, account: Account, accounts: AccountB
     before = _form_of(request)
     # A field the form did not send stays as it is (the checkbox: when the
     # form was the whole page, which always sends the password field).
-    typed = {key: str(submitted[key])[:500].strip() if key in submitted else before[key]
+    typed = {key: str(submitted[key])[:_LONGEST.get(key, 500)].strip() if key in submitted else before[key]
              for key in (*FIELDS, "smtp_password")}
     whole_form = "smtp_password" in submitted
     typed["smtp_starttls"] = ("1" if submitted.get("smtp_starttls") else "") if whole_form else before["smtp_starttls"]

@@ -70,3 +70,23 @@ def test_the_mail_password_is_kept_but_never_shown_or_audited(commune, roles) ->
     entries, _ = AccountBook(commune.engine).audit_entries()
     details = " ".join(e.detail for e in entries if e.action == "settings.change")
     assert "smtp_password: changed" in details and "bí-mật-thư-123" not in details
+
+
+def test_the_admin_enters_the_days_off_as_dates_on_the_page(commune, roles) -> None:
+    admin = api_login(commune.url, roles[Role.ADMIN], PASSWORDS[Role.ADMIN])
+    form = admin.get(f"{commune.url}/settings", timeout=10)
+    assert form.status_code == 200 and 'name="holidays" type="text" value=""' in form.text
+    typed = "30/04/2026, 1/5/2026\n02/09/2026"
+    refused = admin.post(f"{commune.url}/settings", timeout=10, data={
+        "csrf": form_token(form.text), "holidays": typed + ", 31/09/2026"})
+    assert refused.status_code == 422 and "không đúng dạng ngày/tháng/năm" in refused.text
+    assert "31/09/2026" in refused.text and load_settings(commune.engine).holidays == ()
+    saved = admin.post(f"{commune.url}/settings", timeout=10, allow_redirects=False, data={
+        "csrf": form_token(form.text), "holidays": typed})
+    assert saved.status_code == 303
+    assert load_settings(commune.engine).holidays == ("2026-04-30", "2026-05-01", "2026-09-02")
+    shown = admin.get(f"{commune.url}/settings", timeout=10)
+    assert 'value="30/04/2026, 01/05/2026, 02/09/2026"' in shown.text
+    entries, _ = AccountBook(commune.engine).audit_entries()
+    change = next(e for e in entries if e.action == "settings.change")
+    assert "holidays:" in change.detail and "02/09/2026" in change.detail
