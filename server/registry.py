@@ -305,6 +305,13 @@ class DeviceRegistry:
         with read_transaction(self.engine) as conn:
             return stored_findings.open_findings(conn, per_device, leave_out=HOME_DEVICE_ID)
 
+    def device_open_findings(self, device_id: str, *, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page (from 1) of a tablet's unresolved findings, oldest first,
+        and how many are open, for the tablet's findings page."""
+        with read_transaction(self.engine) as conn:
+            return stored_findings.device_open_findings(conn, device_id, offset=(page - 1) * per_page,
+                                                        limit=per_page)
+
     def health(self, device_id: str | None = None, *, with_findings: bool = True) -> list[dict[str, Any]]:
         """Each device's health (the contract's :class:`sync.wire.DeviceHealth`,
         as sent): last seen, app version, pending count, clock offset, chain

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from server.store import tables
 
-__all__ = ["open_findings"]
+__all__ = ["open_findings", "device_open_findings"]
 
 
 def open_findings(conn: Connection, per_device: int, *, leave_out: str | None = None) -> dict[str, dict[str, Any]]:
@@ -45,3 +45,18 @@ def open_findings(conn: Connection, per_device: int, *, leave_out: str | None = 
         device = out.setdefault(row["device_id"], {"first": [], "count": row["open_count"]})
         device["first"].append({k: row[k] for k in ("seq", "problem", "detail", "found_at")})
     return out
+
+
+def device_open_findings(conn: Connection, device_id: str, *, offset: int,
+                         limit: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of a device's unresolved findings, in the order they were
+    found (each with ``seq``, ``problem``, ``detail``, ``found_at``), and how
+    many are open in all."""
+    findings = tables.findings
+    open_here = (findings.c.device_id == device_id) & findings.c.resolved_at.is_(None)
+    total = conn.execute(select(func.count()).select_from(findings).where(open_here)).scalar_one()
+    rows = conn.execute(
+        select(findings.c.seq, findings.c.problem, findings.c.detail, findings.c.found_at)
+        .where(open_here).order_by(findings.c.id).offset(offset).limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows], int(total)

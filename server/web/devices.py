@@ -12,7 +12,8 @@ needs the confirmation box ticked.
 Each tablet's open findings (what the chain check found wrong) are listed
 under its row, as the command line's ``devices`` does: the first
 :data:`FINDINGS_SHOWN`, and how many more there are, so a tablet with
-thousands of findings does not make an endless page."""
+thousands of findings does not make an endless page; its own findings page
+(``/devices/{id}/findings``) lists them all, a page at a time."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ _NOTICES = {"approved", "denied", "revoked"}
 # Fields that come from a tablet's anonymous pairing request.
 _ASKED_FIELDS = ("device_id", "label", "app_version")
 FINDINGS_SHOWN = 5
-"""How many of a tablet's open findings its row lists; the others are counted."""
+"""How many of a tablet's open findings its row lists; the others are counted
+and listed on the tablet's own findings page."""
+FINDINGS_PER_PAGE = 100
+"""Findings on a page of a tablet's findings page."""
 _NO_FINDINGS: dict[str, Any] = {"first": [], "count": 0, "more": 0}
 
 
@@ -49,18 +53,24 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, **{f"{k}_shown": visible_text(row.get(k)) for k in _ASKED_FIELDS}}
 
 
-def _findings_shown(entry: dict[str, Any] | None) -> dict[str, Any]:
-    """A tablet's open findings as its row lists them: each problem's words
-    (its locale key, or None for a problem the locale has no words for: the
-    code is shown), the detail made visible, and how many are not listed."""
-    if entry is None:
-        return _NO_FINDINGS
-    first = []
-    for finding in entry["first"]:
+def _in_words(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings as the pages list them: each problem's words (its locale key,
+    or None for a problem the locale has no words for: the code is shown) and
+    the detail made visible."""
+    shown = []
+    for finding in findings:
         key = f"devices.problem.{finding['problem']}"
-        first.append({**finding, "problem_key": key if key in catalogue(DEFAULT_LANGUAGE) else None,
+        shown.append({**finding, "problem_key": key if key in catalogue(DEFAULT_LANGUAGE) else None,
                       # Written from what a tablet sent (a device id, an error): shown escaped.
                       "detail_shown": visible_text(finding["detail"])})
+    return shown
+
+
+def _findings_shown(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """A tablet's open findings as its row lists them, and how many are not listed."""
+    if entry is None:
+        return _NO_FINDINGS
+    first = _in_words(entry["first"])
     return {"first": first, "count": entry["count"], "more": entry["count"] - len(first)}
 
 
@@ -85,6 +95,21 @@ def devices_page(request: Request, notice: str | None = Query(None, max_length=2
                  registry: DeviceRegistry = Depends(get_registry)) -> HTMLResponse:
     """Every tablet's health; for the admin, the pairings waiting. (Admin, leader.)"""
     return _devices_page(request, registry, account, notice=notice)
+
+
+@router.get("/devices/{device_id}/findings", response_class=HTMLResponse)
+def device_findings_page(request: Request, device_id: str = Path(max_length=64),
+                         page_number: int = Query(1, alias="page", ge=1, le=1_000_000),
+                         _account: Account = Depends(require(Role.ADMIN, Role.LEADER)),
+                         registry: DeviceRegistry = Depends(get_registry)) -> HTMLResponse:
+    """Every open finding of one tablet, a page at a time (its row on the
+    devices page lists the first few). (Admin, leader.)"""
+    found = registry.health(device_id, with_findings=False)
+    if not found:
+        return page(request, "device_findings.html", status_code=404, device=None)
+    findings, total = registry.device_open_findings(device_id, page=page_number, per_page=FINDINGS_PER_PAGE)
+    return page(request, "device_findings.html", device=_shown(found[0]), findings=_in_words(findings),
+                total=total, page_number=page_number, pages=max(1, -(-total // FINDINGS_PER_PAGE)))
 
 
 @router.post("/devices/pairings/{user_code}/{decision}")

@@ -6,6 +6,7 @@ from the page, which the tablet's next poll learns."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,9 +24,16 @@ from tests.sync_support import Commune, ManualClock, Tablet, as_attacker, findin
 from tests.web.conftest import login_as
 from tests.web.support import PASSWORDS, api_login, make_accounts
 
-SHOTS = Path("/tmp/shots/devices")
+SHOTS = os.environ.get("HAILONG_SHOTS")
 PHONE = {"width": 390, "height": 844}
 OFFSET_S = 42.5  # the healthy tablet's clock is this far behind the server's
+
+
+def shoot(page, name: str) -> None:
+    """A full-page screenshot into ``HAILONG_SHOTS``, when set (to look at the page)."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 DELETED = (3, 5, 7, 9, 11, 13, 15)  # ratings taken off the tampered tablet behind the app's back
 
 
@@ -78,7 +86,6 @@ def fleet(tmp_path_factory) -> Iterator[Fleet]:
 
 def test_findings_in_words_and_a_healthy_tablets_health_on_desktop_and_phone(fleet, page):
     commune, tampered, healthy = fleet.commune, fleet.tampered, fleet.healthy
-    SHOTS.mkdir(parents=True, exist_ok=True)
     login_as(page, commune.url, Role.LEADER)  # a leader sees the findings, as the admin does
     page.goto(f"{commune.url}/devices")
 
@@ -103,25 +110,44 @@ def test_findings_in_words_and_a_healthy_tablets_health_on_desktop_and_phone(fle
     assert (cells.locator("td[data-label='Liên lạc lần cuối']").inner_text().strip()
             == fleet.clock.now.astimezone(zone).strftime("%d/%m/%Y %H:%M"))
     assert cells.locator("td[data-label='Lệch đồng hồ']").inner_text().strip() == f"+{OFFSET_S:.1f} s"
-    page.screenshot(path=str(SHOTS / "devices-desktop.png"), full_page=True)
+    shoot(page, "devices-desktop.png")
 
     page.set_viewport_size(PHONE)
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert listed.locator("li.finding").first.is_visible()
-    page.screenshot(path=str(SHOTS / "devices-phone.png"), full_page=True)
+    shoot(page, "devices-phone.png")
 
     # In English, the same words' translation, never the raw code.
     page.click("nav.lang a[hreflang=en]")
     page.wait_for_load_state()
     first = listed.locator("li.finding").first.inner_text()
     assert "Record 3" in first and "Records missing (perhaps deleted on the tablet)" in first
-    page.screenshot(path=str(SHOTS / "devices-phone-en.png"), full_page=True)
+    shoot(page, "devices-phone-en.png")
 
-    # An officer or an observer does not get the page at all.
+    # The tablet's own findings page lists all seven, in the order found.
+    page.click("nav.lang a[hreflang=vi]")
+    page.wait_for_load_state()
+    with page.expect_navigation():
+        listed.locator("a.findings-all").click()
+    assert page.url.endswith(f"/devices/{tampered.store.device_id}/findings")
+    every = page.locator("li.finding")
+    assert every.count() == 7
+    assert [every.nth(i).locator(".finding-seq").inner_text() for i in range(7)] == [
+        f"Bản ghi số {seq}" for seq in (3, 5, 7, 9, 11, 13, 15)]
+    assert "(7 cảnh báo)" in page.locator(".lead").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "device-findings-phone.png")
+    healthy_page = page.goto(f"{commune.url}/devices/{healthy.store.device_id}/findings")
+    assert healthy_page.status == 200 and page.locator("li.finding").count() == 0
+    assert page.goto(f"{commune.url}/devices/no-such-tablet/findings").status == 404
+
+    # An officer or an observer does not get the pages at all.
     for role in (Role.OFFICER, Role.OBSERVER):
-        answer = api_login(commune.url, role.value, PASSWORDS[role]).get(f"{commune.url}/devices", timeout=10)
-        assert answer.status_code == 403 and "records 3..3" not in answer.text
+        http = api_login(commune.url, role.value, PASSWORDS[role])
+        for path in ("/devices", f"/devices/{tampered.store.device_id}/findings"):
+            answer = http.get(f"{commune.url}{path}", timeout=10)
+            assert answer.status_code == 403 and "records 3..3" not in answer.text, path
 
 
 def test_a_pairing_denied_on_the_page_reaches_the_tablet_and_the_audit(fleet, page):
@@ -150,7 +176,7 @@ def test_a_pairing_denied_on_the_page_reaches_the_tablet_and_the_audit(fleet, pa
     page.set_viewport_size(PHONE)
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    page.screenshot(path=str(SHOTS / "devices-admin-phone.png"), full_page=True)
+    shoot(page, "devices-admin-phone.png")
 
     page.goto(f"{commune.url}/audit")
     denial = page.locator("tr.audit-device-deny")
