@@ -253,7 +253,9 @@ class AccountBook:
 
         def close(conn) -> Account:
             row = self._row(conn, account_id)
-            if row["role"] == Role.ADMIN and row["active"]:
+            if not row["active"]:
+                return _account(row)  # closed already: nothing changes, nothing to audit
+            if row["role"] == Role.ADMIN:
                 admins = [a for a in stored.all_accounts(conn) if a["role"] == Role.ADMIN and a["active"]]
                 if len(admins) <= 1:
                     raise AccountError("last_admin", "the last active admin account cannot be closed")
@@ -263,6 +265,22 @@ class AccountBook:
             return _account({**row, "active": False})
 
         return write_transaction(self.engine, close)
+
+    def reactivate(self, account_id: int, *, actor: str | None = None, address: str | None = None) -> Account:
+        """Open a closed account again, with its role, officer and password as
+        they were (someone back from leave keeps their username); audited.
+        An account open already is left as it is."""
+        now = utc_text(self.clock())
+
+        def reopen(conn) -> Account:
+            row = self._row(conn, account_id)
+            if row["active"]:
+                return _account(row)
+            stored.update_account(conn, account_id, active=True)
+            self._audit(conn, actor, "account.reactivate", row["username"], "", address, now)
+            return _account({**row, "active": True})
+
+        return write_transaction(self.engine, reopen)
 
     # -- logging in ---------------------------------------------------------------
 

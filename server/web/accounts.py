@@ -22,7 +22,7 @@ __all__ = ["router", "roster_officers"]
 router = APIRouter(include_in_schema=False)
 register_nav("/accounts", "nav.accounts", (Role.ADMIN,), order=80)
 
-_NOTICES = {"created", "password", "deactivated"}
+_NOTICES = {"created", "password", "deactivated", "reactivated"}
 
 
 def roster_officers(rosters: RosterStore) -> list[dict[str, Any]]:
@@ -101,3 +101,18 @@ async def deactivate_account(request: Request, account_id: int = Path(ge=1),
         return await run_in_threadpool(_accounts_page, request, accounts, rosters, status_code=400,
                                        error=f"accounts.error.{exc.code}")
     return RedirectResponse("/accounts?notice=deactivated", status_code=303)
+
+
+@router.post("/accounts/{account_id}/reactivate")
+async def reactivate_account(request: Request, account_id: int = Path(ge=1),
+                             account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
+                             accounts: AccountBook = Depends(get_accounts),
+                             rosters: RosterStore = Depends(get_rosters)) -> Response:
+    """Open a closed account again, as it was. (Admin.)"""
+    try:
+        await run_in_threadpool(accounts.reactivate, account_id, actor=account.username,
+                                address=client_address(request))
+    except AccountError as exc:
+        return await run_in_threadpool(_accounts_page, request, accounts, rosters, status_code=400,
+                                       error=f"accounts.error.{exc.code}")
+    return RedirectResponse("/accounts?notice=reactivated", status_code=303)

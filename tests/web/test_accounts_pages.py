@@ -102,17 +102,31 @@ def test_the_admin_creates_resets_and_closes_accounts(commune, roles, tablet, pa
     page.wait_for_load_state()
     assert page.url.endswith("/accounts?notice=deactivated")
     row = page.locator(f"tr[data-account='{OFFICER_USER}']")
-    assert "Đã khóa" in row.inner_text() and row.locator("form").count() == 0
+    assert "Đã khóa" in row.inner_text() and row.locator("form[action$='/reactivate']").count() == 1
+    assert row.locator("form[action$='/deactivate'], form[action$='/password']").count() == 0
     assert my_page(second_session, commune.url).startswith("/login?next=")
     assert login_status(commune.url, OFFICER_USER, SECOND_PASSWORD) == 401
     assert {a.username: a for a in book.accounts()}[OFFICER_USER].active is False
 
+    # Reopened (back from leave): the same username, role, officer and password log in again.
+    row.locator("form[action$='/reactivate'] button").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/accounts?notice=reactivated")
+    assert "Đang dùng" in page.locator(f"tr[data-account='{OFFICER_USER}']").inner_text()
+    again = api_login(commune.url, OFFICER_USER, SECOND_PASSWORD)
+    assert my_page(again, commune.url) == "/officers/tran-van-hung"
+    officer_id = {a.username: a for a in book.accounts()}[OFFICER_USER].id
+    book.reactivate(officer_id, actor="admin")  # open already: nothing changes, nothing audited
+    book.deactivate(officer_id, actor="admin")
+    book.deactivate(officer_id, actor="admin")  # closed already: audited once
+
     # The audit log names the account and who changed it, never a password.
     page.goto(f"{commune.url}/audit")
-    for action, label in (("create", "Tạo tài khoản"), ("password", "Đặt lại mật khẩu"),
-                          ("deactivate", "Khóa tài khoản")):
+    for action, label, times in (("create", "Tạo tài khoản", 1), ("password", "Đặt lại mật khẩu", 1),
+                                 ("deactivate", "Khóa tài khoản", 2), ("reactivate", "Mở lại tài khoản", 1)):
         line = page.locator(f"tr.audit-account-{action}", has_text=OFFICER_USER)
-        assert line.count() == 1, action
+        assert line.count() == times, action
+        line = line.first
         cells = line.locator("td").all_inner_texts()
         assert cells[1:4] == ["admin", label, OFFICER_USER], action
     assert "role=officer officer=tran-van-hung" in page.locator(
@@ -137,6 +151,7 @@ def test_leaders_and_officers_may_not_use_the_accounts_page(commune, roles):
             "/accounts": {"username": "chiem.quyen", "password": "mật-khẩu-chiếm-quyền", "role": "admin"},
             f"/accounts/{admin_id}/password": {"password": "mật-khẩu-chiếm-quyền"},
             f"/accounts/{admin_id}/deactivate": {},
+            f"/accounts/{admin_id}/reactivate": {},
         }
         for path, data in posts.items():
             answer = http.post(f"{commune.url}{path}", data={**data, "csrf": token}, allow_redirects=False,
