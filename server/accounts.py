@@ -298,7 +298,7 @@ class AccountBook:
             with self.engine.begin() as conn:
                 self._audit(conn, None, "login.locked", name, "", address, utc_text(now))
             raise LoginRefused(locked)
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.account_by_username(conn, name)
         # Verified even for an unknown user (against a dummy hash): same time either way.
         matches = password_matches(row["password_hash"] if row else _DUMMY_HASH, password)

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from server.cases import Case, CaseBook
 from server.i18n import translate
 from server.settings import ServerSettings, load_settings
+from server.store import read_transaction
 from server.store.ratings import officer_names
 
 __all__ = ["AlertSender", "alert_message", "RETRY_DELAYS_S"]
@@ -159,7 +160,7 @@ class AlertSender:
         case = self.cases.get(case_id)
         if case is None:
             return False
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             name = officer_names(conn).get(case.officer_id or "")
         message = alert_message(case, name, settings, self.public_url)
         with self.connect(settings.smtp_host, settings.smtp_port, timeout=self.timeout_s) as smtp:

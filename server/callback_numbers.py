@@ -79,7 +79,7 @@ def _key_pair(engine: Engine) -> tuple[bytes, bytes]:
         write_transaction(engine, lambda conn: stored.add_key_pair(conn, KEY_NAME, *made, utc_text(utc_now())))
     except IntegrityError:
         pass  # another process made it at the same moment: theirs stands
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         found = stored.key_pair(conn, KEY_NAME)
     assert found is not None
     return found
@@ -128,7 +128,7 @@ def number_for_rating(engine: Engine, rating_uuid: str) -> str | None:
     """The number the citizen left on the tablet for a call-back about this
     rating, opened with the server's key; None when there is none, it was
     erased, or its key never arrived."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         row = stored.newest_callback(conn, rating_uuid)
     if row is None or row["erased_at"] is not None or not row["callback_consent"]:
         return None

@@ -275,7 +275,7 @@ class CommentBox:
     def _rating_row(self, rating_uuid: str) -> dict[str, Any] | None:
         if not _UUID.match(rating_uuid or ""):
             return None
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             found = stored.rating_for_comment(conn, rating_uuid)
             if found is not None:
                 found["comment_id"] = stored.comment_of_rating(conn, rating_uuid)
@@ -343,7 +343,7 @@ def comments_page(engine: Engine, kind: str, *, page: int = 1, per_page: int = 5
     """One page of comments of a kind (``rating`` or ``suggestion``), newest
     first, and how many there are. Never the phone numbers."""
     page = max(1, page)
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         rows = stored.comment_page(conn, kind, offset=(page - 1) * per_page, limit=per_page)
         total = stored.comment_count(conn, kind)
     return [_comment(row) for row in rows], total
@@ -351,7 +351,7 @@ def comments_page(engine: Engine, kind: str, *, page: int = 1, per_page: int = 5
 
 def comment(engine: Engine, comment_id: int) -> Comment | None:
     """One comment (never its phone number)."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         row = stored.comment_row(conn, comment_id)
     return _comment(row) if row else None
 
@@ -368,7 +368,7 @@ def callback_phone(engine: Engine, comment_id: int) -> str | None:
     """The number a citizen asked to be called back on, with consent; None
     when there is none or it was erased. The only way to read it: the
     follow-up cases show it to the case's owner and the leaders while the case is open."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         return stored.phone_of(conn, comment_id)
 
 

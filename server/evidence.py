@@ -300,6 +300,6 @@ def verify_archive(source: str | Path | IO[bytes]) -> ArchiveCheck:
 
 def archives_made(engine: Engine, codes: list[str] | None = None) -> dict[str, dict]:
     """The archives made, by period code: when, by whom, their SHA-256."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         return stored.archives_made(conn, codes)
 

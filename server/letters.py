@@ -57,7 +57,7 @@ from server.documents.model import (
 )
 from server.settings import ServerSettings, load_settings
 from server.store import letters as stored
-from server.store import write_transaction
+from server.store import read_transaction, write_transaction
 from server.store.ratings import counter_names, officer_names
 from sync.scale import SCALES
 
@@ -315,7 +315,7 @@ class LetterDesk:
         found = comment_rules.comment(self.engine, case.comment_id) if case.comment_id is not None else None
         visit = None
         if case.rating_uuid is not None:
-            with self.engine.begin() as conn:
+            with read_transaction(self.engine) as conn:
                 visit = stored.visit_of_rating(conn, case.rating_uuid)
         values = {"outcome": case.outcome.value if isinstance(case.outcome, CaseOutcome) else None,
                   "source": found.kind if found else "rating"}
@@ -330,7 +330,7 @@ class LetterDesk:
             raise LetterError("no_comment")
         visit = None
         if found.rating_uuid is not None:
-            with self.engine.begin() as conn:
+            with read_transaction(self.engine) as conn:
                 visit = stored.visit_of_rating(conn, found.rating_uuid)
             if visit is not None:
                 found = replace(found, scale=visit["scale"], level=visit["level"])
@@ -341,13 +341,13 @@ class LetterDesk:
 
     def issued(self, kind: str, *, case_id: int | None = None, comment_id: int | None = None) -> IssuedLetter | None:
         """The letter of that kind already issued for a case or comment, if any."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             row = stored.letter_for(conn, kind, case_id=case_id, comment_id=comment_id)
         return _issued(row) if row else None
 
     def issued_for_comments(self, comment_ids: list[int]) -> dict[int, IssuedLetter]:
         """The thank-you letters already issued for these comments, by comment id."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             rows = stored.letters_for_comments(conn, THANKS, comment_ids)
         return {int(row["comment_id"]): _issued(row) for row in rows}
 
@@ -382,7 +382,7 @@ class LetterDesk:
         """The values a template may use (never a phone number, never the comment's text)."""
         officer_id = (visit or {}).get("officer_id") or (found.officer_id if found else None)
         counter_id = (visit or {}).get("counter_id") or (found.counter_id if found else None)
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             officers, counters = officer_names(conn), counter_names(conn)
         visited = (visit or {}).get("corrected_time") or (found.rated_at if found else None)
         return {
@@ -428,6 +428,6 @@ class LetterDesk:
 def count_issued(engine: Engine, start_utc: datetime, end_utc: datetime) -> dict[str, int]:
     """How many letters of each kind (``apology``, ``thanks``) were issued
     from ``start_utc`` (included) to ``end_utc`` (excluded); both aware datetimes."""
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         found = stored.count_by_kind(conn, utc_text(start_utc), utc_text(end_utc))
     return {kind: found.get(kind, 0) for kind in KINDS}

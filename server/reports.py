@@ -437,7 +437,7 @@ def reminder_for(engine: Engine, now: datetime, settings: ServerSettings | None 
     today = now.astimezone(settings.zone).date()
     candidates = {period_code(Period.of(kind, date(year, 1, 1), settings.zone))
                   for year in (today.year - 1, today.year) for _m, _d, kind in DEADLINES}
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         made = stored.archives_made(conn, candidates)
     return due_reminder(today, settings.zone, frozenset(made))
 

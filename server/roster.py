@@ -243,7 +243,7 @@ class RosterStore:
         """:meth:`editable`, with the ETag of the roster read (``""``: none
         yet), all read at one moment: what :meth:`publish` takes as
         ``based_on``."""
-        with self.engine.begin() as conn:
+        with read_transaction(self.engine) as conn:
             current = stored_roster.current_roster(conn)
             portraits = stored_roster.all_portraits(conn)
         if current is None:

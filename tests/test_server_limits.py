@@ -428,10 +428,13 @@ def test_a_locked_database_leaves_health_and_reads_quick_and_fails_the_writes_fa
             form = browser.get(f"{server.url}/login", timeout=10)
             assert form.status_code == 200
             assert time.monotonic() - started < DB_WAIT_S, time.monotonic() - started
-            # So do the pages of those signed in: the session, the devices, the cases are read.
+            # So do the pages of those signed in: the session, the devices, the cases and the
+            # comments (their cases, names and letters) are read.
             devices = admin.get(f"{server.url}/devices", timeout=10)
             assert devices.status_code == 200 and credentials.device_id in devices.text
             assert leader.get(f"{server.url}/cases", timeout=10).status_code == 200
+            assert leader.get(f"{server.url}/comments", timeout=10).status_code == 200
+            assert time.monotonic() - started < DB_WAIT_S, time.monotonic() - started
             csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
 
             # What writes (an upload, a login) fails fast, saying the database is busy.

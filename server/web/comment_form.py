@@ -29,6 +29,7 @@ from server.comments import MAX_NAME_CHARS, MAX_TEXT_CHARS, CommentBox, CommentE
 from server.deps import client_address
 from server.settings import load_settings
 from server.store import ratings as stored_ratings
+from server.store import read_transaction
 from server.web.public_forms import form_token_ok, keep_form_token, message_page, new_form_token
 from server.web.render import local_time, page
 
@@ -78,7 +79,7 @@ def _csrf_ok(request: Request, sent: str) -> bool:
 def _shown(request: Request, rating: RatingToComment) -> dict[str, str]:
     """What the form shows of a rating: the officer's and counter's names, the local date."""
     engine = request.app.state.engine
-    with engine.begin() as conn:
+    with read_transaction(engine) as conn:
         officers = stored_ratings.officer_names(conn)
         counters = stored_ratings.counter_names(conn)
     zone = load_settings(engine).zone

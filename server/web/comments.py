@@ -25,6 +25,7 @@ from server.accounts import Account, Role
 from server.comments import KIND_RATING, KIND_SUGGESTION, comments_page, erase_comment
 from server.letters import LetterDesk, thanks_allowed
 from server.store import ratings as stored_ratings
+from server.store import read_transaction
 from server.web.auth import client_address, csrf_protect, require
 from server.web.cases import get_cases, get_letters, letter_answer
 from server.web.render import page, register_nav
@@ -48,7 +49,7 @@ async def comments_list(request: Request, kind: str = Query(KIND_RATING, pattern
     found, total = await run_in_threadpool(comments_page, engine, kind, page=page_number, per_page=PER_PAGE)
 
     def names() -> tuple[dict[str, str], dict[str, str]]:
-        with engine.begin() as conn:
+        with read_transaction(engine) as conn:
             return stored_ratings.officer_names(conn), stored_ratings.counter_names(conn)
 
     officers, counters = await run_in_threadpool(names)

@@ -33,6 +33,7 @@ from server.i18n import translator
 from server.report_files import render_report_pdf, report_filename, write_xlsx
 from server.reports import REPORT_KINDS, Reminder, build_report, period_code, period_label, reminder_for
 from server.settings import ServerSettings, load_settings
+from server.store import read_transaction
 from server.store.ratings import officer_names
 from server.web.auth import client_address, csrf_protect, get_accounts, require
 from server.web.board import PeriodChoice, choose_period, figures_context, level_keys, other_reasons, today_in
@@ -102,7 +103,7 @@ def _asked(request: Request, account: Account, officer: str | None, kind: str | 
     officers' names, the officer in scope (as ``account`` may ask) and the
     period; or the page saying the officer is unknown."""
     settings = load_settings(request.app.state.engine)
-    with request.app.state.engine.begin() as conn:
+    with read_transaction(request.app.state.engine) as conn:
         names = officer_names(conn)
     try:
         officer_id = _scope(account, officer, names)
