@@ -88,31 +88,17 @@ def reset_password(request: Request, account_id: int = Path(ge=1), password: str
     return RedirectResponse("/accounts?notice=password", status_code=303)
 
 
-@router.post("/accounts/{account_id}/deactivate")
-async def deactivate_account(request: Request, account_id: int = Path(ge=1),
-                             account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
-                             accounts: AccountBook = Depends(get_accounts),
-                             rosters: RosterStore = Depends(get_rosters)) -> Response:
-    """Close an account; its sessions end. (Admin.)"""
+@router.post("/accounts/{account_id}/{change}")
+async def open_or_close_account(request: Request, account_id: int = Path(ge=1),
+                                change: str = Path(pattern="^(deactivate|reactivate)$"),
+                                account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
+                                accounts: AccountBook = Depends(get_accounts),
+                                rosters: RosterStore = Depends(get_rosters)) -> Response:
+    """Close an account (its sessions end) or open a closed one again, as it was. (Admin.)"""
+    act = accounts.deactivate if change == "deactivate" else accounts.reactivate
     try:
-        await run_in_threadpool(accounts.deactivate, account_id, actor=account.username,
-                                address=client_address(request))
+        await run_in_threadpool(act, account_id, actor=account.username, address=client_address(request))
     except AccountError as exc:
         return await run_in_threadpool(_accounts_page, request, accounts, rosters, status_code=400,
                                        error=f"accounts.error.{exc.code}")
-    return RedirectResponse("/accounts?notice=deactivated", status_code=303)
-
-
-@router.post("/accounts/{account_id}/reactivate")
-async def reactivate_account(request: Request, account_id: int = Path(ge=1),
-                             account: Account = Depends(require(Role.ADMIN)), _csrf: None = Depends(csrf_protect),
-                             accounts: AccountBook = Depends(get_accounts),
-                             rosters: RosterStore = Depends(get_rosters)) -> Response:
-    """Open a closed account again, as it was. (Admin.)"""
-    try:
-        await run_in_threadpool(accounts.reactivate, account_id, actor=account.username,
-                                address=client_address(request))
-    except AccountError as exc:
-        return await run_in_threadpool(_accounts_page, request, accounts, rosters, status_code=400,
-                                       error=f"accounts.error.{exc.code}")
-    return RedirectResponse("/accounts?notice=reactivated", status_code=303)
+    return RedirectResponse(f"/accounts?notice={change}d", status_code=303)
