@@ -18,6 +18,12 @@ spent per rating (the server process's, all its threads, read from Linux's
 /proc; the raw insert's thread): the rates also move with the disk's fsync
 and with other work on the machine.
 
+Last, four new tablets upload at once (batches of 500, a quarter of
+``--ratings`` each), as the tablets of a busy commune do: the ratings
+stored per second and how long a tablet waited for its answer, with no
+target (the server lets its writers take turns; SQLite's own wait for its
+lock sleeps longer and longer between tries).
+
     python bench/ingest.py [--ratings 20000] [--runs 5]
     make bench-postgres        (the same on a throwaway PostgreSQL, fsync on,
                                 beside a raw COPY of the same rows)
@@ -34,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +50,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 
+import orjson
 import requests
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
@@ -129,14 +137,15 @@ class Rates:
             self.cpu_us.append(cpu_s / count * 1e6)
 
 
-def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry, server_pid: int | None = None,
-        rates: Rates | None = None) -> None:
-    """One measurement: a new device uploads ``ratings`` sealed ratings,
-    added to ``rates`` (with the CPU the server process ``server_pid`` spent on them)."""
+def sealed_uploads(batch_size: int, ratings: int, url: str, registry: DeviceRegistry,
+                   session: requests.Session) -> list[tuple[bytes, dict[str, str]]]:
+    """A new device, paired and its sealing key registered through ``session``,
+    with ``ratings`` sealed ratings ready to upload: each batch's body and
+    signed headers (signing is the tablet's work, not the server's: done
+    before any clock starts)."""
     device_id = f"bench-{batch_size}-{uuid.uuid4().hex[:6]}"
     secret = paired_device(registry, device_id)
     key = new_key()
-    session = requests.Session()
     registration = json.dumps(wire.to_wire(wire.SealKeyRequest(device_id=device_id, first_seq=1,
                                                                key=key.hex()))).encode("utf-8")
     answer = session.post(f"{url}{API_PREFIX}/seal-key", data=registration, timeout=60,
@@ -145,27 +154,79 @@ def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry, serve
     records = make_chain(device_id, ratings, key)
     # Sent a millisecond after the last record was made, on both clocks.
     sent_at = device_time(datetime.fromisoformat(records[-1].device_time), 1)
-    # Signing is the tablet's work, not the server's: done before the clock starts.
-    requests_to_send = []
+    uploads = []
     for i in range(0, len(records), batch_size):
         body = build_batch_body(Batch(uuid.uuid4().hex, tuple(records[i:i + batch_size])), device_id,
                                 sent_at=sent_at, sent_monotonic_ns=(len(records) + 1) * 1_000_000,
                                 boot_id="bench-boot", app_version="0.1.0", pending=0)
-        requests_to_send.append((body, _signed(device_id, secret, body)))
-    cpu_before = process_cpu_s(server_pid) if server_pid else None
-    started = time.perf_counter()
-    for body, headers in requests_to_send:
+        uploads.append((body, _signed(device_id, secret, body)))
+    return uploads
+
+
+def upload(session: requests.Session, url: str, uploads: list[tuple[bytes, dict[str, str]]],
+           waits: list[float] | None = None) -> None:
+    """Send the batches one after another, each answer checked: every record
+    stored, none flagged. How long each answer took is added to ``waits``."""
+    for body, headers in uploads:
+        sent = time.perf_counter()
         answer = session.post(f"{url}{API_PREFIX}/batches", data=body, timeout=60, headers=headers)
+        if waits is not None:
+            waits.append(time.perf_counter() - sent)
         assert answer.status_code == 200, answer.text
-        result = answer.json()
+        # Read with orjson: this client's time adds to the server's (one
+        # request at a time), and the raw baseline has none.
+        result = orjson.loads(answer.content)
         assert result["counts"]["stored"] == len(result["results"])
         assert not any(r["flags"] for r in result["results"]), result["results"][0]
-    elapsed = time.perf_counter() - started
-    cpu_after = process_cpu_s(server_pid) if server_pid else None
-    session.close()
+
+
+def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry, server_pid: int | None = None,
+        rates: Rates | None = None) -> None:
+    """One measurement: a new device uploads ``ratings`` sealed ratings,
+    added to ``rates`` (with the CPU the server process ``server_pid`` spent on them)."""
+    with requests.Session() as session:
+        uploads = sealed_uploads(batch_size, ratings, url, registry, session)
+        cpu_before = process_cpu_s(server_pid) if server_pid else None
+        started = time.perf_counter()
+        upload(session, url, uploads)
+        elapsed = time.perf_counter() - started
+        cpu_after = process_cpu_s(server_pid) if server_pid else None
     if rates is not None:
         rates.add(ratings, elapsed, cpu_after - cpu_before if cpu_before is not None and cpu_after is not None
                   else None)
+
+
+def several_at_once(tablets: int, batch_size: int, ratings: int, url: str, registry: DeviceRegistry) -> None:
+    """``tablets`` new devices each upload ``ratings`` sealed ratings at the
+    same time, one batch at a time each, as the tablets of a busy commune
+    do: the ratings stored per second, and how long a tablet waited for an
+    answer (the median and the slowest). Printed; no target."""
+    sessions = [requests.Session() for _ in range(tablets)]
+    uploads = [sealed_uploads(batch_size, ratings, url, registry, session) for session in sessions]
+    waits: list[float] = []
+    failures: list[BaseException] = []
+
+    def one_tablet(session: requests.Session, batches: list[tuple[bytes, dict[str, str]]]) -> None:
+        try:
+            upload(session, url, batches, waits)
+        except BaseException as exc:  # told in the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one_tablet, args=pair) for pair in zip(sessions, uploads, strict=True)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for session in sessions:
+        session.close()
+    if failures:
+        raise failures[0]
+    waits.sort()
+    print(f"ingest, {tablets} tablets at once, batches of {batch_size}: {tablets * ratings / elapsed:6.0f} ratings/s; "
+          f"a tablet waited {statistics.median(waits) * 1000:.0f} ms for an answer (median), "
+          f"{waits[-1] * 1000:.0f} ms at most (no target: how several tablets share the server)", flush=True)
 
 
 def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object]]]:
@@ -336,6 +397,12 @@ def main() -> None:
             report("ingest", batch_size, served, raw, "raw SQLite bulk insert", args,
                    "both with the server's SQLite settings: " + ", ".join(SQLITE_SETTINGS),
                    target=True)
+        db = Path(tmp) / "several.db"
+        engine = open_engine(db)
+        with server_process(db) as (url, _pid):
+            run(100, 200, url, DeviceRegistry(engine))  # first-request costs, as above
+            several_at_once(4, 500, args.ratings // 4, url, DeviceRegistry(engine))
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from server.answer_cache import compact_answer_of, expand_answer
 from server.callback_numbers import erase_expired as erase_expired_callbacks
@@ -140,22 +141,19 @@ def _boot_ids(batch: Batch) -> set[str]:
     return boot_ids
 
 
-def _places(batch: Batch) -> tuple[set[str], set[int]]:
-    """The UUIDs and sequence numbers the ingest rules need to know about:
-    the records' own, and for each sequence number the ones on both sides (a
-    late record must link to the record before it and be linked to by its
-    successor)."""
-    uuids: set[str] = set()
-    own: set[int] = set()
-    for item in batch.records:
-        if not isinstance(item, dict):
-            continue
-        uuid, seq = item.get("uuid"), item.get("seq")
-        if isinstance(uuid, str) and len(uuid) <= 64:
-            uuids.add(uuid)
-        if isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT:
-            own.add(seq)
-    return uuids, own | {seq - 1 for seq in own} | {seq + 1 for seq in own}
+def _uuids(batch: Batch) -> set[str]:
+    """The records' UUIDs (those that could be stored) the ingest rules need to know about."""
+    return {uuid for item in batch.records if isinstance(item, dict)
+            and isinstance(uuid := item.get("uuid"), str) and len(uuid) <= 64}
+
+
+def _seqs(batch: Batch) -> set[int]:
+    """The sequence numbers the ingest rules need to know about: the
+    records' own, and for each the ones on both sides (a late record must
+    link to the record before it and be linked to by its successor)."""
+    own = {seq for item in batch.records if isinstance(item, dict)
+           and isinstance(seq := item.get("seq"), int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT}
+    return own | {seq - 1 for seq in own} | {seq + 1 for seq in own}
 
 
 class BatchIngest:
@@ -298,8 +296,7 @@ class BatchIngest:
             )
         head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                          device["head_monotonic_ns"])
-        uuids, seqs = _places(batch)
-        by_uuid, by_seq, foreign = stored_batches.stored_refs(conn, batch.device_id, uuids, seqs)
+        by_seq = stored_batches.refs_at_seqs(conn, batch.device_id, _seqs(batch))
         # Records of a boot that never sent a batch are shifted by the freshest offset we have.
         fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
 
@@ -312,8 +309,7 @@ class BatchIngest:
 
         stamp = utc_text(received_at)
         key = key_of_device(device)
-        plain = None if extra_flags else self._plain(conn, batch, head, by_uuid, by_seq, foreign, key, anchors,
-                                                     fallback, stamp)
+        plain = None if extra_flags else self._plain(conn, batch, head, by_seq, key, anchors, fallback, stamp)
         if plain is not None:
             # After the records, as below.
             store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
@@ -324,6 +320,8 @@ class BatchIngest:
             counts[RecordStatus.STORED] = stored_count
             results = plain.results
         else:
+            # Only now: the plain lane has the UUIDs looked up as its records go in.
+            by_uuid, foreign = stored_batches.refs_at_uuids(conn, batch.device_id, _uuids(batch))
             plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
                               foreign=foreign)
             seal_key = check_seals(key, plan)  # adds its findings and flags to the plan
@@ -357,11 +355,14 @@ class BatchIngest:
                                    compact_answer_of(answer), stamp)
         return BatchAnswer(orjson.dumps(answer).decode("utf-8"), replay=False)
 
-    def _plain(self, conn: Connection, batch: Batch, head: ChainHead, by_uuid: Mapping[str, Any],
-               by_seq: Mapping[int, Any], foreign: Mapping[str, str], key: SealKey | None,
-               anchors: Mapping[str, BootAnchor], fallback_offset_s: float, stamp: str) -> PlainBatch | None:
+    def _plain(self, conn: Connection, batch: Batch, head: ChainHead, by_seq: Mapping[int, Any],
+               key: SealKey | None, anchors: Mapping[str, BootAnchor], fallback_offset_s: float,
+               stamp: str) -> PlainBatch | None:
         """The batch through :mod:`server.plain_batch`, its receipt and rows
-        stored; None, with nothing stored, when it needs the general rules."""
+        stored; None, with nothing stored, when it needs the general rules:
+        also when a record's UUID turns out to be taken as the rows go in (the
+        device's own, by the table's constraint; another device's, looked up
+        by the stager), which the general rules tell apart."""
         if not self.plain_lane:
             return None
 
@@ -371,13 +372,14 @@ class BatchIngest:
         savepoint = conn.begin_nested()
         # A long batch goes in by thirds, each beside the making of the next.
         count = len(batch.records)
-        stager = stored_batches.RecordStager(conn, PLAIN_ROW_COLUMNS, beside=count >= self.STAGED_FROM)
+        stager = stored_batches.RecordStager(conn, PLAIN_ROW_COLUMNS, batch.device_id,
+                                             beside=count >= self.STAGED_FROM)
         try:
             receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
-            plain = plan_plain(batch.device_id, batch.records, head, {*by_uuid, *foreign}, by_seq, key, place,
+            plain = plan_plain(batch.device_id, batch.records, head, by_seq, key, place,
                                self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3))
             stager.finish()
-        except NotPlain:
+        except (NotPlain, stored_batches.UuidHeldElsewhere, IntegrityError):
             stager.abandon()
             savepoint.rollback()
             return None

@@ -13,11 +13,13 @@ each record's ``records`` row on the way (the same values
 It decides nothing of its own. The moment a record is anything else — another
 kind or format, a field the compiled check does not vouch for, a gap, a
 broken link, a hash or seal that does not match the fast encoding, a UUID
-seen before, a dossier code (which the corrections' rules must look up), a
-clock going backwards, a time off the calendar — it raises
+twice in the batch, a dossier code (which the corrections' rules must look
+up), a clock going backwards, a time off the calendar — it raises
 :class:`NotPlain`, and the general rules decide the whole batch as they
-always did. ``tests/test_plain_batch.py`` holds the two to the same rows,
-answers and device state.
+always did. Whether a UUID was stored before is not looked up here: the
+rows' store finds out as they go in (:class:`server.store.batches.RecordStager`),
+and the batch is then handed over the same way. ``tests/test_plain_batch.py``
+holds the two to the same rows, answers and device state.
 """
 
 from __future__ import annotations
@@ -87,7 +89,6 @@ def plan_plain(
     device_id: str,
     items: list[Any],
     head: ChainHead,
-    taken: Container[str],
     taken_seqs: Container[int],
     key: SealKey | None,
     place: Place,
@@ -99,8 +100,7 @@ def plan_plain(
 ) -> PlainBatch:
     """Decide a batch whose every record is plain; raise :class:`NotPlain` otherwise.
 
-    ``taken`` holds the batch's UUIDs that any device has stored already,
-    ``taken_seqs`` the device's stored records at the batch's sequence
+    ``taken_seqs`` holds the device's stored records at the batch's sequence
     numbers, ``key`` its sealing key, ``receipt_id`` the batch's receipt
     (:func:`server.store.batches.add_receipt`); ``unsatisfied`` the (scale,
     level) pairs a follow-up case may open for. The records' rows (values of
@@ -124,8 +124,7 @@ def plan_plain(
         if item["device_id"] != device_id or item.get("dossier_code"):
             raise NotPlain
         seq, uuid, record_hash, seal = item["seq"], item["uuid"], item["hash"], item["seal"]
-        if seq != expected_seq or item["prev_hash"] != prev_hash or uuid in seen or uuid in taken \
-                or seq in taken_seqs:
+        if seq != expected_seq or item["prev_hash"] != prev_hash or uuid in seen or seq in taken_seqs:
             raise NotPlain
         hashed = dict(item)
         del hashed["hash"], hashed["seal"]

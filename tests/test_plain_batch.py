@@ -307,3 +307,34 @@ def test_a_long_batch_spoilt_after_chunks_went_in_is_handed_over_whole(make_twin
     assert answer["results"][560]["flags"] == ["bad_hash", "bad_seal"]
     assert answer["counts"]["stored"] == 620
     assert_alike(twins)
+
+
+@pytest.mark.parametrize("count", [3, 620], ids=["one-insert", "chunk-by-chunk"])
+@pytest.mark.parametrize("whose", ["another-device", "its-own"])
+def test_a_uuid_stored_before_is_found_as_the_rows_go_in_and_handed_over(make_twins, lane_runs, count, whose):
+    """The lane does not look the batch's UUIDs up before storing: a UUID
+    another device holds, or one the device itself stored at another place
+    in its chain, is found as the rows go in (in the last chunk of a long
+    batch, after the others went in), and the general rules decide the
+    whole batch."""
+    key = new_key()
+    twins = make_twins(key)
+    journal = Journal(key=key)
+    if whose == "another-device":
+        taken = Journal(device_id=OTHER).ratings(1)[0].uuid
+        send(twins, Journal(device_id=OTHER).ratings(1, uuid=taken), device_id=OTHER)
+    else:
+        earlier = journal.ratings(2)
+        send(twins, earlier)
+        taken = earlier[0].uuid
+    lane_runs.clear()
+    last = journal.seq + count
+    answer = send(twins, journal.ratings(count, uuid=lambda seq: taken if seq == last else str(uuid_module.uuid4())))
+    assert lane_runs == ["handed over"]
+    # Another device's UUID is stored with a flag (and a finding on both);
+    # a record re-using the device's own is a conflict, kept aside.
+    found = answer["results"][-1]
+    assert (found["status"], found["flags"]) == (("stored", ["uuid_reused"]) if whose == "another-device"
+                                                 else ("conflict", []))
+    assert answer["counts"]["stored"] == count - (whose == "its-own")
+    assert_alike(twins)

@@ -17,10 +17,11 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from server.clock import BootAnchor, CorrectedTime, utc_text
@@ -35,9 +36,13 @@ __all__ = [
     "boot_anchors",
     "save_anchor",
     "stored_refs",
+    "refs_at_uuids",
+    "refs_at_seqs",
+    "held_by_another",
     "update_device",
     "add_records",
     "RecordStager",
+    "UuidHeldElsewhere",
     "add_receipt",
     "record_row",
     "add_findings",
@@ -75,6 +80,15 @@ _REFS_BY_UUID_SQLITE = (
     f"SELECT {', '.join('records.' + c.name for c in FIELD_COLUMNS)} "
     "FROM json_each(?) AS wanted CROSS JOIN records ON records.uuid = wanted.value"
 )
+# As above, the batch's UUIDs drive the lookup whatever the statistics say.
+_HELD_BY_ANOTHER_SQLITE = (
+    "SELECT 1 FROM json_each(?) AS wanted CROSS JOIN records ON records.uuid = wanted.value "
+    "WHERE records.device_id <> ? LIMIT 1"
+)
+_HELD_BY_ANOTHER = select(tables.records.c.id).where(
+    tables.records.c.uuid.in_(bindparam("uuids", expanding=True)),
+    tables.records.c.device_id != bindparam("device_id"),
+).limit(1)
 _REFS_BY_SEQ = select(*_REF_COLUMNS).where(
     tables.records.c.device_id == bindparam("device_id"),
     tables.records.c.seq.in_(bindparam("seqs", expanding=True)),
@@ -143,10 +157,10 @@ def _rows_at_uuids(conn: Connection, uuids: Collection[str]) -> Iterator[Mapping
         yield from conn.execute(_REFS_BY_UUID, {"uuids": chunk}).mappings()
 
 
-def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
-                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef], dict[str, str]]:
-    """What the device has stored under these UUIDs and at these sequence
-    numbers, and which other device holds any of these UUIDs (by UUID)."""
+def refs_at_uuids(conn: Connection, device_id: str,
+                  uuids: Collection[str]) -> tuple[dict[str, StoredRef], dict[str, str]]:
+    """What the device has stored under these UUIDs, and which other device
+    holds any of them (by UUID)."""
     by_uuid: dict[str, StoredRef] = {}
     foreign: dict[str, str] = {}
     for row in _rows_at_uuids(conn, uuids):
@@ -156,8 +170,15 @@ def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
         record = record_of_row(row)
         by_uuid[record.uuid] = StoredRef(record.device_id, record.seq, record.uuid, record.hash,
                                          content_digest(record), record.prev_hash)
+    return by_uuid, foreign
+
+
+def refs_at_seqs(conn: Connection, device_id: str, seqs: Collection[int]) -> dict[int, StoredRef]:
+    """What the device has stored at these sequence numbers (their links only)."""
     by_seq: dict[int, StoredRef] = {}
-    if seqs and max(seqs) - min(seqs) < 2 * len(seqs):
+    if not seqs:
+        return by_seq
+    if max(seqs) - min(seqs) < 2 * len(seqs):
         # A batch is nearly always a run of consecutive sequence numbers:
         # one range query reads the same rows (and few others) without
         # binding every number.
@@ -168,22 +189,54 @@ def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
         for device, seq, uuid, hash_, prev_hash in conn.execute(query, parameters):
             # The content digest is not needed at a place in the chain: only the links are compared.
             by_seq[seq] = StoredRef(device, seq, uuid, hash_text(hash_), "", hash_text(prev_hash))
-    return by_uuid, by_seq, foreign
+    return by_seq
+
+
+def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
+                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef], dict[str, str]]:
+    """What the device has stored under these UUIDs and at these sequence
+    numbers, and which other device holds any of these UUIDs (by UUID)."""
+    by_uuid, foreign = refs_at_uuids(conn, device_id, uuids)
+    return by_uuid, refs_at_seqs(conn, device_id, seqs), foreign
+
+
+def held_by_another(conn: Connection, device_id: str, uuids: Collection[str]) -> bool:
+    """Whether a device other than ``device_id`` holds a record under any of these UUIDs."""
+    if not uuids:
+        return False
+    if conn.dialect.name == "sqlite":
+        return conn.exec_driver_sql(_HELD_BY_ANOTHER_SQLITE, (json.dumps(sorted(uuids)), device_id)).first() is not None
+    return any(conn.execute(_HELD_BY_ANOTHER, {"uuids": chunk, "device_id": device_id}).first() is not None
+               for chunk in _chunks(sorted(uuids)))
 
 
 # -- writing ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _device_update(columns: tuple[str, ...]) -> Update:
+    # Built once per set of columns: building and keying a statement per
+    # batch cost several times what SQLite takes to run it.
+    return (update(tables.devices).where(tables.devices.c.device_id == bindparam("target_device"))
+            .values({column: bindparam(f"new_{column}") for column in columns}))
+
+
 def update_device(conn: Connection, device_id: str, values: Mapping[str, Any]) -> None:
     """Change the device's row (last seen, clock, chain head, counts)."""
-    conn.execute(update(tables.devices).where(tables.devices.c.device_id == device_id).values(**values))
+    parameters = {f"new_{column}": value for column, value in values.items()}
+    parameters["target_device"] = device_id
+    conn.execute(_device_update(tuple(sorted(values))), parameters)
+
+
+_ADD_RECEIPT = insert(tables.receipts).values(device_id=bindparam("device_id"), batch_key=bindparam("batch_key"),
+                                             received_at=bindparam("received_at"))
 
 
 def add_receipt(conn: Connection, device_id: str, batch_key: str, stamp: str) -> int:
     """Note that a batch brought records, and when; returns the receipt's id
     (each record names its receipt instead of repeating the key and time)."""
-    return conn.execute(insert(tables.receipts).values(device_id=device_id, batch_key=batch_key,
-                                                       received_at=stamp)).inserted_primary_key[0]
+    return conn.execute(_ADD_RECEIPT, {"device_id": device_id, "batch_key": batch_key,
+                                       "received_at": stamp}).inserted_primary_key[0]
 
 
 def record_row(receipt_id: int, outcome: Outcome, flags: Sequence[str]) -> dict[str, Any]:
@@ -294,6 +347,10 @@ def add_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _insert_many(conn, tables.records, rows)
 
 
+class UuidHeldElsewhere(Exception):
+    """A record the :class:`RecordStager` inserted has a UUID another device holds."""
+
+
 class RecordStager:
     """A batch's records inserted chunk by chunk while the caller makes the
     next chunk: on SQLite, SQLite's part of the insert runs on another core.
@@ -308,19 +365,37 @@ class RecordStager:
     :meth:`abandon` when giving up. On other databases, or when not
     ``beside`` (a small batch, whose chunk is all of it), each chunk goes in
     with one insert (one COPY on PostgreSQL).
+
+    The records are the device's (``device_id``), and the UUIDs they bring
+    are looked up as they go in, not before: the device's own UUIDs and
+    sequence numbers are kept unique by the table's constraints (an insert
+    that would repeat one raises SQLAlchemy's ``IntegrityError``), and
+    :meth:`finish` raises :class:`UuidHeldElsewhere` when another device
+    holds one of them. On SQLite each chunk's lookup runs beside the caller
+    too, after its move.
     """
 
-    def __init__(self, conn: Connection, columns: tuple[str, ...], *, beside: bool = True):
+    def __init__(self, conn: Connection, columns: tuple[str, ...], device_id: str, *, beside: bool = True):
         self.conn = conn
         self.columns = columns
+        self.device_id = device_id
+        self._uuid_at = columns.index("uuid")
         self._pending: Future[Any] | None = None
         self._driver: Any = None
         self._empty = True  # whether the temporary table holds no chunk
+        self._uuids: list[str] = []  # inserted without the temporary table: looked up at the end
+        self._held_elsewhere = False
         if conn.dialect.name == "sqlite" and beside:
             self._driver = conn.connection.driver_connection
             names = ", ".join(columns)
             self._fill = f"INSERT INTO temp.{_STAGED} ({names}) VALUES ({', '.join('?' * len(columns))})"
-            self._move = f"INSERT INTO main.records ({names}) SELECT {names} FROM temp.{_STAGED}"
+            # A row whose UUID another device holds is left out, which the
+            # count of rows inserted tells: the lookup rides on the move, one
+            # statement, as a second one would wait for Python's lock to be run.
+            self._move = (f"INSERT INTO main.records ({names}) SELECT {names} FROM temp.{_STAGED} AS staged "
+                          "WHERE NOT EXISTS (SELECT 1 FROM main.records AS held "
+                          "WHERE held.uuid = staged.uuid AND held.device_id <> ?)")
+            self._staged = 0
             self._statement(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} AS SELECT {names} FROM main.records WHERE 0")
             self._statement(f"DELETE FROM temp.{_STAGED}")
 
@@ -330,12 +405,14 @@ class RecordStager:
             return
         if self._driver is None:
             _insert_values(self.conn, tables.records, self.columns, rows)
+            self._uuids.extend(row[self._uuid_at] for row in rows)
             return
         self._wait()
         if not self._empty:
             self._statement(f"DELETE FROM temp.{_STAGED}")
-        self._statement(self._fill, rows)
+        self._statement(self._fill, rows=rows)
         self._empty = False
+        self._staged = len(rows)
         started = threading.Event()
         self._pending = _MOVERS.submit(self._move_chunk, started)
         # Waiting hands Python's lock to the mover at once (left to itself,
@@ -344,11 +421,17 @@ class RecordStager:
 
     def _move_chunk(self, started: threading.Event) -> None:
         started.set()
-        self._statement(self._move)
+        if self._statement(self._move, (self.device_id,)) < self._staged:
+            self._held_elsewhere = True
 
     def finish(self) -> None:
-        """Wait until every chunk is in ``records``."""
+        """Wait until every chunk is in ``records``; raise
+        :class:`UuidHeldElsewhere` if another device holds a UUID of theirs."""
         self._wait()
+        if self._uuids and held_by_another(self.conn, self.device_id, self._uuids):
+            self._held_elsewhere = True
+        if self._held_elsewhere:
+            raise UuidHeldElsewhere
 
     def abandon(self) -> None:
         """Wait for a move under way, whatever becomes of it (the caller
@@ -363,12 +446,13 @@ class RecordStager:
         if pending is not None:
             pending.result()
 
-    def _statement(self, sql: str, rows: list[Sequence[Any]] | None = None) -> None:
+    def _statement(self, sql: str, parameters: Sequence[Any] = (), *,
+                   rows: list[Sequence[Any]] | None = None) -> int:
+        """Run one statement at the driver; how many rows it changed."""
         try:
-            if rows is None:
-                self._driver.execute(sql).close()
-            else:
-                self._driver.executemany(sql, rows).close()
+            cursor = self._driver.execute(sql, parameters) if rows is None else self._driver.executemany(sql, rows)
+            cursor.close()
+            return cursor.rowcount
         except self.conn.dialect.loaded_dbapi.Error as exc:
             raise _as_sqlalchemy_error(self.conn, sql, exc) from exc
 
@@ -428,14 +512,16 @@ def resolve_gaps(conn: Connection, device_id: str, filled: Sequence[int], stamp:
             conn.execute(update(findings).where(findings.c.id == gap.id).values(resolved_at=stamp))
 
 
+_SAVE_ANSWER = insert(tables.batches).values(
+    {name: bindparam(name) for name in ("device_id", "idempotency_key", "records_digest", "answer", "received_at")})
+
+
 def save_answer(conn: Connection, device_id: str, idempotency_key: str, records_digest: str, answer: bytes,
                 stamp: str) -> None:
     """Keep a batch's compact answer (:func:`server.batches.compact_answer`)
     under its idempotency key, for replays."""
-    conn.execute(insert(tables.batches).values(
-        device_id=device_id, idempotency_key=idempotency_key,
-        records_digest=records_digest, answer=answer, received_at=stamp,
-    ))
+    conn.execute(_SAVE_ANSWER, dict(device_id=device_id, idempotency_key=idempotency_key,
+                                    records_digest=records_digest, answer=answer, received_at=stamp))
 
 
 def forget_answers(conn: Connection, before: str) -> int:

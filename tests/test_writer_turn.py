@@ -1,0 +1,95 @@
+"""The server's own writers to a SQLite database take turns in the server
+(several tablets uploading at once): the next one begins its transaction
+once the one before has committed, instead of polling SQLite's lock with
+ever longer sleeps; one that does not get its turn in time fails as a
+locked database does. On a real SQLite file, with real threads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy.exc import OperationalError
+
+from server.store import open_engine, tables, write_transaction
+
+
+def _receipt(conn: Any, key: str) -> None:
+    conn.execute(insert(tables.receipts).values(device_id="tablet-1", batch_key=key,
+                                                received_at="2026-12-03T08:00:00.000+00:00"))
+
+
+def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
+    engine = open_engine(tmp_path / "commune.db")
+    # What each connection asks SQLite to run, with whether the first writer had committed by then.
+    first_done = threading.Event()
+    started: list[tuple[str, bool]] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda sql: started.append((threading.current_thread().name, first_done.is_set()))
+            if sql.startswith("BEGIN IMMEDIATE") else None)
+
+    engine.dispose()  # the connections made before the listener go
+    holding, release = threading.Event(), threading.Event()
+
+    def first(conn: Any) -> None:
+        _receipt(conn, "first")
+        holding.set()
+        release.wait(5)
+
+    def run_first() -> None:
+        write_transaction(engine, first)
+        first_done.set()
+
+    writer = threading.Thread(target=run_first, name="first")
+    writer.start()
+    assert holding.wait(5)
+    second = threading.Thread(target=lambda: write_transaction(engine, lambda conn: _receipt(conn, "second")),
+                              name="second")
+    second.start()
+    # The second writer is waiting: give it time to reach SQLite, were it going to.
+    second.join(0.3)
+    assert second.is_alive()
+    release.set()
+    writer.join(5)
+    second.join(5)
+    assert not second.is_alive()
+    # The second writer asked SQLite for the write lock only after the first had committed.
+    assert [name for name, _ in started] == ["first", "second"]
+    assert started[1] == ("second", True)
+    with engine.connect() as conn:
+        assert [row.batch_key for row in conn.execute(tables.receipts.select().order_by(tables.receipts.c.id))] \
+            == ["first", "second"]
+    engine.dispose()
+
+
+def test_a_writer_that_does_not_get_its_turn_in_time_fails_as_a_locked_database(tmp_path):
+    engine = open_engine(tmp_path / "commune.db", wait_s=0.2)
+    holding, release = threading.Event(), threading.Event()
+
+    def first(conn: Any) -> None:
+        _receipt(conn, "first")
+        holding.set()
+        release.wait(5)
+
+    writer = threading.Thread(target=lambda: write_transaction(engine, first))
+    writer.start()
+    try:
+        assert holding.wait(5)
+        with pytest.raises(OperationalError, match="database is locked"):
+            write_transaction(engine, lambda conn: _receipt(conn, "second"))
+        assert writer.is_alive(), "the second writer gave up while the first still held its turn"
+    finally:
+        release.set()
+        writer.join(5)
+    # Nothing of the one that gave up was written; the next writer goes through.
+    write_transaction(engine, lambda conn: _receipt(conn, "third"))
+    with engine.connect() as conn:
+        assert [row.batch_key for row in conn.execute(tables.receipts.select().order_by(tables.receipts.c.id))] \
+            == ["first", "third"]
+    engine.dispose()
