@@ -18,9 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from server.batches import Batch, BatchIngest
 from server.clock import CorrectedTime
 from server.ingest import Outcome
+from server.plain_batch import PLAIN_ROW_COLUMNS
 from server.registry import DeviceRegistry
 from server.store import open_engine, statistics, tables, write_transaction
-from server.store.batches import add_records, record_row, stored_refs
+from server.store.batches import (
+    RecordStager,
+    add_records,
+    held_by_another,
+    record_row,
+    refs_at_seqs,
+    refs_at_uuids,
+)
 from sync.protocol import RecordStatus
 from sync.record import GENESIS_HASH, KIND_RATING, Record, seal
 from tests.sync_support import TEST_DATABASE_URL, ScratchDatabase, sqlite_only
@@ -57,7 +65,7 @@ def _upload(ingest: BatchIngest, records: list[Record]) -> None:
 
 
 @sqlite_only
-def test_uuid_lookup_uses_the_index_with_statistics_of_a_small_table(tmp_path) -> None:
+def test_uuid_lookups_use_the_index_with_statistics_of_a_small_table(tmp_path) -> None:
     engine = open_engine(tmp_path / "server.db")
     registry = DeviceRegistry(engine)
     for device_id in ("tablet-a", "tablet-b"):
@@ -75,7 +83,23 @@ def test_uuid_lookup_uses_the_index_with_statistics_of_a_small_table(tmp_path) -
         raw = conn.connection.driver_connection
         raw.set_trace_callback(statements.append)
         try:
-            by_uuid, by_seq, foreign = stored_refs(conn, "tablet-a", asked, {20, 21})
+            by_uuid, foreign = refs_at_uuids(conn, "tablet-a", asked)
+            by_seq = refs_at_seqs(conn, "tablet-a", {20, 21})
+            assert held_by_another(conn, "tablet-a", asked)
+            assert not held_by_another(conn, "tablet-a", asked - {theirs[5].uuid})
+            # The plain lane's rows go in through the stager, whose move looks
+            # each row's UUID up for another device's record.
+            # (In the transaction the lookups above began, rolled back after.)
+            stager = RecordStager(conn, PLAIN_ROW_COLUMNS, "tablet-a", beside=True)
+            placed = CorrectedTime(NOW, "offset", 0.0)
+            stager.add([tuple(record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r,
+                                                    placed=placed), ())[c] for c in PLAIN_ROW_COLUMNS)
+                        for r in _chain("tablet-a", 25)[20:]])
+            stager.finish()
+            lookups = [s for s in statements if "records" in s
+                       and s.lstrip().upper().startswith(("SELECT", "INSERT INTO MAIN.RECORDS"))]
+            plans = {sql: [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)] for sql in lookups}
+            conn.rollback()
         finally:
             raw.set_trace_callback(None)
         # What is stored is found: our record by its UUID, theirs as another device's.
@@ -84,12 +108,12 @@ def test_uuid_lookup_uses_the_index_with_statistics_of_a_small_table(tmp_path) -
         assert foreign == {theirs[5].uuid: "tablet-b"}
         assert by_seq[20].hash == ours[19].hash and 21 not in by_seq
 
-        lookups = [s for s in statements if "records" in s and s.lstrip().upper().startswith("SELECT")]
-        assert any("uuid" in s for s in lookups) and any("seq" in s for s in lookups), statements
-        for sql in lookups:
-            plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)]
-            assert any(step.startswith("SEARCH records USING") for step in plan), plan
-            assert not any(step.startswith("SCAN records") for step in plan), plan
+    assert sum("uuid" in sql for sql in plans) >= 3 and any("seq" in sql for sql in plans), statements
+    assert any(sql.upper().startswith("INSERT") for sql in plans), statements
+    for sql, plan in plans.items():
+        # The move's lookup names the table "held".
+        assert any(step.startswith(("SEARCH records USING", "SEARCH held USING")) for step in plan), (sql, plan)
+        assert not any(step.startswith(("SCAN records", "SCAN held")) for step in plan), (sql, plan)
     engine.dispose()
 
 

@@ -35,7 +35,6 @@ __all__ = [
     "cached_answer",
     "boot_anchors",
     "save_anchor",
-    "stored_refs",
     "refs_at_uuids",
     "refs_at_seqs",
     "held_by_another",
@@ -190,14 +189,6 @@ def refs_at_seqs(conn: Connection, device_id: str, seqs: Collection[int]) -> dic
             # The content digest is not needed at a place in the chain: only the links are compared.
             by_seq[seq] = StoredRef(device, seq, uuid, hash_text(hash_), "", hash_text(prev_hash))
     return by_seq
-
-
-def stored_refs(conn: Connection, device_id: str, uuids: Collection[str],
-                seqs: Collection[int]) -> tuple[dict[str, StoredRef], dict[int, StoredRef], dict[str, str]]:
-    """What the device has stored under these UUIDs and at these sequence
-    numbers, and which other device holds any of these UUIDs (by UUID)."""
-    by_uuid, foreign = refs_at_uuids(conn, device_id, uuids)
-    return by_uuid, refs_at_seqs(conn, device_id, seqs), foreign
 
 
 def held_by_another(conn: Connection, device_id: str, uuids: Collection[str]) -> bool:
@@ -371,8 +362,8 @@ class RecordStager:
     sequence numbers are kept unique by the table's constraints (an insert
     that would repeat one raises SQLAlchemy's ``IntegrityError``), and
     :meth:`finish` raises :class:`UuidHeldElsewhere` when another device
-    holds one of them. On SQLite each chunk's lookup runs beside the caller
-    too, after its move.
+    holds one of them. On SQLite each chunk's lookup is part of its move,
+    beside the caller too.
     """
 
     def __init__(self, conn: Connection, columns: tuple[str, ...], device_id: str, *, beside: bool = True):
@@ -451,8 +442,9 @@ class RecordStager:
         """Run one statement at the driver; how many rows it changed."""
         try:
             cursor = self._driver.execute(sql, parameters) if rows is None else self._driver.executemany(sql, rows)
+            changed = cursor.rowcount
             cursor.close()
-            return cursor.rowcount
+            return changed
         except self.conn.dialect.loaded_dbapi.Error as exc:
             raise _as_sqlalchemy_error(self.conn, sql, exc) from exc
 

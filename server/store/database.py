@@ -2,10 +2,11 @@
 SQLAlchemy URL (``postgresql+psycopg://…``) running the same code.
 
 Where the two databases differ underneath, this module evens it out: SQLite
-gets WAL, full sync and an immediate write lock per transaction, and its file
-is kept private; PostgreSQL plans each statement afresh; and
-:func:`write_transaction` runs a write again when it lost a race that
-SQLite's one-writer-at-a-time locking never lets happen.
+gets WAL, full sync and an immediate write lock per transaction, the
+server's own writers take turns for that lock, and its file is kept
+private; PostgreSQL plans each statement afresh; and :func:`write_transaction`
+runs a write again when it lost a race that SQLite's one-writer-at-a-time
+locking never lets happen.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def open_engine(db: str | Path, *, wait_s: float = DB_WAIT_S) -> Engine:
         if path is not None:
             _make_private(path)
         engine = create_engine(url, connect_args={"timeout": wait_s}, pool_size=8, max_overflow=8,
+                               # The connection used last: its page cache still holds what the
+                               # last batches read (another connection's commit would void it).
                                pool_timeout=wait_s, pool_use_lifo=True)
 
         def connect(dbapi_connection, record) -> None:
@@ -190,7 +193,8 @@ def write_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     chosen as a deadlock's victim). Run again, it reads what the winner
     committed and decides as it would have had it waited its turn, so there
     it is retried a few times before the error is let through. On SQLite it
-    runs once, exactly as a plain ``engine.begin()`` block."""
+    runs once, as a plain ``engine.begin()`` block, once its turn among the
+    server's writers has come (:class:`_WriterTurn`)."""
     turn = _WRITERS.get(engine)
     if turn is not None:
         with turn.taken(), engine.begin() as conn:
