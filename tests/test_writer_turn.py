@@ -22,6 +22,28 @@ def _receipt(conn: Any, key: str) -> None:
                                                 received_at="2026-12-03T08:00:00.000+00:00"))
 
 
+def _first_writer(engine: Any, on_done: threading.Event | None = None) -> tuple[threading.Thread, threading.Event]:
+    """A writer on its own thread (named "first") that stores a receipt and
+    holds its transaction until the returned event is set; started, and
+    holding, when this returns. It sets ``on_done`` once committed."""
+    holding, release = threading.Event(), threading.Event()
+
+    def work(conn: Any) -> None:
+        _receipt(conn, "first")
+        holding.set()
+        release.wait(5)
+
+    def run() -> None:
+        write_transaction(engine, work)
+        if on_done is not None:
+            on_done.set()
+
+    writer = threading.Thread(target=run, name="first")
+    writer.start()
+    assert holding.wait(5)
+    return writer, release
+
+
 def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
     engine = open_engine(tmp_path / "commune.db")
     # What each connection asks SQLite to run, with whether the first writer had committed by then.
@@ -35,20 +57,7 @@ def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
             if sql.startswith("BEGIN IMMEDIATE") else None)
 
     engine.dispose()  # the connections made before the listener go
-    holding, release = threading.Event(), threading.Event()
-
-    def first(conn: Any) -> None:
-        _receipt(conn, "first")
-        holding.set()
-        release.wait(5)
-
-    def run_first() -> None:
-        write_transaction(engine, first)
-        first_done.set()
-
-    writer = threading.Thread(target=run_first, name="first")
-    writer.start()
-    assert holding.wait(5)
+    writer, release = _first_writer(engine, first_done)
     second = threading.Thread(target=lambda: write_transaction(engine, lambda conn: _receipt(conn, "second")),
                               name="second")
     second.start()
@@ -70,17 +79,8 @@ def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
 
 def test_a_writer_that_does_not_get_its_turn_in_time_fails_as_a_locked_database(tmp_path):
     engine = open_engine(tmp_path / "commune.db", wait_s=0.2)
-    holding, release = threading.Event(), threading.Event()
-
-    def first(conn: Any) -> None:
-        _receipt(conn, "first")
-        holding.set()
-        release.wait(5)
-
-    writer = threading.Thread(target=lambda: write_transaction(engine, first))
-    writer.start()
+    writer, release = _first_writer(engine)
     try:
-        assert holding.wait(5)
         with pytest.raises(OperationalError, match="database is locked"):
             write_transaction(engine, lambda conn: _receipt(conn, "second"))
         assert writer.is_alive(), "the second writer gave up while the first still held its turn"
