@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 import orjson
@@ -128,6 +129,15 @@ def answer_results(plan: IngestPlan, flags: Mapping[int, Sequence[str]]) -> tupl
     return counts, results
 
 
+def _encoded_answer(batch: Batch, stamp: str, clock_offset_s: float | None, counts: dict[str, int],
+                    results: list[dict[str, Any]]) -> tuple[str, bytes]:
+    """A stored batch's answer: its JSON text, and the form the idempotency
+    cache keeps (:func:`server.answer_cache.compact_answer_of`)."""
+    answer = {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key, "received_at": stamp,
+              "clock_offset_s": clock_offset_s, "replay": False, "counts": counts, "results": results}
+    return orjson.dumps(answer).decode("utf-8"), compact_answer_of(answer)
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -188,7 +198,8 @@ class BatchIngest:
         look alive. Raises :class:`IdempotencyKeyReused` when the key was
         seen with other records.
         """
-        digest = records_digest(batch.records)
+        # Worked out when first needed (a plain batch's while its last rows go in).
+        digest = cache(partial(records_digest, batch.records))
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
         opened: list[int] = []
 
@@ -216,7 +227,7 @@ class BatchIngest:
         (:func:`server.cases.announce`) once the transaction has committed."""
         batch = build(stored_batches.lock_device(conn, device_id))
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
-        return self._apply(conn, batch, records_digest(batch.records), observation, received_at, opened,
+        return self._apply(conn, batch, cache(partial(records_digest, batch.records)), observation, received_at, opened,
                            extra_flags=tuple(flags))
 
     def _housekeeping(self, now: datetime) -> None:
@@ -267,14 +278,14 @@ class BatchIngest:
         erase_expired_callbacks(self.engine, now)
         statistics.refresh(self.engine)
 
-    def _apply(self, conn: Connection, batch: Batch, digest: str, observation: ClockObservation,
+    def _apply(self, conn: Connection, batch: Batch, digest: Callable[[], str], observation: ClockObservation,
                received_at: datetime, opened: list[int], *, extra_flags: tuple[str, ...] = ()) -> BatchAnswer:
         """:meth:`receive`'s work, inside its transaction (which may run it more
         than once); ``extra_flags`` are added to every record it stores."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
         if cached is not None:
-            if cached[0] != digest and cached[0] != legacy_records_digest(batch.records):
+            if cached[0] != digest() and cached[0] != legacy_records_digest(batch.records):
                 raise IdempotencyKeyReused()
             answer = expand_answer(cached[1], batch.device_id, batch.idempotency_key, batch.records)
             return BatchAnswer(_dumps(wire.to_wire(answer)), replay=True)
@@ -309,16 +320,15 @@ class BatchIngest:
 
         stamp = utc_text(received_at)
         key = key_of_device(device)
-        plain = None if extra_flags else self._plain(conn, batch, head, by_seq, key, anchors, fallback, stamp)
-        if plain is not None:
+        lane = None if extra_flags else self._plain(conn, batch, head, by_seq, key, anchors, fallback, stamp,
+                                                    observation.offset_s, digest)
+        if lane is not None:
+            plain, text, kept = lane
             # After the records, as below.
             store_sealed_keys(conn, batch.device_id, batch.callback_keys, stamp)
             opened.extend(open_cases_for_batch(
                 conn, [Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r) for r in plain.low], stamp))
             new_head, seal_key, stored_count = plain.head, plain.seal_key, plain.stored
-            counts = dict.fromkeys(RecordStatus.ALL, 0)
-            counts[RecordStatus.STORED] = stored_count
-            results = plain.results
         else:
             # Only now: the plain lane has the UUIDs looked up as its records go in.
             by_uuid, foreign = stored_batches.refs_at_uuids(conn, batch.device_id, _uuids(batch))
@@ -339,7 +349,7 @@ class BatchIngest:
             opened.extend(open_cases_for_batch(conn, plan.to_store, stamp))
             opened.extend(apply_corrections(conn, batch.device_id, plan, stamp))
             new_head, stored_count = plan.head, len(plan.to_store)
-            counts, results = answer_results(plan, flags)
+            text, kept = _encoded_answer(batch, stamp, observation.offset_s, *answer_results(plan, flags))
         device_values.update(
             head_seq=new_head.seq,
             head_hash=new_head.hash,
@@ -349,20 +359,19 @@ class BatchIngest:
             **(device_columns(seal_key) if seal_key is not None else {}),
         )
         stored_batches.update_device(conn, batch.device_id, device_values)
-        answer = {"device_id": batch.device_id, "idempotency_key": batch.idempotency_key, "received_at": stamp,
-                  "clock_offset_s": observation.offset_s, "replay": False, "counts": counts, "results": results}
-        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest,
-                                   compact_answer_of(answer), stamp)
-        return BatchAnswer(orjson.dumps(answer).decode("utf-8"), replay=False)
+        stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest(), kept, stamp)
+        return BatchAnswer(text, replay=False)
 
     def _plain(self, conn: Connection, batch: Batch, head: ChainHead, by_seq: Mapping[int, Any],
                key: SealKey | None, anchors: Mapping[str, BootAnchor], fallback_offset_s: float,
-               stamp: str) -> PlainBatch | None:
+               stamp: str, clock_offset_s: float | None,
+               digest: Callable[[], str]) -> tuple[PlainBatch, str, bytes] | None:
         """The batch through :mod:`server.plain_batch`, its receipt and rows
-        stored; None, with nothing stored, when it needs the general rules:
-        also when a record's UUID turns out to be taken as the rows go in (the
-        device's own, by the table's constraint; another device's, looked up
-        by the stager), which the general rules tell apart."""
+        stored, with its answer (:func:`_encoded_answer`); None, with nothing
+        stored, when it needs the general rules: also when a record's UUID
+        turns out to be taken as the rows go in (the device's own, by the
+        table's constraint; another device's, looked up by the stager), which
+        the general rules tell apart."""
         if not self.plain_lane:
             return None
 
@@ -378,6 +387,12 @@ class BatchIngest:
             receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
             plain = plan_plain(batch.device_id, batch.records, head, by_seq, key, place,
                                self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3))
+            # What needs no database is done while the last rows go in:
+            # the answer, and the records' digest the cache keeps with it.
+            counts = dict.fromkeys(RecordStatus.ALL, 0)
+            counts[RecordStatus.STORED] = plain.stored
+            text, kept = _encoded_answer(batch, stamp, clock_offset_s, counts, plain.results)
+            digest()
             stager.finish()
         except (NotPlain, stored_batches.UuidHeldElsewhere, IntegrityError):
             stager.abandon()
@@ -387,7 +402,7 @@ class BatchIngest:
             stager.abandon()  # the connection is free again before the transaction is rolled back
             raise
         savepoint.commit()
-        return plain
+        return plain, text, kept
 
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],
                stamp: str) -> None:
