@@ -307,7 +307,6 @@ class BatchIngest:
             )
         head = ChainHead(device["head_seq"], device["head_hash"], device["head_boot_id"],
                          device["head_monotonic_ns"])
-        by_seq = stored_batches.refs_at_seqs(conn, batch.device_id, _seqs(batch))
         # Records of a boot that never sent a batch are shifted by the freshest offset we have.
         fallback = observation.offset_s if fresh else (device["clock_offset_s"] or observation.offset_s)
 
@@ -320,7 +319,7 @@ class BatchIngest:
 
         stamp = utc_text(received_at)
         key = key_of_device(device)
-        lane = None if extra_flags else self._plain(conn, batch, head, by_seq, key, anchors, fallback, stamp,
+        lane = None if extra_flags else self._plain(conn, batch, head, key, anchors, fallback, stamp,
                                                     observation.offset_s, digest)
         if lane is not None:
             plain, text, kept = lane
@@ -330,8 +329,10 @@ class BatchIngest:
                 conn, [Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r) for r in plain.low], stamp))
             new_head, seal_key, stored_count = plain.head, plain.seal_key, plain.stored
         else:
-            # Only now: the plain lane has the UUIDs looked up as its records go in.
+            # Only now: the plain lane has the UUIDs and sequence numbers
+            # looked up as its records go in.
             by_uuid, foreign = stored_batches.refs_at_uuids(conn, batch.device_id, _uuids(batch))
+            by_seq = stored_batches.refs_at_seqs(conn, batch.device_id, _seqs(batch))
             plan = plan_batch(batch.device_id, batch.records, head, by_uuid, by_seq, place=place,
                               foreign=foreign)
             seal_key = check_seals(key, plan)  # adds its findings and flags to the plan
@@ -362,16 +363,15 @@ class BatchIngest:
         stored_batches.save_answer(conn, batch.device_id, batch.idempotency_key, digest(), kept, stamp)
         return BatchAnswer(text, replay=False)
 
-    def _plain(self, conn: Connection, batch: Batch, head: ChainHead, by_seq: Mapping[int, Any],
-               key: SealKey | None, anchors: Mapping[str, BootAnchor], fallback_offset_s: float,
-               stamp: str, clock_offset_s: float | None,
-               digest: Callable[[], str]) -> tuple[PlainBatch, str, bytes] | None:
+    def _plain(self, conn: Connection, batch: Batch, head: ChainHead, key: SealKey | None,
+               anchors: Mapping[str, BootAnchor], fallback_offset_s: float, stamp: str,
+               clock_offset_s: float | None, digest: Callable[[], str]) -> tuple[PlainBatch, str, bytes] | None:
         """The batch through :mod:`server.plain_batch`, its receipt and rows
         stored, with its answer (:func:`_encoded_answer`); None, with nothing
-        stored, when it needs the general rules: also when a record's UUID
-        turns out to be taken as the rows go in (the device's own, by the
-        table's constraint; another device's, looked up by the stager), which
-        the general rules tell apart."""
+        stored, when it needs the general rules: also when a record's UUID or
+        sequence number turns out to be taken as the rows go in (the device's
+        own, by the table's constraints; another device's UUID, looked up by
+        the stager), which the general rules tell apart."""
         if not self.plain_lane:
             return None
 
@@ -385,7 +385,7 @@ class BatchIngest:
                                              beside=count >= self.STAGED_FROM)
         try:
             receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
-            plain = plan_plain(batch.device_id, batch.records, head, by_seq, key, place,
+            plain = plan_plain(batch.device_id, batch.records, head, key, place,
                                self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3))
             # What needs no database is done while the last rows go in:
             # the answer, and the records' digest the cache keeps with it.

@@ -16,9 +16,10 @@ broken link, a hash or seal that does not match the fast encoding, a UUID
 twice in the batch, a dossier code (which the corrections' rules must look
 up), a clock going backwards, a time off the calendar — it raises
 :class:`NotPlain`, and the general rules decide the whole batch as they
-always did. Whether a UUID was stored before is not looked up here: the
-rows' store finds out as they go in (:class:`server.store.batches.RecordStager`),
-and the batch is then handed over the same way. ``tests/test_plain_batch.py``
+always did. Whether a UUID or a sequence number was stored before is not
+looked up here: the rows' store finds out as they go in
+(:class:`server.store.batches.RecordStager`), and the batch is then handed
+over the same way. ``tests/test_plain_batch.py``
 holds the two to the same rows, answers and device state.
 """
 
@@ -89,7 +90,6 @@ def plan_plain(
     device_id: str,
     items: list[Any],
     head: ChainHead,
-    taken_seqs: Container[int],
     key: SealKey | None,
     place: Place,
     clock_threshold_s: float,
@@ -100,8 +100,7 @@ def plan_plain(
 ) -> PlainBatch:
     """Decide a batch whose every record is plain; raise :class:`NotPlain` otherwise.
 
-    ``taken_seqs`` holds the device's stored records at the batch's sequence
-    numbers, ``key`` its sealing key, ``receipt_id`` the batch's receipt
+    ``key`` is the device's sealing key, ``receipt_id`` the batch's receipt
     (:func:`server.store.batches.add_receipt`); ``unsatisfied`` the (scale,
     level) pairs a follow-up case may open for. The records' rows (values of
     :data:`PLAIN_ROW_COLUMNS`) are handed to ``store`` ``chunk`` at a time as
@@ -124,7 +123,7 @@ def plan_plain(
         if item["device_id"] != device_id or item.get("dossier_code"):
             raise NotPlain
         seq, uuid, record_hash, seal = item["seq"], item["uuid"], item["hash"], item["seal"]
-        if seq != expected_seq or item["prev_hash"] != prev_hash or uuid in seen or seq in taken_seqs:
+        if seq != expected_seq or item["prev_hash"] != prev_hash or uuid in seen:
             raise NotPlain
         hashed = dict(item)
         del hashed["hash"], hashed["seal"]

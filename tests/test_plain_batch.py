@@ -338,3 +338,30 @@ def test_a_uuid_stored_before_is_found_as_the_rows_go_in_and_handed_over(make_tw
                                                  else ("conflict", []))
     assert answer["counts"]["stored"] == count - (whose == "its-own")
     assert_alike(twins)
+
+
+@pytest.mark.parametrize("count", [3, 620], ids=["one-insert", "chunk-by-chunk"])
+def test_a_sequence_number_stored_before_is_refused_as_the_rows_go_in_and_handed_over(make_twins, lane_runs, count):
+    """The lane does not look the batch's sequence numbers up either: the
+    table's constraint refuses a record at a place in the chain the device
+    already holds (here in the last chunk of a long batch), and the general
+    rules decide the whole batch. No upload leaves a record beyond the
+    device's head, so the head is put back by hand to make one."""
+    twins = make_twins()
+    journal = Journal()
+    send(twins, journal.ratings(2))
+    head = journal.seq, journal.prev
+    taken = count + 1  # in the last chunk (or the last record) of the batch below
+    skipped = journal.ratings(taken - journal.seq)  # a gap: the general rules store the record after it
+    send(twins, skipped[-1:])
+    for twin in twins:
+        with twin.engine.begin() as conn:
+            conn.execute(tables.devices.update().where(tables.devices.c.device_id == DEVICE).values(
+                head_seq=head[0], head_hash=head[1], head_monotonic_ns=head[0] * 10**9))
+    lane_runs.clear()
+    fork = Journal(seq=head[0], prev=head[1])
+    answer = send(twins, fork.ratings(count))
+    assert lane_runs == ["handed over"]
+    at_taken = answer["results"][taken - head[0] - 1]
+    assert at_taken["seq"] == taken and at_taken["status"] != "stored"
+    assert_alike(twins)
