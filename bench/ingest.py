@@ -2,18 +2,20 @@
 the commune server over loopback HTTP, in batches of 500 and of 1,000, with
 every check on (the batch's signature, the chain, the forward-secure seals,
 idempotency), beside a raw SQLite bulk insert of the very same rows into the
-same tables and indexes, measured in the same run (target: at least 50% of
-it). The ratings are sealed as a tablet seals them, its first key registered
-with the server as at pairing.
+same tables and indexes, measured in the same run, batch by batch in turn
+(target: at least 50% of it). The ratings are sealed as a tablet seals them,
+its first key registered with the server as at pairing.
 
 The server runs as ``python -m server`` in its own process, as deployed (the
 tablets' side — building, signing and reading the answers — stays out of
 its interpreter). Each batch size is measured several times, each time with
-a new device and its own chain; the median is the figure, with the slowest
-and fastest run beside it (the fsync of every commit makes single runs vary
-a lot). Both sides commit once per batch, with the server's SQLite settings
-(WAL, ``synchronous=FULL``, its checkpoint threshold: the raw insert is no
-slower for a setting the server tuned). Below each ratio, the CPU each side
+a new device and its own chain, each of its batches followed by the raw
+insert of the same rows, so that both sides meet the same moments of a
+shared machine; the median is the figure, with the slowest and fastest run
+beside it (the fsync of every commit makes single runs vary a lot). Both
+sides commit once per batch, with the server's SQLite settings (WAL,
+``synchronous=FULL``, its checkpoint threshold: the raw insert is no slower
+for a setting the server tuned). Below each ratio, the CPU each side
 spent per rating (the server process's, all its threads, read from Linux's
 /proc; the raw insert's thread): the rates also move with the disk's fsync
 and with other work on the machine.
@@ -164,32 +166,39 @@ def sealed_uploads(batch_size: int, ratings: int, url: str, registry: DeviceRegi
 
 
 def upload(session: requests.Session, url: str, uploads: list[tuple[bytes, dict[str, str]]],
-           waits: list[float] | None = None) -> None:
+           waits: list[float] | None = None, beside: Callable[[int], None] | None = None) -> float:
     """Send the batches one after another, each answer checked: every record
-    stored, none flagged. How long each answer took is added to ``waits``."""
-    for body, headers in uploads:
+    stored, none flagged. How long each answer took is added to ``waits``;
+    ``beside(n)`` is called after the answer to batch ``n``, off the clock.
+    The time spent sending and reading answers."""
+    spent = 0.0
+    for number, (body, headers) in enumerate(uploads):
         sent = time.perf_counter()
         answer = session.post(f"{url}{API_PREFIX}/batches", data=body, timeout=60, headers=headers)
-        if waits is not None:
-            waits.append(time.perf_counter() - sent)
-        assert answer.status_code == 200, answer.text
         # Read with orjson: this client's time adds to the server's (one
         # request at a time), and the raw baseline has none.
         result = orjson.loads(answer.content)
+        took = time.perf_counter() - sent
+        spent += took
+        if waits is not None:
+            waits.append(took)
+        assert answer.status_code == 200, answer.text
         assert result["counts"]["stored"] == len(result["results"])
         assert not any(r["flags"] for r in result["results"]), result["results"][0]
+        if beside is not None:
+            beside(number)
+    return spent
 
 
 def run(batch_size: int, ratings: int, url: str, registry: DeviceRegistry, server_pid: int | None = None,
-        rates: Rates | None = None) -> None:
+        rates: Rates | None = None, beside: Callable[[int], None] | None = None) -> None:
     """One measurement: a new device uploads ``ratings`` sealed ratings,
-    added to ``rates`` (with the CPU the server process ``server_pid`` spent on them)."""
+    added to ``rates`` (with the CPU the server process ``server_pid`` spent
+    on them); ``beside(n)`` runs after batch ``n``'s answer, off the clock."""
     with requests.Session() as session:
         uploads = sealed_uploads(batch_size, ratings, url, registry, session)
         cpu_before = process_cpu_s(server_pid) if server_pid else None
-        started = time.perf_counter()
-        upload(session, url, uploads)
-        elapsed = time.perf_counter() - started
+        elapsed = upload(session, url, uploads, beside=beside)
         cpu_after = process_cpu_s(server_pid) if server_pid else None
     if rates is not None:
         rates.add(ratings, elapsed, cpu_after - cpu_before if cpu_before is not None and cpu_after is not None
@@ -240,27 +249,39 @@ def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object
     return columns, [[row[c] for c in columns] for row in rows]
 
 
-def raw_rate(batch_size: int, run_number: int, rates: Rates, *, ratings: int, db: Path) -> None:
+class RawInsert:
     """The same ratings' rows, as the ingest stores them, bulk inserted with
     plain sqlite3 into ``db`` (made with the server's tables and indexes, set
     up as the server sets up its connections, and growing run after run as
-    the server's does): one ``executemany`` and one commit per batch. Added
-    to ``rates``, with this thread's CPU."""
-    if not db.exists():
-        open_engine(db).dispose()  # the server's schema, indexes included
-    columns, values = raw_rows(ratings, run_number)
-    sql = f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    raw = sqlite3.connect(db, isolation_level=None)
-    for setting in SQLITE_SETTINGS:  # the server's own: WAL, synchronous=FULL, its checkpoint threshold
-        raw.execute(f"PRAGMA {setting}")
-    cpu, started = time.thread_time(), time.perf_counter()
-    for i in range(0, len(values), batch_size):
-        raw.execute("BEGIN IMMEDIATE")
-        raw.executemany(sql, values[i:i + batch_size])
-        raw.execute("COMMIT")
-    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
-    raw.close()
-    rates.add(ratings, elapsed, cpu)
+    the server's does): one ``executemany`` and one commit per batch, a batch
+    at a time (:meth:`insert`), timed with this thread's CPU."""
+
+    def __init__(self, batch_size: int, run_number: int, *, ratings: int, db: Path):
+        if not db.exists():
+            open_engine(db).dispose()  # the server's schema, indexes included
+        self.batch_size = batch_size
+        self.ratings = ratings
+        columns, self.values = raw_rows(ratings, run_number)
+        self.sql = f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        self.raw = sqlite3.connect(db, isolation_level=None)
+        for setting in SQLITE_SETTINGS:  # the server's own: WAL, synchronous=FULL, its checkpoint threshold
+            self.raw.execute(f"PRAGMA {setting}")
+        self.elapsed = self.cpu = 0.0
+
+    def insert(self, number: int) -> None:
+        """Insert batch ``number`` (of ``batch_size`` rows) and commit it."""
+        rows = self.values[number * self.batch_size:(number + 1) * self.batch_size]
+        cpu, started = time.thread_time(), time.perf_counter()
+        self.raw.execute("BEGIN IMMEDIATE")
+        self.raw.executemany(self.sql, rows)
+        self.raw.execute("COMMIT")
+        self.elapsed += time.perf_counter() - started
+        self.cpu += time.thread_time() - cpu
+
+    def finish(self, rates: Rates) -> None:
+        """Close the connection; the run's rate and CPU added to ``rates``."""
+        self.raw.close()
+        rates.add(self.ratings, self.elapsed, self.cpu)
 
 
 @contextmanager
@@ -288,25 +309,36 @@ def server_process(db: Path):
         process.wait(timeout=30)
 
 
-def raw_rate_postgres(batch_size: int, run_number: int, rates: Rates, *, ratings: int, url: str) -> None:
-    """:func:`raw_rate` on PostgreSQL: the same rows COPYed with psycopg into
-    the database at ``url`` (made with the server's tables and indexes), one
-    COPY and one commit per batch. Added to ``rates``, without a CPU time
+class RawCopy:
+    """:class:`RawInsert` on PostgreSQL: the same rows COPYed with psycopg
+    into the database at ``url`` (made with the server's tables and
+    indexes), one COPY and one commit per batch, without a CPU time
     (PostgreSQL's work is done in its own processes)."""
-    import psycopg
 
-    open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
-    columns, values = raw_rows(ratings, run_number)
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as raw:
+    def __init__(self, batch_size: int, run_number: int, *, ratings: int, url: str):
+        import psycopg
+
+        open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
+        self.batch_size = batch_size
+        self.ratings = ratings
+        columns, self.values = raw_rows(ratings, run_number)
+        self.sql = f"COPY records ({', '.join(columns)}) FROM STDIN"
+        conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.raw = psycopg.connect(conninfo, autocommit=True)
+        self.elapsed = 0.0
+
+    def insert(self, number: int) -> None:
+        """COPY batch ``number`` (of ``batch_size`` rows) and commit it."""
         started = time.perf_counter()
-        for i in range(0, len(values), batch_size):
-            with raw.transaction(), raw.cursor() as cursor:
-                with cursor.copy(f"COPY records ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in values[i:i + batch_size]:
-                        copy.write_row(row)
-        elapsed = time.perf_counter() - started
-    rates.add(ratings, elapsed, None)
+        with self.raw.transaction(), self.raw.cursor() as cursor, cursor.copy(self.sql) as copy:
+            for row in self.values[number * self.batch_size:(number + 1) * self.batch_size]:
+                copy.write_row(row)
+        self.elapsed += time.perf_counter() - started
+
+    def finish(self, rates: Rates) -> None:
+        """Close the connection; the run's rate added to ``rates``."""
+        self.raw.close()
+        rates.add(self.ratings, self.elapsed, None)
 
 
 @contextmanager
@@ -327,9 +359,9 @@ def scratch_database(base_url: str):
 
 
 def measure(batch_size: int, args: argparse.Namespace, served_db: str | Path,
-            raw_once: Callable[[int, int, Rates], None]) -> tuple[Rates, Rates]:
-    """Runs of the server on ``served_db`` interleaved with ``raw_once(batch_size,
-    run_number, rates)``; both sides' rates."""
+            raw_run: Callable[[int, int], RawInsert | RawCopy]) -> tuple[Rates, Rates]:
+    """Runs of the server on ``served_db``, each batch followed by the same
+    batch's raw insert (``raw_run(batch_size, run_number)``); both sides' rates."""
     engine = open_engine(served_db)
     served, raw = Rates(), Rates()
     with server_process(served_db) as (url, pid):
@@ -338,28 +370,34 @@ def measure(batch_size: int, args: argparse.Namespace, served_db: str | Path,
         # One small unmeasured upload, so first-request costs (compiling
         # queries, building validators) are not charged to the first run.
         run(100, 200, url, registry)
-        # Interleaved, so both sides meet the same moments of a shared machine.
         for number in range(args.runs):
-            run(batch_size, args.ratings, url, registry, pid, served)
-            raw_once(batch_size, number, raw)
+            # Batch by batch, in turn: both sides meet the same moments of a
+            # shared machine (a neighbour's load, a slow fsync come and go
+            # within seconds, and moved whole runs' figures by half).
+            inserts = raw_run(batch_size, number)
+            run(batch_size, args.ratings, url, registry, pid, served, beside=inserts.insert)
+            inserts.finish(raw)
     engine.dispose()
     return served, raw
 
 
 def report(what: str, batch_size: int, served: Rates, raw: Rates, baseline_name: str,
            args: argparse.Namespace, conditions: str, *, target: bool) -> None:
-    """The median rate beside the raw baseline's, the share, and the verdict
-    when a target applies; then, where both sides' CPU could be read, the
-    CPU each spent per rating (steadier than the rates on a shared machine,
-    where a neighbour's load or a slow fsync moves them)."""
+    """The median rate beside the raw baseline's, the share (the median of
+    the runs' shares: each run's two sides met the same moments), and the
+    verdict when a target applies; then, where both sides' CPU could be
+    read, the CPU each spent per rating (steadier than the rates on a shared
+    machine, where a neighbour's load or a slow fsync moves them)."""
+    shares = sorted(ours / theirs for ours, theirs in zip(served.per_s, raw.per_s, strict=True))
     rates, raw_rates = sorted(served.per_s), sorted(raw.per_s)
     median, baseline = statistics.median(rates), statistics.median(raw_rates)
-    share = median / baseline
+    share = statistics.median(shares)
     verdict = (f"target ≥ {TARGET_SHARE:.0%}: {'met' if share >= TARGET_SHARE else 'MISSED'}" if target
                else "no target on PostgreSQL")
     print(f"{what}, batches of {batch_size:>5}: median {median:6.0f} ratings/s "
           f"(runs {rates[0]:.0f}–{rates[-1]:.0f}); {baseline_name} of the same rows "
-          f"{baseline:6.0f} rows/s (runs {raw_rates[0]:.0f}–{raw_rates[-1]:.0f}); {share:.0%} of raw, {verdict} "
+          f"{baseline:6.0f} rows/s (runs {raw_rates[0]:.0f}–{raw_rates[-1]:.0f}); "
+          f"{share:.0%} of raw (runs {shares[0]:.0%}–{shares[-1]:.0%}), {verdict} "
           f"({args.runs} × {args.ratings} ratings, loopback HTTP, {conditions})", flush=True)
     if served.cpu_us and raw.cpu_us:
         cpu, raw_cpu = statistics.median(served.cpu_us), statistics.median(raw.cpu_us)
@@ -384,7 +422,7 @@ def main() -> None:
         for batch_size in BATCH_SIZES:
             with scratch_database(base_url) as served_url, scratch_database(base_url) as raw_url:
                 served, raw = measure(batch_size, args, served_url,
-                                      partial(raw_rate_postgres, ratings=args.ratings, url=raw_url))
+                                      partial(RawCopy, ratings=args.ratings, url=raw_url))
             report("ingest on PostgreSQL", batch_size, served, raw, "raw PostgreSQL COPY", args,
                    "one COPY per batch", target=False)
         return
@@ -393,7 +431,7 @@ def main() -> None:
             # A new server and a new raw database per batch size: both grow
             # alike over the runs, so their indexes are the same size.
             served, raw = measure(batch_size, args, Path(tmp) / f"served-{batch_size}.db",
-                                  partial(raw_rate, ratings=args.ratings, db=Path(tmp) / f"raw-{batch_size}.db"))
+                                  partial(RawInsert, ratings=args.ratings, db=Path(tmp) / f"raw-{batch_size}.db"))
             report("ingest", batch_size, served, raw, "raw SQLite bulk insert", args,
                    "both with the server's SQLite settings: " + ", ".join(SQLITE_SETTINGS),
                    target=True)
