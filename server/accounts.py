@@ -25,7 +25,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server.clock import Clock, utc_now, utc_text
 from server.store import accounts as stored
@@ -295,8 +295,8 @@ class AccountBook:
         now = self.clock()
         locked = self.locked_until(name, address)
         if locked is not None:
-            with self.engine.begin() as conn:
-                self._audit(conn, None, "login.locked", name, "", address, utc_text(now))
+            write_transaction(self.engine,
+                              lambda conn: self._audit(conn, None, "login.locked", name, "", address, utc_text(now)))
             raise LoginRefused(locked)
         with read_transaction(self.engine) as conn:
             row = stored.account_by_username(conn, name)
@@ -354,9 +354,12 @@ class AccountBook:
     def logout(self, session: Session, *, address: str | None = None) -> None:
         """End a session."""
         now = utc_text(self.clock())
-        with self.engine.begin() as conn:
+
+        def end(conn: Connection) -> None:
             stored.delete_session(conn, session.token_digest)
             self._audit(conn, session.account.username, "logout", session.account.username, "", address, now)
+
+        write_transaction(self.engine, end)
 
     # -- the audit log --------------------------------------------------------------
 
@@ -364,8 +367,8 @@ class AccountBook:
               address: str | None = None) -> None:
         """Record a change made elsewhere (a device approved, the roster
         edited…): ``action`` is a dotted name such as ``device.revoke``."""
-        with self.engine.begin() as conn:
-            self._audit(conn, actor, action, target, detail, address, utc_text(self.clock()))
+        at = utc_text(self.clock())
+        write_transaction(self.engine, lambda conn: self._audit(conn, actor, action, target, detail, address, at))
 
     def audit_entries(self, *, page: int = 1, per_page: int = 50) -> tuple[list[AuditEntry], int]:
         """One page of the audit log, newest first, and the total number of entries."""

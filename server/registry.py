@@ -194,8 +194,8 @@ class DeviceRegistry:
 
     def sweep(self) -> int:
         """Delete the pairing requests past their expiry; returns how many."""
-        with self.engine.begin() as conn:
-            return stored_devices.delete_expired_pairings(conn, utc_text(self.clock()))
+        return write_transaction(self.engine,
+                                 lambda conn: stored_devices.delete_expired_pairings(conn, utc_text(self.clock())))
 
     def list_pairings(self) -> list[dict[str, Any]]:
         """Every pairing request still waiting and not expired, each with
@@ -251,7 +251,8 @@ class DeviceRegistry:
         """Answer a device's poll (RFC 8628 §3.4–3.5): its id and secret once
         approved, else a :class:`PairingError` with the RFC's error code."""
         now = self.clock()
-        with self.engine.begin() as conn:
+
+        def answer(conn: Connection) -> tuple[Any, str | None, int, str | None]:
             row = stored_devices.pairing_by_device_code(conn, _digest(device_code))
             if row is None:
                 raise PairingError(ErrorCode.INVALID_GRANT, "unknown device code")
@@ -264,6 +265,9 @@ class DeviceRegistry:
             if error is None and not stored_devices.mark_delivered(conn, row["id"]):
                 error = ErrorCode.INVALID_GRANT
             secret = stored_devices.device_secret(conn, row["device_id"]) if error is None else None
+            return row, error, interval, secret
+
+        row, error, interval, secret = write_transaction(self.engine, answer)
         if error is not None:
             raise PairingError(error, _POLL_DETAIL[error].format(interval=interval))
         # The key call-back numbers are sealed to: a tablet offers the call-back only once it holds it.
@@ -287,8 +291,8 @@ class DeviceRegistry:
         (The server's own source of home ratings is no tablet: not found.)"""
         if device_id == HOME_DEVICE_ID:
             raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
-        with self.engine.begin() as conn:
-            done = stored_devices.revoke_device(conn, device_id, at=utc_text(self.clock()), reason=reason or None)
+        done = write_transaction(self.engine, lambda conn: stored_devices.revoke_device(
+            conn, device_id, at=utc_text(self.clock()), reason=reason or None))
         if not done:
             raise PairingError(ErrorCode.NOT_FOUND, f"no device {device_id}")
 

@@ -6,14 +6,17 @@ locked database does. On a real SQLite file, with real threads."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.exc import OperationalError
 
+from server.registry import DeviceRegistry
 from server.store import open_engine, tables, write_transaction
 
 
@@ -93,3 +96,46 @@ def test_a_writer_that_does_not_get_its_turn_in_time_fails_as_a_locked_database(
         assert [row.batch_key for row in conn.execute(tables.receipts.select().order_by(tables.receipts.c.id))] \
             == ["first", "third"]
     engine.dispose()
+
+
+def test_the_servers_other_writes_wait_for_their_turn_too(tmp_path):
+    """A leader's click (here: revoking a tablet) while an upload holds the
+    writers' turn queues behind it like another upload, instead of polling
+    SQLite's lock."""
+    engine = open_engine(tmp_path / "commune.db")
+    registry = DeviceRegistry(engine)
+    code = registry.request_code("tablet-9", "quầy 1", "0.1.0")
+    registry.decide(code.user_code, approve=True)
+    first_done = threading.Event()
+    began_after_first: list[bool] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda sql: began_after_first.append(first_done.is_set())
+            if sql.startswith("BEGIN IMMEDIATE") and threading.current_thread().name == "revoke" else None)
+
+    engine.dispose()
+    writer, release = _first_writer(engine, first_done)
+    revoke = threading.Thread(target=lambda: registry.revoke("tablet-9", "lost"), name="revoke")
+    revoke.start()
+    revoke.join(0.3)
+    assert revoke.is_alive(), "the revocation did not wait for the upload's turn"
+    release.set()
+    writer.join(5)
+    revoke.join(5)
+    assert began_after_first == [True]
+    assert registry.credentials("tablet-9")[1] == "revoked"
+    engine.dispose()
+
+
+def test_the_servers_code_opens_no_write_transaction_of_its_own():
+    """Every write of the server's goes through write_transaction (and so
+    takes the writers' turn): only the store's own modules (the migrations at
+    start, the statistics' hourly refresh) open one with the engine."""
+    server = Path(__file__).resolve().parents[1] / "server"
+    offenders = [f"{path.relative_to(server.parent)}:{number}"
+                 for path in sorted(server.rglob("*.py")) if "store" not in path.relative_to(server).parts[:1]
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"\bengine\.begin\(", line)]
+    assert offenders == []
