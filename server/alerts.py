@@ -44,8 +44,10 @@ IDLE_S = 60.0
 
 def alert_message(case: Case, officer_name: str | None, settings: ServerSettings, public_url: str) -> EmailMessage:
     """The message announcing ``case`` to ``settings.alert_to``: a link to
-    ``<public_url>/cases/<id>``, the officer and the level. Nothing the citizen
-    wrote or left (number, comment) is in it."""
+    ``<public_url>/cases/<id>`` (without a public URL, where to find the case
+    instead: a link relative to nothing would lead nowhere from a mailbox),
+    the officer and the level. Nothing the citizen wrote or left (number,
+    comment) is in it."""
     def t(key: str, **values: object) -> str:
         return translate("vi", key, **values)
 
@@ -53,7 +55,6 @@ def alert_message(case: Case, officer_name: str | None, settings: ServerSettings
     if level.startswith("board.level."):
         level = case.level or ""
     officer = officer_name or case.officer_id or t("cases.mail.no_officer")
-    link = f"{public_url.rstrip('/')}/cases/{case.id}"
     commune = settings.commune_name or t("app.commune_unknown")
     message = EmailMessage()
     message["Subject"] = t("cases.mail.subject", id=case.id, officer=officer)
@@ -71,8 +72,12 @@ def alert_message(case: Case, officer_name: str | None, settings: ServerSettings
     ]
     if case.callback:
         lines.append(t("cases.mail.callback"))
-    lines += ["", t("cases.mail.due", due=_local_day(case.due_on)), "", t("cases.mail.link"), link, "",
-              t("cases.mail.footer")]
+    lines += ["", t("cases.mail.due", due=_local_day(case.due_on)), ""]
+    if public_url:
+        lines += [t("cases.mail.link"), f"{public_url.rstrip('/')}/cases/{case.id}"]
+    else:
+        lines.append(t("cases.mail.no_link", id=case.id))
+    lines += ["", t("cases.mail.footer")]
     message.set_content("\n".join(lines), charset="utf-8")
     return message
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server.accounts import Account, AccountBook, Role
-from server.alerts import AlertSender
+from server.alerts import AlertSender, alert_message
 from server.batches import Batch, BatchIngest
 from server.cases import (
     CaseBook,
@@ -322,6 +322,21 @@ def test_leaders_get_an_email_without_the_phone_number(world):
     raw = mail.as_string()
     for text in (raw, body, subject):
         assert PHONE not in text and PHONE[1:] not in text and "091 234" not in text
+
+
+def test_without_a_public_url_the_mail_says_where_to_find_the_case_instead_of_a_dead_link(world):
+    """A link relative to nothing (``/cases/7``) leads nowhere from a mailbox:
+    without the server's public address the mail names the case to look up."""
+    engine, device, ingest, cases, _accounts, clock = world
+    low = device.rate(1)
+    ingest.receive(device.batch([low]), clock())
+    (case,) = cases.cases()[0]
+    settings = load_settings(engine)
+    body = alert_message(case, None, settings, "").get_content()
+    assert f"/cases/{case.id}" not in body and "Xem và giao xử lý tại" not in body
+    assert f"Đăng nhập trang quản lý Hài Lòng của xã để xem và giao xử lý phản ánh số {case.id}." in body
+    linked = alert_message(case, None, settings, "https://hailong.xa-an-binh.vn").get_content()
+    assert f"Xem và giao xử lý tại:\nhttps://hailong.xa-an-binh.vn/cases/{case.id}\n" in linked
 
 
 def test_a_failing_mail_server_is_retried_and_never_fails_the_upload(world, caplog):

@@ -48,10 +48,16 @@ def _form_of(request: Request) -> dict[str, str]:
     return form
 
 
+def _page(request: Request, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    # Without the server's public address the alert e-mails carry no link: said beside the mail settings.
+    return page(request, "server_settings.html", status_code=status_code,
+                mail_links=bool(request.app.state.launch.public_url), **context)
+
+
 @router.get("/settings", response_class=HTMLResponse)
 def settings_page(request: Request, saved: int = 0, _account: Account = ADMIN) -> HTMLResponse:
     """The server's settings. (Admin.)"""
-    return page(request, "server_settings.html", form=_form_of(request), refused=None, saved=bool(saved))
+    return _page(request, form=_form_of(request), refused=None, saved=bool(saved))
 
 
 @router.post("/settings")
@@ -83,7 +89,7 @@ def _save(request: Request, submitted: Any, account: Account, accounts: AccountB
             save_setting(engine, key, value)
         except SettingError as error:
             typed["smtp_password"] = ""
-            return page(request, "server_settings.html", status_code=422, form=typed, refused=error, saved=False)
+            return _page(request, status_code=422, form=typed, refused=error, saved=False)
         # Never the password itself in the audit log.
         changes.append("smtp_password: changed" if key == "smtp_password" else f"{key}: {before[key]} → {value}")
     if changes:

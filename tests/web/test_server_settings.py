@@ -4,6 +4,8 @@ reason and what was typed stays; every change is audited."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from server.accounts import AccountBook, Role
 from server.settings import load_settings
 from tests.web.support import PASSWORDS, api_login, form_token
@@ -90,3 +92,18 @@ def test_the_admin_enters_the_days_off_as_dates_on_the_page(commune, roles) -> N
     entries, _ = AccountBook(commune.engine).audit_entries()
     change = next(e for e in entries if e.action == "settings.change")
     assert "holidays:" in change.detail and "02/09/2026" in change.detail
+
+
+def test_the_settings_say_when_the_alert_mails_can_carry_no_link(commune, roles) -> None:
+    """Without the server's public address (--public-url) an alert mail names
+    the case without a link: the mail settings say so, and stop saying it
+    once the address is set."""
+    admin = api_login(commune.url, roles[Role.ADMIN], PASSWORDS[Role.ADMIN])
+    warning = "Máy chủ chưa có địa chỉ công khai (tùy chọn --public-url khi cài đặt)"
+    assert warning in admin.get(f"{commune.url}/settings", timeout=10).text
+    launch = commune.app.state.launch
+    commune.app.state.launch = replace(launch, public_url="https://hailong.xa-an-binh.vn")
+    try:
+        assert warning not in admin.get(f"{commune.url}/settings", timeout=10).text
+    finally:
+        commune.app.state.launch = launch
