@@ -344,7 +344,12 @@ def test_counters_and_officers_changed_on_the_web_reach_a_paired_tablet(commune,
     assert "le-thi-thu-ha" not in [o.id for o in on_tablet.active_officers]
     assert "tran-van-hung" in [o.id for o in on_tablet.active_officers]
 
-    roster = submit(f"[data-counter='{counter}'] form.counter-remove button", "counter_removed")
+    # Removing takes two steps; the first says whom it leaves without a counter.
+    removal = page.locator(f"[data-counter='{counter}'] details.counter-remove")
+    assert not removal.locator("button").is_visible()
+    removal.locator("summary").click()
+    assert "Trần Văn Hùng" in removal.inner_text()
+    roster = submit(f"[data-counter='{counter}'] details.counter-remove button", "counter_removed")
     assert [c["id"] for c in roster["counters"]] == ["quay-1", "quay-2"]
     assert page.locator(f"[data-counter='{counter}']").count() == 0
     assert {o["id"]: o for o in roster["officers"]}["tran-van-hung"]["counter"] is None
