@@ -25,10 +25,28 @@ def _receipt(conn: Any, key: str) -> None:
                                                 received_at="2026-12-03T08:00:00.000+00:00"))
 
 
-def _first_writer(engine: Any, on_done: threading.Event | None = None) -> tuple[threading.Thread, threading.Event]:
+def _traced(engine: Any) -> list[tuple[str, str]]:
+    """The write transactions' beginnings and commits the engine's
+    connections ask SQLite to run from now on, in the order SQLite gets
+    them, each with the name of the thread asking."""
+    statements: list[tuple[str, str]] = []
+
+    @event.listens_for(engine, "connect")
+    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        def seen(sql: str) -> None:
+            kind = "BEGIN" if sql.startswith("BEGIN IMMEDIATE") else "COMMIT" if sql.startswith("COMMIT") else None
+            if kind is not None:
+                statements.append((threading.current_thread().name, kind))
+        dbapi_connection.set_trace_callback(seen)
+
+    engine.dispose()  # the connections made before the listener go
+    return statements
+
+
+def _first_writer(engine: Any) -> tuple[threading.Thread, threading.Event]:
     """A writer on its own thread (named "first") that stores a receipt and
     holds its transaction until the returned event is set; started, and
-    holding, when this returns. It sets ``on_done`` once committed."""
+    holding, when this returns."""
     holding, release = threading.Event(), threading.Event()
 
     def work(conn: Any) -> None:
@@ -36,12 +54,7 @@ def _first_writer(engine: Any, on_done: threading.Event | None = None) -> tuple[
         holding.set()
         release.wait(5)
 
-    def run() -> None:
-        write_transaction(engine, work)
-        if on_done is not None:
-            on_done.set()
-
-    writer = threading.Thread(target=run, name="first")
+    writer = threading.Thread(target=lambda: write_transaction(engine, work), name="first")
     writer.start()
     assert holding.wait(5)
     return writer, release
@@ -49,18 +62,8 @@ def _first_writer(engine: Any, on_done: threading.Event | None = None) -> tuple[
 
 def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
     engine = open_engine(tmp_path / "commune.db")
-    # What each connection asks SQLite to run, with whether the first writer had committed by then.
-    first_done = threading.Event()
-    started: list[tuple[str, bool]] = []
-
-    @event.listens_for(engine, "connect")
-    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(
-            lambda sql: started.append((threading.current_thread().name, first_done.is_set()))
-            if sql.startswith("BEGIN IMMEDIATE") else None)
-
-    engine.dispose()  # the connections made before the listener go
-    writer, release = _first_writer(engine, first_done)
+    statements = _traced(engine)
+    writer, release = _first_writer(engine)
     second = threading.Thread(target=lambda: write_transaction(engine, lambda conn: _receipt(conn, "second")),
                               name="second")
     second.start()
@@ -72,8 +75,7 @@ def test_a_writer_begins_only_once_the_one_before_it_has_committed(tmp_path):
     second.join(5)
     assert not second.is_alive()
     # The second writer asked SQLite for the write lock only after the first had committed.
-    assert [name for name, _ in started] == ["first", "second"]
-    assert started[1] == ("second", True)
+    assert statements == [("first", "BEGIN"), ("first", "COMMIT"), ("second", "BEGIN"), ("second", "COMMIT")]
     with engine.connect() as conn:
         assert [row.batch_key for row in conn.execute(tables.receipts.select().order_by(tables.receipts.c.id))] \
             == ["first", "second"]
@@ -106,17 +108,8 @@ def test_the_servers_other_writes_wait_for_their_turn_too(tmp_path):
     registry = DeviceRegistry(engine)
     code = registry.request_code("tablet-9", "quầy 1", "0.1.0")
     registry.decide(code.user_code, approve=True)
-    first_done = threading.Event()
-    began_after_first: list[bool] = []
-
-    @event.listens_for(engine, "connect")
-    def trace(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(
-            lambda sql: began_after_first.append(first_done.is_set())
-            if sql.startswith("BEGIN IMMEDIATE") and threading.current_thread().name == "revoke" else None)
-
-    engine.dispose()
-    writer, release = _first_writer(engine, first_done)
+    statements = _traced(engine)
+    writer, release = _first_writer(engine)
     revoke = threading.Thread(target=lambda: registry.revoke("tablet-9", "lost"), name="revoke")
     revoke.start()
     revoke.join(0.3)
@@ -124,7 +117,7 @@ def test_the_servers_other_writes_wait_for_their_turn_too(tmp_path):
     release.set()
     writer.join(5)
     revoke.join(5)
-    assert began_after_first == [True]
+    assert statements == [("first", "BEGIN"), ("first", "COMMIT"), ("revoke", "BEGIN"), ("revoke", "COMMIT")]
     assert registry.credentials("tablet-9")[1] == "revoked"
     engine.dispose()
 
