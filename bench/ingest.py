@@ -249,39 +249,64 @@ def raw_rows(ratings: int, run_number: int) -> tuple[list[str], list[list[object
     return columns, [[row[c] for c in columns] for row in rows]
 
 
-class RawInsert:
-    """The same ratings' rows, as the ingest stores them, bulk inserted with
-    plain sqlite3 into ``db`` (made with the server's tables and indexes, set
-    up as the server sets up its connections, and growing run after run as
-    the server's does): one ``executemany`` and one commit per batch, a batch
-    at a time (:meth:`insert`), timed with this thread's CPU."""
+class RawBaseline:
+    """The same ratings' rows, as the ingest stores them, written straight
+    into a database made with the server's tables and indexes (and growing
+    run after run as the server's does), one batch and one commit at a time
+    (:meth:`insert`), timed; each database's way of writing them is a
+    subclass's :meth:`_write`."""
+
+    cpu_timed = True
+    """Whether this thread's CPU tells the baseline's (not when the database
+    works in processes of its own)."""
+
+    def __init__(self, batch_size: int, run_number: int, *, ratings: int):
+        self.batch_size = batch_size
+        self.ratings = ratings
+        self.columns, self.values = raw_rows(ratings, run_number)
+        self.elapsed = self.cpu = 0.0
+
+    def insert(self, number: int) -> None:
+        """Write batch ``number`` (of ``batch_size`` rows) and commit it."""
+        rows = self.values[number * self.batch_size:(number + 1) * self.batch_size]
+        cpu, started = time.thread_time(), time.perf_counter()
+        self._write(rows)
+        self.elapsed += time.perf_counter() - started
+        self.cpu += time.thread_time() - cpu
+
+    def _write(self, rows: list[list[object]]) -> None:
+        raise NotImplementedError
+
+    def finish(self, rates: Rates) -> None:
+        """Close the connection; the run's rate (and CPU) added to ``rates``."""
+        self.close()
+        rates.add(self.ratings, self.elapsed, self.cpu if self.cpu_timed else None)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class RawInsert(RawBaseline):
+    """The raw baseline on SQLite: plain sqlite3 into ``db``, set up as the
+    server sets up its connections, one ``executemany`` per batch."""
 
     def __init__(self, batch_size: int, run_number: int, *, ratings: int, db: Path):
         if not db.exists():
             open_engine(db).dispose()  # the server's schema, indexes included
-        self.batch_size = batch_size
-        self.ratings = ratings
-        columns, self.values = raw_rows(ratings, run_number)
+        super().__init__(batch_size, run_number, ratings=ratings)
+        columns = self.columns
         self.sql = f"INSERT INTO records ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         self.raw = sqlite3.connect(db, isolation_level=None)
         for setting in SQLITE_SETTINGS:  # the server's own: WAL, synchronous=FULL, its checkpoint threshold
             self.raw.execute(f"PRAGMA {setting}")
-        self.elapsed = self.cpu = 0.0
 
-    def insert(self, number: int) -> None:
-        """Insert batch ``number`` (of ``batch_size`` rows) and commit it."""
-        rows = self.values[number * self.batch_size:(number + 1) * self.batch_size]
-        cpu, started = time.thread_time(), time.perf_counter()
+    def _write(self, rows: list[list[object]]) -> None:
         self.raw.execute("BEGIN IMMEDIATE")
         self.raw.executemany(self.sql, rows)
         self.raw.execute("COMMIT")
-        self.elapsed += time.perf_counter() - started
-        self.cpu += time.thread_time() - cpu
 
-    def finish(self, rates: Rates) -> None:
-        """Close the connection; the run's rate and CPU added to ``rates``."""
+    def close(self) -> None:
         self.raw.close()
-        rates.add(self.ratings, self.elapsed, self.cpu)
 
 
 @contextmanager
@@ -309,36 +334,29 @@ def server_process(db: Path):
         process.wait(timeout=30)
 
 
-class RawCopy:
-    """:class:`RawInsert` on PostgreSQL: the same rows COPYed with psycopg
-    into the database at ``url`` (made with the server's tables and
-    indexes), one COPY and one commit per batch, without a CPU time
+class RawCopy(RawBaseline):
+    """The raw baseline on PostgreSQL: the rows COPYed with psycopg into the
+    database at ``url``, one COPY per batch, without a CPU time
     (PostgreSQL's work is done in its own processes)."""
+
+    cpu_timed = False
 
     def __init__(self, batch_size: int, run_number: int, *, ratings: int, url: str):
         import psycopg
 
         open_engine(url).dispose()  # the server's schema, indexes included (kept when it exists)
-        self.batch_size = batch_size
-        self.ratings = ratings
-        columns, self.values = raw_rows(ratings, run_number)
-        self.sql = f"COPY records ({', '.join(columns)}) FROM STDIN"
+        super().__init__(batch_size, run_number, ratings=ratings)
+        self.sql = f"COPY records ({', '.join(self.columns)}) FROM STDIN"
         conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.raw = psycopg.connect(conninfo, autocommit=True)
-        self.elapsed = 0.0
 
-    def insert(self, number: int) -> None:
-        """COPY batch ``number`` (of ``batch_size`` rows) and commit it."""
-        started = time.perf_counter()
+    def _write(self, rows: list[list[object]]) -> None:
         with self.raw.transaction(), self.raw.cursor() as cursor, cursor.copy(self.sql) as copy:
-            for row in self.values[number * self.batch_size:(number + 1) * self.batch_size]:
+            for row in rows:
                 copy.write_row(row)
-        self.elapsed += time.perf_counter() - started
 
-    def finish(self, rates: Rates) -> None:
-        """Close the connection; the run's rate added to ``rates``."""
+    def close(self) -> None:
         self.raw.close()
-        rates.add(self.ratings, self.elapsed, None)
 
 
 @contextmanager
@@ -359,7 +377,7 @@ def scratch_database(base_url: str):
 
 
 def measure(batch_size: int, args: argparse.Namespace, served_db: str | Path,
-            raw_run: Callable[[int, int], RawInsert | RawCopy]) -> tuple[Rates, Rates]:
+            raw_run: Callable[[int, int], RawBaseline]) -> tuple[Rates, Rates]:
     """Runs of the server on ``served_db``, each batch followed by the same
     batch's raw insert (``raw_run(batch_size, run_number)``); both sides' rates."""
     engine = open_engine(served_db)
