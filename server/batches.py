@@ -70,6 +70,9 @@ class Batch:
     records: list[Any]
     callback_keys: tuple[wire.CallbackKey, ...] = ()
     """Outside the chain: the sealed keys of call-back numbers (:mod:`server.callback_numbers`)."""
+    ratings_checked: bool = False
+    """Whether every record was read as a rating the compiled check vouches
+    for (:data:`server.schemas.RatingsBatchIn`): the plain lane need not check them again."""
 
 
 @dataclass(frozen=True)
@@ -386,7 +389,8 @@ class BatchIngest:
         try:
             receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
             plain = plan_plain(batch.device_id, batch.records, head, key, place,
-                               self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3))
+                               self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3),
+                               checked=batch.ratings_checked)
             # What needs no database is done while the last rows go in:
             # the answer, and the records' digest the cache keeps with it.
             counts = dict.fromkeys(RecordStatus.ALL, 0)

@@ -30,7 +30,6 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from hmac import compare_digest
-from hmac import new as hmac_new
 from operator import itemgetter
 from typing import Any
 
@@ -42,7 +41,7 @@ from server.rating_check import checked_ratings_times
 from server.seals import SealKey
 from sync.protocol import RecordStatus
 from sync.record import KIND_RATING, Record, wire_fields
-from sync.seal import MAX_STEPS, key_after, next_key
+from sync.seal import MAX_STEPS, key_after, next_key, seal_digest
 
 __all__ = ["NotPlain", "PlainBatch", "PLAIN_ROW_COLUMNS", "plan_plain"]
 
@@ -97,6 +96,8 @@ def plan_plain(
     unsatisfied: Container[tuple[int, str]],
     store: Callable[[list[tuple[Any, ...]]], None],
     chunk: int = 250,
+    *,
+    checked: bool = False,
 ) -> PlainBatch:
     """Decide a batch whose every record is plain; raise :class:`NotPlain` otherwise.
 
@@ -105,8 +106,10 @@ def plan_plain(
     level) pairs a follow-up case may open for. The records' rows (values of
     :data:`PLAIN_ROW_COLUMNS`) are handed to ``store`` ``chunk`` at a time as
     they are made, so storing one chunk can go on beside making the next:
-    when :class:`NotPlain` is raised, some may have been handed over already."""
-    device_times = checked_ratings_times(items) if items else None
+    when :class:`NotPlain` is raised, some may have been handed over already.
+    ``checked``: the items were read as ratings by the compiled check already
+    (:data:`server.schemas.RatingsBatchIn`)."""
+    device_times = checked_ratings_times(items, schema_checked=checked) if items else None
     if device_times is None:
         raise NotPlain
     sha256 = hashlib.sha256
@@ -145,10 +148,7 @@ def plan_plain(
                     cursor_key = key_after(cursor_key, seq - cursor_seq)
                 cursor_seq = seq
                 # The seal's form (64 hex digits) was checked with the rest.
-                # hmac.new with the constructor itself: OpenSSL's one-shot
-                # HMAC (hmac.digest) looks the digest up by name on every call.
-                if not compare_digest(hmac_new(cursor_key, canonical + record_hash.encode("ascii"), sha256).digest(),
-                                      fromhex(seal)):
+                if not compare_digest(seal_digest(cursor_key, canonical + record_hash.encode("ascii")), fromhex(seal)):
                     raise NotPlain
                 verified_seq, verified_key = seq, cursor_key
         try:

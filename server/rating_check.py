@@ -23,7 +23,7 @@ from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 
 from server.clock import parse_device_time
-from sync.protocol import MAX_FIELD_CHARS, MAX_INT
+from sync.protocol import MAX_BATCH_RECORDS, MAX_FIELD_CHARS, MAX_INT
 from sync.record import (
     KIND_RATING,
     MAX_DOSSIER_CODE_CHARS,
@@ -32,7 +32,7 @@ from sync.record import (
     wire_fields,
 )
 
-__all__ = ["CHECKED_VERSIONS", "checked_rating", "checked_ratings_times"]
+__all__ = ["CHECKED_VERSIONS", "RATINGS_SCHEMA", "checked_rating", "checked_ratings_times"]
 
 CHECKED_VERSIONS = (2, 3)
 """The rating formats checked here: the ones tablets write since sealing
@@ -85,7 +85,11 @@ def _rating_schema(version: int) -> cs.CoreSchema:
 
 _RATING = cs.tagged_union_schema({v: _rating_schema(v) for v in CHECKED_VERSIONS}, discriminator="v")
 _CHECK = SchemaValidator(_RATING)
-_CHECK_ALL = SchemaValidator(cs.list_schema(_RATING))
+RATINGS_SCHEMA = cs.list_schema(_RATING, max_length=MAX_BATCH_RECORDS)
+"""A batch's records, every one a rating the compiled check vouches for
+(but for :func:`checked_ratings_times`' own checks): for reading them with
+the envelope in one pass (:data:`server.schemas.RatingsBatchIn`)."""
+_CHECK_ALL = SchemaValidator(RATINGS_SCHEMA)
 
 
 def checked_rating(raw: Any) -> Record | None:
@@ -101,16 +105,20 @@ def checked_rating(raw: Any) -> Record | None:
     return Record.from_checked_dict(raw) if _device_time(raw) is not None else None
 
 
-def checked_ratings_times(items: list[Any]) -> list[datetime] | None:
+def checked_ratings_times(items: list[Any], *, schema_checked: bool = False) -> list[datetime] | None:
     """The device times of a batch's wire items when the compiled checks
     vouch for every one of them as a rating (checked in one call); None when
-    they cannot vouch for one, and the contract's checks must decide."""
-    if any(type(raw) is not dict for raw in items):
-        return None
-    try:
-        _CHECK_ALL.validate_python(items)
-    except ValidationError:
-        return None
+    they cannot vouch for one, and the contract's checks must decide.
+
+    ``schema_checked``: the items were read with :data:`RATINGS_SCHEMA`
+    already (with the envelope); only what the schema leaves is checked."""
+    if not schema_checked:
+        if any(type(raw) is not dict for raw in items):
+            return None
+        try:
+            _CHECK_ALL.validate_python(items)
+        except ValidationError:
+            return None
     times = [_device_time(raw) for raw in items]
     return None if None in times else times
 

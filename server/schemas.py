@@ -15,8 +15,9 @@ import operator
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetPydanticSchema, create_model
 
+from server.rating_check import RATINGS_SCHEMA
 from sync import wire
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "TokenIn",
     "TokenOut",
     "BatchIn",
+    "RatingsBatchIn",
     "BatchOut",
     "DeviceHealthOut",
     "SealKeyIn",
@@ -108,6 +110,16 @@ DeviceCodeIn = model_for(wire.DeviceCodeRequest, strict=True, name="DeviceCodeIn
 TokenIn = model_for(wire.TokenRequest, strict=True, name="TokenIn")
 BatchIn = model_for(wire.BatchRequest, strict=True, name="BatchIn")
 SealKeyIn = model_for(wire.SealKeyRequest, strict=True, name="SealKeyIn")
+RatingsBatchIn = create_model(  # type: ignore[call-overload]
+    "RatingsBatchIn",
+    __base__=BatchIn,
+    __doc__="BatchIn whose records are all ratings the compiled check vouches for "
+            "(server.rating_check), read with the envelope in one pass.",
+    records=(Annotated[list[dict[str, Any]], GetPydanticSchema(lambda _tp, _handler: RATINGS_SCHEMA)], Field(...)),
+)
+"""The common batch's envelope and records checked in one pass over the
+JSON: a batch it refuses is read again with :data:`BatchIn`, which words
+the refusal, if any (it refuses more than :data:`BatchIn` does)."""
 
 # What the server answers: described.
 ErrorOut = model_for(wire.ErrorAnswer, strict=False, name="ErrorOut")

@@ -1,19 +1,24 @@
 """The compiled check of a rating (server.rating_check) never accepts what the
 contract's checks (server.ingest.record_of_item) refuse, and builds the very
 record they build: generated ratings of every format, with fields changed,
-dropped and added."""
+dropped and added. Read from a batch's JSON with the envelope in one pass
+(server.schemas.RatingsBatchIn), the records come out as the two steps make
+them: the envelope read as any batch, then the compiled check."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from server.ingest import record_of_item
-from server.rating_check import CHECKED_VERSIONS, checked_rating
+from server.rating_check import CHECKED_VERSIONS, checked_rating, checked_ratings_times
+from server.schemas import BatchIn, RatingsBatchIn
 from sync.record import GENESIS_HASH, KIND_RATING, Record, seal
 from sync.seal import seal_record
 
@@ -133,3 +138,72 @@ def test_things_a_tablet_never_sends_are_left_to_the_contract():
     assert checked_rating({**base, "extra": 1}) is None
     assert checked_rating({k: v for k, v in base.items() if k != "seal"}) is None
     assert checked_rating([base]) is None
+
+
+def batch_body(records: list[Any], *, duplicate: str = "") -> bytes:
+    """A batch's JSON body carrying ``records``; ``duplicate``: text put
+    after the last record's first field (a key given twice)."""
+    text = json.dumps({"protocol": 1, "device_id": "tablet-1", "idempotency_key": "batch-0001",
+                       "sent_at": "2026-03-02T08:16:00.000+07:00", "sent_monotonic_ns": 6_000_000,
+                       "boot_id": "boot-1", "app_version": "0.1.0", "pending": 0, "records": records},
+                      ensure_ascii=False)
+    if duplicate:
+        head, brace, tail = text.rpartition("{")
+        first, comma, rest = tail.partition(", ")
+        text = head + brace + first + comma + duplicate + ", " + rest
+    return text.encode("utf-8", "surrogatepass")
+
+
+def read_in_one_pass(body: bytes) -> list[Any] | None:
+    """The records as the common batch's one pass reads them (None: it
+    refuses them, and the batch is read again as any batch)."""
+    try:
+        records = RatingsBatchIn.model_validate_json(body).records
+    except ValidationError:
+        return None
+    return records if checked_ratings_times(records, schema_checked=True) is not None else None
+
+
+def read_in_two_steps(body: bytes) -> list[Any] | None:
+    """The records as any batch's envelope reads them, when the compiled check then vouches for them."""
+    try:
+        records = BatchIn.model_validate_json(body).records
+    except ValidationError:
+        return None
+    return records if checked_ratings_times(records) is not None else None
+
+
+def typed_items(records: list[Any]) -> list[list[tuple[str, type, Any]]]:
+    return [[(name, type(value), value) for name, value in sorted(item.items())] for item in records]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(version=st.sampled_from([1, 2, 3]), sealed=st.booleans(), changes=CHANGES,
+       duplicate=st.sampled_from(["", '"score": 3', '"seq": 7', '"extra": 1']))
+def test_ratings_read_with_the_envelope_in_one_pass_come_out_as_in_two_steps(version, sealed, changes, duplicate):
+    raw = rating(version, sealed=sealed, dossier_code="HS-1")
+    for change, name, value, how in changes:
+        if change == "set":
+            raw[name] = value
+        elif change == "twist":
+            raw[name] = twisted(raw.get(name), how)
+        else:
+            raw.pop(name, None)
+    try:
+        body = batch_body([rating(3, sealed=True, seq=6), raw], duplicate=duplicate)
+    except ValueError:  # a float JSON cannot carry
+        return
+    one, two = read_in_one_pass(body), read_in_two_steps(body)
+    assert (one is None) == (two is None), (one, two)
+    if one is not None:
+        assert typed_items(one) == typed_items(two)
+
+
+def test_a_batch_of_honest_ratings_is_read_in_one_pass_and_any_other_is_left_to_the_two_steps():
+    honest = [rating(version, sealed=True, seq=seq) for seq, version in ((5, 2), (6, 3))]
+    assert typed_items(read_in_one_pass(batch_body(honest))) == typed_items(honest)
+    details = {**rating(3, sealed=True, seq=7), "kind": "details"}
+    assert read_in_one_pass(batch_body([*honest, details])) is None
+    assert read_in_one_pass(batch_body([rating(1, sealed=False)])) is None
+    # The envelope's own limits hold in the one pass too.
+    assert read_in_one_pass(batch_body(honest).replace(b'"pending": 0', b'"pending": -1')) is None

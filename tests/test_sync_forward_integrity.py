@@ -7,7 +7,10 @@ device and the place; what the tablet does honestly afterwards still syncs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import uuid as uuid_module
 from collections.abc import Callable
 from dataclasses import replace
@@ -287,7 +290,7 @@ def test_format_2_encoding_seal_and_key_evolution_are_pinned():
     assert canonical_bytes(record).endswith(b'"uuid":"00000000-0000-4000-8000-000000000001","v":2}')
     assert b"seal" not in canonical_bytes(record)  # outside the hash
     key = bytes(range(32))
-    assert sealing.next_key(key).hex() == __import__("hashlib").sha256(b"hailong-seal-next" + key).hexdigest()
+    assert sealing.next_key(key).hex() == hashlib.sha256(b"hailong-seal-next" + key).hexdigest()
     assert sealing.key_after(key, 3) == sealing.next_key(sealing.next_key(sealing.next_key(key)))
     sealed = replace(record, seal=sealing.seal_record(key, record))
     assert sealing.record_seal_matches(key, sealed)
@@ -295,6 +298,17 @@ def test_format_2_encoding_seal_and_key_evolution_are_pinned():
     assert not sealing.record_seal_matches(key, replace(sealed, seal=""))
     assert sealed.to_dict()["seal"] == sealed.seal and Record.from_dict(sealed.to_dict()) == sealed
     assert verify_chain([sealed]) == []
+
+
+@pytest.mark.parametrize("key_bytes", (0, 1, 32, 63, 64, 65, 200))
+def test_the_seal_is_the_standard_hmac_sha256(key_bytes):
+    for message in (b"", b"x", os.urandom(55), os.urandom(64), os.urandom(480), os.urandom(5000)):
+        key = os.urandom(key_bytes)
+        assert sealing.seal_digest(key, message) == hmac.new(key, message, hashlib.sha256).digest()
+    record = _rating(v=2)
+    key = bytes(range(32))
+    assert sealing.seal_record(key, record) == hmac.new(
+        key, canonical_bytes(record) + record.hash.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def test_both_versions_parse_and_each_keeps_its_fields():
