@@ -39,7 +39,7 @@ from server.clock import (
 )
 from server.corrections import apply_corrections, format_3_flags
 from server.ingest import ChainHead, IngestPlan, Outcome, final_flags, item_text, plan_batch
-from server.plain_batch import PLAIN_ROW_COLUMNS, NotPlain, PlainBatch, plan_plain
+from server.plain_batch import PLAIN_ROW_COLUMNS, NotPlain, PlainBatch, plain_times, plan_plain
 from server.seals import SealKey, check_seals, device_columns, key_of_device
 from server.settings import load_settings
 from server.store import batches as stored_batches
@@ -54,6 +54,11 @@ __all__ = ["Batch", "BatchAnswer", "BatchIngest", "IdempotencyKeyReused", "recor
 
 class IdempotencyKeyReused(Exception):
     """The batch's idempotency key was used before for different records."""
+
+
+class _HandOver(Exception):
+    """The plain lane wrote rows before it found the batch not plain: the
+    transaction is rolled back whole, and run again by the general rules."""
 
 
 @dataclass(frozen=True)
@@ -205,12 +210,20 @@ class BatchIngest:
         digest = cache(partial(records_digest, batch.records))
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
         opened: list[int] = []
+        lane = [self.plain_lane]
 
         def apply(conn: Connection) -> BatchAnswer:
             opened.clear()  # the transaction may run more than once: only the last run's cases were committed
-            return self._apply(conn, batch, digest, observation, received_at, opened)
+            return self._apply(conn, batch, digest, observation, received_at, opened, plain_lane=lane[0])
 
-        answer = write_transaction(self.engine, apply)
+        try:
+            answer = write_transaction(self.engine, apply)
+        except _HandOver:
+            # The plain lane wrote rows before the batch turned out not to be
+            # plain: all of it was rolled back, and the general rules decide
+            # the batch in a transaction of its own.
+            lane[0] = False
+            answer = write_transaction(self.engine, apply)
         # Told once committed: an alert never announces a case that was rolled back.
         announce(self.engine, opened)
         self._housekeeping(received_at)
@@ -282,9 +295,13 @@ class BatchIngest:
         statistics.refresh(self.engine)
 
     def _apply(self, conn: Connection, batch: Batch, digest: Callable[[], str], observation: ClockObservation,
-               received_at: datetime, opened: list[int], *, extra_flags: tuple[str, ...] = ()) -> BatchAnswer:
+               received_at: datetime, opened: list[int], *, plain_lane: bool = False,
+               extra_flags: tuple[str, ...] = ()) -> BatchAnswer:
         """:meth:`receive`'s work, inside its transaction (which may run it more
-        than once); ``extra_flags`` are added to every record it stores."""
+        than once); ``plain_lane``: whether a plain batch may take
+        :mod:`server.plain_batch` (which raises :class:`_HandOver` when the
+        transaction must be run again without it); ``extra_flags`` are added
+        to every record it stores."""
         device = stored_batches.lock_device(conn, batch.device_id)
         cached = stored_batches.cached_answer(conn, batch.device_id, batch.idempotency_key)
         if cached is not None:
@@ -322,8 +339,8 @@ class BatchIngest:
 
         stamp = utc_text(received_at)
         key = key_of_device(device)
-        lane = None if extra_flags else self._plain(conn, batch, head, key, anchors, fallback, stamp,
-                                                    observation.offset_s, digest)
+        lane = self._plain(conn, batch, head, key, anchors, fallback, stamp, observation.offset_s,
+                           digest) if plain_lane else None
         if lane is not None:
             plain, text, kept = lane
             # After the records, as below.
@@ -371,26 +388,25 @@ class BatchIngest:
                clock_offset_s: float | None, digest: Callable[[], str]) -> tuple[PlainBatch, str, bytes] | None:
         """The batch through :mod:`server.plain_batch`, its receipt and rows
         stored, with its answer (:func:`_encoded_answer`); None, with nothing
-        stored, when it needs the general rules: also when a record's UUID or
-        sequence number turns out to be taken as the rows go in (the device's
-        own, by the table's constraints; another device's UUID, looked up by
-        the stager), which the general rules tell apart."""
-        if not self.plain_lane:
+        written, when it needs the general rules. Raises :class:`_HandOver`
+        when that turns out after rows were written: also when a record's
+        UUID or sequence number is found taken as the rows go in (the
+        device's own, by the table's constraints; another device's UUID,
+        looked up by the stager), which the general rules tell apart."""
+        device_times = plain_times(batch.records, schema_checked=batch.ratings_checked)
+        if device_times is None:
             return None
 
         def place(device_time: datetime, boot_id: str, monotonic_ns: int) -> tuple[datetime, str, float]:
             return corrected(device_time, boot_id, monotonic_ns, anchors, fallback_offset_s)
 
-        savepoint = conn.begin_nested()
         # A long batch goes in by thirds, each beside the making of the next.
         count = len(batch.records)
-        stager = stored_batches.RecordStager(conn, PLAIN_ROW_COLUMNS, batch.device_id,
+        stager = stored_batches.RecordStager(conn, PLAIN_ROW_COLUMNS, batch.device_id, batch.idempotency_key, stamp,
                                              beside=count >= self.STAGED_FROM)
         try:
-            receipt = stored_batches.add_receipt(conn, batch.device_id, batch.idempotency_key, stamp)
-            plain = plan_plain(batch.device_id, batch.records, head, key, place,
-                               self.clock_threshold_s, receipt, UNSATISFIED, stager.add, chunk=-(-count // 3),
-                               checked=batch.ratings_checked)
+            plain = plan_plain(batch.device_id, batch.records, device_times, head, key, place,
+                               self.clock_threshold_s, UNSATISFIED, stager.add, chunk=-(-count // 3))
             # What needs no database is done while the last rows go in:
             # the answer, and the records' digest the cache keeps with it.
             counts = dict.fromkeys(RecordStatus.ALL, 0)
@@ -400,12 +416,12 @@ class BatchIngest:
             stager.finish()
         except (NotPlain, stored_batches.UuidHeldElsewhere, IntegrityError):
             stager.abandon()
-            savepoint.rollback()
+            if stager.wrote:
+                raise _HandOver from None
             return None
         except BaseException:
             stager.abandon()  # the connection is free again before the transaction is rolled back
             raise
-        savepoint.commit()
         return plain, text, kept
 
     def _store(self, conn: Connection, batch: Batch, plan: IngestPlan, flags: Mapping[int, Sequence[str]],

@@ -43,7 +43,7 @@ from sync.protocol import RecordStatus
 from sync.record import KIND_RATING, Record, wire_fields
 from sync.seal import MAX_STEPS, key_after, next_key, seal_digest
 
-__all__ = ["NotPlain", "PlainBatch", "PLAIN_ROW_COLUMNS", "plan_plain"]
+__all__ = ["NotPlain", "PlainBatch", "PLAIN_ROW_COLUMNS", "plain_times", "plan_plain"]
 
 Place = Callable[[datetime, str, int], tuple[datetime, str, float]]
 """Works out a record's corrected time (in UTC), its method and the offset
@@ -54,13 +54,15 @@ _STORED_HTTP = RecordStatus.HTTP[RecordStatus.STORED]
 # A row is made of the rating's own fields as the wire has them, then the
 # values the server works out. The columns of every other field are left out:
 # they have no default, so they hold NULL, as the record holds None (a plain
-# rating has no dossier code).
+# rating has no dossier code). The device and the batch's receipt, the same
+# in every row, are the store's to add (:class:`server.store.batches.RecordStager`).
 _WIRE_PART = tuple(name for name, _kind, _nullable in wire_fields(KIND_RATING, 2, sealed=True)
-                   if name not in ("prev_hash", "hash", "seal"))
-_WORKED_OUT = ("prev_hash", "hash", "seal", "corrected_time", "time_method", "clock_offset_s", "receipt_id", "flags")
+                   if name not in ("device_id", "prev_hash", "hash", "seal"))
+_WORKED_OUT = ("prev_hash", "hash", "seal", "corrected_time", "time_method", "clock_offset_s", "flags")
 PLAIN_ROW_COLUMNS = (*_WIRE_PART, *_WORKED_OUT)
 """The columns of the rows :func:`plan_plain` makes, in their order: the
-``records`` columns a plain rating has a value in."""
+``records`` columns a plain rating has a value in, but for ``device_id``
+and ``receipt_id``."""
 _wire_part = itemgetter(*_WIRE_PART)
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -85,33 +87,34 @@ class PlainBatch:
     that may open a follow-up case (:func:`server.cases.open_cases_for_batch`)."""
 
 
+def plain_times(items: list[Any], *, schema_checked: bool = False) -> list[datetime] | None:
+    """The items' device times when the compiled checks vouch for every one
+    of them as a rating (:func:`server.rating_check.checked_ratings_times`):
+    the first condition of a plain batch, known before anything is written.
+    None for an empty batch or one they cannot vouch for."""
+    return checked_ratings_times(items, schema_checked=schema_checked) if items else None
+
+
 def plan_plain(
     device_id: str,
     items: list[Any],
+    device_times: list[datetime],
     head: ChainHead,
     key: SealKey | None,
     place: Place,
     clock_threshold_s: float,
-    receipt_id: int,
     unsatisfied: Container[tuple[int, str]],
     store: Callable[[list[tuple[Any, ...]]], None],
     chunk: int = 250,
-    *,
-    checked: bool = False,
 ) -> PlainBatch:
     """Decide a batch whose every record is plain; raise :class:`NotPlain` otherwise.
 
-    ``key`` is the device's sealing key, ``receipt_id`` the batch's receipt
-    (:func:`server.store.batches.add_receipt`); ``unsatisfied`` the (scale,
-    level) pairs a follow-up case may open for. The records' rows (values of
+    ``device_times`` are the items' own, as :func:`plain_times` gives them;
+    ``key`` is the device's sealing key; ``unsatisfied`` the (scale, level)
+    pairs a follow-up case may open for. The records' rows (values of
     :data:`PLAIN_ROW_COLUMNS`) are handed to ``store`` ``chunk`` at a time as
     they are made, so storing one chunk can go on beside making the next:
-    when :class:`NotPlain` is raised, some may have been handed over already.
-    ``checked``: the items were read as ratings by the compiled check already
-    (:data:`server.schemas.RatingsBatchIn`)."""
-    device_times = checked_ratings_times(items, schema_checked=checked) if items else None
-    if device_times is None:
-        raise NotPlain
+    when :class:`NotPlain` is raised, some may have been handed over already."""
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
     rows: list[tuple[Any, ...]] = []
@@ -165,7 +168,7 @@ def plan_plain(
         flags.sort()
         rows.append(_wire_part(item) + (fromhex(item["prev_hash"]), fromhex(record_hash),
                                          fromhex(seal) if seal else None, utc_text(when), method, offset_s,
-                                         receipt_id, " ".join(flags)))
+                                         " ".join(flags)))
         if len(rows) == chunk:
             store(rows)
             rows = []

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from server.batches import Batch, BatchIngest
-from server.clock import CorrectedTime
+from server.clock import CorrectedTime, utc_text
 from server.ingest import Outcome
 from server.plain_batch import PLAIN_ROW_COLUMNS
 from server.registry import DeviceRegistry
@@ -90,14 +90,14 @@ def test_uuid_lookups_use_the_index_with_statistics_of_a_small_table(tmp_path) -
             # The plain lane's rows go in through the stager, whose move looks
             # each row's UUID up for another device's record.
             # (In the transaction the lookups above began, rolled back after.)
-            stager = RecordStager(conn, PLAIN_ROW_COLUMNS, "tablet-a", beside=True)
+            stager = RecordStager(conn, PLAIN_ROW_COLUMNS, "tablet-a", "batch-0001", utc_text(NOW), beside=True)
             placed = CorrectedTime(NOW, "offset", 0.0)
             stager.add([tuple(record_row(1, Outcome(0, RecordStatus.STORED, r.uuid, r.seq, record=r,
                                                     placed=placed), ())[c] for c in PLAIN_ROW_COLUMNS)
                         for r in _chain("tablet-a", 25)[20:]])
             stager.finish()
             lookups = [s for s in statements if "records" in s
-                       and s.lstrip().upper().startswith(("SELECT", "INSERT INTO MAIN.RECORDS"))]
+                       and s.lstrip().upper().startswith(("SELECT", "INSERT OR ROLLBACK INTO MAIN.RECORDS"))]
             plans = {sql: [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql)] for sql in lookups}
             conn.rollback()
         finally:

@@ -357,19 +357,36 @@ class RecordStager:
     ``beside`` (a small batch, whose chunk is all of it), each chunk goes in
     with one insert (one COPY on PostgreSQL).
 
-    The records are the device's (``device_id``), and the UUIDs they bring
-    are looked up as they go in, not before: the device's own UUIDs and
-    sequence numbers are kept unique by the table's constraints (an insert
-    that would repeat one raises SQLAlchemy's ``IntegrityError``), and
-    :meth:`finish` raises :class:`UuidHeldElsewhere` when another device
-    holds one of them. On SQLite each chunk's lookup is part of its move,
-    beside the caller too.
+    The rows are the values of ``columns``; every row is the device's
+    (``device_id``), and of the batch received under ``batch_key`` at
+    ``stamp``: the stager writes the batch's receipt with the first rows
+    (:func:`add_receipt`) and adds both to each row. Until then it has
+    written nothing (:attr:`wrote`).
+
+    The UUIDs the records bring are looked up as they go in, not before:
+    the device's own UUIDs and sequence numbers are kept unique by the
+    table's constraints (an insert that would repeat one raises
+    SQLAlchemy's ``IntegrityError``), and :meth:`finish` raises
+    :class:`UuidHeldElsewhere` when another device holds one of them. On
+    SQLite each chunk's lookup is part of its move, beside the caller too.
+
+    Once it has written, a failure leaves the transaction to be rolled back
+    whole: on SQLite a move the constraints refuse rolls it back at once
+    (``INSERT OR ROLLBACK``). A statement that could fail on its own, or a
+    savepoint around the rows, would have SQLite copy every page the moves
+    change aside first, to undo them alone: that took more than half the
+    moves' time.
     """
 
-    def __init__(self, conn: Connection, columns: tuple[str, ...], device_id: str, *, beside: bool = True):
+    def __init__(self, conn: Connection, columns: tuple[str, ...], device_id: str, batch_key: str, stamp: str, *,
+                 beside: bool = True):
         self.conn = conn
         self.columns = columns
         self.device_id = device_id
+        self.batch_key = batch_key
+        self.stamp = stamp
+        self.receipt_id: int | None = None
+        """The batch's receipt, once written with the first rows."""
         self._uuid_at = columns.index("uuid")
         self._pending: Future[Any] | None = None
         self._driver: Any = None
@@ -383,19 +400,30 @@ class RecordStager:
             # A row whose UUID another device holds is left out, which the
             # count of rows inserted tells: the lookup rides on the move, one
             # statement, as a second one would wait for Python's lock to be run.
-            self._move = (f"INSERT INTO main.records ({names}) SELECT {names} FROM temp.{_STAGED} AS staged "
+            self._move = (f"INSERT OR ROLLBACK INTO main.records ({names}, device_id, receipt_id) "
+                          f"SELECT {names}, ?1, ?2 FROM temp.{_STAGED} AS staged "
                           "WHERE NOT EXISTS (SELECT 1 FROM main.records AS held "
-                          "WHERE held.uuid = staged.uuid AND held.device_id <> ?)")
+                          "WHERE held.uuid = staged.uuid AND held.device_id <> ?1)")
             self._staged = 0
             self._statement(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} AS SELECT {names} FROM main.records WHERE 0")
             self._statement(f"DELETE FROM temp.{_STAGED}")
+
+    @property
+    def wrote(self) -> bool:
+        """Whether anything was written (the receipt and rows): the transaction
+        must then be rolled back whole if the batch is not stored this way."""
+        return self.receipt_id is not None
 
     def add(self, rows: list[Sequence[Any]]) -> None:
         """Insert these rows (values of the stager's columns)."""
         if not rows:
             return
+        if self.receipt_id is None:
+            self.receipt_id = add_receipt(self.conn, self.device_id, self.batch_key, self.stamp)
         if self._driver is None:
-            _insert_values(self.conn, tables.records, self.columns, rows)
+            own = (self.device_id, self.receipt_id)
+            _insert_values(self.conn, tables.records, (*self.columns, "device_id", "receipt_id"),
+                           [(*row, *own) for row in rows])
             self._uuids.extend(row[self._uuid_at] for row in rows)
             return
         self._wait()
@@ -412,7 +440,7 @@ class RecordStager:
 
     def _move_chunk(self, started: threading.Event) -> None:
         started.set()
-        if self._statement(self._move, (self.device_id,)) < self._staged:
+        if self._statement(self._move, (self.device_id, self.receipt_id)) < self._staged:
             self._held_elsewhere = True
 
     def finish(self) -> None:
