@@ -210,20 +210,18 @@ class BatchIngest:
         digest = cache(partial(records_digest, batch.records))
         observation = ClockObservation(batch.boot_id, batch.sent_monotonic_ns, batch.sent_at, received_at)
         opened: list[int] = []
-        lane = [self.plain_lane]
 
-        def apply(conn: Connection) -> BatchAnswer:
+        def apply(conn: Connection, *, plain_lane: bool) -> BatchAnswer:
             opened.clear()  # the transaction may run more than once: only the last run's cases were committed
-            return self._apply(conn, batch, digest, observation, received_at, opened, plain_lane=lane[0])
+            return self._apply(conn, batch, digest, observation, received_at, opened, plain_lane=plain_lane)
 
         try:
-            answer = write_transaction(self.engine, apply)
+            answer = write_transaction(self.engine, partial(apply, plain_lane=self.plain_lane))
         except _HandOver:
             # The plain lane wrote rows before the batch turned out not to be
             # plain: all of it was rolled back, and the general rules decide
             # the batch in a transaction of its own.
-            lane[0] = False
-            answer = write_transaction(self.engine, apply)
+            answer = write_transaction(self.engine, partial(apply, plain_lane=False))
         # Told once committed: an alert never announces a case that was rolled back.
         announce(self.engine, opened)
         self._housekeeping(received_at)
