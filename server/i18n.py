@@ -12,13 +12,15 @@ Both files have the same keys and placeholders (a test checks it).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-__all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "Translate", "catalogue", "translate", "translator", "language_of"]
+__all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "Translate", "catalogue", "translate", "translator", "language_of",
+           "day_in_words"]
 
 LANGUAGES = ("vi", "en")
 """The languages of the pages, the default first."""
@@ -75,3 +77,10 @@ def translator(language: str) -> Translate:
 def language_of(cookie: str | None) -> str:
     """The page language from the ``lang`` cookie: Vietnamese unless it says ``en``."""
     return cookie if cookie in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def day_in_words(day: date, t: Translate) -> str:
+    """A day as the pages write it, its weekday first, the date day first
+    («Thứ Sáu, ngày 06/03/2026»): never read in another order, whatever
+    order a browser shows its date fields in."""
+    return t("board.label.day", weekday=t(f"board.weekday.{day.weekday()}"), date=day.strftime("%d/%m/%Y"))

@@ -41,7 +41,7 @@ from sqlalchemy import Connection, Engine
 from server import letters
 from server.cases import CaseOutcome, CaseStatus, Cause
 from server.clock import utc_now, utc_text
-from server.i18n import Translate
+from server.i18n import Translate, day_in_words
 from server.scores import (
     Exclusions,
     Figures,
@@ -379,7 +379,7 @@ def period_label(period: Period, t: Translate) -> str:
     first, last = period.first.strftime("%d/%m/%Y"), period.last.strftime("%d/%m/%Y")
     kind = period.kind
     if kind == PeriodKind.DAY:
-        return t("board.label.day", weekday=t(f"board.weekday.{period.first.weekday()}"), date=first)
+        return day_in_words(period.first, t)
     if kind == PeriodKind.WEEK:
         return t("board.label.week", week=period.first.isocalendar().week, first=period.first.strftime("%d/%m"),
                  last=last)

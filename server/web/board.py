@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from server.accounts import Account, Role
 from server.figures import board
 from server.i18n import Translate, translator
+from server.reports import period_label
 from server.scores import (
     AT_HOME,
     CATEGORIES,
@@ -107,23 +108,8 @@ class PeriodChoice:
         return self.query(Period.of(kind, self.today, self.period.zone))
 
     def label(self, t: Translate) -> str:
-        """The period in words: «Tháng 3/2026», «Tuần 10 (02/03–08/03/2026)»…"""
-        p = self.period
-        first, last = p.first.strftime("%d/%m/%Y"), p.last.strftime("%d/%m/%Y")
-        if p.kind == PeriodKind.DAY:
-            return t("board.label.day", weekday=t(f"board.weekday.{p.first.weekday()}"), date=first)
-        if p.kind == PeriodKind.WEEK:
-            return t("board.label.week", week=p.first.isocalendar().week, first=p.first.strftime("%d/%m"),
-                     last=last)
-        if p.kind == PeriodKind.MONTH:
-            return t("board.label.month", month=p.first.month, year=p.first.year)
-        if p.kind == PeriodKind.QUARTER:
-            return t("board.label.quarter", quarter=(p.first.month - 1) // 3 + 1, year=p.first.year)
-        if p.kind == PeriodKind.HALF:
-            return t("board.label.half_" + ("1" if p.first.month == 1 else "2"), year=p.first.year)
-        if p.kind == PeriodKind.YEAR:
-            return t("board.label.year", year=p.first.year)
-        return first if p.first == p.last else t("board.label.range", first=first, last=last)
+        """The period in words: «Tháng 3/2026», «Tuần 10 (02/03–08/03/2026)»… (:func:`server.reports.period_label`)."""
+        return period_label(self.period, t)
 
 
 def _parse_day(text: str | None) -> date | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +38,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from server.accounts import Account, Role
-from server.i18n import language_of, translator
+from server.i18n import Translate, day_in_words, language_of, translator
 from server.settings import load_settings
 
 __all__ = [
@@ -57,6 +57,18 @@ environment = Environment(
     lstrip_blocks=True,
 )
 """The one Jinja2 environment of the dashboard (autoescaped HTML)."""
+
+
+def _day_words(text: str | None, t: Translate) -> str:
+    """The filter ``day_words``: an ISO day (a date field's value) in words
+    (:func:`server.i18n.day_in_words`); nothing for text that is no day."""
+    try:
+        return day_in_words(date.fromisoformat(text or ""), t)
+    except ValueError:
+        return ""
+
+
+environment.filters["day_words"] = _day_words
 
 # Pages are private and change with every rating: no cache, no framing, and
 # scripts and styles only from the server itself.
