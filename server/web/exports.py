@@ -15,6 +15,7 @@ deleted.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import date
 
@@ -31,11 +32,13 @@ from server.web.auth import client_address, csrf_protect, get_accounts, require
 from server.web.board import today_in
 from server.web.render import page, register_nav, request_language
 
-__all__ = ["router", "FORMATS", "column_headers", "export_filename"]
+__all__ = ["router", "FORMATS", "READY_COOKIE", "column_headers", "export_filename"]
 
 router = APIRouter(include_in_schema=False)
 register_nav("/exports", "exports.nav", (Role.LEADER,), order=40)
 
+READY_COOKIE = "export_ready"
+"""The cookie an export's answer sets to the page's token (:func:`_ready`)."""
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -76,10 +79,15 @@ def _parse(text: str) -> date | None:
 
 @router.post("/exports")
 async def export_download(request: Request, first: str = Form("", max_length=10), last: str = Form("", max_length=10),
-                          fmt: str = Form("csv", alias="format", max_length=5),
+                          fmt: str = Form("csv", alias="format", max_length=5), ready: str = Form("", max_length=64),
                           account: Account = Depends(require(Role.LEADER)), _csrf: None = Depends(csrf_protect),
                           accounts: AccountBook = Depends(get_accounts)) -> Response:
-    """Download the ratings of a range of local days as CSV or XLSX. (Leader.)"""
+    """Download the ratings of a range of local days as CSV or XLSX. (Leader.)
+
+    ``ready``: a token the page made; the file's answer sets it as the
+    ``export_ready`` cookie, which tells the page that the file has begun
+    to arrive (a month's XLSX takes many seconds to build, and the page says
+    so until then: ``export-wait.js``)."""
     start, end = _parse(first), _parse(last)
     if fmt not in FORMATS:
         fmt = "csv"
@@ -98,8 +106,8 @@ async def export_download(request: Request, first: str = Form("", max_length=10)
     disposition = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
                    "X-Content-Type-Options": "nosniff"}
     if fmt == "csv":
-        return StreamingResponse(csv_chunks(engine, chosen, header=header), media_type=FORMATS["csv"],
-                                 headers=disposition)
+        return _ready(StreamingResponse(csv_chunks(engine, chosen, header=header), media_type=FORMATS["csv"],
+                                        headers=disposition), ready)
     handle, path = tempfile.mkstemp(prefix="hai-long-export-", suffix=".xlsx")
     os.close(handle)
     try:
@@ -108,5 +116,16 @@ async def export_download(request: Request, first: str = Form("", max_length=10)
     except BaseException:
         os.unlink(path)
         raise
-    return FileResponse(path, media_type=FORMATS["xlsx"], headers=disposition,
-                        background=BackgroundTask(os.unlink, path))
+    return _ready(FileResponse(path, media_type=FORMATS["xlsx"], headers=disposition,
+                               background=BackgroundTask(os.unlink, path)), ready)
+
+
+_READY_TOKEN = re.compile(r"[0-9a-f]{16,64}")
+
+
+def _ready(response: Response, token: str) -> Response:
+    """The file's answer, telling the page that made ``token`` that it has
+    come (a cookie the page's script reads: it holds nothing but the token)."""
+    if _READY_TOKEN.fullmatch(token):
+        response.set_cookie(READY_COOKIE, token, max_age=120, path="/exports", samesite="strict")
+    return response

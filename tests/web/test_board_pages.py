@@ -339,6 +339,50 @@ def test_exports_round_trip_names_and_sum_right(rated):
         assert refused.status_code == 403 and PHONE not in refused.text
 
 
+def test_the_export_form_says_the_file_is_being_made_until_it_comes(rated, page):
+    """A month's XLSX takes many seconds to build before its first byte: the
+    page says so and its button rests until the file's answer comes back
+    with the token the submission sent."""
+    commune, _officers, _names, ratings = rated
+    login_as(page, commune.url, Role.LEADER)
+    page.goto(f"{commune.url}/exports")
+    note, button = page.locator("#export-wait"), page.locator("form.export-form button[type=submit]")
+    assert note.is_hidden() and button.is_enabled()
+    # Every state the note and the button go through, as it happens.
+    page.evaluate("""() => {
+        window.seen = [];
+        const note = document.getElementById("export-wait");
+        const button = document.querySelector("form.export-form button[type=submit]");
+        const record = () => window.seen.push([note.hidden, button.disabled]);
+        new MutationObserver(record).observe(note, {attributes: true});
+        new MutationObserver(record).observe(button, {attributes: true});
+    }""")
+    page.fill("#first", (DAY - timedelta(days=1)).isoformat())
+    page.fill("#last", DAY.isoformat())
+    page.check("input[name=format][value=xlsx]")
+    with page.expect_download() as download:
+        button.click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    page.wait_for_function("() => document.getElementById('export-wait').hidden")
+    assert button.is_enabled()
+    seen = page.evaluate("window.seen")
+    assert [False, True] in seen, seen  # shown, the button resting, while the file was made
+    assert seen[-1] == [True, False], seen
+    sent = {c["name"]: c["value"] for c in page.context.cookies()}.get("export_ready")
+    assert sent and re.fullmatch(r"[0-9a-f]{24}", sent)
+
+    # The cookie carries a token of the page's form only: anything else is not echoed.
+    leader = api_login(commune.url, "leader", PASSWORDS[Role.LEADER])
+    token = form_token(leader.get(f"{commune.url}/exports", timeout=10).text)
+    for ready, echoed in (("0123456789abcdef", True), ("<b>not-a-token</b>", False), ("", False)):
+        answer = leader.post(f"{commune.url}/exports", timeout=30, data={
+            "csrf": token, "first": DAY.isoformat(), "last": DAY.isoformat(), "format": "csv", "ready": ready})
+        assert answer.status_code == 200
+        cookie = answer.headers.get("set-cookie", "")
+        assert ("export_ready=" in cookie) is echoed, (ready, cookie)
+        assert not echoed or "export_ready=0123456789abcdef;" in cookie
+
+
 def test_anonymous_visitors_are_sent_to_the_login_page(rated):
     commune, officers, _names, _ratings = rated
     for path in ("/board", "/board?kind=month", "/me", f"/officers/{officers[0]}", "/exports"):
