@@ -93,6 +93,18 @@ def twisted(value: Any, how: int) -> Any:
     return None
 
 
+def changed(raw: dict[str, Any], changes: list[tuple[str, str, Any, int]]) -> dict[str, Any]:
+    """``raw`` with the generated changes made: fields set, twisted or dropped."""
+    for change, name, value, how in changes:
+        if change == "set":
+            raw[name] = value
+        elif change == "twist":
+            raw[name] = twisted(raw.get(name), how)
+        else:
+            raw.pop(name, None)
+    return raw
+
+
 @pytest.mark.parametrize("version", (1, 2, 3))
 @pytest.mark.parametrize("sealed", (True, False))
 @pytest.mark.parametrize("dossier_code", (None, "HS-2026-001", "mã-hồ-sơ"))
@@ -112,14 +124,7 @@ def test_an_honest_rating_is_checked_in_compiled_code_into_the_contracts_record(
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(version=st.sampled_from([1, 2, 3]), sealed=st.booleans(), changes=CHANGES)
 def test_what_the_compiled_check_accepts_the_contract_accepts_alike(version, sealed, changes):
-    raw = rating(version, sealed=sealed, dossier_code="HS-1")
-    for change, name, value, how in changes:
-        if change == "set":
-            raw[name] = value
-        elif change == "twist":
-            raw[name] = twisted(raw.get(name), how)
-        else:
-            raw.pop(name, None)
+    raw = changed(rating(version, sealed=sealed, dossier_code="HS-1"), changes)
     checked = checked_rating(raw)
     if checked is not None:
         expected = contract(raw)
@@ -181,14 +186,7 @@ def typed_items(records: list[Any]) -> list[list[tuple[str, type, Any]]]:
 @given(version=st.sampled_from([1, 2, 3]), sealed=st.booleans(), changes=CHANGES,
        duplicate=st.sampled_from(["", '"score": 3', '"seq": 7', '"extra": 1']))
 def test_ratings_read_with_the_envelope_in_one_pass_come_out_as_in_two_steps(version, sealed, changes, duplicate):
-    raw = rating(version, sealed=sealed, dossier_code="HS-1")
-    for change, name, value, how in changes:
-        if change == "set":
-            raw[name] = value
-        elif change == "twist":
-            raw[name] = twisted(raw.get(name), how)
-        else:
-            raw.pop(name, None)
+    raw = changed(rating(version, sealed=sealed, dossier_code="HS-1"), changes)
     try:
         body = batch_body([rating(3, sealed=True, seq=6), raw], duplicate=duplicate)
     except ValueError:  # a float JSON cannot carry

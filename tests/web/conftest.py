@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,13 +36,23 @@ def browser():
         chromium.close()
 
 
+@contextmanager
+def fresh_page(browser, *, locale: str = "vi-VN") -> Iterator:
+    """A page in a browser context of its own (no cookies shared), the
+    browser's own language ``locale``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser) -> Iterator:
     """A fresh browser context and page (no cookies shared between tests)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with fresh_page(browser) as fresh:
+        yield fresh
 
 
 def login(page, base_url: str, username: str, password: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from server.accounts import Role
 from server.i18n import day_in_words, translator
-from tests.web.conftest import login_as
+from tests.web.conftest import fresh_page, login_as
 
 pytestmark = pytest.mark.xdist_group("web")
 
@@ -23,10 +23,8 @@ pytestmark = pytest.mark.xdist_group("web")
 @pytest.fixture
 def english_browser_page(browser) -> Iterator:
     """A page in a browser whose own language is American English (month-first date fields)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    with fresh_page(browser, locale="en-US") as page:
+        yield page
 
 
 def test_a_day_in_words_names_its_weekday_and_puts_the_day_first():
