@@ -251,6 +251,8 @@ def test_timeouts_return_to_idle_and_keep_what_was_tapped(make_kiosk):
     shown: list[str] = []
     kiosk.app.root.bind(current=lambda _manager, name: shown.append(name))
     kiosk.tap(kiosk.screen.faces()[-1])
+    # The reasons screen comes a few frames after the tap on a loaded machine.
+    assert kiosk.wait_until(lambda: kiosk.screen.name == "reasons", timeout=10), shown
     kiosk.tap(kiosk.screen.ids.done)
     assert kiosk.wait_until(lambda: shown[-2:] == ["thanks", "rate"], timeout=10), shown
     assert shown == ["reasons", "thanks", "rate"]
